@@ -1,0 +1,844 @@
+//! The app's state and its frame loop.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use kith_node::{
+    ContactId, ContactView, Event, KdfChoice, Kith, KithConfig, MessageView, Network,
+    NetworkStatus, Profile, Settings,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{Backend, Reply};
+use crate::dialogs::{AddContactDialog, SettingsUi};
+use crate::screens::{CreateForm, UnlockForm};
+
+/// How long an in-window notice stays.
+const TOAST_TIME: Duration = Duration::from_secs(6);
+
+/// How the app is started.
+#[derive(Clone, Debug)]
+pub struct AppConfig {
+    /// Where profiles live.
+    pub data_dir: PathBuf,
+    /// Password hashing cost.
+    pub kdf: KdfChoice,
+    /// A network to use instead of each profile's own setting (tests, demo).
+    pub network_override: Option<Network>,
+    /// Go online right after unlocking.
+    pub go_online_on_unlock: bool,
+    /// Try desktop notifications (otherwise in-window only).
+    pub desktop_notifications: bool,
+}
+
+impl AppConfig {
+    /// The normal configuration: the platform's data directory, Tor.
+    pub fn new(data_dir: PathBuf) -> Self {
+        AppConfig {
+            data_dir,
+            kdf: KdfChoice::Default,
+            network_override: None,
+            go_online_on_unlock: true,
+            desktop_notifications: true,
+        }
+    }
+}
+
+/// The only things eframe stores (in plaintext): look and feel.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(default)]
+pub(crate) struct Prefs {
+    /// Light, dark, or the system's.
+    pub(crate) theme: egui::ThemePreference,
+    /// UI scale.
+    pub(crate) zoom: f32,
+}
+
+impl Default for Prefs {
+    fn default() -> Self {
+        Prefs {
+            theme: egui::ThemePreference::System,
+            zoom: 1.0,
+        }
+    }
+}
+
+/// Which full-window screen shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Screen {
+    /// Reading the data directory.
+    Loading,
+    /// Create a profile (first start shows the introduction).
+    Create,
+    /// Unlock a profile.
+    Unlock,
+    /// Chats.
+    Main,
+}
+
+/// One unlocked profile and what the UI knows of it.
+pub(crate) struct Session {
+    pub(crate) profile: Profile,
+    pub(crate) display_name: String,
+    pub(crate) status: NetworkStatus,
+    pub(crate) settings: Option<Settings>,
+    pub(crate) contacts: Vec<ContactView>,
+    pub(crate) contacts_loaded: bool,
+    pub(crate) contacts_loading: bool,
+    pub(crate) contacts_dirty: bool,
+    pub(crate) selected: Option<ContactId>,
+    /// The open conversation (for `selected`).
+    pub(crate) chat: Vec<MessageView>,
+    pub(crate) chat_for: Option<ContactId>,
+    pub(crate) composer: String,
+    /// The text being sent, put back in the composer if sending fails.
+    pub(crate) unsent: Option<String>,
+    pub(crate) sending: bool,
+    pub(crate) chat_error: Option<String>,
+    pub(crate) add: Option<AddContactDialog>,
+    pub(crate) settings_ui: Option<SettingsUi>,
+    pub(crate) events_task: tokio::task::JoinHandle<()>,
+    pub(crate) online_busy: bool,
+    pub(crate) error: Option<String>,
+}
+
+impl Session {
+    pub(crate) fn name(&self) -> &str {
+        self.profile.name()
+    }
+
+    pub(crate) fn contact(&self, id: ContactId) -> Option<&ContactView> {
+        self.contacts.iter().find(|c| c.id == id)
+    }
+}
+
+/// An in-window notice.
+pub(crate) struct Toast {
+    pub(crate) text: String,
+    pub(crate) until: Instant,
+}
+
+/// The Kith desktop app.
+pub struct KithApp {
+    pub(crate) prefs: Prefs,
+    pub(crate) config: AppConfig,
+    pub(crate) backend: Backend,
+    pub(crate) disk_profiles: Option<Vec<String>>,
+    pub(crate) screen: Screen,
+    pub(crate) first_start: bool,
+    pub(crate) create: CreateForm,
+    pub(crate) unlock: UnlockForm,
+    pub(crate) sessions: Vec<Session>,
+    pub(crate) active: Option<String>,
+    pub(crate) toasts: Vec<Toast>,
+    pub(crate) focused: bool,
+    pub(crate) unseen: u32,
+    pub(crate) banner: Option<String>,
+    pub(crate) select_first_contact: bool,
+    applied_prefs: Option<Prefs>,
+}
+
+impl KithApp {
+    /// Build the app inside eframe: restores look and feel, starts the runtime.
+    pub fn new(cc: &eframe::CreationContext<'_>, config: AppConfig) -> anyhow::Result<Self> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("kith-app-rt")
+            .enable_all()
+            .build()?;
+        let kith = Kith::new(KithConfig {
+            data_dir: config.data_dir.clone(),
+            kdf: config.kdf,
+        });
+        Ok(Self::with_engine(cc, config, rt, kith))
+    }
+
+    /// Build the app over an engine that may already have unlocked profiles
+    /// (the screenshot demo).
+    pub fn with_engine(
+        cc: &eframe::CreationContext<'_>,
+        config: AppConfig,
+        rt: tokio::runtime::Runtime,
+        kith: Kith,
+    ) -> Self {
+        let prefs: Prefs = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+            .unwrap_or_default();
+        let ctx = cc.egui_ctx.clone();
+        let backend = Backend::new(rt, kith, ctx);
+        backend.list_profiles();
+        let mut app = KithApp {
+            prefs,
+            config,
+            backend,
+            disk_profiles: None,
+            screen: Screen::Loading,
+            first_start: false,
+            create: CreateForm::default(),
+            unlock: UnlockForm::default(),
+            sessions: vec![],
+            active: None,
+            toasts: vec![],
+            focused: true,
+            unseen: 0,
+            banner: None,
+            select_first_contact: false,
+            applied_prefs: None,
+        };
+        for p in app.backend.kith().unlocked() {
+            app.adopt(p);
+        }
+        app
+    }
+
+    /// Lock every profile and stop the network (tests; the window calls it on exit).
+    pub fn shutdown(&mut self) {
+        for s in self.sessions.drain(..) {
+            s.events_task.abort();
+        }
+        self.backend.shutdown();
+    }
+
+    /// Show this profile, if unlocked.
+    pub fn set_active(&mut self, name: &str) {
+        if self.sessions.iter().any(|s| s.name() == name) {
+            self.active = Some(name.to_owned());
+        }
+    }
+
+    /// Open the first contact once contacts are known (screenshot demo).
+    pub fn select_first_contact_when_loaded(&mut self) {
+        self.select_first_contact = true;
+    }
+
+    /// The screen showing now (for tests).
+    pub fn screen_name(&self) -> &'static str {
+        match self.screen {
+            Screen::Loading => "loading",
+            Screen::Create => "create",
+            Screen::Unlock => "unlock",
+            Screen::Main => "main",
+        }
+    }
+
+    /// The active profile's link, when one is unlocked (for tests).
+    pub fn active_link(&self) -> Option<String> {
+        self.active_session().map(|s| s.profile.link().to_string())
+    }
+
+    /// The active profile's network status (for tests).
+    pub fn active_status(&self) -> Option<NetworkStatus> {
+        self.active_session().map(|s| s.status.clone())
+    }
+
+    /// The active profile's contacts (for tests).
+    pub fn active_contacts(&self) -> Vec<ContactView> {
+        self.active_session()
+            .map(|s| s.contacts.clone())
+            .unwrap_or_default()
+    }
+
+    /// The open conversation (for tests).
+    pub fn open_chat(&self) -> Vec<MessageView> {
+        self.active_session()
+            .map(|s| s.chat.clone())
+            .unwrap_or_default()
+    }
+
+    /// Names of unlocked profiles (for tests).
+    pub fn unlocked_names(&self) -> Vec<String> {
+        self.sessions.iter().map(|s| s.name().to_owned()).collect()
+    }
+
+    pub(crate) fn active_session(&self) -> Option<&Session> {
+        let a = self.active.as_deref()?;
+        self.sessions.iter().find(|s| s.name() == a)
+    }
+
+    pub(crate) fn session_mut(&mut self, name: &str) -> Option<&mut Session> {
+        self.sessions.iter_mut().find(|s| s.name() == name)
+    }
+
+    /// Start showing an unlocked profile.
+    pub(crate) fn adopt(&mut self, profile: Profile) {
+        let name = profile.name().to_owned();
+        if self.sessions.iter().any(|s| s.name() == name) {
+            self.active = Some(name);
+            self.screen = Screen::Main;
+            return;
+        }
+        let events_task = self.backend.forward_events(&profile);
+        let status = profile.network_status();
+        let p = profile.clone();
+        self.backend.spawn(async move {
+            Reply::Loaded {
+                profile: p.name().to_owned(),
+                display_name: p.display_name().await,
+                settings: p.settings().await,
+            }
+        });
+        self.backend.load_contacts(&profile);
+        self.sessions.push(Session {
+            profile,
+            display_name: name.clone(),
+            status,
+            settings: None,
+            contacts: vec![],
+            contacts_loaded: false,
+            contacts_loading: true,
+            contacts_dirty: false,
+            selected: None,
+            chat: vec![],
+            chat_for: None,
+            composer: String::new(),
+            unsent: None,
+            sending: false,
+            chat_error: None,
+            add: None,
+            settings_ui: None,
+            events_task,
+            online_busy: false,
+            error: None,
+        });
+        self.sessions.sort_by(|a, b| a.name().cmp(b.name()));
+        self.active = Some(name);
+        self.screen = Screen::Main;
+    }
+
+    /// The network a profile should use.
+    pub(crate) fn network_for(&self, settings: Option<&Settings>) -> Network {
+        if let Some(n) = &self.config.network_override {
+            return n.clone();
+        }
+        settings.and_then(|s| s.network.clone()).unwrap_or_default()
+    }
+
+    pub(crate) fn go_online(&mut self, name: &str) {
+        let net = {
+            let Some(s) = self.sessions.iter().find(|s| s.name() == name) else {
+                return;
+            };
+            self.network_for(s.settings.as_ref())
+        };
+        if let Some(s) = self.session_mut(name) {
+            s.online_busy = true;
+            if !matches!(net, Network::Tcp { .. }) {
+                s.status = NetworkStatus::Starting {
+                    percent: 0,
+                    phase: "Starting Tor".into(),
+                };
+            }
+            let p = s.profile.clone();
+            self.backend.go_online(&p, net);
+        }
+    }
+
+    pub(crate) fn remove_session(&mut self, name: &str) {
+        if let Some(i) = self.sessions.iter().position(|s| s.name() == name) {
+            let s = self.sessions.remove(i);
+            s.events_task.abort();
+        }
+        if self.active.as_deref() == Some(name) {
+            self.active = self.sessions.first().map(|s| s.name().to_owned());
+        }
+        if self.sessions.is_empty() {
+            self.screen = Screen::Unlock;
+            self.unlock = UnlockForm::default();
+            self.backend.list_profiles();
+        }
+    }
+
+    pub(crate) fn toast(&mut self, text: impl Into<String>) {
+        self.toasts.push(Toast {
+            text: text.into(),
+            until: Instant::now() + TOAST_TIME,
+        });
+    }
+
+    /// Tell the person about a new message while the window is not focused.
+    fn notify(&mut self, ctx: &egui::Context, profile: &str, contact: ContactId, body: &str) {
+        let (with_text, who) = match self.sessions.iter().find(|s| s.name() == profile) {
+            Some(s) => (
+                s.settings.as_ref().is_some_and(|x| x.notify_with_text),
+                s.contact(contact).map(|c| c.alias.clone()),
+            ),
+            None => (false, None),
+        };
+        let text = if with_text {
+            let preview: String = body.chars().take(120).collect();
+            format!("{}: {preview}", who.unwrap_or_else(|| "Someone".into()))
+        } else {
+            "You have a new message.".to_owned()
+        };
+        self.unseen += 1;
+        ctx.send_viewport_cmd(egui::ViewportCommand::RequestUserAttention(
+            egui::UserAttentionType::Informational,
+        ));
+        if self.config.desktop_notifications {
+            self.backend
+                .spawn_blocking(move || match crate::notify::desktop(&text) {
+                    Ok(()) => Reply::NotifyFallback {
+                        text: String::new(),
+                    },
+                    Err(_) => Reply::NotifyFallback { text },
+                });
+        } else {
+            self.toast(text);
+        }
+    }
+
+    /// Apply everything that came back from the runtime. Never blocks.
+    pub(crate) fn drain(&mut self, ctx: &egui::Context) {
+        // Bounded work per frame keeps the UI responsive under a flood.
+        for _ in 0..256 {
+            let Some(reply) = self.backend.try_recv() else {
+                break;
+            };
+            self.apply(ctx, reply);
+        }
+        let now = Instant::now();
+        self.toasts.retain(|t| t.until > now);
+        if let Some(first) = self.toasts.iter().map(|t| t.until).min() {
+            ctx.request_repaint_after(first.saturating_duration_since(now));
+        }
+        // Re-read contact lists that events made stale, one read at a time.
+        let mut to_load = vec![];
+        for s in &mut self.sessions {
+            if s.contacts_dirty && !s.contacts_loading {
+                s.contacts_dirty = false;
+                s.contacts_loading = true;
+                to_load.push(s.profile.clone());
+            }
+        }
+        for p in to_load {
+            self.backend.load_contacts(&p);
+        }
+    }
+
+    fn apply(&mut self, ctx: &egui::Context, reply: Reply) {
+        match reply {
+            Reply::Profiles(r) => {
+                let list = match r {
+                    Ok(l) => l,
+                    Err(e) => {
+                        self.banner = Some(format!("Cannot read the data folder: {e}"));
+                        vec![]
+                    }
+                };
+                if self.screen == Screen::Loading {
+                    if !self.sessions.is_empty() {
+                        self.screen = Screen::Main;
+                    } else if list.is_empty() {
+                        self.first_start = true;
+                        self.screen = Screen::Create;
+                    } else {
+                        self.screen = Screen::Unlock;
+                    }
+                }
+                if self
+                    .unlock
+                    .selected
+                    .as_ref()
+                    .is_none_or(|s| !list.contains(s))
+                {
+                    self.unlock.selected = list
+                        .iter()
+                        .find(|n| !self.sessions.iter().any(|s| s.name() == n.as_str()))
+                        .cloned();
+                }
+                self.disk_profiles = Some(list);
+            }
+            Reply::Created(r) => {
+                self.create.busy = false;
+                match r {
+                    Ok(p) => {
+                        self.create = CreateForm::default();
+                        self.first_start = false;
+                        self.adopt(p);
+                        self.backend.list_profiles();
+                    }
+                    Err(e) => self.create.error = Some(crate::screens::explain(&e)),
+                }
+            }
+            Reply::Unlocked { name, result } => {
+                if self.unlock.selected.as_deref() == Some(name.as_str()) {
+                    self.unlock.busy = false;
+                }
+                match result {
+                    Ok(p) => {
+                        self.unlock = UnlockForm::default();
+                        self.adopt(p);
+                    }
+                    Err(e) => {
+                        self.unlock.busy = false;
+                        self.unlock.error = Some(crate::screens::explain(&e));
+                    }
+                }
+            }
+            Reply::Loaded {
+                profile,
+                display_name,
+                settings,
+            } => {
+                let auto = self.config.go_online_on_unlock;
+                if let Some(s) = self.session_mut(&profile) {
+                    if let Ok(n) = display_name {
+                        s.display_name = n;
+                    }
+                    match settings {
+                        Ok(x) => s.settings = Some(x),
+                        Err(e) => s.error = Some(format!("Cannot read settings: {e}")),
+                    }
+                    let offline = matches!(
+                        s.status,
+                        NetworkStatus::Offline | NetworkStatus::Failed { .. }
+                    );
+                    if auto && offline && s.settings.is_some() {
+                        self.go_online(&profile);
+                    }
+                }
+            }
+            Reply::Contacts { profile, result } => {
+                let select_first = self.select_first_contact;
+                let mut load = None;
+                if let Some(s) = self.session_mut(&profile) {
+                    s.contacts_loading = false;
+                    match result {
+                        Ok(c) => {
+                            s.contacts = c;
+                            s.contacts_loaded = true;
+                            if select_first && s.selected.is_none() {
+                                if let Some(c) = s.contacts.first() {
+                                    s.selected = Some(c.id);
+                                    load = Some((s.profile.clone(), c.id));
+                                }
+                            }
+                        }
+                        Err(e) => s.error = Some(format!("Cannot read contacts: {e}")),
+                    }
+                }
+                if let Some((p, id)) = load {
+                    self.select_first_contact = false;
+                    self.backend.load_messages(&p, id, true);
+                }
+            }
+            Reply::Messages {
+                profile,
+                contact,
+                result,
+            } => {
+                if let Some(s) = self.session_mut(&profile) {
+                    if s.selected == Some(contact) {
+                        match result {
+                            Ok(m) => {
+                                s.chat = m;
+                                s.chat_for = Some(contact);
+                            }
+                            Err(e) => s.chat_error = Some(e.to_string()),
+                        }
+                        s.contacts_dirty = true;
+                    }
+                }
+            }
+            Reply::Sent {
+                profile,
+                contact,
+                result,
+            } => {
+                if let Some(s) = self.session_mut(&profile) {
+                    s.sending = false;
+                    let unsent = s.unsent.take();
+                    match result {
+                        Ok(m) => {
+                            if s.chat_for == Some(contact) && !s.chat.iter().any(|x| x.id == m.id) {
+                                s.chat.push(m);
+                            }
+                            s.contacts_dirty = true;
+                        }
+                        Err(e) => {
+                            if s.composer.is_empty() {
+                                s.composer = unsent.unwrap_or_default();
+                            }
+                            s.chat_error = Some(format!("Not sent: {e}"));
+                        }
+                    }
+                }
+            }
+            Reply::ContactAdded { profile, result } => {
+                if let Some(s) = self.session_mut(&profile) {
+                    match result {
+                        Ok(c) => {
+                            s.add = None;
+                            s.selected = Some(c.id);
+                            s.chat.clear();
+                            s.chat_for = Some(c.id);
+                            s.contacts_dirty = true;
+                        }
+                        Err(e) => {
+                            if let Some(d) = &mut s.add {
+                                d.busy = false;
+                                d.error = Some(crate::screens::explain(&e));
+                            }
+                        }
+                    }
+                }
+            }
+            Reply::SettingsSaved { profile, result } => {
+                if let Some(s) = self.session_mut(&profile) {
+                    match result {
+                        Ok(x) => {
+                            s.settings = Some(x);
+                            if let Some(u) = &mut s.settings_ui {
+                                u.saved();
+                            }
+                        }
+                        Err(e) => {
+                            if let Some(u) = &mut s.settings_ui {
+                                u.message = Some(Err(format!("Not saved: {e}")));
+                            }
+                        }
+                    }
+                }
+            }
+            Reply::PasswordChanged { profile, result } => {
+                if let Some(u) = self
+                    .session_mut(&profile)
+                    .and_then(|s| s.settings_ui.as_mut())
+                {
+                    u.password_changed(result.map_err(|e| crate::screens::explain(&e)));
+                }
+            }
+            Reply::Deleted { profile, result } => match result {
+                Ok(()) => {
+                    self.remove_session(&profile);
+                    self.backend.list_profiles();
+                    self.toast(format!("Profile “{profile}” was deleted."));
+                }
+                Err(e) => {
+                    if let Some(u) = self
+                        .session_mut(&profile)
+                        .and_then(|s| s.settings_ui.as_mut())
+                    {
+                        u.delete_busy = false;
+                        u.delete_message = Some(crate::screens::explain(&e));
+                    }
+                }
+            },
+            Reply::Locked { profile } => {
+                self.remove_session(&profile);
+            }
+            Reply::WentOnline { profile, result } => {
+                if let Some(s) = self.session_mut(&profile) {
+                    s.online_busy = false;
+                    s.status = s.profile.network_status();
+                    if let Err(e) = result {
+                        if !matches!(s.status, NetworkStatus::Failed { .. }) {
+                            s.status = NetworkStatus::Failed {
+                                error: e.to_string(),
+                            };
+                        }
+                    }
+                    s.contacts_dirty = true;
+                }
+            }
+            Reply::Failed {
+                profile,
+                what,
+                error,
+            } => {
+                if let Some(s) = self.session_mut(&profile) {
+                    s.error = Some(format!("{what}: {error}"));
+                    s.contacts_dirty = true;
+                }
+            }
+            Reply::Event { profile, event } => self.apply_event(ctx, &profile, event),
+            Reply::Resync { profile } => {
+                if let Some(s) = self.session_mut(&profile) {
+                    s.contacts_dirty = true;
+                    s.status = s.profile.network_status();
+                    if let Some(c) = s.selected {
+                        let p = s.profile.clone();
+                        self.backend.load_messages(&p, c, false);
+                    }
+                }
+            }
+            Reply::Scanned { profile, result } => {
+                if let Some(d) = self.session_mut(&profile).and_then(|s| s.add.as_mut()) {
+                    d.scanned(result);
+                }
+            }
+            Reply::TorConfigRead { profile, result } => {
+                if let Some(u) = self
+                    .session_mut(&profile)
+                    .and_then(|s| s.settings_ui.as_mut())
+                {
+                    u.tor_config_read(result);
+                }
+            }
+            Reply::NotifyFallback { text } => {
+                if !text.is_empty() {
+                    self.toast(text);
+                }
+            }
+        }
+    }
+
+    fn apply_event(&mut self, ctx: &egui::Context, profile: &str, event: Event) {
+        let focused = self.focused;
+        let mut notify = None;
+        let mut mark = None;
+        let Some(s) = self.session_mut(profile) else {
+            return;
+        };
+        match event {
+            Event::Network(st) => s.status = st,
+            Event::MessageReceived { contact, message } => {
+                if s.chat_for == Some(contact) {
+                    if !s.chat.iter().any(|m| m.id == message.id) {
+                        s.chat.push(message.clone());
+                    }
+                    if focused {
+                        mark = Some((s.profile.clone(), contact));
+                    }
+                }
+                s.contacts_dirty = true;
+                if !focused {
+                    notify = Some((contact, message.body));
+                }
+            }
+            Event::MessageState { contact, id, state } => {
+                if s.chat_for == Some(contact) {
+                    if let Some(m) = s.chat.iter_mut().find(|m| m.id == id) {
+                        m.state = state;
+                    }
+                }
+                s.contacts_dirty = true;
+            }
+            Event::ContactRequest(_) => {
+                s.contacts_dirty = true;
+                if !focused {
+                    self.unseen += 1;
+                }
+            }
+            _ => s.contacts_dirty = true,
+        }
+        if let Some((p, c)) = mark {
+            let name = p.name().to_owned();
+            self.backend.spawn(async move {
+                match p.mark_read(c).await {
+                    Ok(()) => Reply::Event {
+                        profile: name,
+                        event: Event::ContactsChanged,
+                    },
+                    Err(error) => Reply::Failed {
+                        profile: name,
+                        what: "Marking read",
+                        error,
+                    },
+                }
+            });
+        }
+        if let Some((c, body)) = notify {
+            self.notify(ctx, profile, c, &body);
+        }
+    }
+
+    /// Apply theme and zoom when they change.
+    fn apply_prefs(&mut self, ctx: &egui::Context) {
+        let z = ctx.zoom_factor();
+        if self.applied_prefs.is_some() && (z - self.prefs.zoom).abs() > f32::EPSILON {
+            // Changed with Ctrl +/-: remember it.
+            self.prefs.zoom = z;
+        }
+        if self.applied_prefs.as_ref() != Some(&self.prefs) {
+            ctx.set_theme(self.prefs.theme);
+            ctx.set_zoom_factor(self.prefs.zoom.clamp(0.5, 3.0));
+            self.applied_prefs = Some(self.prefs.clone());
+        }
+    }
+
+    fn track_focus(&mut self, ctx: &egui::Context) {
+        let focused = ctx.input(|i| i.viewport().focused).unwrap_or(true);
+        if focused && !self.focused {
+            // Back in the window: the open chat is being read now.
+            self.unseen = 0;
+            if let Some(s) = self.active.clone().and_then(|a| {
+                self.sessions
+                    .iter()
+                    .find(|s| s.name() == a)
+                    .and_then(|s| s.selected.map(|c| (s.profile.clone(), c)))
+            }) {
+                self.backend.load_messages(&s.0, s.1, true);
+            }
+        }
+        self.focused = focused;
+        let title = if self.unseen > 0 {
+            format!("Kith ({} new)", self.unseen)
+        } else {
+            "Kith".to_owned()
+        };
+        ctx.send_viewport_cmd(egui::ViewportCommand::Title(title));
+    }
+
+    fn show_toasts(&mut self, ctx: &egui::Context) {
+        if self.toasts.is_empty() {
+            return;
+        }
+        egui::Area::new(egui::Id::unique("toasts"))
+            .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -12.0))
+            .order(egui::Order::Foreground)
+            .show(ctx, |ui| {
+                for t in &self.toasts {
+                    egui::Frame::popup(ui.style()).show(ui, |ui| {
+                        ui.label(&t.text);
+                    });
+                }
+            });
+    }
+}
+
+impl eframe::App for KithApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.apply_prefs(ctx);
+        self.track_focus(ctx);
+        self.drain(ctx);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        if let Some(b) = self.banner.clone() {
+            egui::Panel::top("banner").show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.colored_label(ui.visuals().error_fg_color, b);
+                    if ui.button("Dismiss").clicked() {
+                        self.banner = None;
+                    }
+                });
+            });
+        }
+        match self.screen {
+            Screen::Loading => {
+                egui::CentralPanel::default().show(ui, |ui| {
+                    ui.centered_and_justified(|ui| {
+                        ui.add(egui::Spinner::new().size(32.0))
+                            .on_hover_text("Loading");
+                    });
+                });
+            }
+            Screen::Create => crate::screens::create(self, ui),
+            Screen::Unlock => crate::screens::unlock(self, ui),
+            Screen::Main => crate::main_view::show(self, ui),
+        }
+        self.show_toasts(&ctx);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        // Look and feel only: never names, addresses or messages.
+        eframe::set_value(storage, eframe::APP_KEY, &self.prefs);
+    }
+
+    fn on_exit(&mut self) {
+        self.shutdown();
+    }
+}

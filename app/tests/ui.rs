@@ -1,0 +1,408 @@
+//! The app driven as a person would, through AccessKit labels, with
+//! in-process nodes talking TCP on 127.0.0.1 and the fast password hashing.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use kith_app::{AppConfig, KithApp};
+use kith_node::{ContactState, KdfChoice, MessageState, Network, NetworkStatus};
+
+type H = Harness<'static, KithApp>;
+
+const PASSWORD: &str = "correct horse battery";
+
+fn config(dir: &Path) -> AppConfig {
+    AppConfig {
+        data_dir: dir.to_path_buf(),
+        kdf: KdfChoice::DangerouslyFastForTestingOnly,
+        network_override: Some(Network::Tcp {
+            listen: "127.0.0.1:0".parse().unwrap(),
+        }),
+        go_online_on_unlock: true,
+        desktop_notifications: false,
+    }
+}
+
+fn app(dir: &Path) -> H {
+    let cfg = config(dir);
+    Harness::builder()
+        .with_size(egui::vec2(1000.0, 680.0))
+        .wgpu()
+        .build_eframe(move |cc| {
+            // Snapshots are made in the light theme, whatever the machine says.
+            cc.egui_ctx.set_theme(egui::Theme::Light);
+            KithApp::new(cc, cfg).unwrap()
+        })
+}
+
+/// Step the UI (and let the node work) until `cond` holds.
+fn wait(h: &mut H, what: &str, cond: impl Fn(&H) -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        h.step();
+        if cond(h) {
+            h.step();
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// Step two apps until `cond` holds.
+fn wait2(a: &mut H, b: &mut H, what: &str, cond: impl Fn(&H, &H) -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        a.step();
+        b.step();
+        if cond(a, b) {
+            a.step();
+            b.step();
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+fn has_label(h: &H, label: &str) -> bool {
+    h.query_by_label_contains(label).is_some()
+}
+
+/// Type into the field with this label (replacing nothing: fields start empty).
+fn fill(h: &mut H, label: &str, text: &str) {
+    h.get_by_label(label).focus();
+    h.step();
+    h.get_by_label(label).type_text(text);
+    h.step();
+}
+
+fn click(h: &mut H, label: &str) {
+    h.get_by_label(label).click();
+    h.step();
+    h.step();
+}
+
+/// Let go of keyboard focus so no blinking cursor lands in a snapshot.
+fn unfocus(h: &mut H) {
+    h.ctx.memory_mut(|m| {
+        if let Some(id) = m.focused() {
+            m.surrender_focus(id);
+        }
+    });
+    h.step();
+    h.step();
+}
+
+/// Hide what changes from run to run (times, addresses, QR codes).
+fn mask_labels(h: &mut H, parts: &[&str]) {
+    let mut rects = vec![];
+    for p in parts {
+        for n in h.query_all_by_label_contains(p) {
+            rects.push(n.rect());
+        }
+    }
+    for r in rects {
+        h.mask(r.expand(2.0));
+    }
+}
+
+fn create_profile(h: &mut H, name: &str) {
+    wait(h, "create screen", |h| h.state().screen_name() == "create");
+    fill(h, "Your name (contacts see it)", name);
+    fill(h, "Password", PASSWORD);
+    fill(h, "Password again", PASSWORD);
+    click(h, "Create profile");
+    wait(h, "main screen", |h| h.state().screen_name() == "main");
+}
+
+fn wait_online(h: &mut H) {
+    wait(h, "online", |h| {
+        matches!(
+            h.state().active_status(),
+            Some(NetworkStatus::Online { published: true })
+        ) && h
+            .state()
+            .active_link()
+            .is_some_and(|l| l.contains("?tcp=127.0.0.1:"))
+    });
+}
+
+#[test]
+fn onboarding_then_unlock() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut h = app(dir.path());
+        wait(&mut h, "create screen", |h| {
+            h.state().screen_name() == "create"
+        });
+        assert!(has_label(&h, "no phone number"), "the introduction shows");
+        assert!(has_label(&h, "There is no password reset"));
+        h.snapshot("onboarding");
+
+        // Bad input: the passwords differ.
+        fill(&mut h, "Your name (contacts see it)", "Sam");
+        fill(&mut h, "Password", PASSWORD);
+        fill(&mut h, "Password again", "something else entirely");
+        click(&mut h, "Create profile");
+        assert!(has_label(&h, "The two passwords are not the same."));
+        assert_eq!(h.state().screen_name(), "create");
+        h.get_by_label("Password again").focus();
+        h.step();
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        h.step();
+        h.get_by_label("Password again").type_text(PASSWORD);
+        h.step();
+        click(&mut h, "Create profile");
+        wait(&mut h, "main screen", |h| h.state().screen_name() == "main");
+        assert_eq!(h.state().unlocked_names(), ["sam"]);
+        h.state_mut().shutdown();
+    }
+    let mut h = app(dir.path());
+    wait(&mut h, "unlock screen", |h| {
+        h.state().screen_name() == "unlock"
+    });
+    assert!(has_label(&h, "sam"));
+    h.snapshot("unlock");
+
+    // Bad input: the wrong password.
+    fill(&mut h, "Password", "not the password");
+    click(&mut h, "Unlock");
+    wait(&mut h, "wrong password message", |h| {
+        has_label(h, "Wrong password.")
+    });
+    assert_eq!(h.state().screen_name(), "unlock");
+
+    fill(&mut h, "Password", PASSWORD);
+    click(&mut h, "Unlock");
+    wait(&mut h, "main screen", |h| h.state().screen_name() == "main");
+    wait_online(&mut h);
+    h.state_mut().shutdown();
+}
+
+#[test]
+fn chat_between_two_nodes() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = app(da.path());
+    let mut b = app(db.path());
+    create_profile(&mut a, "Alice");
+    create_profile(&mut b, "Bob");
+    wait_online(&mut a);
+    wait_online(&mut b);
+
+    // Alice adds Bob by his pasted link.
+    let bob_link = b.state().active_link().unwrap();
+    click(&mut a, "Add contact");
+    fill(&mut a, "Paste their link", &bob_link);
+    fill(&mut a, "Name for this contact", "Bob");
+    click(&mut a, "Add this contact");
+    wait(&mut a, "contact added", |h| {
+        h.state().active_contacts().len() == 1
+    });
+
+    // Bob sees the request and accepts.
+    wait2(&mut a, &mut b, "request at Bob", |_, b| {
+        has_label(b, "Alice wants to connect")
+    });
+    click(&mut b, "Accept");
+    wait2(&mut a, &mut b, "accepted at Alice", |a, _| {
+        a.state()
+            .active_contacts()
+            .first()
+            .is_some_and(|c| c.state == ContactState::Accepted && c.online)
+    });
+
+    // Alice writes; Enter sends.
+    a.get_by_label_contains("Bob, online").click();
+    a.step();
+    fill(&mut a, "Message", "Hello Bob, it works");
+    a.key_press(egui::Key::Enter);
+    a.step();
+    wait2(&mut a, &mut b, "delivered", |a, _| {
+        a.state()
+            .open_chat()
+            .first()
+            .is_some_and(|m| m.state == MessageState::Delivered)
+    });
+    wait(&mut a, "delivered shown", |h| has_label(h, "delivered"));
+
+    // Bob has one unread message from Alice, opens it, answers over two lines.
+    wait(&mut b, "unread at Bob", |h| has_label(h, "1 unread"));
+    b.get_by_label_contains("Alice, online").click();
+    b.step();
+    wait(&mut b, "message at Bob", |h| {
+        has_label(h, "Hello Bob, it works")
+    });
+    fill(&mut b, "Message", "Hi Alice");
+    b.key_press_modifiers(egui::Modifiers::SHIFT, egui::Key::Enter);
+    b.step();
+    b.get_by_label("Message").type_text("second line");
+    b.step();
+    b.key_press(egui::Key::Enter);
+    b.step();
+    wait2(&mut a, &mut b, "reply at Alice", |a, _| {
+        a.state()
+            .open_chat()
+            .iter()
+            .any(|m| m.body == "Hi Alice\nsecond line")
+    });
+    assert!(
+        b.state()
+            .open_chat()
+            .iter()
+            .any(|m| m.body == "Hi Alice\nsecond line")
+    );
+
+    // Alice's view: contacts and chat.
+    unfocus(&mut a);
+    wait(&mut a, "chat settled", |h| {
+        has_label(h, "second line") && !has_label(h, "queued")
+    });
+    mask_labels(&mut a, &[":", "…"]);
+    a.snapshot("contacts_chat");
+
+    // Bob goes offline; Alice's message waits queued and is delivered when he is back.
+    b.state_mut().shutdown();
+    drop(b);
+    wait(&mut a, "Bob offline", |h| {
+        h.state()
+            .active_contacts()
+            .first()
+            .is_some_and(|c| !c.online)
+    });
+    fill(&mut a, "Message", "Are you there?");
+    a.key_press(egui::Key::Enter);
+    wait(&mut a, "queued", |h| {
+        h.state()
+            .open_chat()
+            .last()
+            .is_some_and(|m| m.body == "Are you there?" && m.state == MessageState::Queued)
+    });
+    assert!(has_label(&a, "queued"));
+    a.state_mut().shutdown();
+}
+
+#[test]
+fn add_contact_dialog_qr_and_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app(dir.path());
+    create_profile(&mut h, "Alice");
+    wait_online(&mut h);
+    click(&mut h, "Add contact");
+    assert!(h.query_by_label("Your QR code").is_some());
+    assert!(h.query_by_label("Copy link").is_some());
+    unfocus(&mut h);
+    let qr = h.get_by_label("Your QR code").rect();
+    let link = h.get_by_label("Your link").rect();
+    h.mask(qr);
+    h.mask(link);
+    h.snapshot("add_contact");
+
+    // Nothing typed.
+    click(&mut h, "Add this contact");
+    assert!(has_label(&h, "Paste the link your contact gave you"));
+    // A bad link.
+    fill(&mut h, "Paste their link", "kith://not-a-real-address");
+    fill(&mut h, "Name for this contact", "Eve");
+    click(&mut h, "Add this contact");
+    assert!(has_label(&h, "This is not a valid Kith link"));
+
+    // A file that is no picture.
+    let junk = dir.path().join("junk.png");
+    std::fs::write(&junk, b"hello").unwrap();
+    fill(
+        &mut h,
+        "Picture file (or drop it on the window)",
+        junk.to_str().unwrap(),
+    );
+    click(&mut h, "Scan file");
+    wait(&mut h, "not a picture", |h| {
+        has_label(h, "not a picture Kith can read")
+    });
+
+    // A picture without a QR code.
+    let blank = dir.path().join("blank.png");
+    image::GrayImage::from_pixel(300, 200, image::Luma([255]))
+        .save(&blank)
+        .unwrap();
+    h.get_by_label("Picture file (or drop it on the window)")
+        .focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("Picture file (or drop it on the window)")
+        .type_text(blank.to_str().unwrap());
+    h.step();
+    click(&mut h, "Scan file");
+    wait(&mut h, "no QR code", |h| {
+        has_label(h, "No QR code was found")
+    });
+
+    // QR round trip: my code, rendered to a picture, scanned back.
+    let mine = h.state().active_link().unwrap();
+    let png = kith_app::qr::render_png(&kith_core::ContactLink::parse(&mine).unwrap(), 8).unwrap();
+    let qr_file = dir.path().join("qr.png");
+    std::fs::write(&qr_file, png).unwrap();
+    h.get_by_label("Picture file (or drop it on the window)")
+        .focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("Picture file (or drop it on the window)")
+        .type_text(qr_file.to_str().unwrap());
+    h.step();
+    click(&mut h, "Scan file");
+    wait(&mut h, "scanned", |h| {
+        has_label(h, "Read a Kith link from the QR code")
+    });
+    assert_eq!(
+        h.get_by_label("Paste their link").value().as_deref(),
+        Some(mine.as_str())
+    );
+    // Adding myself is refused, in words.
+    click(&mut h, "Add this contact");
+    wait(&mut h, "own link refused", |h| has_label(h, "own link"));
+    assert!(h.state().active_contacts().is_empty());
+    h.state_mut().shutdown();
+}
+
+#[test]
+fn settings_dialog() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app(dir.path());
+    create_profile(&mut h, "Alice");
+    wait_online(&mut h);
+    click(&mut h, "Settings");
+    assert!(h.query_by_label("Lock profile").is_some());
+    unfocus(&mut h);
+    h.snapshot("settings");
+
+    // Password change: mismatch, then a wrong current password.
+    fill(&mut h, "Current password", "wrong current password");
+    fill(&mut h, "New password", "a brand new passphrase");
+    fill(&mut h, "New password again", "a different passphrase");
+    click(&mut h, "Change password");
+    assert!(has_label(&h, "The two new passwords are not the same."));
+    h.get_by_label("New password again").focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("New password again")
+        .type_text("a brand new passphrase");
+    h.step();
+    click(&mut h, "Change password");
+    wait(&mut h, "wrong password", |h| {
+        has_label(h, "Wrong password.")
+    });
+
+    // Block strangers: saved in the profile.
+    click(&mut h, "Block messages and requests from unknown senders");
+    wait(&mut h, "saved", |h| has_label(h, "Saved."));
+
+    // Lock: back to the unlock screen.
+    click(&mut h, "Lock profile");
+    wait(&mut h, "unlock screen", |h| {
+        h.state().screen_name() == "unlock"
+    });
+    assert!(h.state().unlocked_names().is_empty());
+    h.state_mut().shutdown();
+}

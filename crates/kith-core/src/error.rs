@@ -1,0 +1,64 @@
+//! Errors of `kith-core`.
+
+use crate::ErrorKind;
+
+/// An error from decoding or validating Kith data.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// Bytes that are not a valid ed25519 public key.
+    #[error("not a valid ed25519 public key")]
+    InvalidKey,
+    /// A signature that does not verify.
+    #[error("signature does not verify")]
+    BadSignature,
+    /// A malformed onion address.
+    #[error("invalid onion address: {0}")]
+    BadAddress(&'static str),
+    /// A malformed contact link.
+    #[error("invalid contact link: {0}")]
+    BadLink(&'static str),
+    /// A wire frame that cannot be decoded.
+    #[error("cannot decode {object}: {reason}")]
+    Decode {
+        /// What was being decoded.
+        object: &'static str,
+        /// Why it failed.
+        reason: &'static str,
+    },
+    /// A wire frame of a protocol version we do not speak.
+    #[error("unsupported {object} version {version}")]
+    UnsupportedVersion {
+        /// What was being decoded.
+        object: &'static str,
+        /// The version found.
+        version: u8,
+    },
+    /// A value too large to be sent or accepted.
+    #[error("{object} too large: {len} bytes, at most {max}")]
+    TooLarge {
+        /// What was too large.
+        object: &'static str,
+        /// Its size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+impl Error {
+    /// Where this failure comes from.
+    ///
+    /// Decoding errors are classed as peer violations: links and addresses
+    /// typed by a user come through [`Error::BadLink`]/[`Error::BadAddress`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidKey | Error::BadAddress(_) | Error::BadLink(_) => {
+                ErrorKind::BadLocalInput
+            }
+            Error::BadSignature => ErrorKind::PeerAuthenticationFailed,
+            Error::Decode { .. } | Error::TooLarge { .. } => ErrorKind::PeerProtocolViolation,
+            Error::UnsupportedVersion { .. } => ErrorKind::PeerIncompatible,
+        }
+    }
+}

@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+
+pub mod address;
+pub mod clock;
+mod error;
+pub mod error_kind;
+pub mod identity;
+pub mod link;
+pub mod wire;
+
+#[doc(hidden)]
+pub mod fuzzing;
+
+pub use address::OnionAddress;
+pub use clock::Timestamp;
+pub use error::Error;
+pub use error_kind::ErrorKind;
+pub use identity::{IdentityKey, IdentityKeypair};
+pub use link::ContactLink;
+pub use wire::{MessageId, PeerMessage};

@@ -1,0 +1,303 @@
+//! The messages peers exchange inside an encrypted session.
+//!
+//! Layout of one encoded message: `version: u8 ‖ postcard(PeerMessage)`.
+//! Each message travels in one session record, so [`MAX_MESSAGE`] stays below
+//! the session's record payload limit. This module is the only place that
+//! touches postcard for peer data; every decoder goes through [`decode`],
+//! which checks the size before anything is parsed, rejects unknown versions
+//! and unknown variants, rejects trailing bytes and enforces the field limits.
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::clock::Timestamp;
+
+/// Wire versions this build speaks, newest last.
+///
+/// REMOVING ELEMENTS FROM THIS LIST BREAKS OLDER PEERS.
+pub const SUPPORTED_VERSIONS: &[u8] = &[1];
+/// The version we send.
+pub const CURRENT_VERSION: u8 = 1;
+/// Largest encoded message, in bytes (fits one session record).
+pub const MAX_MESSAGE: usize = 48 * 1024;
+/// Largest text body, in bytes of UTF-8.
+pub const MAX_BODY: usize = 32 * 1024;
+/// Largest display name in a [`Hello`], in bytes of UTF-8.
+pub const MAX_NAME: usize = 64;
+/// Most message ids in one [`PeerMessage::Ack`].
+pub const MAX_ACK_IDS: usize = 256;
+
+/// A message's globally unique id, chosen at random by its author.
+///
+/// The receiver deduplicates on it, so a message redelivered after a crash is
+/// shown once.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+pub struct MessageId(pub [u8; 16]);
+
+impl MessageId {
+    /// A fresh random id.
+    pub fn random<R: rand_core::CryptoRngCore + ?Sized>(rng: &mut R) -> Self {
+        let mut b = [0_u8; 16];
+        rng.fill_bytes(&mut b);
+        MessageId(b)
+    }
+
+    /// Lowercase hex, as shown to scripts.
+    pub fn to_hex(&self) -> String {
+        data_encoding::HEXLOWER.encode(&self.0)
+    }
+}
+
+impl std::fmt::Debug for MessageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MessageId({})", self.to_hex())
+    }
+}
+
+/// Every message a peer can send, after the session handshake.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum PeerMessage {
+    /// Sent first by the dialing side.
+    Hello(Hello),
+    /// The answer to [`PeerMessage::Hello`].
+    Welcome(Welcome),
+    /// A chat message.
+    Text(Text),
+    /// Acknowledges that messages were durably stored by the receiver.
+    Ack(Vec<MessageId>),
+}
+
+/// The dialer introduces itself. Its address is already authenticated by the
+/// session handshake; this carries what the other side needs to show a
+/// contact request and to dial back.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// The name the dialer suggests for itself (shown on a contact request).
+    pub name: String,
+    /// Where the dialer listens on the TCP transport, when it uses one.
+    pub tcp_hint: Option<SocketAddr>,
+}
+
+/// Whether the responder treats the dialer as a contact.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum Welcome {
+    /// Both sides are contacts: messages may flow.
+    Accepted,
+    /// The request is waiting for the responder's user; the dialer closes.
+    Pending,
+}
+
+/// A chat message.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Text {
+    /// Its id, for deduplication and acknowledgement.
+    pub id: MessageId,
+    /// When the author wrote it (author's clock).
+    pub sent_at: Timestamp,
+    /// The text.
+    pub body: String,
+}
+
+impl std::fmt::Debug for PeerMessage {
+    // Never prints message text or names.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PeerMessage::Hello(_) => f.write_str("Hello(..)"),
+            PeerMessage::Welcome(w) => write!(f, "Welcome({w:?})"),
+            PeerMessage::Text(t) => write!(f, "Text({:?}, {} bytes)", t.id, t.body.len()),
+            PeerMessage::Ack(ids) => write!(f, "Ack({} ids)", ids.len()),
+        }
+    }
+}
+
+impl PeerMessage {
+    /// Check the field limits that the type system does not.
+    fn validate(&self) -> Result<(), Error> {
+        let check = |object, len, max| {
+            if len > max {
+                Err(Error::TooLarge { object, len, max })
+            } else {
+                Ok(())
+            }
+        };
+        match self {
+            PeerMessage::Hello(h) => check("name", h.name.len(), MAX_NAME),
+            PeerMessage::Welcome(_) => Ok(()),
+            PeerMessage::Text(t) => check("message body", t.body.len(), MAX_BODY),
+            PeerMessage::Ack(ids) => {
+                check("ack", ids.len(), MAX_ACK_IDS)?;
+                if ids.is_empty() {
+                    return Err(Error::Decode {
+                        object: "ack",
+                        reason: "empty",
+                    });
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Encode a message for sending.
+pub fn encode(msg: &PeerMessage) -> Result<Vec<u8>, Error> {
+    msg.validate()?;
+    let mut out = vec![CURRENT_VERSION];
+    out = postcard::to_extend(msg, out).map_err(|_| Error::Decode {
+        object: "peer message",
+        reason: "cannot encode",
+    })?;
+    if out.len() > MAX_MESSAGE {
+        return Err(Error::TooLarge {
+            object: "peer message",
+            len: out.len(),
+            max: MAX_MESSAGE,
+        });
+    }
+    Ok(out)
+}
+
+/// Decode a received message.
+pub fn decode(bytes: &[u8]) -> Result<PeerMessage, Error> {
+    if bytes.len() > MAX_MESSAGE {
+        return Err(Error::TooLarge {
+            object: "peer message",
+            len: bytes.len(),
+            max: MAX_MESSAGE,
+        });
+    }
+    let (&version, rest) = bytes.split_first().ok_or(Error::Decode {
+        object: "peer message",
+        reason: "empty",
+    })?;
+    if !SUPPORTED_VERSIONS.contains(&version) {
+        return Err(Error::UnsupportedVersion {
+            object: "peer message",
+            version,
+        });
+    }
+    let msg: PeerMessage = decode_exact("peer message", rest)?;
+    msg.validate()?;
+    Ok(msg)
+}
+
+/// Decode one postcard value that must use every byte.
+///
+/// The single sanctioned postcard decoding entry point: `postcard::from_bytes`
+/// silently ignores trailing bytes.
+pub fn decode_exact<'a, T: Deserialize<'a>>(
+    object: &'static str,
+    bytes: &'a [u8],
+) -> Result<T, Error> {
+    let (value, rest) = postcard::take_from_bytes(bytes).map_err(|_| Error::Decode {
+        object,
+        reason: "malformed",
+    })?;
+    if !rest.is_empty() {
+        return Err(Error::Decode {
+            object,
+            reason: "trailing bytes",
+        });
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(body: &str) -> PeerMessage {
+        PeerMessage::Text(Text {
+            id: MessageId([9; 16]),
+            sent_at: Timestamp(1_700_000_000_000),
+            body: body.into(),
+        })
+    }
+
+    #[test]
+    fn round_trips() {
+        for m in [
+            PeerMessage::Hello(Hello {
+                name: "Ana".into(),
+                tcp_hint: Some("127.0.0.1:9101".parse().unwrap()),
+            }),
+            PeerMessage::Welcome(Welcome::Pending),
+            text("salut ✊"),
+            PeerMessage::Ack(vec![MessageId([1; 16]), MessageId([2; 16])]),
+        ] {
+            assert_eq!(decode(&encode(&m).unwrap()).unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn vectors_from_docs() {
+        #[derive(serde::Deserialize)]
+        struct V {
+            name: String,
+            hex: String,
+        }
+        let vs: Vec<V> =
+            serde_json::from_str(include_str!("../../../docs/vectors/wire.json")).unwrap();
+        let expected = |name: &str| match name {
+            "text" => text("hi"),
+            "ack" => PeerMessage::Ack(vec![MessageId([9; 16])]),
+            "hello" => PeerMessage::Hello(Hello {
+                name: "A".into(),
+                tcp_hint: None,
+            }),
+            "welcome_accepted" => PeerMessage::Welcome(Welcome::Accepted),
+            other => panic!("unknown vector {other}"),
+        };
+        for v in vs {
+            let bytes = hex::decode(&v.hex).unwrap();
+            assert_eq!(decode(&bytes).unwrap(), expected(&v.name), "{}", v.name);
+            assert_eq!(encode(&expected(&v.name)).unwrap(), bytes, "{}", v.name);
+        }
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        let good = encode(&text("hi")).unwrap();
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert!(matches!(
+            decode(&trailing),
+            Err(Error::Decode {
+                reason: "trailing bytes",
+                ..
+            })
+        ));
+        let mut v2 = good.clone();
+        v2[0] = 2;
+        assert!(matches!(
+            decode(&v2),
+            Err(Error::UnsupportedVersion { version: 2, .. })
+        ));
+        assert!(decode(&[]).is_err());
+        assert!(decode(&[1, 200]).is_err()); // unknown variant
+        assert!(decode(&good[..good.len() - 1]).is_err());
+        assert!(matches!(
+            decode(&vec![1; MAX_MESSAGE + 1]),
+            Err(Error::TooLarge { .. })
+        ));
+        assert!(matches!(
+            encode(&text(&"x".repeat(MAX_BODY + 1))),
+            Err(Error::TooLarge { .. })
+        ));
+        assert!(encode(&PeerMessage::Ack(vec![])).is_err());
+        // A length prefix claiming far more than present must not allocate or panic.
+        assert!(
+            decode(&[
+                1, 2, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 0xff, 0xff, 0xff, 0x0f
+            ])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn debug_hides_body() {
+        assert!(!format!("{:?}", text("secret words")).contains("secret"));
+    }
+}

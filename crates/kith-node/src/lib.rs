@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+
+mod conn;
+mod error;
+mod kith;
+mod model;
+mod net;
+mod profile;
+
+pub use error::{Error, Result};
+pub use kith::{KdfChoice, Kith, KithConfig, MAX_PROFILE_NAME, validate_profile_name};
+pub use kith_core::{ContactLink, ErrorKind, MessageId, OnionAddress, Timestamp};
+pub use model::{
+    ContactId, ContactOrigin, ContactState, ContactView, Direction, Event, MessageState,
+    MessageView, Network, NetworkStatus, Password, Settings,
+};
+pub use profile::{MAX_ALIAS, Profile};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,197 @@
+//! In-process tests of the engine: two profiles over TCP on 127.0.0.1.
+
+use std::time::Duration;
+
+use crate::{
+    ContactState, Event, KdfChoice, Kith, KithConfig, MessageState, Network, NetworkStatus,
+    Password, Profile,
+};
+
+fn kith(dir: &std::path::Path) -> Kith {
+    Kith::new(KithConfig {
+        data_dir: dir.to_path_buf(),
+        kdf: KdfChoice::DangerouslyFastForTestingOnly,
+    })
+}
+
+fn pw() -> Password {
+    Password::new("pw".into())
+}
+
+fn tcp() -> Network {
+    Network::Tcp {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+    }
+}
+
+async fn until<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out: {what}");
+}
+
+async fn pair(k: &Kith) -> (Profile, Profile) {
+    let a = k
+        .create_profile("alice", "Alice", pw())
+        .await
+        .expect("alice");
+    let b = k.create_profile("bob", "Bob", pw()).await.expect("bob");
+    a.go_online(tcp()).await.expect("online");
+    b.go_online(tcp()).await.expect("online");
+    let st = a.network_status();
+    assert!(
+        matches!(st, NetworkStatus::Online { published: true }),
+        "{st:?}"
+    );
+    (a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_accept_chat() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let k = kith(dir.path());
+    let (a, b) = pair(&k).await;
+    let mut b_events = b.subscribe();
+    let bob = a.add_contact(&b.link(), "bob").await.expect("add");
+    assert_eq!(bob.state, ContactState::Outgoing);
+    a.send(bob.id, "queued before acceptance")
+        .await
+        .expect("send");
+
+    // Bob gets a request, and nothing as chat.
+    let req = loop {
+        match tokio::time::timeout(Duration::from_secs(10), b_events.recv()).await {
+            Ok(Ok(Event::ContactRequest(id))) => break id,
+            Ok(Ok(_)) => {}
+            other => panic!("no request: {other:?}"),
+        }
+    };
+    let c = b.contact(req).await.expect("request");
+    assert_eq!(c.state, ContactState::IncomingRequest);
+    assert_eq!(c.alias, "Alice");
+    assert_eq!(c.address, a.address());
+    assert!(b.messages(req).await.expect("msgs").is_empty());
+    assert!(b.send(req, "no").await.is_err());
+
+    b.accept_contact(req).await.expect("accept");
+    until("alice accepted", || async {
+        a.contact(bob.id).await.expect("c").state == ContactState::Accepted
+    })
+    .await;
+    until("first message delivered", || async {
+        a.messages(bob.id).await.expect("m")[0].state == MessageState::Delivered
+    })
+    .await;
+    let got = b.messages(req).await.expect("m");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body, "queued before acceptance");
+
+    let m = b.send(req, "hi alice").await.expect("send");
+    until("reply delivered", || async {
+        b.messages(req)
+            .await
+            .expect("m")
+            .iter()
+            .any(|x| x.id == m.id && x.state == MessageState::Delivered)
+    })
+    .await;
+    let a_msgs = a.messages(bob.id).await.expect("m");
+    assert_eq!(a_msgs.len(), 2);
+    assert_eq!(a.contacts().await.expect("c")[0].unread, 1);
+    a.mark_read(bob.id).await.expect("read");
+    assert_eq!(a.contacts().await.expect("c")[0].unread, 0);
+    k.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_add_and_offline_queue() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let k = kith(dir.path());
+    let (a, b) = pair(&k).await;
+    // Both add each other: no request step.
+    b.go_offline().await;
+    let bob = a.add_contact(&b.link(), "bob").await.expect("add");
+    assert!(b.link().tcp.is_none(), "offline: no hint");
+    b.go_online(tcp()).await.expect("online");
+    let alice = b.add_contact(&a.link(), "alice").await.expect("add");
+    until("both accepted", || async {
+        a.contact(bob.id).await.expect("c").state == ContactState::Accepted
+            && b.contact(alice.id).await.expect("c").state == ContactState::Accepted
+    })
+    .await;
+    // Bob offline: the message waits queued, then flows when he is back.
+    let b_link_port = b.link().tcp.expect("hint").port();
+    b.go_offline().await;
+    until("alice sees bob offline", || async {
+        !a.contact(bob.id).await.expect("c").online
+    })
+    .await;
+    let m = a.send(bob.id, "later").await.expect("send");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        a.messages(bob.id).await.expect("m")[0].state,
+        MessageState::Queued
+    );
+    b.go_online(Network::Tcp {
+        listen: format!("127.0.0.1:{b_link_port}").parse().expect("addr"),
+    })
+    .await
+    .expect("online");
+    until("delivered after return", || async {
+        a.messages(bob.id)
+            .await
+            .expect("m")
+            .iter()
+            .any(|x| x.id == m.id && x.state == MessageState::Delivered)
+    })
+    .await;
+    assert_eq!(b.messages(alice.id).await.expect("m").len(), 1);
+    k.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_lock_unlock_and_passwords() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let k = kith(dir.path());
+    let a = k
+        .create_profile("alice", "Alice", pw())
+        .await
+        .expect("create");
+    let addr = a.address();
+    assert!(k.create_profile("alice", "Alice", pw()).await.is_err());
+    assert!(k.create_profile("../evil", "x", pw()).await.is_err());
+    k.lock("alice").await;
+    assert!(a.contacts().await.is_err(), "locked handle refuses");
+    let e = k
+        .unlock("alice", Password::new("nope".into()))
+        .await
+        .expect_err("wrong");
+    assert_eq!(e.kind(), kith_core::ErrorKind::WrongPassword);
+    let a = k.unlock("alice", pw()).await.expect("unlock");
+    assert_eq!(a.address(), addr);
+    a.change_password(pw(), Password::new("new".into()))
+        .await
+        .expect("change");
+    k.lock("alice").await;
+    assert!(k.unlock("alice", pw()).await.is_err());
+    k.unlock("alice", Password::new("new".into()))
+        .await
+        .expect("new pw");
+    assert_eq!(k.list_profiles().expect("list"), ["alice"]);
+    assert!(
+        k.delete_profile("alice", pw()).await.is_err(),
+        "wrong password keeps it"
+    );
+    k.delete_profile("alice", Password::new("new".into()))
+        .await
+        .expect("delete");
+    assert!(k.list_profiles().expect("list").is_empty());
+}

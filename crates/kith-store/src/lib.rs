@@ -1,0 +1,18 @@
+#![doc = include_str!("../README.md")]
+
+mod crypto;
+mod error;
+mod handle;
+mod model;
+mod schema;
+mod store;
+
+pub use crypto::KdfParams;
+pub use error::{Error, Result};
+pub use handle::{COMMAND_QUEUE, StoreHandle};
+pub use kith_core::{MessageId, Timestamp};
+pub use model::{
+    Contact, ContactId, ContactOrigin, ContactState, Direction, Inserted, Message, MessageState,
+    NewContact, NewProfile, Profile,
+};
+pub use store::{MAX_BODY, MAX_NAME, MAX_SETTING, Store};

@@ -1,0 +1,351 @@
+//! What the store keeps: profiles, contacts, messages; and the records sealed
+//! into the database.
+
+use kith_core::{MessageId, Timestamp};
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, Zeroizing};
+
+/// A contact's id in this profile's database. Ids are never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ContactId(pub i64);
+
+/// What a new profile starts with.
+pub struct NewProfile {
+    /// The name we show contacts.
+    pub display_name: String,
+    /// The ed25519 seed of the profile's identity (its onion address).
+    pub identity_seed: Zeroizing<[u8; 32]>,
+    /// When the profile was made.
+    pub created_at: Timestamp,
+}
+
+impl std::fmt::Debug for NewProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewProfile")
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The profile stored in the database.
+pub struct Profile {
+    /// The name we show contacts.
+    pub display_name: String,
+    /// The ed25519 seed of the profile's identity. Never printed.
+    pub identity_seed: Zeroizing<[u8; 32]>,
+    /// When the profile was made.
+    pub created_at: Timestamp,
+}
+
+impl std::fmt::Debug for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Profile")
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a contact relationship stands.
+///
+/// Not `#[non_exhaustive]`: the node matches it exhaustively, and a new
+/// variant is a schema change anyway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ContactState {
+    /// We added them; they have not confirmed yet.
+    Outgoing,
+    /// They asked; we have not accepted yet.
+    IncomingRequest,
+    /// Both sides agree.
+    Accepted,
+    /// We declined their request.
+    Declined,
+    /// We blocked them.
+    Blocked,
+}
+
+/// How we came to know a contact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ContactOrigin {
+    /// From a contact link they gave us.
+    Link,
+    /// Met in person (QR code).
+    InPerson,
+    /// Introduced by another contact.
+    Introduced,
+    /// They sent us a request.
+    Request,
+}
+
+/// A contact to add.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewContact {
+    /// Their ed25519 public key (their onion address).
+    pub address: [u8; 32],
+    /// The name we gave them; unique in the profile.
+    pub alias: String,
+    /// Where the relationship stands.
+    pub state: ContactState,
+    /// How we know them.
+    pub origin: ContactOrigin,
+    /// A `host:port` where they may listen on TCP.
+    pub tcp_hint: Option<String>,
+    /// The name they gave themselves.
+    pub their_name: Option<String>,
+    /// When we added them.
+    pub added_at: Timestamp,
+}
+
+impl std::fmt::Debug for NewContact {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewContact")
+            .field("state", &self.state)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A stored contact.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Contact {
+    /// Its id.
+    pub id: ContactId,
+    /// Their ed25519 public key (their onion address).
+    pub address: [u8; 32],
+    /// The name we gave them; unique in the profile.
+    pub alias: String,
+    /// Where the relationship stands.
+    pub state: ContactState,
+    /// How we know them.
+    pub origin: ContactOrigin,
+    /// A `host:port` where they may listen on TCP.
+    pub tcp_hint: Option<String>,
+    /// The name they gave themselves.
+    pub their_name: Option<String>,
+    /// When we added them.
+    pub added_at: Timestamp,
+    /// When we last had a session with them.
+    pub last_seen: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for Contact {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Contact")
+            .field("id", &self.id)
+            .field("state", &self.state)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who wrote a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Direction {
+    /// The contact wrote it.
+    In,
+    /// We wrote it.
+    Out,
+}
+
+/// Where a message stands. Outgoing: `Queued` → `Sent` → `Delivered`, never
+/// backwards. Incoming: always `Received`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MessageState {
+    /// Ours, stored, not yet handed to a session.
+    Queued,
+    /// Ours, written to a session, not yet acknowledged.
+    Sent,
+    /// Ours, acknowledged as stored by the contact.
+    Delivered,
+    /// Theirs, stored here.
+    Received,
+}
+
+impl MessageState {
+    /// Progress of an outgoing message; `None` for states outgoing messages never take.
+    pub(crate) fn outgoing_rank(self) -> Option<u8> {
+        match self {
+            MessageState::Queued => Some(0),
+            MessageState::Sent => Some(1),
+            MessageState::Delivered => Some(2),
+            MessageState::Received => None,
+        }
+    }
+}
+
+/// A stored message.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The conversation.
+    pub contact: ContactId,
+    /// Its author-chosen id.
+    pub msg_id: MessageId,
+    /// Ours or theirs.
+    pub direction: Direction,
+    /// The text.
+    pub body: String,
+    /// Where it stands.
+    pub state: MessageState,
+    /// When its author wrote it (their clock, for incoming messages).
+    pub sent_at: Timestamp,
+    /// When it was stored here.
+    pub stored_at: Timestamp,
+    /// When the contact acknowledged it (ours only).
+    pub delivered_at: Option<Timestamp>,
+    /// Whether we have read it (always true for ours).
+    pub read: bool,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Message")
+            .field("contact", &self.contact)
+            .field("msg_id", &self.msg_id)
+            .field("direction", &self.direction)
+            .field("state", &self.state)
+            .field("read", &self.read)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The outcome of storing an incoming message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored now: show it.
+    New(Message),
+    /// Stored before (a redelivery): do not show it again, but acknowledge it.
+    Duplicate,
+}
+
+// ---- Sealed records: the plaintexts inside the database's sealed columns. ----
+
+/// `profile.sealed`.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ProfileRecord {
+    pub(crate) display_name: String,
+    pub(crate) identity_seed: [u8; 32],
+    pub(crate) created_at: Timestamp,
+}
+
+impl Drop for ProfileRecord {
+    fn drop(&mut self) {
+        self.identity_seed.zeroize();
+    }
+}
+
+/// `contacts.sealed`.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ContactRecord {
+    pub(crate) address: [u8; 32],
+    pub(crate) alias: String,
+    pub(crate) state: ContactState,
+    pub(crate) origin: ContactOrigin,
+    pub(crate) tcp_hint: Option<String>,
+    pub(crate) their_name: Option<String>,
+    pub(crate) added_at: Timestamp,
+    pub(crate) last_seen: Option<Timestamp>,
+}
+
+impl ContactRecord {
+    pub(crate) fn into_contact(self, id: ContactId) -> Contact {
+        Contact {
+            id,
+            address: self.address,
+            alias: self.alias,
+            state: self.state,
+            origin: self.origin,
+            tcp_hint: self.tcp_hint,
+            their_name: self.their_name,
+            added_at: self.added_at,
+            last_seen: self.last_seen,
+        }
+    }
+
+    pub(crate) fn from_contact(c: &Contact) -> ContactRecord {
+        ContactRecord {
+            address: c.address,
+            alias: c.alias.clone(),
+            state: c.state,
+            origin: c.origin,
+            tcp_hint: c.tcp_hint.clone(),
+            their_name: c.their_name.clone(),
+            added_at: c.added_at,
+            last_seen: c.last_seen,
+        }
+    }
+}
+
+/// `messages.meta`: everything about a message but its text, which changes
+/// as it is sent, delivered and read.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct MessageMeta {
+    pub(crate) msg_id: MessageId,
+    pub(crate) direction: Direction,
+    pub(crate) state: MessageState,
+    pub(crate) sent_at: Timestamp,
+    pub(crate) stored_at: Timestamp,
+    pub(crate) delivered_at: Option<Timestamp>,
+    pub(crate) read: bool,
+}
+
+impl MessageMeta {
+    pub(crate) fn into_message(self, contact: ContactId, body: String) -> Message {
+        Message {
+            contact,
+            msg_id: self.msg_id,
+            direction: self.direction,
+            body,
+            state: self.state,
+            sent_at: self.sent_at,
+            stored_at: self.stored_at,
+            delivered_at: self.delivered_at,
+            read: self.read,
+        }
+    }
+}
+
+/// `settings.sealed`: the key is sealed too, to check the lookup hash.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SettingRecord {
+    pub(crate) key: String,
+    pub(crate) value: Vec<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_prints_no_secrets() {
+        let p = Profile {
+            display_name: "Secret Name".into(),
+            identity_seed: Zeroizing::new([0xAB; 32]),
+            created_at: Timestamp(5),
+        };
+        let c = Contact {
+            id: ContactId(1),
+            address: [0xCD; 32],
+            alias: "secret alias".into(),
+            state: ContactState::Accepted,
+            origin: ContactOrigin::Link,
+            tcp_hint: Some("10.0.0.1:1".into()),
+            their_name: Some("their secret".into()),
+            added_at: Timestamp(1),
+            last_seen: None,
+        };
+        let m = Message {
+            contact: ContactId(1),
+            msg_id: MessageId([1; 16]),
+            direction: Direction::In,
+            body: "secret body".into(),
+            state: MessageState::Received,
+            sent_at: Timestamp(1),
+            stored_at: Timestamp(1),
+            delivered_at: None,
+            read: false,
+        };
+        let all = format!("{p:?} {c:?} {m:?}");
+        for bad in ["Secret", "secret", "171", "ab, ab", "cd", "205", "10.0.0.1"] {
+            assert!(!all.contains(bad), "{bad} in {all}");
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The database layout and its version.
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::error::{Error, Result, db};
+
+/// The schema this build reads and writes, stored in `meta.schema_version`.
+///
+/// Bound into the key wrap, so it cannot be changed without the password.
+pub(crate) const SCHEMA_VERSION: i64 = 1;
+
+/// Tables a store must have (besides SQLite's own `sqlite_sequence`).
+pub(crate) const TABLES: &[&str] = &["meta", "profile", "settings", "contacts", "messages"];
+
+/// Created once, in the same transaction as the meta entries and the profile.
+///
+/// Every table with rows that others reference by id uses AUTOINCREMENT so
+/// ids are never reused: a sealed value bound to a deleted row's id cannot be
+/// planted into a later row.
+pub(crate) const CREATE: &str = "
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY NOT NULL,
+    value NOT NULL
+);
+CREATE TABLE profile (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    sealed BLOB NOT NULL
+);
+CREATE TABLE settings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key_hash BLOB NOT NULL UNIQUE,
+    sealed BLOB NOT NULL
+);
+CREATE TABLE contacts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    address_hash BLOB NOT NULL UNIQUE,
+    alias_hash BLOB NOT NULL UNIQUE,
+    sealed BLOB NOT NULL
+);
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    contact_id INTEGER NOT NULL REFERENCES contacts(id),
+    dedup_hash BLOB NOT NULL UNIQUE,
+    meta BLOB NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE INDEX messages_by_contact ON messages(contact_id, id);
+";
+
+/// Meta keys.
+pub(crate) mod key {
+    pub(crate) const SCHEMA_VERSION: &str = "schema_version";
+    pub(crate) const KDF_MEMORY_KIB: &str = "kdf_argon2id_m_kib";
+    pub(crate) const KDF_ITERATIONS: &str = "kdf_argon2id_t";
+    pub(crate) const KDF_PARALLELISM: &str = "kdf_argon2id_p";
+    pub(crate) const SALT: &str = "kdf_salt";
+    pub(crate) const WRAPPED_KEY: &str = "wrapped_data_key";
+    pub(crate) const WRAP_CHECKSUM: &str = "wrap_checksum";
+}
+
+/// Check that the file is an SQLite database holding every table we need.
+///
+/// This is the first read of a file being opened: "not a database" and
+/// friends come out here as [`Error::Corrupt`].
+pub(crate) fn check_tables(conn: &Connection) -> Result<()> {
+    let not_db = |_| Error::Corrupt {
+        what: "not a Kith store (unreadable database file)",
+    };
+    let mut stmt = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .map_err(not_db)?;
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(not_db)?
+        .collect::<rusqlite::Result<Vec<String>>>()
+        .map_err(not_db)?;
+    for t in TABLES.iter().chain(&["sqlite_sequence"]) {
+        if !names.iter().any(|n| n == t) {
+            return Err(Error::Corrupt {
+                what: "missing table",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// One meta value, which must be present.
+pub(crate) fn meta<T: rusqlite::types::FromSql>(conn: &Connection, k: &'static str) -> Result<T> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
+        .optional()
+        .map_err(|_| Error::Corrupt { what: "meta entry" })?
+        .ok_or(Error::Corrupt {
+            what: "missing meta entry",
+        })
+}
+
+/// Insert or replace one meta value.
+pub(crate) fn set_meta<T: rusqlite::ToSql>(conn: &Connection, k: &str, v: T) -> Result<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        rusqlite::params![k, v],
+    )
+    .map_err(db("writing meta"))?;
+    Ok(())
+}
+
+/// The id the next row of `table` (an AUTOINCREMENT table) gets.
+///
+/// Sealed values bind their row id, so it must be known before the insert.
+/// The store's single connection is the only writer, and callers hold a
+/// write transaction.
+pub(crate) fn next_id(conn: &Connection, table: &'static str) -> Result<i64> {
+    debug_assert!(TABLES.contains(&table));
+    let sql = format!(
+        "SELECT MAX(
+            COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?1), 0),
+            COALESCE((SELECT MAX(id) FROM {table}), 0)
+         ) + 1"
+    );
+    conn.query_row(&sql, [table], |r| r.get(0))
+        .map_err(db("allocating a row id"))
+}

@@ -1,0 +1,1908 @@
+//! [`Store`]: one profile's open, unlocked database.
+
+use std::path::{Path, PathBuf};
+
+use kith_core::{MessageId, Timestamp};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+
+use crate::crypto::{self, KdfParams, Keys, SALT_LEN, Slot};
+use crate::error::{Error, Result, db};
+use crate::model::{
+    Contact, ContactId, ContactRecord, Direction, Inserted, Message, MessageMeta, MessageState,
+    NewContact, NewProfile, Profile, ProfileRecord, SettingRecord,
+};
+use crate::schema::{self, SCHEMA_VERSION, key};
+
+/// Longest message body, in bytes of UTF-8 (the wire allows less).
+pub const MAX_BODY: usize = 64 * 1024;
+/// Longest alias, display name, contact name or TCP hint, in bytes of UTF-8.
+pub const MAX_NAME: usize = 1024;
+/// Longest setting value, in bytes.
+pub const MAX_SETTING: usize = 256 * 1024;
+
+/// How long a statement waits for a lock held by another connection to the
+/// same file (there should be none) before failing.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// One profile's encrypted database, open and unlocked.
+///
+/// Owns its SQLite connection; every method is synchronous and may block on
+/// disk (and, for [`Store::create`], [`Store::open`] and
+/// [`Store::change_password`], on Argon2id). In async code use
+/// [`crate::StoreHandle`].
+pub struct Store {
+    conn: Connection,
+    keys: Keys,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store { .. }")
+    }
+}
+
+fn contacts_slot(id: i64) -> Slot {
+    Slot {
+        table: "contacts",
+        column: "sealed",
+        row: id,
+        owner: 0,
+    }
+}
+
+fn profile_slot() -> Slot {
+    Slot {
+        table: "profile",
+        column: "sealed",
+        row: 1,
+        owner: 0,
+    }
+}
+
+fn settings_slot(id: i64) -> Slot {
+    Slot {
+        table: "settings",
+        column: "sealed",
+        row: id,
+        owner: 0,
+    }
+}
+
+fn meta_slot(id: i64, contact: ContactId) -> Slot {
+    Slot {
+        table: "messages",
+        column: "meta",
+        row: id,
+        owner: contact.0,
+    }
+}
+
+fn body_slot(id: i64, contact: ContactId) -> Slot {
+    Slot {
+        table: "messages",
+        column: "body",
+        row: id,
+        owner: contact.0,
+    }
+}
+
+fn check_len(s: &str, max: usize, what: &'static str) -> Result<()> {
+    if s.len() > max {
+        return Err(Error::BadInput { what });
+    }
+    Ok(())
+}
+
+fn check_contact_fields(
+    alias: &str,
+    tcp_hint: Option<&str>,
+    their_name: Option<&str>,
+) -> Result<()> {
+    check_len(alias, MAX_NAME, "alias (too long)")?;
+    check_len(tcp_hint.unwrap_or(""), MAX_NAME, "TCP hint (too long)")?;
+    check_len(
+        their_name.unwrap_or(""),
+        MAX_NAME,
+        "contact name (too long)",
+    )
+}
+
+/// Connection settings, applied to every connection after it is unlocked.
+///
+/// `secure_delete` zeroes deleted content in the pages it frees or rewrites;
+/// explicit `wal_checkpoint(TRUNCATE)` after deleting or replacing text then
+/// empties the WAL, which would otherwise keep old page images.
+fn configure(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "PRAGMA secure_delete = ON;
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA synchronous = FULL;
+         PRAGMA journal_size_limit = 0;",
+    )
+    .map_err(db("configuring the connection"))?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(db("enabling WAL"))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::Corrupt {
+            what: "journal mode",
+        });
+    }
+    Ok(())
+}
+
+fn open_connection(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(db("opening the database"))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(db("setting the busy timeout"))?;
+    // Per connection and writes nothing: on before anything can be deleted.
+    conn.execute_batch("PRAGMA secure_delete = ON;")
+        .map_err(db("configuring the connection"))?;
+    Ok(conn)
+}
+
+/// The KDF entries of the meta table.
+struct WrapEntries {
+    kdf: KdfParams,
+    salt: [u8; SALT_LEN],
+    wrapped: Vec<u8>,
+}
+
+impl WrapEntries {
+    fn read(conn: &Connection) -> Result<WrapEntries> {
+        let u32_of = |k: &'static str| -> Result<u32> {
+            let v: i64 = schema::meta(conn, k)?;
+            u32::try_from(v).map_err(|_| Error::Corrupt {
+                what: "KDF parameters",
+            })
+        };
+        let kdf = KdfParams::new(
+            u32_of(key::KDF_MEMORY_KIB)?,
+            u32_of(key::KDF_ITERATIONS)?,
+            u32_of(key::KDF_PARALLELISM)?,
+        )
+        .map_err(|_| Error::Corrupt {
+            what: "KDF parameters",
+        })?;
+        let salt: Vec<u8> = schema::meta(conn, key::SALT)?;
+        let salt: [u8; SALT_LEN] = salt
+            .try_into()
+            .map_err(|_| Error::Corrupt { what: "KDF salt" })?;
+        let wrapped: Vec<u8> = schema::meta(conn, key::WRAPPED_KEY)?;
+        let checksum: Vec<u8> = schema::meta(conn, key::WRAP_CHECKSUM)?;
+        if checksum != crypto::wrap_checksum(SCHEMA_VERSION, kdf, &salt, &wrapped) {
+            return Err(Error::Corrupt {
+                what: "key wrap checksum",
+            });
+        }
+        Ok(WrapEntries { kdf, salt, wrapped })
+    }
+
+    fn write(&self, conn: &Connection) -> Result<()> {
+        schema::set_meta(conn, key::KDF_MEMORY_KIB, self.kdf.memory_kib())?;
+        schema::set_meta(conn, key::KDF_ITERATIONS, self.kdf.iterations())?;
+        schema::set_meta(conn, key::KDF_PARALLELISM, self.kdf.parallelism())?;
+        schema::set_meta(conn, key::SALT, self.salt.as_slice())?;
+        schema::set_meta(conn, key::WRAPPED_KEY, self.wrapped.as_slice())?;
+        let sum = crypto::wrap_checksum(SCHEMA_VERSION, self.kdf, &self.salt, &self.wrapped);
+        schema::set_meta(conn, key::WRAP_CHECKSUM, sum)
+    }
+
+    /// Derive the password key (slow) and wrap `keys`' data key with it.
+    fn new(password: &[u8], kdf: KdfParams, keys: &Keys) -> Result<WrapEntries> {
+        let salt = crypto::random_salt();
+        let wk = crypto::wrap_key(password, &salt, kdf)?;
+        let wrapped = crypto::wrap(&wk, keys.data_key(), SCHEMA_VERSION, kdf, &salt)?;
+        Ok(WrapEntries { kdf, salt, wrapped })
+    }
+
+    /// Derive the password key (slow) and unwrap the data key with it.
+    fn unlock(&self, password: &[u8]) -> Result<Keys> {
+        let wk = crypto::wrap_key(password, &self.salt, self.kdf)?;
+        let data = crypto::unwrap(&wk, &self.wrapped, SCHEMA_VERSION, self.kdf, &self.salt)?;
+        Keys::from_data_key(data)
+    }
+}
+
+/// Remove a half-made store and its SQLite side files.
+fn remove_store_files(path: &Path) {
+    let mut side = path.as_os_str().to_owned();
+    side.push("-wal");
+    let wal = PathBuf::from(side);
+    let mut side = path.as_os_str().to_owned();
+    side.push("-shm");
+    let shm = PathBuf::from(side);
+    for p in [path, &wal, &shm] {
+        // Best effort: the caller reports the error that got us here.
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+fn create_private_file(path: &Path) -> Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // SQLite gives the -wal and -shm files the database's mode.
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(Error::AlreadyExists { what: "store file" })
+        }
+        Err(source) => Err(Error::Io {
+            action: "creating the store file",
+            source,
+        }),
+    }
+}
+
+/// A message row as stored: row id, sealed metadata, sealed body.
+type SealedRow = (i64, Vec<u8>, Vec<u8>);
+
+fn dedup_hash(keys: &Keys, contact: ContactId, msg_id: MessageId) -> Result<Vec<u8>> {
+    keys.lookup("message", &[&contact.0.to_be_bytes(), &msg_id.0])
+}
+
+/// The row id and metadata of a message, found by keyed hash and checked.
+fn find_message(
+    keys: &Keys,
+    conn: &Connection,
+    contact: ContactId,
+    msg_id: MessageId,
+) -> Result<Option<(i64, MessageMeta)>> {
+    let h = dedup_hash(keys, contact, msg_id)?;
+    let row: Option<(i64, i64, Vec<u8>)> = conn
+        .query_row(
+            "SELECT id, contact_id, meta FROM messages WHERE dedup_hash = ?1",
+            [h],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .map_err(db("looking up a message"))?;
+    let Some((id, owner, sealed)) = row else {
+        return Ok(None);
+    };
+    let meta: MessageMeta = keys.open(meta_slot(id, contact), &sealed, "message")?;
+    if owner != contact.0 || meta.msg_id != msg_id {
+        return Err(Error::Corrupt {
+            what: "message lookup hash",
+        });
+    }
+    Ok(Some((id, meta)))
+}
+
+fn open_body(keys: &Keys, conn: &Connection, id: i64, contact: ContactId) -> Result<String> {
+    let sealed: Vec<u8> = conn
+        .query_row("SELECT body FROM messages WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .map_err(db("reading a message"))?;
+    keys.open(body_slot(id, contact), &sealed, "message body")
+}
+
+impl Store {
+    /// Create a new store at `path` (which must not exist) holding `profile`,
+    /// locked with `password` under `kdf`.
+    ///
+    /// Runs Argon2id once (slow by design). The file is made with mode 0600
+    /// on Unix. On failure nothing is left behind.
+    pub fn create(
+        path: &Path,
+        password: &[u8],
+        kdf: KdfParams,
+        profile: &NewProfile,
+    ) -> Result<Store> {
+        check_len(&profile.display_name, MAX_NAME, "display name (too long)")?;
+        if path.exists() {
+            return Err(Error::AlreadyExists { what: "store file" });
+        }
+        let keys = Keys::from_data_key(crypto::Key::random())?;
+        let wrap = WrapEntries::new(password, kdf, &keys)?;
+        create_private_file(path)?;
+        let made = Self::init(path, keys, &wrap, profile);
+        if made.is_err() {
+            remove_store_files(path);
+        }
+        made
+    }
+
+    fn init(path: &Path, keys: Keys, wrap: &WrapEntries, profile: &NewProfile) -> Result<Store> {
+        let mut conn = open_connection(path)?;
+        configure(&conn)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("creating the store"))?;
+        tx.execute_batch(schema::CREATE)
+            .map_err(db("creating the schema"))?;
+        schema::set_meta(&tx, key::SCHEMA_VERSION, SCHEMA_VERSION)?;
+        wrap.write(&tx)?;
+        let record = ProfileRecord {
+            display_name: profile.display_name.clone(),
+            identity_seed: *profile.identity_seed,
+            created_at: profile.created_at,
+        };
+        let sealed = keys.seal(profile_slot(), &record)?;
+        tx.execute("INSERT INTO profile (id, sealed) VALUES (1, ?1)", [sealed])
+            .map_err(db("storing the profile"))?;
+        tx.commit().map_err(db("creating the store"))?;
+        let store = Store { conn, keys };
+        store.checkpoint()?;
+        Ok(store)
+    }
+
+    /// Open and unlock the store at `path`.
+    ///
+    /// Errors: [`Error::NotFound`] if there is no file, [`Error::Corrupt`] if
+    /// it is not an intact Kith store, [`Error::UnsupportedVersion`],
+    /// [`Error::WrongPassword`]. The password is checked (Argon2id, then the
+    /// key wrap's tag) before anything is written. (The one exception is
+    /// SQLite's own recovery: a WAL left behind by a crash holds committed
+    /// transactions, and SQLite folds it into the file when the connection
+    /// closes.)
+    pub fn open(path: &Path, password: &[u8]) -> Result<Store> {
+        match path.try_exists() {
+            Ok(true) => {}
+            Ok(false) => return Err(Error::NotFound { what: "store file" }),
+            Err(source) => {
+                return Err(Error::Io {
+                    action: "looking for the store file",
+                    source,
+                });
+            }
+        }
+        let conn = open_connection(path)?;
+        schema::check_tables(&conn)?;
+        let version: i64 = schema::meta(&conn, key::SCHEMA_VERSION)?;
+        if version != SCHEMA_VERSION {
+            return Err(Error::UnsupportedVersion {
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let keys = WrapEntries::read(&conn)?.unlock(password)?;
+        let store = Store { conn, keys };
+        // The profile opens only with the right data key: this also catches a
+        // key wrap copied in from another store.
+        store.profile()?;
+        configure(&store.conn)?;
+        Ok(store)
+    }
+
+    /// Re-wrap the data key under `new` (with `kdf`), after checking `old`.
+    ///
+    /// Nothing else is re-encrypted. The old wrap is overwritten in one
+    /// transaction and the WAL emptied, so the old password stops working.
+    pub fn change_password(&mut self, old: &[u8], new: &[u8], kdf: KdfParams) -> Result<()> {
+        let current = WrapEntries::read(&self.conn)?;
+        let unwrapped = current.unlock(old)?;
+        if !unwrapped.data_key().ct_eq(self.keys.data_key()) {
+            return Err(Error::Corrupt {
+                what: "key wrap (another store's key)",
+            });
+        }
+        let wrap = WrapEntries::new(new, kdf, &self.keys)?;
+        let tx = self.write_tx()?;
+        wrap.write(&tx)?;
+        tx.commit().map_err(db("changing the password"))?;
+        self.scrub_wal();
+        Ok(())
+    }
+
+    /// Checkpoint the WAL into the database and truncate it, then close.
+    pub fn close(self) -> Result<()> {
+        self.checkpoint()?;
+        self.conn
+            .close()
+            .map_err(|(_, e)| db("closing the database")(e))
+    }
+
+    /// Move every WAL frame into the database file and truncate the WAL to
+    /// zero bytes, so replaced or deleted (sealed) text does not linger there.
+    pub fn checkpoint(&self) -> Result<()> {
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .map_err(db("checkpointing"))?;
+        if busy != 0 {
+            return Err(Error::Db {
+                action: "checkpointing",
+                source: rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                    Some("checkpoint blocked by another connection".into()),
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// After a committed write that deleted or replaced sealed text: empty
+    /// the WAL. The change is durable either way, so a failure (another
+    /// connection reading the same file, which Kith does not do) is not an
+    /// error of the write; the next checkpoint or the close retries.
+    fn scrub_wal(&self) {
+        if let Err(e) = self.checkpoint() {
+            tracing::debug!("kith-store: checkpoint after a write failed: {e}");
+        }
+    }
+
+    fn write_tx(&mut self) -> Result<rusqlite::Transaction<'_>> {
+        self.conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting a transaction"))
+    }
+
+    // ---- Profile and settings ----
+
+    fn profile_record(&self) -> Result<ProfileRecord> {
+        let sealed: Vec<u8> = self
+            .conn
+            .query_row("SELECT sealed FROM profile WHERE id = 1", [], |r| r.get(0))
+            .optional()
+            .map_err(db("reading the profile"))?
+            .ok_or(Error::Corrupt {
+                what: "missing profile",
+            })?;
+        self.keys.open(profile_slot(), &sealed, "profile")
+    }
+
+    /// The profile: display name, identity seed, creation time.
+    pub fn profile(&self) -> Result<Profile> {
+        let r = self.profile_record()?;
+        Ok(Profile {
+            display_name: r.display_name.clone(),
+            identity_seed: zeroize::Zeroizing::new(r.identity_seed),
+            created_at: r.created_at,
+        })
+    }
+
+    /// Change the name we show contacts.
+    pub fn set_display_name(&mut self, name: &str) -> Result<()> {
+        check_len(name, MAX_NAME, "display name (too long)")?;
+        let mut r = self.profile_record()?;
+        r.display_name = name.to_owned();
+        let sealed = self.keys.seal(profile_slot(), &r)?;
+        let tx = self.write_tx()?;
+        tx.execute("UPDATE profile SET sealed = ?1 WHERE id = 1", [sealed])
+            .map_err(db("storing the profile"))?;
+        tx.commit().map_err(db("storing the profile"))?;
+        self.scrub_wal();
+        Ok(())
+    }
+
+    fn find_setting(&self, k: &str) -> Result<Option<(i64, SettingRecord)>> {
+        let h = self.keys.lookup("setting", &[k.as_bytes()])?;
+        let row: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT id, sealed FROM settings WHERE key_hash = ?1",
+                [h],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(db("reading a setting"))?;
+        let Some((id, sealed)) = row else {
+            return Ok(None);
+        };
+        let rec: SettingRecord = self.keys.open(settings_slot(id), &sealed, "setting")?;
+        if rec.key != k {
+            return Err(Error::Corrupt {
+                what: "setting lookup hash",
+            });
+        }
+        Ok(Some((id, rec)))
+    }
+
+    /// A setting's value, if set.
+    pub fn setting(&self, k: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.find_setting(k)?.map(|(_, r)| r.value))
+    }
+
+    /// Set a setting (sealed, together with its key; found by keyed hash).
+    pub fn set_setting(&mut self, k: &str, value: &[u8]) -> Result<()> {
+        check_len(k, MAX_NAME, "setting key (too long)")?;
+        if value.len() > MAX_SETTING {
+            return Err(Error::BadInput {
+                what: "setting value (too long)",
+            });
+        }
+        let existing = self.find_setting(k)?.map(|(id, _)| id);
+        let rec = SettingRecord {
+            key: k.to_owned(),
+            value: value.to_vec(),
+        };
+        let h = self.keys.lookup("setting", &[k.as_bytes()])?;
+        let keys = &self.keys;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting a transaction"))?;
+        match existing {
+            Some(id) => {
+                let sealed = keys.seal(settings_slot(id), &rec)?;
+                tx.execute(
+                    "UPDATE settings SET sealed = ?1 WHERE id = ?2",
+                    params![sealed, id],
+                )
+                .map_err(db("storing a setting"))?;
+            }
+            None => {
+                let id = schema::next_id(&tx, "settings")?;
+                let sealed = keys.seal(settings_slot(id), &rec)?;
+                tx.execute(
+                    "INSERT INTO settings (id, key_hash, sealed) VALUES (?1, ?2, ?3)",
+                    params![id, h, sealed],
+                )
+                .map_err(db("storing a setting"))?;
+            }
+        }
+        tx.commit().map_err(db("storing a setting"))?;
+        if existing.is_some() {
+            self.scrub_wal();
+        }
+        Ok(())
+    }
+
+    // ---- Contacts ----
+
+    fn address_hash(&self, addr: &[u8; 32]) -> Result<Vec<u8>> {
+        self.keys.lookup("contact-address", &[addr])
+    }
+
+    fn alias_hash(&self, alias: &str) -> Result<Vec<u8>> {
+        self.keys.lookup("contact-alias", &[alias.as_bytes()])
+    }
+
+    fn open_contact(&self, id: i64, sealed: &[u8]) -> Result<Contact> {
+        let r: ContactRecord = self.keys.open(contacts_slot(id), sealed, "contact")?;
+        Ok(r.into_contact(ContactId(id)))
+    }
+
+    /// The contact whose `column` equals `hash`, checked with `matches`.
+    fn contact_by_hash(
+        &self,
+        column: &'static str,
+        hash: Vec<u8>,
+        matches: impl FnOnce(&Contact) -> bool,
+    ) -> Result<Option<Contact>> {
+        let sql = format!("SELECT id, sealed FROM contacts WHERE {column} = ?1");
+        let row: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row(&sql, [hash], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(db("looking up a contact"))?;
+        let Some((id, sealed)) = row else {
+            return Ok(None);
+        };
+        let c = self.open_contact(id, &sealed)?;
+        if !matches(&c) {
+            // The hash column was edited or swapped between rows.
+            return Err(Error::Corrupt {
+                what: "contact lookup hash",
+            });
+        }
+        Ok(Some(c))
+    }
+
+    fn contact_exists(&self, id: ContactId) -> Result<()> {
+        let found = self
+            .conn
+            .query_row("SELECT 1 FROM contacts WHERE id = ?1", [id.0], |_| Ok(()))
+            .optional()
+            .map_err(db("looking up a contact"))?;
+        found.ok_or(Error::NotFound { what: "contact" })
+    }
+
+    /// Add a contact. [`Error::AlreadyExists`] if a contact has the same
+    /// address or the same alias.
+    pub fn add_contact(&mut self, c: &NewContact) -> Result<ContactId> {
+        check_contact_fields(&c.alias, c.tcp_hint.as_deref(), c.their_name.as_deref())?;
+        let address_hash = self.address_hash(&c.address)?;
+        let alias_hash = self.alias_hash(&c.alias)?;
+        let keys = &self.keys;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting a transaction"))?;
+        for (column, hash, what) in [
+            ("address_hash", &address_hash, "contact with this address"),
+            ("alias_hash", &alias_hash, "contact with this alias"),
+        ] {
+            let sql = format!("SELECT 1 FROM contacts WHERE {column} = ?1");
+            let taken = tx
+                .query_row(&sql, [hash], |_| Ok(()))
+                .optional()
+                .map_err(db("looking up a contact"))?;
+            if taken.is_some() {
+                return Err(Error::AlreadyExists { what });
+            }
+        }
+        let id = schema::next_id(&tx, "contacts")?;
+        let record = ContactRecord {
+            address: c.address,
+            alias: c.alias.clone(),
+            state: c.state,
+            origin: c.origin,
+            tcp_hint: c.tcp_hint.clone(),
+            their_name: c.their_name.clone(),
+            added_at: c.added_at,
+            last_seen: None,
+        };
+        let sealed = keys.seal(contacts_slot(id), &record)?;
+        tx.execute(
+            "INSERT INTO contacts (id, address_hash, alias_hash, sealed) VALUES (?1, ?2, ?3, ?4)",
+            params![id, address_hash, alias_hash, sealed],
+        )
+        .map_err(db("storing a contact"))?;
+        tx.commit().map_err(db("storing a contact"))?;
+        Ok(ContactId(id))
+    }
+
+    /// One contact. [`Error::NotFound`] if there is none with that id.
+    pub fn contact(&self, id: ContactId) -> Result<Contact> {
+        let sealed: Vec<u8> = self
+            .conn
+            .query_row("SELECT sealed FROM contacts WHERE id = ?1", [id.0], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db("reading a contact"))?
+            .ok_or(Error::NotFound { what: "contact" })?;
+        self.open_contact(id.0, &sealed)
+    }
+
+    /// The contact with this address (ed25519 public key), if any.
+    pub fn contact_by_address(&self, addr: &[u8; 32]) -> Result<Option<Contact>> {
+        let h = self.address_hash(addr)?;
+        self.contact_by_hash("address_hash", h, |c| c.address == *addr)
+    }
+
+    /// The contact with this alias (exact, case-sensitive), if any.
+    pub fn contact_by_alias(&self, alias: &str) -> Result<Option<Contact>> {
+        let h = self.alias_hash(alias)?;
+        self.contact_by_hash("alias_hash", h, |c| c.alias == alias)
+    }
+
+    /// Every contact, oldest first.
+    pub fn contacts(&self) -> Result<Vec<Contact>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, sealed FROM contacts ORDER BY id")
+            .map_err(db("listing contacts"))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+            .map_err(db("listing contacts"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db("listing contacts"))?;
+        rows.into_iter()
+            .map(|(id, sealed)| self.open_contact(id, &sealed))
+            .collect()
+    }
+
+    /// Replace a contact's fields (all of them, sealed anew). Address and alias
+    /// stay unique: [`Error::AlreadyExists`] if another contact has them.
+    pub fn update_contact(&mut self, c: &Contact) -> Result<()> {
+        check_contact_fields(&c.alias, c.tcp_hint.as_deref(), c.their_name.as_deref())?;
+        let address_hash = self.address_hash(&c.address)?;
+        let alias_hash = self.alias_hash(&c.alias)?;
+        let sealed = self
+            .keys
+            .seal(contacts_slot(c.id.0), &ContactRecord::from_contact(c))?;
+        let tx = self.write_tx()?;
+        for (column, hash, what) in [
+            ("address_hash", &address_hash, "contact with this address"),
+            ("alias_hash", &alias_hash, "contact with this alias"),
+        ] {
+            let sql = format!("SELECT 1 FROM contacts WHERE {column} = ?1 AND id != ?2");
+            let taken = tx
+                .query_row(&sql, params![hash, c.id.0], |_| Ok(()))
+                .optional()
+                .map_err(db("looking up a contact"))?;
+            if taken.is_some() {
+                return Err(Error::AlreadyExists { what });
+            }
+        }
+        let n = tx
+            .execute(
+                "UPDATE contacts SET address_hash = ?1, alias_hash = ?2, sealed = ?3 WHERE id = ?4",
+                params![address_hash, alias_hash, sealed, c.id.0],
+            )
+            .map_err(db("storing a contact"))?;
+        if n == 0 {
+            return Err(Error::NotFound { what: "contact" });
+        }
+        tx.commit().map_err(db("storing a contact"))?;
+        self.scrub_wal();
+        Ok(())
+    }
+
+    /// Delete a contact and all its messages. [`Error::NotFound`] if unknown.
+    pub fn delete_contact(&mut self, id: ContactId) -> Result<()> {
+        let tx = self.write_tx()?;
+        tx.execute("DELETE FROM messages WHERE contact_id = ?1", [id.0])
+            .map_err(db("deleting messages"))?;
+        let n = tx
+            .execute("DELETE FROM contacts WHERE id = ?1", [id.0])
+            .map_err(db("deleting a contact"))?;
+        if n == 0 {
+            return Err(Error::NotFound { what: "contact" });
+        }
+        tx.commit().map_err(db("deleting a contact"))?;
+        self.scrub_wal();
+        Ok(())
+    }
+
+    // ---- Messages ----
+
+    fn insert_message(
+        &mut self,
+        contact: ContactId,
+        meta: MessageMeta,
+        body: &str,
+    ) -> Result<Inserted> {
+        if body.len() > MAX_BODY {
+            return Err(Error::BadInput {
+                what: "message body (too long)",
+            });
+        }
+        let h = dedup_hash(&self.keys, contact, meta.msg_id)?;
+        let keys = &self.keys;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting a transaction"))?;
+        let known = tx
+            .query_row("SELECT 1 FROM contacts WHERE id = ?1", [contact.0], |_| {
+                Ok(())
+            })
+            .optional()
+            .map_err(db("looking up a contact"))?;
+        if known.is_none() {
+            return Err(Error::NotFound { what: "contact" });
+        }
+        if find_message(keys, &tx, contact, meta.msg_id)?.is_some() {
+            return Ok(Inserted::Duplicate);
+        }
+        let id = schema::next_id(&tx, "messages")?;
+        let sealed_meta = keys.seal(meta_slot(id, contact), &meta)?;
+        let sealed_body = keys.seal(body_slot(id, contact), &body)?;
+        tx.execute(
+            "INSERT INTO messages (id, contact_id, dedup_hash, meta, body)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, contact.0, h, sealed_meta, sealed_body],
+        )
+        .map_err(db("storing a message"))?;
+        tx.commit().map_err(db("storing a message"))?;
+        Ok(Inserted::New(meta.into_message(contact, body.to_owned())))
+    }
+
+    /// Store a message we wrote, in state [`MessageState::Queued`].
+    /// [`Error::AlreadyExists`] if `msg_id` is taken in this conversation.
+    pub fn insert_outgoing(
+        &mut self,
+        contact: ContactId,
+        msg_id: MessageId,
+        body: &str,
+        at: Timestamp,
+    ) -> Result<Message> {
+        let meta = MessageMeta {
+            msg_id,
+            direction: Direction::Out,
+            state: MessageState::Queued,
+            sent_at: at,
+            stored_at: at,
+            delivered_at: None,
+            read: true,
+        };
+        match self.insert_message(contact, meta, body)? {
+            Inserted::New(m) => Ok(m),
+            Inserted::Duplicate => Err(Error::AlreadyExists { what: "message id" }),
+        }
+    }
+
+    /// Store a message the contact wrote, unless it is stored already.
+    ///
+    /// The duplicate check (keyed hash of contact and message id) and the
+    /// insert happen in one transaction, so a redelivered message is stored,
+    /// and shown, once.
+    pub fn insert_incoming(
+        &mut self,
+        contact: ContactId,
+        msg_id: MessageId,
+        body: &str,
+        sent_at: Timestamp,
+        received_at: Timestamp,
+    ) -> Result<Inserted> {
+        let meta = MessageMeta {
+            msg_id,
+            direction: Direction::In,
+            state: MessageState::Received,
+            sent_at,
+            stored_at: received_at,
+            delivered_at: None,
+            read: false,
+        };
+        self.insert_message(contact, meta, body)
+    }
+
+    /// Move one of our messages forward: `Queued` → `Sent` → `Delivered`
+    /// (`at` becomes `delivered_at`). Returns the message when its state
+    /// changed; `None` when the message is unknown or the change would not
+    /// move it forward (a repeated ack, a late `Sent` after `Delivered`, any
+    /// change to an incoming message).
+    pub fn set_message_state(
+        &mut self,
+        contact: ContactId,
+        msg_id: MessageId,
+        state: MessageState,
+        at: Timestamp,
+    ) -> Result<Option<Message>> {
+        let keys = &self.keys;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting a transaction"))?;
+        let Some((id, mut meta)) = find_message(keys, &tx, contact, msg_id)? else {
+            return Ok(None);
+        };
+        let forward = meta.direction == Direction::Out
+            && matches!(
+                (meta.state.outgoing_rank(), state.outgoing_rank()),
+                (Some(old), Some(new)) if new > old
+            );
+        if !forward {
+            return Ok(None);
+        }
+        meta.state = state;
+        if state == MessageState::Delivered {
+            meta.delivered_at = Some(at);
+        }
+        let sealed = keys.seal(meta_slot(id, contact), &meta)?;
+        tx.execute(
+            "UPDATE messages SET meta = ?1 WHERE id = ?2",
+            params![sealed, id],
+        )
+        .map_err(db("storing a message state"))?;
+        let body = open_body(keys, &tx, id, contact)?;
+        tx.commit().map_err(db("storing a message state"))?;
+        Ok(Some(meta.into_message(contact, body)))
+    }
+
+    /// A conversation's messages, still sealed, in order.
+    fn message_rows(&self, contact: ContactId) -> Result<Vec<SealedRow>> {
+        self.contact_exists(contact)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, meta, body FROM messages WHERE contact_id = ?1 ORDER BY id")
+            .map_err(db("reading messages"))?;
+        stmt.query_map([contact.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(db("reading messages"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db("reading messages"))
+    }
+
+    /// A conversation's messages whose metadata passes `keep`, in insertion order.
+    fn messages_where(
+        &self,
+        contact: ContactId,
+        keep: impl Fn(&MessageMeta) -> bool,
+    ) -> Result<Vec<Message>> {
+        let mut out = vec![];
+        for (id, meta, body) in self.message_rows(contact)? {
+            let meta: MessageMeta = self.keys.open(meta_slot(id, contact), &meta, "message")?;
+            if keep(&meta) {
+                let body: String = self
+                    .keys
+                    .open(body_slot(id, contact), &body, "message body")?;
+                out.push(meta.into_message(contact, body));
+            }
+        }
+        Ok(out)
+    }
+
+    /// A conversation, in insertion order. [`Error::NotFound`] for an unknown contact.
+    pub fn messages(&self, contact: ContactId) -> Result<Vec<Message>> {
+        self.messages_where(contact, |_| true)
+    }
+
+    /// The newest message of a conversation, if any (for previews; cheaper
+    /// than `messages(contact).pop()`).
+    pub fn last_message(&self, contact: ContactId) -> Result<Option<Message>> {
+        self.contact_exists(contact)?;
+        let row: Option<SealedRow> = self
+            .conn
+            .query_row(
+                "SELECT id, meta, body FROM messages WHERE contact_id = ?1
+                 ORDER BY id DESC LIMIT 1",
+                [contact.0],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(db("reading messages"))?;
+        let Some((id, meta, body)) = row else {
+            return Ok(None);
+        };
+        let meta: MessageMeta = self.keys.open(meta_slot(id, contact), &meta, "message")?;
+        let body: String = self
+            .keys
+            .open(body_slot(id, contact), &body, "message body")?;
+        Ok(Some(meta.into_message(contact, body)))
+    }
+
+    /// Our messages to `contact` not yet delivered, in insertion order.
+    pub fn undelivered(&self, contact: ContactId) -> Result<Vec<Message>> {
+        self.messages_where(contact, |m| {
+            m.direction == Direction::Out && m.state != MessageState::Delivered
+        })
+    }
+
+    /// Row ids and metadata of a conversation's unread incoming messages.
+    fn unread(&self, contact: ContactId) -> Result<Vec<(i64, MessageMeta)>> {
+        let mut out = vec![];
+        for (id, meta, _) in self.message_rows(contact)? {
+            let meta: MessageMeta = self.keys.open(meta_slot(id, contact), &meta, "message")?;
+            if meta.direction == Direction::In && !meta.read {
+                out.push((id, meta));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Mark every incoming message of a conversation read.
+    pub fn mark_read(&mut self, contact: ContactId) -> Result<()> {
+        let unread = self.unread(contact)?;
+        if unread.is_empty() {
+            return Ok(());
+        }
+        let mut sealed = Vec::with_capacity(unread.len());
+        for (id, mut meta) in unread {
+            meta.read = true;
+            sealed.push((id, self.keys.seal(meta_slot(id, contact), &meta)?));
+        }
+        let tx = self.write_tx()?;
+        for (id, s) in sealed {
+            tx.execute(
+                "UPDATE messages SET meta = ?1 WHERE id = ?2 AND contact_id = ?3",
+                params![s, id, contact.0],
+            )
+            .map_err(db("marking messages read"))?;
+        }
+        tx.commit().map_err(db("marking messages read"))
+    }
+
+    /// How many incoming messages of a conversation are unread.
+    pub fn unread_count(&self, contact: ContactId) -> Result<u64> {
+        let n = self.unread(contact)?.len();
+        u64::try_from(n).map_err(|_| Error::Bug("count overflow"))
+    }
+
+    /// Delete one message (its text is zeroed on disk and the WAL emptied).
+    /// `false` if there was no such message.
+    pub fn delete_message(&mut self, contact: ContactId, msg_id: MessageId) -> Result<bool> {
+        let Some((id, _)) = find_message(&self.keys, &self.conn, contact, msg_id)? else {
+            return Ok(false);
+        };
+        let tx = self.write_tx()?;
+        tx.execute("DELETE FROM messages WHERE id = ?1", [id])
+            .map_err(db("deleting a message"))?;
+        tx.commit().map_err(db("deleting a message"))?;
+        self.scrub_wal();
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ContactOrigin, ContactState};
+    use kith_core::ErrorKind;
+    use zeroize::Zeroizing;
+
+    const PW: &[u8] = b"correct horse";
+
+    fn fast() -> KdfParams {
+        KdfParams::dangerously_fast_for_testing_only()
+    }
+
+    fn new_profile() -> NewProfile {
+        NewProfile {
+            display_name: "Alice".into(),
+            identity_seed: Zeroizing::new([42; 32]),
+            created_at: Timestamp(1_000),
+        }
+    }
+
+    fn new_contact(addr: u8, alias: &str) -> NewContact {
+        NewContact {
+            address: [addr; 32],
+            alias: alias.into(),
+            state: ContactState::Outgoing,
+            origin: ContactOrigin::Link,
+            tcp_hint: Some("127.0.0.1:9999".into()),
+            their_name: Some(format!("{alias} themselves")),
+            added_at: Timestamp(2_000),
+        }
+    }
+
+    fn setup() -> (tempfile::TempDir, PathBuf, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profile.db");
+        let store = Store::create(&path, PW, fast(), &new_profile()).unwrap();
+        (dir, path, store)
+    }
+
+    fn kind<T: std::fmt::Debug>(r: Result<T>) -> ErrorKind {
+        r.unwrap_err().kind()
+    }
+
+    fn side(path: &Path, suffix: &str) -> PathBuf {
+        let mut s = path.as_os_str().to_owned();
+        s.push(suffix);
+        PathBuf::from(s)
+    }
+
+    /// The bytes of the database and its side files that exist.
+    fn disk_bytes(path: &Path) -> Vec<(String, Vec<u8>)> {
+        ["", "-wal", "-shm", "-journal"]
+            .iter()
+            .filter_map(|s| {
+                std::fs::read(side(path, s))
+                    .ok()
+                    .map(|b| (format!("db{s}"), b))
+            })
+            .collect()
+    }
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    /// Run raw SQL on a closed store file, as an attacker with the disk would.
+    fn tamper(path: &Path, f: impl FnOnce(&Connection)) {
+        let conn = Connection::open(path).unwrap();
+        f(&conn);
+        conn.close().unwrap();
+    }
+
+    #[test]
+    fn store_is_send() {
+        fn is_send<T: Send>() {}
+        is_send::<Store>();
+        is_send::<crate::StoreHandle>();
+    }
+
+    #[test]
+    fn create_open_round_trip() {
+        let (_dir, path, store) = setup();
+        let p = store.profile().unwrap();
+        assert_eq!(p.display_name, "Alice");
+        assert_eq!(*p.identity_seed, [42; 32]);
+        assert_eq!(p.created_at, Timestamp(1_000));
+        assert_eq!(format!("{store:?}"), "Store { .. }");
+        store.close().unwrap();
+        // Closing removes the WAL.
+        assert!(!side(&path, "-wal").exists());
+
+        let store = Store::open(&path, PW).unwrap();
+        let p = store.profile().unwrap();
+        assert_eq!(p.display_name, "Alice");
+        assert_eq!(*p.identity_seed, [42; 32]);
+        drop(store);
+        Store::open(&path, PW).unwrap().close().unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_dir, path, mut store) = setup();
+        store.add_contact(&new_contact(1, "bob")).unwrap();
+        for s in ["", "-wal", "-shm"] {
+            if let Ok(m) = std::fs::metadata(side(&path, s)) {
+                assert_eq!(m.permissions().mode() & 0o777, 0o600, "db{s}");
+            }
+        }
+    }
+
+    #[test]
+    fn create_refuses_existing_and_open_missing() {
+        let (dir, path, store) = setup();
+        drop(store);
+        assert_eq!(
+            kind(Store::create(&path, PW, fast(), &new_profile())),
+            ErrorKind::AlreadyExists
+        );
+        // The existing store is untouched.
+        Store::open(&path, PW).unwrap();
+        assert_eq!(
+            kind(Store::open(&dir.path().join("nope.db"), PW)),
+            ErrorKind::NotFound
+        );
+        // Bad KDF parameters are refused before a file is made.
+        let other = dir.path().join("other.db");
+        let bad = KdfParams {
+            m_kib: 1,
+            t_cost: 1,
+            p_cost: 1,
+        };
+        assert_eq!(
+            kind(Store::create(&other, PW, bad, &new_profile())),
+            ErrorKind::BadLocalInput
+        );
+        assert!(!other.exists());
+    }
+
+    #[test]
+    fn wrong_password_changes_nothing() {
+        let (_dir, path, mut store) = setup();
+        store.add_contact(&new_contact(1, "bob")).unwrap();
+        store.close().unwrap();
+        let before = std::fs::read(&path).unwrap();
+        for pw in [&b"correct horsE"[..], b"", b"correct horse "] {
+            let e = Store::open(&path, pw).unwrap_err();
+            assert!(matches!(e, Error::WrongPassword), "{e:?}");
+            assert_eq!(e.kind(), ErrorKind::WrongPassword);
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert!(!side(&path, "-wal").exists());
+        Store::open(&path, PW).unwrap();
+    }
+
+    #[test]
+    fn change_password() {
+        let (_dir, path, mut store) = setup();
+        let bob = store.add_contact(&new_contact(1, "bob")).unwrap();
+        assert!(matches!(
+            store.change_password(b"wrong", b"new", fast()),
+            Err(Error::WrongPassword)
+        ));
+        let kdf = KdfParams::new(16, 2, 1).unwrap();
+        store.change_password(PW, b"new password", kdf).unwrap();
+        // Still usable with the same keys.
+        assert_eq!(store.contact(bob).unwrap().alias, "bob");
+        store.close().unwrap();
+
+        assert!(matches!(Store::open(&path, PW), Err(Error::WrongPassword)));
+        let mut store = Store::open(&path, b"new password").unwrap();
+        assert_eq!(store.contact(bob).unwrap().alias, "bob");
+        assert_eq!(store.profile().unwrap().display_name, "Alice");
+        // And back again, to the old one.
+        store.change_password(b"new password", PW, fast()).unwrap();
+        drop(store);
+        assert!(matches!(
+            Store::open(&path, b"new password"),
+            Err(Error::WrongPassword)
+        ));
+        Store::open(&path, PW).unwrap();
+    }
+
+    #[test]
+    fn display_name_and_settings() {
+        let (_dir, path, mut store) = setup();
+        store.set_display_name("Alice B.").unwrap();
+        assert_eq!(store.profile().unwrap().display_name, "Alice B.");
+        assert_eq!(*store.profile().unwrap().identity_seed, [42; 32]);
+
+        assert_eq!(store.setting("a").unwrap(), None);
+        store.set_setting("a", b"one").unwrap();
+        store.set_setting("b", b"").unwrap();
+        assert_eq!(store.setting("a").unwrap().as_deref(), Some(&b"one"[..]));
+        store.set_setting("a", b"two").unwrap();
+        assert_eq!(store.setting("a").unwrap().as_deref(), Some(&b"two"[..]));
+        assert_eq!(store.setting("b").unwrap().as_deref(), Some(&b""[..]));
+        assert_eq!(store.setting("A").unwrap(), None);
+        assert_eq!(
+            kind(store.set_setting("big", &vec![0; MAX_SETTING + 1])),
+            ErrorKind::BadLocalInput
+        );
+        store.close().unwrap();
+
+        let store = Store::open(&path, PW).unwrap();
+        assert_eq!(store.profile().unwrap().display_name, "Alice B.");
+        assert_eq!(store.setting("a").unwrap().as_deref(), Some(&b"two"[..]));
+    }
+
+    #[test]
+    fn contacts_crud() {
+        let (_dir, path, mut store) = setup();
+        let bob = store.add_contact(&new_contact(1, "bob")).unwrap();
+        let carol = store.add_contact(&new_contact(2, "carol")).unwrap();
+        assert_ne!(bob, carol);
+        assert_eq!(
+            kind(store.add_contact(&new_contact(1, "bobby"))),
+            ErrorKind::AlreadyExists
+        );
+        assert_eq!(
+            kind(store.add_contact(&new_contact(3, "bob"))),
+            ErrorKind::AlreadyExists
+        );
+
+        let c = store.contact(bob).unwrap();
+        assert_eq!(c.address, [1; 32]);
+        assert_eq!(c.alias, "bob");
+        assert_eq!(c.state, ContactState::Outgoing);
+        assert_eq!(c.origin, ContactOrigin::Link);
+        assert_eq!(c.tcp_hint.as_deref(), Some("127.0.0.1:9999"));
+        assert_eq!(c.their_name.as_deref(), Some("bob themselves"));
+        assert_eq!(c.added_at, Timestamp(2_000));
+        assert_eq!(c.last_seen, None);
+        assert_eq!(kind(store.contact(ContactId(999))), ErrorKind::NotFound);
+
+        assert_eq!(
+            store.contact_by_address(&[2; 32]).unwrap().unwrap().id,
+            carol
+        );
+        assert!(store.contact_by_address(&[9; 32]).unwrap().is_none());
+        assert_eq!(store.contact_by_alias("bob").unwrap().unwrap().id, bob);
+        assert!(store.contact_by_alias("Bob").unwrap().is_none());
+        let all: Vec<ContactId> = store.contacts().unwrap().iter().map(|c| c.id).collect();
+        assert_eq!(all, vec![bob, carol]);
+
+        // Update: rename, accept, see.
+        let mut c = store.contact(bob).unwrap();
+        c.alias = "robert".into();
+        c.state = ContactState::Accepted;
+        c.last_seen = Some(Timestamp(3_000));
+        c.tcp_hint = None;
+        store.update_contact(&c).unwrap();
+        assert_eq!(store.contact(bob).unwrap(), c);
+        assert!(store.contact_by_alias("bob").unwrap().is_none());
+        assert_eq!(store.contact_by_alias("robert").unwrap().unwrap(), c);
+        // The alias "bob" is free again.
+        let bob2 = store.add_contact(&new_contact(3, "bob")).unwrap();
+        // Alias and address stay unique.
+        c.alias = "carol".into();
+        assert_eq!(kind(store.update_contact(&c)), ErrorKind::AlreadyExists);
+        c.alias = "robert".into();
+        c.address = [2; 32];
+        assert_eq!(kind(store.update_contact(&c)), ErrorKind::AlreadyExists);
+        let mut ghost = store.contact(carol).unwrap();
+        ghost.id = ContactId(999);
+        ghost.alias = "ghost".into();
+        ghost.address = [8; 32];
+        assert_eq!(kind(store.update_contact(&ghost)), ErrorKind::NotFound);
+
+        // Delete takes the messages along.
+        store
+            .insert_outgoing(carol, MessageId([1; 16]), "hi carol", Timestamp(5))
+            .unwrap();
+        store.delete_contact(carol).unwrap();
+        assert_eq!(kind(store.contact(carol)), ErrorKind::NotFound);
+        assert_eq!(kind(store.delete_contact(carol)), ErrorKind::NotFound);
+        assert_eq!(kind(store.messages(carol)), ErrorKind::NotFound);
+        let n: i64 = store
+            .conn
+            .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+        assert!(store.contact_by_address(&[2; 32]).unwrap().is_none());
+        // Ids are never reused.
+        let dave = store.add_contact(&new_contact(2, "dave")).unwrap();
+        assert!(dave.0 > bob2.0 && dave.0 > carol.0);
+        store.close().unwrap();
+
+        let store = Store::open(&path, PW).unwrap();
+        assert_eq!(store.contacts().unwrap().len(), 3);
+        assert_eq!(
+            store.contact_by_address(&[2; 32]).unwrap().unwrap().id,
+            dave
+        );
+    }
+
+    #[test]
+    fn messages_and_states() {
+        let (_dir, path, mut store) = setup();
+        let bob = store.add_contact(&new_contact(1, "bob")).unwrap();
+        let carol = store.add_contact(&new_contact(2, "carol")).unwrap();
+        let (m1, m2, m3) = (MessageId([1; 16]), MessageId([2; 16]), MessageId([3; 16]));
+
+        let out = store
+            .insert_outgoing(bob, m1, "hello bob", Timestamp(10))
+            .unwrap();
+        assert_eq!(out.state, MessageState::Queued);
+        assert_eq!(out.direction, Direction::Out);
+        assert!(out.read);
+        assert_eq!(
+            kind(store.insert_outgoing(bob, m1, "again", Timestamp(11))),
+            ErrorKind::AlreadyExists
+        );
+        assert_eq!(
+            kind(store.insert_outgoing(ContactId(77), m2, "x", Timestamp(1))),
+            ErrorKind::NotFound
+        );
+
+        // Incoming, then redelivered.
+        let Inserted::New(inc) = store
+            .insert_incoming(bob, m2, "hi alice", Timestamp(20), Timestamp(25))
+            .unwrap()
+        else {
+            panic!("expected new");
+        };
+        assert_eq!(inc.state, MessageState::Received);
+        assert_eq!(inc.sent_at, Timestamp(20));
+        assert_eq!(inc.stored_at, Timestamp(25));
+        assert!(!inc.read);
+        assert_eq!(
+            store
+                .insert_incoming(bob, m2, "hi alice", Timestamp(20), Timestamp(26))
+                .unwrap(),
+            Inserted::Duplicate
+        );
+        // Even with a different body: the id decides.
+        assert_eq!(
+            store
+                .insert_incoming(bob, m2, "forged", Timestamp(20), Timestamp(26))
+                .unwrap(),
+            Inserted::Duplicate
+        );
+        // The same id from another contact is another message.
+        assert!(matches!(
+            store
+                .insert_incoming(carol, m2, "hi from carol", Timestamp(21), Timestamp(27))
+                .unwrap(),
+            Inserted::New(_)
+        ));
+        assert_eq!(
+            kind(store.insert_incoming(ContactId(77), m3, "x", Timestamp(1), Timestamp(1))),
+            ErrorKind::NotFound
+        );
+        store
+            .insert_outgoing(bob, m3, "second", Timestamp(30))
+            .unwrap();
+
+        assert_eq!(store.last_message(bob).unwrap().unwrap().body, "second");
+        assert_eq!(kind(store.last_message(ContactId(77))), ErrorKind::NotFound);
+        let bodies: Vec<String> = store
+            .messages(bob)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.body)
+            .collect();
+        assert_eq!(bodies, ["hello bob", "hi alice", "second"]);
+        let und: Vec<MessageId> = store
+            .undelivered(bob)
+            .unwrap()
+            .iter()
+            .map(|m| m.msg_id)
+            .collect();
+        assert_eq!(und, [m1, m3]);
+
+        // Forward only.
+        let s = store
+            .set_message_state(bob, m1, MessageState::Sent, Timestamp(40))
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.state, MessageState::Sent);
+        assert_eq!(s.body, "hello bob");
+        assert_eq!(s.delivered_at, None);
+        let d = store
+            .set_message_state(bob, m1, MessageState::Delivered, Timestamp(50))
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.state, MessageState::Delivered);
+        assert_eq!(d.delivered_at, Some(Timestamp(50)));
+        for back in [
+            MessageState::Sent,
+            MessageState::Queued,
+            MessageState::Delivered,
+            MessageState::Received,
+        ] {
+            assert_eq!(
+                store
+                    .set_message_state(bob, m1, back, Timestamp(60))
+                    .unwrap(),
+                None
+            );
+        }
+        let m = &store.messages(bob).unwrap()[0];
+        assert_eq!(
+            (m.state, m.delivered_at),
+            (MessageState::Delivered, Some(Timestamp(50)))
+        );
+        // Queued straight to Delivered (the ack beat the "sent" mark).
+        assert!(
+            store
+                .set_message_state(bob, m3, MessageState::Delivered, Timestamp(70))
+                .unwrap()
+                .is_some()
+        );
+        // Incoming messages and unknown ids do not change.
+        assert_eq!(
+            store
+                .set_message_state(bob, m2, MessageState::Delivered, Timestamp(1))
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .set_message_state(bob, MessageId([9; 16]), MessageState::Sent, Timestamp(1))
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .set_message_state(ContactId(77), m1, MessageState::Sent, Timestamp(1))
+                .unwrap(),
+            None
+        );
+        assert!(store.undelivered(bob).unwrap().is_empty());
+
+        // Read flags.
+        assert_eq!(store.unread_count(bob).unwrap(), 1);
+        assert_eq!(store.unread_count(carol).unwrap(), 1);
+        store.mark_read(bob).unwrap();
+        assert_eq!(store.unread_count(bob).unwrap(), 0);
+        assert_eq!(store.unread_count(carol).unwrap(), 1);
+        assert!(store.messages(bob).unwrap().iter().all(|m| m.read));
+        assert_eq!(kind(store.unread_count(ContactId(77))), ErrorKind::NotFound);
+
+        // Delete.
+        assert!(store.delete_message(bob, m2).unwrap());
+        assert!(!store.delete_message(bob, m2).unwrap());
+        assert!(!store.delete_message(carol, m1).unwrap());
+        assert_eq!(store.messages(bob).unwrap().len(), 2);
+        // A deleted incoming id may arrive again and is then new.
+        assert!(matches!(
+            store
+                .insert_incoming(bob, m2, "hi alice", Timestamp(20), Timestamp(99))
+                .unwrap(),
+            Inserted::New(_)
+        ));
+        store.close().unwrap();
+
+        let store = Store::open(&path, PW).unwrap();
+        let ms = store.messages(bob).unwrap();
+        assert_eq!(ms.len(), 3);
+        assert_eq!(ms[0].state, MessageState::Delivered);
+        assert_eq!(ms[2].body, "hi alice");
+        assert_eq!(store.messages(carol).unwrap()[0].body, "hi from carol");
+    }
+
+    #[test]
+    fn limits() {
+        let (_dir, _path, mut store) = setup();
+        let bob = store.add_contact(&new_contact(1, "bob")).unwrap();
+        let long = "x".repeat(MAX_BODY + 1);
+        assert_eq!(
+            kind(store.insert_outgoing(bob, MessageId([1; 16]), &long, Timestamp(1))),
+            ErrorKind::BadLocalInput
+        );
+        assert_eq!(
+            kind(store.add_contact(&new_contact(2, &"a".repeat(MAX_NAME + 1)))),
+            ErrorKind::BadLocalInput
+        );
+        let max = "y".repeat(MAX_BODY);
+        let m = store
+            .insert_outgoing(bob, MessageId([1; 16]), &max, Timestamp(1))
+            .unwrap();
+        assert_eq!(m.body.len(), MAX_BODY);
+    }
+
+    // ---- Tampering ----
+
+    fn two_contacts_with_messages() -> (tempfile::TempDir, PathBuf, ContactId, ContactId) {
+        let (dir, path, mut store) = setup();
+        let bob = store.add_contact(&new_contact(1, "bob")).unwrap();
+        let carol = store.add_contact(&new_contact(2, "carol")).unwrap();
+        store
+            .insert_outgoing(bob, MessageId([1; 16]), "to bob 1", Timestamp(1))
+            .unwrap();
+        store
+            .insert_outgoing(bob, MessageId([2; 16]), "to bob 2", Timestamp(2))
+            .unwrap();
+        store
+            .insert_outgoing(carol, MessageId([3; 16]), "to carol", Timestamp(3))
+            .unwrap();
+        store.set_setting("s", b"v").unwrap();
+        store.close().unwrap();
+        (dir, path, bob, carol)
+    }
+
+    fn flip_byte(conn: &Connection, table: &str, column: &str, id: i64, at: usize) {
+        let sql = format!("SELECT {column} FROM {table} WHERE id = ?1");
+        let mut b: Vec<u8> = conn.query_row(&sql, [id], |r| r.get(0)).unwrap();
+        let at = at.min(b.len() - 1);
+        b[at] ^= 0x20;
+        let sql = format!("UPDATE {table} SET {column} = ?1 WHERE id = ?2");
+        conn.execute(&sql, params![b, id]).unwrap();
+    }
+
+    fn swap(conn: &Connection, table: &str, column: &str, a: i64, b: i64) {
+        let sql = format!("SELECT {column} FROM {table} WHERE id = ?1");
+        let va: Vec<u8> = conn.query_row(&sql, [a], |r| r.get(0)).unwrap();
+        let vb: Vec<u8> = conn.query_row(&sql, [b], |r| r.get(0)).unwrap();
+        let sql = format!("UPDATE {table} SET {column} = ?1 WHERE id = ?2");
+        // Through a placeholder, for UNIQUE columns.
+        conn.execute(&sql, params![b"placeholder".to_vec(), a])
+            .unwrap();
+        conn.execute(&sql, params![va, b]).unwrap();
+        conn.execute(&sql, params![vb, a]).unwrap();
+    }
+
+    #[test]
+    fn flipped_byte_in_sealed_columns_is_corrupt() {
+        for at in [0, 5, 30, 60, 10_000] {
+            let (_dir, path, bob, _) = two_contacts_with_messages();
+            tamper(&path, |c| flip_byte(c, "contacts", "sealed", bob.0, at));
+            let store = Store::open(&path, PW).unwrap();
+            assert_eq!(kind(store.contact(bob)), ErrorKind::StoreCorrupt);
+            assert_eq!(kind(store.contacts()), ErrorKind::StoreCorrupt);
+            assert_eq!(kind(store.contact_by_alias("bob")), ErrorKind::StoreCorrupt);
+
+            let (_dir, path, bob, _) = two_contacts_with_messages();
+            tamper(&path, |c| flip_byte(c, "messages", "body", 1, at));
+            let store = Store::open(&path, PW).unwrap();
+            assert!(matches!(store.messages(bob), Err(Error::Corrupt { .. })));
+
+            let (_dir, path, bob, _) = two_contacts_with_messages();
+            tamper(&path, |c| flip_byte(c, "messages", "meta", 2, at));
+            let store = Store::open(&path, PW).unwrap();
+            assert_eq!(kind(store.unread_count(bob)), ErrorKind::StoreCorrupt);
+
+            let (_dir, path, _, _) = two_contacts_with_messages();
+            tamper(&path, |c| flip_byte(c, "settings", "sealed", 1, at));
+            let store = Store::open(&path, PW).unwrap();
+            assert_eq!(kind(store.setting("s")), ErrorKind::StoreCorrupt);
+
+            let (_dir, path, _, _) = two_contacts_with_messages();
+            tamper(&path, |c| flip_byte(c, "profile", "sealed", 1, at));
+            assert!(matches!(Store::open(&path, PW), Err(Error::Corrupt { .. })));
+        }
+    }
+
+    #[test]
+    fn swapped_sealed_values_are_corrupt() {
+        // Two contacts' records.
+        let (_dir, path, bob, carol) = two_contacts_with_messages();
+        tamper(&path, |c| swap(c, "contacts", "sealed", bob.0, carol.0));
+        let store = Store::open(&path, PW).unwrap();
+        assert_eq!(kind(store.contact(bob)), ErrorKind::StoreCorrupt);
+        assert_eq!(kind(store.contact(carol)), ErrorKind::StoreCorrupt);
+
+        // Two messages of the same contact: bodies, then metadata.
+        let (_dir, path, bob, _) = two_contacts_with_messages();
+        tamper(&path, |c| swap(c, "messages", "body", 1, 2));
+        let store = Store::open(&path, PW).unwrap();
+        assert_eq!(kind(store.messages(bob)), ErrorKind::StoreCorrupt);
+        let (_dir, path, bob, _) = two_contacts_with_messages();
+        tamper(&path, |c| swap(c, "messages", "meta", 1, 2));
+        let store = Store::open(&path, PW).unwrap();
+        assert_eq!(kind(store.undelivered(bob)), ErrorKind::StoreCorrupt);
+
+        // A message moved to another conversation.
+        let (_dir, path, _, carol) = two_contacts_with_messages();
+        tamper(&path, |c| {
+            c.execute(
+                "UPDATE messages SET contact_id = ?1 WHERE id = 1",
+                [carol.0],
+            )
+            .unwrap();
+        });
+        let store = Store::open(&path, PW).unwrap();
+        assert_eq!(kind(store.messages(carol)), ErrorKind::StoreCorrupt);
+
+        // Body and metadata of one row swapped.
+        let (_dir, path, bob, _) = two_contacts_with_messages();
+        tamper(&path, |c| {
+            c.execute(
+                "UPDATE messages SET meta = body, body = meta WHERE id = 1",
+                [],
+            )
+            .unwrap();
+        });
+        let store = Store::open(&path, PW).unwrap();
+        assert_eq!(kind(store.messages(bob)), ErrorKind::StoreCorrupt);
+
+        // Lookup hashes swapped: found rows are checked against the query.
+        let (_dir, path, bob, carol) = two_contacts_with_messages();
+        tamper(&path, |c| {
+            swap(c, "contacts", "alias_hash", bob.0, carol.0);
+            swap(c, "contacts", "address_hash", bob.0, carol.0);
+            swap(c, "messages", "dedup_hash", 1, 2);
+        });
+        let mut store = Store::open(&path, PW).unwrap();
+        assert_eq!(kind(store.contact_by_alias("bob")), ErrorKind::StoreCorrupt);
+        assert_eq!(
+            kind(store.contact_by_address(&[1; 32])),
+            ErrorKind::StoreCorrupt
+        );
+        assert_eq!(
+            kind(store.insert_incoming(bob, MessageId([1; 16]), "x", Timestamp(1), Timestamp(1))),
+            ErrorKind::StoreCorrupt
+        );
+        assert_eq!(
+            kind(store.set_message_state(
+                bob,
+                MessageId([2; 16]),
+                MessageState::Sent,
+                Timestamp(1)
+            )),
+            ErrorKind::StoreCorrupt
+        );
+    }
+
+    #[test]
+    fn damaged_files_are_corrupt_not_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        let garbage: Vec<u8> = (0..8192_u32).map(|i| (i * 7 + 3) as u8).collect();
+        let cases: [(&str, Vec<u8>); 3] = [
+            ("garbage.db", garbage),
+            ("empty.db", vec![]),
+            ("text.db", b"SQLite format 3\0 but not really".to_vec()),
+        ];
+        for (name, bytes) in cases {
+            let path = dir.path().join(name);
+            std::fs::write(&path, &bytes).unwrap();
+            let e = Store::open(&path, PW).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::StoreCorrupt, "{name}: {e:?}");
+            assert_eq!(std::fs::read(&path).unwrap(), bytes, "{name} changed");
+        }
+
+        // A real store, truncated.
+        let (_d, path, _, _) = two_contacts_with_messages();
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        let r = Store::open(&path, PW).and_then(|s| s.contacts().map(|_| ()));
+        // Truncation may spare the pages we read; it must never panic, and
+        // when noticed it is corruption.
+        if let Err(e) = r {
+            assert_eq!(e.kind(), ErrorKind::StoreCorrupt, "{e:?}");
+        }
+
+        // A missing table.
+        let (_d, path, _, _) = two_contacts_with_messages();
+        tamper(&path, |c| c.execute_batch("DROP TABLE messages").unwrap());
+        assert!(matches!(Store::open(&path, PW), Err(Error::Corrupt { .. })));
+
+        // A missing meta entry.
+        let (_d, path, _, _) = two_contacts_with_messages();
+        tamper(&path, |c| {
+            c.execute("DELETE FROM meta WHERE key = ?1", [key::SALT])
+                .unwrap();
+        });
+        assert!(matches!(Store::open(&path, PW), Err(Error::Corrupt { .. })));
+
+        // A damaged key wrap reads as damage, not as a wrong password.
+        let (_d, path, _, _) = two_contacts_with_messages();
+        tamper(&path, |c| {
+            let mut w: Vec<u8> = c
+                .query_row(
+                    "SELECT value FROM meta WHERE key = ?1",
+                    [key::WRAPPED_KEY],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            w[10] ^= 1;
+            c.execute(
+                "UPDATE meta SET value = ?1 WHERE key = ?2",
+                params![w, key::WRAPPED_KEY],
+            )
+            .unwrap();
+        });
+        assert!(matches!(Store::open(&path, PW), Err(Error::Corrupt { .. })));
+
+        // Weakened KDF parameters are caught (checksum, and the wrap's AD).
+        let (_d, path, _, _) = two_contacts_with_messages();
+        tamper(&path, |c| {
+            c.execute(
+                "UPDATE meta SET value = 16 WHERE key = ?1",
+                [key::KDF_MEMORY_KIB],
+            )
+            .unwrap();
+        });
+        assert!(Store::open(&path, PW).is_err());
+
+        // Absurd KDF parameters are refused before running Argon2.
+        let (_d, path, _, _) = two_contacts_with_messages();
+        tamper(&path, |c| {
+            c.execute(
+                "UPDATE meta SET value = 4000000000 WHERE key = ?1",
+                [key::KDF_MEMORY_KIB],
+            )
+            .unwrap();
+        });
+        assert!(matches!(Store::open(&path, PW), Err(Error::Corrupt { .. })));
+
+        // A wrong type where a blob belongs.
+        let (_d, path, bob, _) = two_contacts_with_messages();
+        tamper(&path, |c| {
+            c.execute("UPDATE contacts SET sealed = 5 WHERE id = ?1", [bob.0])
+                .unwrap();
+        });
+        let store = Store::open(&path, PW).unwrap();
+        assert_eq!(kind(store.contact(bob)), ErrorKind::StoreCorrupt);
+    }
+
+    #[test]
+    fn unknown_schema_version_is_typed() {
+        let (_d, path, _, _) = two_contacts_with_messages();
+        tamper(&path, |c| {
+            c.execute(
+                "UPDATE meta SET value = 2 WHERE key = ?1",
+                [key::SCHEMA_VERSION],
+            )
+            .unwrap();
+        });
+        assert!(matches!(
+            Store::open(&path, PW),
+            Err(Error::UnsupportedVersion {
+                found: 2,
+                supported: 1
+            })
+        ));
+    }
+
+    // ---- What is on disk ----
+
+    #[test]
+    fn nothing_readable_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profile.db");
+        let seed = [0x5A_u8; 32];
+        let me = Store::create(
+            &path,
+            b"hunter2-password",
+            fast(),
+            &NewProfile {
+                display_name: "ZebraDisplayName".into(),
+                identity_seed: Zeroizing::new(seed),
+                created_at: Timestamp(1_234_567_890_123),
+            },
+        );
+        let mut store = me.unwrap();
+        let peer = kith_core::IdentityKeypair::from_seed(&[9; 32]);
+        let addr = peer.public().to_bytes();
+        let onion = peer.address().to_base32();
+        let bob = store
+            .add_contact(&NewContact {
+                address: addr,
+                alias: "QuokkaAlias".into(),
+                state: ContactState::Accepted,
+                origin: ContactOrigin::InPerson,
+                tcp_hint: Some("192.168.77.66:4242".into()),
+                their_name: Some("NarwhalTheirName".into()),
+                added_at: Timestamp(1_234_567_890_124),
+            })
+            .unwrap();
+        store
+            .insert_outgoing(
+                bob,
+                MessageId(*b"MsgIdMsgIdMsgId!"),
+                "AxolotlMessageBody meet at the library",
+                Timestamp(1_234_567_890_125),
+            )
+            .unwrap();
+        store
+            .insert_incoming(
+                bob,
+                MessageId([0xEE; 16]),
+                "PangolinDeletedBody burn after reading",
+                Timestamp(1_234_567_890_126),
+                Timestamp(1_234_567_890_127),
+            )
+            .unwrap();
+        store
+            .set_setting("OcelotSettingKey", b"OcelotSettingValue")
+            .unwrap();
+
+        let mut needles: Vec<(String, Vec<u8>)> = vec![];
+        for s in [
+            "ZebraDisplayName",
+            "QuokkaAlias",
+            "NarwhalTheirName",
+            "AxolotlMessageBody",
+            "meet at the library",
+            "PangolinDeletedBody",
+            "burn after reading",
+            "OcelotSettingKey",
+            "OcelotSettingValue",
+            "192.168.77.66",
+            "hunter2-password",
+            "MsgIdMsgIdMsgId!",
+        ] {
+            needles.push((s.into(), s.as_bytes().to_vec()));
+        }
+        for (name, enc) in [
+            ("address hex", hex::encode(addr)),
+            ("address HEX", hex::encode_upper(addr)),
+            ("address base32", data_encoding::BASE32_NOPAD.encode(&addr)),
+            (
+                "address base32 lower",
+                data_encoding::BASE32_NOPAD.encode(&addr).to_lowercase(),
+            ),
+            ("onion", onion.clone()),
+            ("onion upper", onion.to_uppercase()),
+        ] {
+            // A long prefix is enough to spot it.
+            needles.push((name.into(), enc.as_bytes()[..24].to_vec()));
+        }
+        needles.push(("address raw".into(), addr[..12].to_vec()));
+        needles.push(("seed raw".into(), seed[..12].to_vec()));
+        needles.push(("msg id raw".into(), vec![0xEE; 12]));
+        for t in [1_234_567_890_125_u64, 1_234_567_890_126, 1_234_567_890_127] {
+            needles.push(("timestamp be".into(), t.to_be_bytes()[2..].to_vec()));
+            needles.push(("timestamp le".into(), t.to_le_bytes()[..6].to_vec()));
+        }
+
+        let check = |when: &str| {
+            for (file, bytes) in disk_bytes(&path) {
+                for (name, needle) in &needles {
+                    assert!(
+                        !contains(&bytes, needle),
+                        "{name} readable in {file} {when}"
+                    );
+                }
+            }
+        };
+        check("while open");
+
+        // The sealed blobs of the message about to be deleted.
+        let (sealed_body, sealed_meta): (Vec<u8>, Vec<u8>) = store
+            .conn
+            .query_row("SELECT body, meta FROM messages WHERE id = 2", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        let old_profile: Vec<u8> = store
+            .conn
+            .query_row("SELECT sealed FROM profile", [], |r| r.get(0))
+            .unwrap();
+        assert!(store.delete_message(bob, MessageId([0xEE; 16])).unwrap());
+        store.set_display_name("Renamed").unwrap();
+        let gone = [
+            ("deleted body ciphertext", &sealed_body),
+            ("deleted meta ciphertext", &sealed_meta),
+            ("replaced profile ciphertext", &old_profile),
+        ];
+        let check_gone = |when: &str| {
+            for (file, bytes) in disk_bytes(&path) {
+                for (name, blob) in gone {
+                    assert!(
+                        !contains(&bytes, &blob[1..33]),
+                        "{name} still in {file} {when}"
+                    );
+                }
+            }
+        };
+        check_gone("while open");
+        store.close().unwrap();
+        check("after close");
+        check_gone("after close");
+        assert!(!disk_bytes(&path).is_empty());
+
+        // It all still reads back.
+        let store = Store::open(&path, b"hunter2-password").unwrap();
+        let ms = store.messages(bob).unwrap();
+        assert_eq!(ms.len(), 1);
+        assert_eq!(ms[0].body, "AxolotlMessageBody meet at the library");
+        assert_eq!(store.contact(bob).unwrap().address, addr);
+    }
+
+    #[test]
+    fn sizes_are_padded() {
+        let (_dir, _path, mut store) = setup();
+        let bob = store.add_contact(&new_contact(1, "bob")).unwrap();
+        store
+            .insert_outgoing(bob, MessageId([1; 16]), "hi", Timestamp(1))
+            .unwrap();
+        store
+            .insert_outgoing(bob, MessageId([2; 16]), &"a".repeat(50), Timestamp(1))
+            .unwrap();
+        let lens: Vec<i64> = store
+            .conn
+            .prepare("SELECT length(body) FROM messages")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(lens[0], lens[1]);
+    }
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole Kith test suite, as CI runs it. Installs what it needs
+# (Debian's tor for the private Tor network, Xvfb for the app's real-window check).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+start=$(date +%s)
+step() { echo; echo "== $* ($(( $(date +%s) - start )) s)"; }
+
+step "system packages"
+scripts/ensure-tor.sh
+
+step "format"
+cargo fmt --all -- --check
+
+step "lints"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "build (binaries the end-to-end suites run)"
+cargo build --workspace --bins --locked
+
+step "tests"
+cargo test --workspace --locked --no-fail-fast
+
+if [ -x scripts/fuzz-smoke.sh ]; then
+  step "fuzz smoke"
+  scripts/fuzz-smoke.sh
+fi
+
+step "done"

@@ -1,0 +1,215 @@
+//! Story: two people chat over real onion services, on a private Tor
+//! network that the test starts on 127.0.0.1 (Debian's C tor for the
+//! authorities and relays, Kith's embedded arti for the peers), and a Tor
+//! client that is not ours reaches a Kith onion service.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use kith_tests::cli::{Kith, wait_until};
+use kith_tests::tornet::TorNet;
+
+const LONG: Duration = Duration::from_secs(240);
+
+fn in_conversation(
+    k: &Kith,
+    profile: &str,
+    alias: &str,
+    dir: &str,
+    body: &str,
+    state: Option<&str>,
+) -> bool {
+    k.messages(profile, alias).iter().any(|m| {
+        m["direction"] == dir && m["body"] == body && state.is_none_or(|s| m["state"] == s)
+    })
+}
+
+fn start_tor_node(k: &Kith, profile: &str, config: &std::path::Path) -> kith_tests::cli::Daemon {
+    let cfg = config.to_string_lossy().into_owned();
+    k.start_with(
+        profile,
+        &["run", "--transport", "tor", "--tor-config", &cfg],
+        LONG,
+    )
+}
+
+/// SOCKS5 CONNECT to `host:port` through the C tor client; the host name goes
+/// to tor unresolved (ATYP 3), so nothing is looked up locally.
+fn socks_connect(socks: std::net::SocketAddr, host: &str, port: u16) -> std::io::Result<TcpStream> {
+    let mut s = TcpStream::connect(socks)?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    s.write_all(&[5, 1, 0])?;
+    let mut r = [0_u8; 2];
+    s.read_exact(&mut r)?;
+    if r != [5, 0] {
+        return Err(std::io::Error::other("socks: no auth method"));
+    }
+    let mut req = vec![5, 1, 0, 3, u8::try_from(host.len()).expect("short host")];
+    req.extend_from_slice(host.as_bytes());
+    req.extend_from_slice(&port.to_be_bytes());
+    s.write_all(&req)?;
+    let mut head = [0_u8; 4];
+    s.read_exact(&mut head)?;
+    if head[1] != 0 {
+        return Err(std::io::Error::other(format!("socks reply {}", head[1])));
+    }
+    let skip = match head[3] {
+        1 => 4 + 2,
+        4 => 16 + 2,
+        _ => {
+            let mut l = [0_u8; 1];
+            s.read_exact(&mut l)?;
+            usize::from(l[0]) + 2
+        }
+    };
+    let mut rest = vec![0_u8; skip];
+    s.read_exact(&mut rest)?;
+    Ok(s)
+}
+
+fn read_frame(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut len = [0_u8; 2];
+    s.read_exact(&mut len)?;
+    let mut body = vec![0_u8; usize::from(u16::from_be_bytes(len))];
+    s.read_exact(&mut body)?;
+    Ok(body)
+}
+
+#[test]
+fn chat_over_private_tor_network() {
+    let t0 = Instant::now();
+    let net = TorNet::start().expect("private Tor network");
+    println!(
+        "timing: private Tor network ready after {:.1} s",
+        net.elapsed_ready().as_secs_f64()
+    );
+    let config = net.dir().join("kith-arti.toml");
+    std::fs::write(&config, net.arti_toml()).expect("write arti config");
+
+    // Separate data directories: each process has its own Tor state.
+    let (ka, kb) = (Kith::new(), Kith::new());
+    ka.create("alice");
+    kb.create("bob");
+    let t_nodes = Instant::now();
+    let alice = start_tor_node(&ka, "alice", &config);
+    let mut bob = start_tor_node(&kb, "bob", &config);
+    println!(
+        "timing: both kith nodes bootstrapped after {:.1} s",
+        t_nodes.elapsed().as_secs_f64()
+    );
+    for (k, p) in [(&ka, "alice"), (&kb, "bob")] {
+        let st = k.status(p);
+        assert_eq!(st["bootstrap_percent"], 100, "{st}");
+    }
+
+    // The link is the onion address, no hints.
+    let bob_link = kb.ok("bob", &["link"]).trim().to_owned();
+    assert!(
+        bob_link.starts_with("kith://") && !bob_link.contains('?'),
+        "{bob_link}"
+    );
+    let alice_link = ka.ok("alice", &["link"]).trim().to_owned();
+
+    // Interop: Debian's C tor client reaches alice's onion service, and a
+    // Kith handshake completes over that stream.
+    let alice_addr = kith_core::ContactLink::parse(&alice_link)
+        .expect("link")
+        .address;
+    let t_interop = Instant::now();
+    let mut stream = wait_until(LONG, "C tor reaches alice's onion service", || {
+        socks_connect(
+            net.socks_addr(),
+            &alice_addr.hostname(),
+            kith_transport::ONION_PORT,
+        )
+        .ok()
+    });
+    let me = kith_core::IdentityKeypair::generate(&mut rand::rngs::OsRng);
+    let (hs, msg1) =
+        kith_session::Initiator::new(me.signing_key(), alice_addr.key().verifying_key())
+            .expect("initiator");
+    stream.write_all(&msg1).expect("msg1");
+    let reply = read_frame(&mut stream).expect("alice answers through C tor");
+    hs.read_reply(&reply)
+        .expect("alice authenticated through C tor");
+    println!(
+        "timing: C tor client completed a Kith handshake with alice's onion service after {:.1} s",
+        t_interop.elapsed().as_secs_f64()
+    );
+    drop(stream);
+
+    // Contact exchange by link, over onion services.
+    let t_first = Instant::now();
+    ka.ok("alice", &["contact", "add", &bob_link, "--alias", "bob"]);
+    wait_until(LONG, "bob sees alice's request", || {
+        kb.contacts("bob")
+            .into_iter()
+            .find(|c| c["state"] == "request")
+    });
+    kb.ok("bob", &["contact", "accept", "alice"]);
+    ka.ok("alice", &["send", "bob", "hello over tor"]);
+    wait_until(LONG, "first message delivered", || {
+        in_conversation(
+            &ka,
+            "alice",
+            "bob",
+            "out",
+            "hello over tor",
+            Some("delivered"),
+        )
+        .then_some(())
+    });
+    assert!(in_conversation(
+        &kb,
+        "bob",
+        "alice",
+        "in",
+        "hello over tor",
+        None
+    ));
+    println!(
+        "timing: first message delivered {:.1} s after adding the contact",
+        t_first.elapsed().as_secs_f64()
+    );
+    kb.ok("bob", &["send", "alice", "hello back"]);
+    wait_until(LONG, "reply delivered", || {
+        in_conversation(&kb, "bob", "alice", "out", "hello back", Some("delivered")).then_some(())
+    });
+
+    // Bob goes down; alice's message waits, and arrives after bob restarts.
+    bob.stop();
+    ka.ok("alice", &["send", "bob", "while you were away"]);
+    let t_restart = Instant::now();
+    bob = start_tor_node(&kb, "bob", &config);
+    wait_until(LONG, "queued message delivered after restart", || {
+        in_conversation(
+            &ka,
+            "alice",
+            "bob",
+            "out",
+            "while you were away",
+            Some("delivered"),
+        )
+        .then_some(())
+    });
+    assert!(in_conversation(
+        &kb,
+        "bob",
+        "alice",
+        "in",
+        "while you were away",
+        None
+    ));
+    println!(
+        "timing: queued message delivered {:.1} s after bob restarted",
+        t_restart.elapsed().as_secs_f64()
+    );
+    bob.stop();
+    alice.stop();
+    drop(net);
+    println!(
+        "timing: whole Tor suite {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+}
