@@ -508,11 +508,12 @@ impl KithApp {
                         Ok(c) => {
                             s.contacts = c;
                             s.contacts_loaded = true;
-                            if select_first && s.selected.is_none() {
-                                if let Some(c) = s.contacts.first() {
-                                    s.selected = Some(c.id);
-                                    load = Some((s.profile.clone(), c.id));
-                                }
+                            if select_first
+                                && s.selected.is_none()
+                                && let Some(c) = s.contacts.first()
+                            {
+                                s.selected = Some(c.id);
+                                load = Some((s.profile.clone(), c.id));
                             }
                         }
                         Err(e) => s.error = Some(format!("Cannot read contacts: {e}")),
@@ -528,17 +529,17 @@ impl KithApp {
                 contact,
                 result,
             } => {
-                if let Some(s) = self.session_mut(&profile) {
-                    if s.selected == Some(contact) {
-                        match result {
-                            Ok(m) => {
-                                s.chat = m;
-                                s.chat_for = Some(contact);
-                            }
-                            Err(e) => s.chat_error = Some(e.to_string()),
+                if let Some(s) = self.session_mut(&profile)
+                    && s.selected == Some(contact)
+                {
+                    match result {
+                        Ok(m) => {
+                            s.chat = m;
+                            s.chat_for = Some(contact);
                         }
-                        s.contacts_dirty = true;
+                        Err(e) => s.chat_error = Some(e.to_string()),
                     }
+                    s.contacts_dirty = true;
                 }
             }
             Reply::Sent {
@@ -632,12 +633,12 @@ impl KithApp {
                 if let Some(s) = self.session_mut(&profile) {
                     s.online_busy = false;
                     s.status = s.profile.network_status();
-                    if let Err(e) = result {
-                        if !matches!(s.status, NetworkStatus::Failed { .. }) {
-                            s.status = NetworkStatus::Failed {
-                                error: e.to_string(),
-                            };
-                        }
+                    if let Err(e) = result
+                        && !matches!(s.status, NetworkStatus::Failed { .. })
+                    {
+                        s.status = NetworkStatus::Failed {
+                            error: e.to_string(),
+                        };
                     }
                     s.contacts_dirty = true;
                 }
@@ -708,10 +709,10 @@ impl KithApp {
                 }
             }
             Event::MessageState { contact, id, state } => {
-                if s.chat_for == Some(contact) {
-                    if let Some(m) = s.chat.iter_mut().find(|m| m.id == id) {
-                        m.state = state;
-                    }
+                if s.chat_for == Some(contact)
+                    && let Some(m) = s.chat.iter_mut().find(|m| m.id == id)
+                {
+                    m.state = state;
                 }
                 s.contacts_dirty = true;
             }

@@ -384,10 +384,10 @@ fn contact_row(
                         };
                         dot(ui, color, online_words);
                         ui.label(egui::RichText::new(&c.alias).strong());
-                        if let Some(n) = &c.their_name {
-                            if n != &c.alias {
-                                ui.label(egui::RichText::new(format!("({n})")).weak());
-                            }
+                        if let Some(n) = &c.their_name
+                            && n != &c.alias
+                        {
+                            ui.label(egui::RichText::new(format!("({n})")).weak());
                         }
                         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                             if c.unread > 0 {

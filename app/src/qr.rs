@@ -146,12 +146,11 @@ pub(crate) fn decode_luma(img: &image::GrayImage) -> Result<ContactLink, ScanErr
     });
     let mut last_err = None;
     for grid in prepared.detect_grids() {
-        match grid.decode() {
-            Ok((_, text)) => match ContactLink::parse(&text) {
+        if let Ok((_, text)) = grid.decode() {
+            match ContactLink::parse(&text) {
                 Ok(link) => return Ok(link),
                 Err(e) => last_err = Some(ScanError::NotAKithLink(e.to_string())),
-            },
-            Err(_) => {}
+            }
         }
     }
     Err(last_err.unwrap_or(ScanError::NoQrCode))

@@ -18,7 +18,7 @@ fn config(dir: &Path) -> AppConfig {
         data_dir: dir.to_path_buf(),
         kdf: KdfChoice::DangerouslyFastForTestingOnly,
         network_override: Some(Network::Tcp {
-            listen: "127.0.0.1:0".parse().unwrap(),
+            listen: "127.0.0.1:0".parse().expect("loopback address"),
         }),
         go_online_on_unlock: true,
         desktop_notifications: false,
@@ -33,7 +33,7 @@ fn app(dir: &Path) -> H {
         .build_eframe(move |cc| {
             // Snapshots are made in the light theme, whatever the machine says.
             cc.egui_ctx.set_theme(egui::Theme::Light);
-            KithApp::new(cc, cfg).unwrap()
+            KithApp::new(cc, cfg).expect("app starts")
         })
 }
 
