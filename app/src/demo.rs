@@ -59,7 +59,7 @@ pub fn build(rt: &tokio::runtime::Runtime) -> anyhow::Result<Demo> {
         let lines: [(bool, &str); 5] = [
             (true, "Hi Bob! Did the flyers arrive?"),
             (false, "Yes, 300 of them. Meeting still at 7?"),
-            (true, "At 7, back entrance. Bring the banner 🙂"),
+            (true, "At 7, back entrance. Bring the banner 😊"),
             (false, "Will do. I'll message when I leave."),
             (true, "Great, see you there 👍"),
         ];

@@ -119,7 +119,7 @@ pub(crate) fn add_contact(app: &mut KithApp, ctx: &egui::Context, active: &str) 
         ui.add_space(6.0);
         ui.columns(2, |cols| {
             let ui = &mut cols[0];
-            ui.label(egui::RichText::new("Your link").strong());
+            ui.label(egui::RichText::new("My link and QR code").strong());
             ui.label("Let them scan this code, or send them the link over a channel you trust.");
             if let Some((_, tex)) = &d.qr {
                 ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(200.0, 200.0)))

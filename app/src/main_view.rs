@@ -10,10 +10,13 @@ use crate::app::{KithApp, Screen, Session};
 use crate::backend::Reply;
 use crate::dialogs::{AddContactDialog, SettingsUi};
 
+/// The emoji picker's button.
+const EMOJI_BUTTON: &str = "😊";
+
 /// A few emoji for the picker (all in egui's built-in emoji font).
 pub(crate) const EMOJI: &[&str] = &[
     "😀", "😂", "😊", "😉", "😍", "😢", "😮", "😡", "👍", "👎", "👏", "🙏", "💪", "❤", "🔥", "🎉",
-    "✅", "❌", "⚠", "🔒", "☕", "🌱", "✌", "🤝",
+    "✅", "❌", "⚠", "🔒", "☕", "🌱", "✌", "👋",
 ];
 
 fn green() -> egui::Color32 {
@@ -40,7 +43,11 @@ pub(crate) fn origin_text(c: &ContactView) -> &'static str {
 
 /// A message's delivery state, in words (with a symbol for the eye).
 pub(crate) fn state_text(m: &MessageView) -> &'static str {
-    match m.state {
+    state_words(m.state)
+}
+
+fn state_words(state: MessageState) -> &'static str {
+    match state {
         MessageState::Queued => "🕓 queued",
         MessageState::Sent => "✔ sent",
         MessageState::Delivered => "✔✔ delivered",
@@ -209,7 +216,7 @@ fn profiles_bar(app: &mut KithApp, ui: &mut egui::Ui) {
             }
             ui.add_space(8.0);
             if ui
-                .button("＋ Profile")
+                .button("+ Profile")
                 .on_hover_text("Unlock or create another profile")
                 .clicked()
             {
@@ -547,12 +554,18 @@ fn composer(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
     // Enter sends, Shift+Enter makes a new line: take the plain Enter before
     // the text field sees it.
     let has_focus = ui.memory(|m| m.has_focus(id));
-    let enter = has_focus
-        && !s.sending
-        && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Enter));
+    let enter = has_focus && !s.sending && ui.input_mut(|i| {
+        // Exactly Enter: `consume_key` would also take Shift+Enter.
+        let before = i.events.len();
+        i.events.retain(|e| {
+            !matches!(e, egui::Event::Key { key: egui::Key::Enter, pressed: true, modifiers, .. }
+                    if modifiers.is_none())
+        });
+        i.events.len() != before
+    });
     let mut send = enter;
     ui.horizontal(|ui| {
-        ui.menu_button("🙂", |ui| {
+        ui.menu_button(EMOJI_BUTTON, |ui| {
             ui.set_max_width(220.0);
             ui.horizontal_wrapped(|ui| {
                 for e in EMOJI {
@@ -577,6 +590,10 @@ fn composer(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
                 .id(id)
                 .desired_rows(2)
                 .desired_width(w.max(80.0))
+                .return_key(egui::KeyboardShortcut::new(
+                    egui::Modifiers::SHIFT,
+                    egui::Key::Enter,
+                ))
                 .hint_text("Write a message (Enter sends, Shift+Enter: new line)"),
         )
         .widget_info(|| egui::WidgetInfo::labeled(egui::Role::MultilineTextInput, true, "Message"));
@@ -590,5 +607,37 @@ fn composer(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
     if send && !s.composer.trim().is_empty() {
         actions.send = Some(std::mem::take(&mut s.composer));
         ui.memory_mut(|m| m.request_focus(id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every emoji offered, and every symbol the chat draws, comes from the
+    /// fonts bundled with the app (no tofu on a machine without emoji fonts).
+    #[test]
+    fn bundled_fonts_draw_what_the_app_offers() {
+        let ctx = egui::Context::default();
+        let mut out = ctx.run_ui(egui::RawInput::default(), |_| {});
+        out.textures_delta.clear();
+        let font = egui::FontId::proportional(14.0);
+        let mut offered: Vec<String> = EMOJI.iter().map(|e| (*e).to_owned()).collect();
+        offered.extend(
+            [
+                MessageState::Queued,
+                MessageState::Sent,
+                MessageState::Delivered,
+            ]
+            .map(|s| state_words(s).to_owned()),
+        );
+        offered.push(EMOJI_BUTTON.to_owned());
+        let missing: Vec<String> = ctx.fonts_mut(|f| {
+            offered
+                .into_iter()
+                .filter(|e| !f.has_glyphs(&font, e))
+                .collect()
+        });
+        assert!(missing.is_empty(), "no glyph for {missing:?}");
     }
 }

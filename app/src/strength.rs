@@ -80,7 +80,7 @@ pub(crate) fn estimate(pw: &str) -> Strength {
     };
     if chars.len() < 8 || bits < 40.0 {
         Strength::Weak
-    } else if bits < 70.0 {
+    } else if bits < 80.0 {
         Strength::Fair
     } else {
         Strength::Strong

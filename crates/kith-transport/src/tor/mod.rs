@@ -97,6 +97,8 @@ struct Shared {
 struct ServiceNames {
     live: HashSet<String>,
     keys: HashMap<String, HsId>,
+    /// How many times each nickname has been launched in this process.
+    launches: HashMap<String, u32>,
 }
 
 /// Lock, ignoring poisoning: every critical section here leaves the data valid.
@@ -446,11 +448,11 @@ impl TorTransport {
             &self.shared.services,
             &spec.nickname,
             expected,
-            nick.clone(),
+            nick,
             Arc::downgrade(&base),
         )?;
         let config = OnionServiceConfigBuilder::default()
-            .nickname(nick)
+            .nickname(guard.hs_nickname.clone())
             .build()
             .map_err(|e| Error::Bug(format!("onion service config: {e}")))?;
         // A service just stopped under this nickname may hold its state
@@ -523,6 +525,18 @@ impl ServiceGuard {
         if n.keys.get(nickname).is_some_and(|k| *k != key) {
             return Err(Error::NicknameReused);
         }
+        // arti keeps a stopped service's state directory locked for as long
+        // as its background tasks live (seen: indefinitely without a
+        // network), so a relaunch in the same process runs under a fresh
+        // arti nickname. The first launch in a process reuses the state a
+        // previous run left (introduction points, replay logs).
+        let launches = n.launches.entry(nickname.to_owned()).or_default();
+        let hs_nickname = match *launches {
+            0 => hs_nickname,
+            again => HsNickname::new(format!("{nickname}-r{again}"))
+                .map_err(|source| Error::BadNickname { source })?,
+        };
+        *launches += 1;
         n.live.insert(nickname.to_owned());
         n.keys.insert(nickname.to_owned(), key);
         Ok(ServiceGuard {
