@@ -6,26 +6,19 @@
 # Writes OUT_DIR/onboarding.png (first start, empty temporary data folder) and
 # OUT_DIR/chat.png (the test-only --screenshot-demo: throwaway profiles in a
 # temporary folder, talking plain TCP on 127.0.0.1 only). Installs Xvfb and
-# ImageMagick with apt-get when missing. Stops everything it started.
+# ImageMagick with apt-get when missing (scripts/ensure-gui.sh). Fails when a
+# window draws nothing. Stops everything it started.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 OUT=${1:-docs/screenshots}
 mkdir -p "$OUT"
 
-need=()
-command -v Xvfb >/dev/null || need+=(xvfb)
-# `import` is ImageMagick's screen grabber.
-command -v import >/dev/null || need+=(imagemagick)
-if ((${#need[@]})); then
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO=sudo
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+scripts/ensure-gui.sh
 
-cargo build --release -p kith-app
-BIN=target/release/kith-app
+# The test suite's debug build (same features as the workspace build: no rebuild).
+cargo build --workspace --bins --locked
+BIN=target/debug/kith-app
 
 # A free display number.
 DISP=""
@@ -68,6 +61,14 @@ shoot() { # NAME SECONDS ARGS...
         exit 1
     fi
     import -window root "$OUT/$name.png"
+    # A window that drew nothing leaves a uniform screen.
+    local spread
+    spread=$(convert "$OUT/$name.png" -format '%[fx:standard_deviation]' info:)
+    if awk -v s="$spread" 'BEGIN { exit !(s < 0.01) }'; then
+        echo "$OUT/$name.png is blank: the window drew nothing; its log:" >&2
+        cat "$WORK/$name.log" >&2
+        exit 1
+    fi
     kill "$APP_PID"
     wait "$APP_PID" 2>/dev/null || true
     APP_PID=""

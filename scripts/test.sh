@@ -9,6 +9,7 @@ step() { echo; echo "== $* ($(( $(date +%s) - start )) s)"; }
 
 step "system packages"
 scripts/ensure-tor.sh
+scripts/ensure-gui.sh
 
 step "format"
 cargo fmt --all -- --check
@@ -21,6 +22,11 @@ cargo build --workspace --bins --locked
 
 step "tests"
 cargo test --workspace --locked --no-fail-fast
+
+step "the app in a real window (Xvfb)"
+shots=$(mktemp -d -t kith-shots-XXXXXX)
+scripts/screenshot-app.sh "$shots"
+rm -rf "$shots"
 
 if [ -x scripts/fuzz-smoke.sh ]; then
   step "fuzz smoke"

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use kith_node::{
-    ContactId, ContactView, Event, KdfChoice, Kith, KithConfig, MessageView, Network,
+    ContactId, ContactState, ContactView, Event, KdfChoice, Kith, KithConfig, MessageView, Network,
     NetworkStatus, Profile, Settings,
 };
 use serde::{Deserialize, Serialize};
@@ -500,7 +500,8 @@ impl KithApp {
                 }
             }
             Reply::Contacts { profile, result } => {
-                let select_first = self.select_first_contact;
+                let select_first =
+                    self.select_first_contact && self.active.as_deref() == Some(profile.as_str());
                 let mut load = None;
                 if let Some(s) = self.session_mut(&profile) {
                     s.contacts_loading = false;
@@ -510,7 +511,10 @@ impl KithApp {
                             s.contacts_loaded = true;
                             if select_first
                                 && s.selected.is_none()
-                                && let Some(c) = s.contacts.first()
+                                && let Some(c) = s
+                                    .contacts
+                                    .iter()
+                                    .find(|c| c.state == ContactState::Accepted)
                             {
                                 s.selected = Some(c.id);
                                 load = Some((s.profile.clone(), c.id));

@@ -554,15 +554,17 @@ fn composer(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
     // Enter sends, Shift+Enter makes a new line: take the plain Enter before
     // the text field sees it.
     let has_focus = ui.memory(|m| m.has_focus(id));
-    let enter = has_focus && !s.sending && ui.input_mut(|i| {
-        // Exactly Enter: `consume_key` would also take Shift+Enter.
-        let before = i.events.len();
-        i.events.retain(|e| {
+    let enter = has_focus
+        && !s.sending
+        && ui.input_mut(|i| {
+            // Exactly Enter: `consume_key` would also take Shift+Enter.
+            let before = i.events.len();
+            i.events.retain(|e| {
             !matches!(e, egui::Event::Key { key: egui::Key::Enter, pressed: true, modifiers, .. }
                     if modifiers.is_none())
         });
-        i.events.len() != before
-    });
+            i.events.len() != before
+        });
     let mut send = enter;
     ui.horizontal(|ui| {
         ui.menu_button(EMOJI_BUTTON, |ui| {
