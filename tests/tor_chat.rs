@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use kith_tests::cli::{Kith, wait_until};
-use kith_tests::tornet::TorNet;
+use kith_tests::tornet::{TorNet, socks5_connect};
 
 const LONG: Duration = Duration::from_secs(240);
 
@@ -32,40 +32,6 @@ fn start_tor_node(k: &Kith, profile: &str, config: &std::path::Path) -> kith_tes
         &["run", "--transport", "tor", "--tor-config", &cfg],
         LONG,
     )
-}
-
-/// SOCKS5 CONNECT to `host:port` through the C tor client; the host name goes
-/// to tor unresolved (ATYP 3), so nothing is looked up locally.
-fn socks_connect(socks: std::net::SocketAddr, host: &str, port: u16) -> std::io::Result<TcpStream> {
-    let mut s = TcpStream::connect(socks)?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))?;
-    s.write_all(&[5, 1, 0])?;
-    let mut r = [0_u8; 2];
-    s.read_exact(&mut r)?;
-    if r != [5, 0] {
-        return Err(std::io::Error::other("socks: no auth method"));
-    }
-    let mut req = vec![5, 1, 0, 3, u8::try_from(host.len()).expect("short host")];
-    req.extend_from_slice(host.as_bytes());
-    req.extend_from_slice(&port.to_be_bytes());
-    s.write_all(&req)?;
-    let mut head = [0_u8; 4];
-    s.read_exact(&mut head)?;
-    if head[1] != 0 {
-        return Err(std::io::Error::other(format!("socks reply {}", head[1])));
-    }
-    let skip = match head[3] {
-        1 => 4 + 2,
-        4 => 16 + 2,
-        _ => {
-            let mut l = [0_u8; 1];
-            s.read_exact(&mut l)?;
-            usize::from(l[0]) + 2
-        }
-    };
-    let mut rest = vec![0_u8; skip];
-    s.read_exact(&mut rest)?;
-    Ok(s)
 }
 
 fn read_frame(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
@@ -118,7 +84,7 @@ fn chat_over_private_tor_network() {
         .address;
     let t_interop = Instant::now();
     let mut stream = wait_until(LONG, "C tor reaches alice's onion service", || {
-        socks_connect(
+        socks5_connect(
             net.socks_addr(),
             &alice_addr.hostname(),
             kith_transport::ONION_PORT,

@@ -2,46 +2,14 @@
 //! with nothing but C tor: a C tor onion service in front of an echo server,
 //! reached through the network's C tor client over SOCKS5.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
-use kith_tests::tornet::TorNet;
+use kith_tests::tornet::{TorNet, socks5_connect};
 
 /// How long the onion service may take to become reachable.
 const REACHABLE: Duration = Duration::from_secs(120);
-
-/// SOCKS5 CONNECT to `host:port`, host sent as a name (ATYP 3): no local DNS.
-fn socks5_connect(socks: SocketAddr, host: &str, port: u16) -> std::io::Result<TcpStream> {
-    let mut s = TcpStream::connect(socks)?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))?;
-    s.write_all(&[5, 1, 0])?;
-    let mut r = [0_u8; 2];
-    s.read_exact(&mut r)?;
-    if r != [5, 0] {
-        return Err(std::io::Error::other(format!("socks method reply {r:?}")));
-    }
-    let mut req = vec![
-        5,
-        1,
-        0,
-        3,
-        u8::try_from(host.len()).expect("host name under 256 bytes"),
-    ];
-    req.extend_from_slice(host.as_bytes());
-    req.extend_from_slice(&port.to_be_bytes());
-    s.write_all(&req)?;
-    // Reply: VER REP RSV ATYP=1 (tor answers with an IPv4 address) ADDR(4) PORT(2).
-    let mut reply = [0_u8; 10];
-    s.read_exact(&mut reply)?;
-    if reply[1] != 0 {
-        return Err(std::io::Error::other(format!(
-            "socks reply code {}",
-            reply[1]
-        )));
-    }
-    Ok(s)
-}
 
 /// Echo each line back, on a named thread, for every connection.
 fn echo_server() -> SocketAddr {

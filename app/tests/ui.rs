@@ -282,7 +282,7 @@ fn chat_between_two_nodes() {
     // so of the bubbles around them) from run to run: allow that much.
     a.snapshot_options(
         "contacts_chat",
-        &egui_kittest::SnapshotOptions::new().failed_pixel_count_threshold(4000),
+        &egui_kittest::SnapshotOptions::new().max_failed_pixels(4000),
     );
 
     // Bob goes offline; Alice's message waits queued and is delivered when he is back.

@@ -622,3 +622,44 @@ fn http_get(port: u16, path: &str) -> io::Result<String> {
     }
     Ok(body.to_owned())
 }
+
+/// SOCKS5 CONNECT to `host:port` through a C tor client's SOCKS port; the host name goes
+/// to tor unresolved (ATYP 3), so nothing is looked up locally.
+pub fn socks5_connect(socks: SocketAddr, host: &str, port: u16) -> io::Result<TcpStream> {
+    let mut s = TcpStream::connect(socks)?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    s.write_all(&[5, 1, 0])?;
+    let mut r = [0_u8; 2];
+    s.read_exact(&mut r)?;
+    if r != [5, 0] {
+        return Err(io::Error::other("socks: no auth method"));
+    }
+    let mut req = vec![
+        5,
+        1,
+        0,
+        3,
+        u8::try_from(host.len())
+            .map_err(|_| io::Error::other("socks: host name over 255 bytes"))?,
+    ];
+    req.extend_from_slice(host.as_bytes());
+    req.extend_from_slice(&port.to_be_bytes());
+    s.write_all(&req)?;
+    let mut head = [0_u8; 4];
+    s.read_exact(&mut head)?;
+    if head[1] != 0 {
+        return Err(io::Error::other(format!("socks reply {}", head[1])));
+    }
+    let skip = match head[3] {
+        1 => 4 + 2,
+        4 => 16 + 2,
+        _ => {
+            let mut l = [0_u8; 1];
+            s.read_exact(&mut l)?;
+            usize::from(l[0]) + 2
+        }
+    };
+    let mut rest = vec![0_u8; skip];
+    s.read_exact(&mut rest)?;
+    Ok(s)
+}

@@ -498,25 +498,4 @@ mod tests {
         assert!(KdfParams::new(64, 1, KdfParams::MAX_PARALLELISM + 1).is_err());
         assert!(KdfParams::default().argon2().is_ok());
     }
-
-    /// The cost of the default parameters on this machine. Run it in release:
-    /// `cargo test -p kith-store --release -- --ignored --nocapture kdf_timing`.
-    #[test]
-    #[ignore = "timing measurement, not a check"]
-    fn kdf_timing() {
-        let salt = random_salt();
-        for (name, kdf) in [
-            ("default", KdfParams::default()),
-            ("64 MiB t=3", KdfParams::new(64 * 1024, 3, 1).unwrap()),
-            ("256 MiB t=2", KdfParams::new(256 * 1024, 2, 1).unwrap()),
-            ("256 MiB t=3", KdfParams::new(256 * 1024, 3, 1).unwrap()),
-        ] {
-            let start = std::time::Instant::now();
-            let runs = 3;
-            for _ in 0..runs {
-                wrap_key(b"correct horse battery staple", &salt, kdf).unwrap();
-            }
-            println!("{name} {kdf:?}: {:?} per unlock", start.elapsed() / runs);
-        }
-    }
 }
