@@ -11,7 +11,15 @@ fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
+log=$(mktemp -t kith-fuzz-XXXXXX)
+trap 'rm -f "$log"' EXIT
 for t in $(cargo +nightly fuzz list); do
   echo "fuzz smoke: $t for ${secs}s"
-  cargo +nightly fuzz run "$t" -- -max_total_time="$secs" -rss_limit_mb=2048 2>&1 | tail -n 3
+  if ! cargo +nightly fuzz run "$t" -- -max_total_time="$secs" -rss_limit_mb=2048 >"$log" 2>&1; then
+    # The panic, the failing input and how to reproduce it.
+    grep -a -E "panicked at|^Failing input|artifacts/|Base64" "$log" || true
+    tail -n 40 "$log"
+    exit 1
+  fi
+  grep -a "^Done" "$log" || tail -n 1 "$log"
 done

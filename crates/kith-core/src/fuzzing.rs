@@ -28,9 +28,27 @@ pub fn wire_frame(data: &[u8]) {
 mod tests {
     use proptest::prelude::*;
 
+    /// Found by `cargo fuzz`: a multi-byte character across the end of
+    /// where `kith://` would be panicked the slicing.
+    #[test]
+    fn link_with_a_character_across_the_scheme_boundary() {
+        super::contact_link(&[11, 38, 9, 1, 0, 0, 0, 214, 160]);
+        super::contact_link("kith:/é".as_bytes());
+    }
+
     proptest! {
         #[test]
         fn link_never_panics(s in "(kith://)?[a-z2-7]{0,60}(\\.onion)?(\\?tcp=[0-9.:\\[\\]]{0,25})?") {
+            super::contact_link(s.as_bytes());
+        }
+
+        #[test]
+        fn link_never_panics_on_any_bytes(data in proptest::collection::vec(any::<u8>(), 0..120)) {
+            super::contact_link(&data);
+        }
+
+        #[test]
+        fn link_never_panics_on_any_text(s in "\\PC{0,80}") {
             super::contact_link(s.as_bytes());
         }
 

@@ -38,7 +38,11 @@ impl ContactLink {
             return Err(Error::BadLink("too long"));
         }
         let scheme_len = SCHEME.len();
-        if s.len() < scheme_len || !s[..scheme_len].eq_ignore_ascii_case(SCHEME) {
+        // `get`, not indexing: the text may split a character at that byte.
+        if !s
+            .get(..scheme_len)
+            .is_some_and(|p| p.eq_ignore_ascii_case(SCHEME))
+        {
             return Err(Error::BadLink("a link starts with kith://"));
         }
         let rest = &s[scheme_len..];
