@@ -21,7 +21,9 @@ step "build (binaries the end-to-end suites run)"
 cargo build --workspace --bins --locked
 
 step "tests"
-cargo test --workspace --locked --no-fail-fast
+# --show-output: the end-to-end suites print their timings (network ready,
+# onion service reachable, first message delivered).
+cargo test --workspace --locked --no-fail-fast -- --show-output
 
 step "the app in a real window (Xvfb)"
 shots=$(mktemp -d -t kith-shots-XXXXXX)

@@ -67,8 +67,9 @@ fn wait2(a: &mut H, b: &mut H, what: &str, cond: impl Fn(&H, &H) -> bool) {
     panic!("timed out waiting for: {what}");
 }
 
+/// Some node shows this text (several may: a preview and its bubble).
 fn has_label(h: &H, label: &str) -> bool {
-    h.query_by_label_contains(label).is_some()
+    h.query_all_by_label_contains(label).next().is_some()
 }
 
 /// Scroll the control with this label into view, as a person would before using it.
