@@ -549,6 +549,19 @@ fn chat(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
     composer(s, ui, actions);
 }
 
+/// A press of Enter with no modifier.
+fn is_plain_enter(e: &egui::Event) -> bool {
+    match e {
+        egui::Event::Key {
+            key: egui::Key::Enter,
+            pressed: true,
+            modifiers,
+            ..
+        } => modifiers.is_none(),
+        _ => false,
+    }
+}
+
 fn composer(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
     let id = ui.make_persistent_id("composer");
     // Enter sends, Shift+Enter makes a new line: take the plain Enter before
@@ -559,10 +572,7 @@ fn composer(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
         && ui.input_mut(|i| {
             // Exactly Enter: `consume_key` would also take Shift+Enter.
             let before = i.events.len();
-            i.events.retain(|e| {
-            !matches!(e, egui::Event::Key { key: egui::Key::Enter, pressed: true, modifiers, .. }
-                    if modifiers.is_none())
-        });
+            i.events.retain(|e| !is_plain_enter(e));
             i.events.len() != before
         });
     let mut send = enter;
