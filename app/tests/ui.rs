@@ -31,8 +31,8 @@ fn app(dir: &Path) -> H {
         .with_size(egui::vec2(1000.0, 680.0))
         .wgpu()
         .build_eframe(move |cc| {
-            // Snapshots are made in the light theme, whatever the machine says.
-            cc.egui_ctx.set_theme(egui::Theme::Light);
+            // The app applies its theme preference (follow the system); the
+            // harness's "system" is dark, so snapshots are dark on every machine.
             KithApp::new(cc, cfg).expect("app starts")
         })
 }
