@@ -39,8 +39,8 @@ pub const TOR_DIAL_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long [`TorRuntime::shutdown`] waits for its tasks before aborting them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// How long a listen waits for a just-stopped service under the same
-/// nickname to release its state.
+/// How long a listen waits for an exiting process on the same data
+/// directory to release the service's state lock.
 const RELAUNCH_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Pause between failed bootstrap attempts: doubles up to the maximum.
@@ -455,8 +455,10 @@ impl TorTransport {
             .nickname(guard.hs_nickname.clone())
             .build()
             .map_err(|e| Error::Bug(format!("onion service config: {e}")))?;
-        // A service just stopped under this nickname may hold its state
-        // directory's lock for a moment longer: retry while it does.
+        // Relaunches in this process get a fresh arti nickname (see
+        // `ServiceGuard::reserve`); what can still hold the state lock is
+        // another process on this data directory that is shutting down
+        // (e.g. the app restarted at once): wait a little for it.
         let started = tokio::time::Instant::now();
         let (service, requests) = loop {
             // A key left under this nickname (by an earlier attempt or a
