@@ -11,8 +11,8 @@ pub mod fuzzing;
 pub use error::{Error, Result};
 pub use frame::{FRAME_HEADER_LEN, MAX_FRAME, body_len, next_frame};
 pub use handshake::{
-    INITIATOR_BINDING_CONTEXT, Initiator, NOISE_PATTERN, PROLOGUE, Responder,
-    ResponderAwaitingFinish, SUPPORTED_VERSIONS, x25519_public,
+    Initiator, NOISE_PATTERN, PROLOGUE, Responder, ResponderAwaitingFinish, SUPPORTED_VERSIONS,
+    x25519_public,
 };
 pub use record::{MAX_RECORD_PLAINTEXT, PADDING_BUCKETS, Record, Session};
 
