@@ -2,7 +2,8 @@
 //!
 //! Layout of one encoded message: `version: u8 ‖ postcard(PeerMessage)`.
 //! Each message travels in one session record, so [`MAX_MESSAGE`] stays below
-//! the session's record payload limit. This module is the only place that
+//! the session's record payload limit. The limits are in [`crate::limits`],
+//! shared with the store. This module is the only place that
 //! touches postcard for peer data; every decoder goes through [`decode`],
 //! which checks the size before anything is parsed, rejects unknown versions
 //! and unknown variants, rejects trailing bytes and enforces the field limits.
@@ -13,6 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::clock::Timestamp;
+use crate::limits::MAX_DISPLAY_NAME;
+pub use crate::limits::{MAX_ACK_IDS, MAX_BODY, MAX_MESSAGE};
 
 /// Wire versions this build speaks, newest last.
 ///
@@ -20,14 +23,9 @@ use crate::clock::Timestamp;
 pub const SUPPORTED_VERSIONS: &[u8] = &[1];
 /// The version we send.
 pub const CURRENT_VERSION: u8 = 1;
-/// Largest encoded message, in bytes (fits one session record).
-pub const MAX_MESSAGE: usize = 48 * 1024;
-/// Largest text body, in bytes of UTF-8.
-pub const MAX_BODY: usize = 32 * 1024;
-/// Largest display name in a [`Hello`], in bytes of UTF-8.
-pub const MAX_NAME: usize = 64;
-/// Most message ids in one [`PeerMessage::Ack`].
-pub const MAX_ACK_IDS: usize = 256;
+/// The longest display name in a [`Hello`]: [`MAX_DISPLAY_NAME`], under
+/// its older name. Use [`crate::limits::MAX_DISPLAY_NAME`].
+pub const MAX_NAME: usize = MAX_DISPLAY_NAME;
 
 /// A message's globally unique id, chosen at random by its author.
 ///
@@ -124,7 +122,7 @@ impl PeerMessage {
             }
         };
         match self {
-            PeerMessage::Hello(h) => check("name", h.name.len(), MAX_NAME),
+            PeerMessage::Hello(h) => check("name", h.name.len(), MAX_DISPLAY_NAME),
             PeerMessage::Welcome(_) => Ok(()),
             PeerMessage::Text(t) => check("message body", t.body.len(), MAX_BODY),
             PeerMessage::Ack(ids) => {
@@ -294,6 +292,41 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    #[test]
+    fn largest_messages_fit() {
+        use crate::limits::{ACK_OVERHEAD, HELLO_OVERHEAD, MAX_DISPLAY_NAME, TEXT_OVERHEAD};
+        use std::net::{Ipv6Addr, SocketAddr};
+        let text = PeerMessage::Text(Text {
+            id: MessageId([0xff; 16]),
+            sent_at: Timestamp(u64::MAX),
+            // Multi-byte characters, exactly MAX_BODY bytes.
+            body: "é".repeat(MAX_BODY / 2),
+        });
+        let hello = PeerMessage::Hello(Hello {
+            name: "x".repeat(MAX_DISPLAY_NAME),
+            tcp_hint: Some(SocketAddr::new(Ipv6Addr::from([0xff; 16]).into(), 65535)),
+        });
+        let ack = PeerMessage::Ack(vec![MessageId([0xff; 16]); MAX_ACK_IDS]);
+        for (m, most) in [
+            (text, MAX_BODY + TEXT_OVERHEAD),
+            (hello, MAX_DISPLAY_NAME + HELLO_OVERHEAD),
+            (ack, MAX_ACK_IDS * 16 + ACK_OVERHEAD),
+        ] {
+            let bytes = encode(&m).unwrap();
+            assert!(bytes.len() <= most, "{m:?}: {} > {most}", bytes.len());
+            assert!(bytes.len() <= MAX_MESSAGE);
+            assert_eq!(decode(&bytes).unwrap(), m);
+        }
+        assert!(
+            encode(&PeerMessage::Hello(Hello {
+                name: "x".repeat(MAX_DISPLAY_NAME + 1),
+                tcp_hint: None,
+            }))
+            .is_err()
+        );
+        assert!(encode(&PeerMessage::Ack(vec![MessageId([0; 16]); MAX_ACK_IDS + 1])).is_err());
     }
 
     #[test]

@@ -256,6 +256,10 @@ pub(crate) struct Keys {
     data: Key,
     seal: Key,
     lookup: Key,
+    /// How many sealed values [`Keys::open`] has opened: tests use it to
+    /// show what an operation costs.
+    #[cfg(test)]
+    pub(crate) opened: std::cell::Cell<u64>,
 }
 
 impl std::fmt::Debug for Keys {
@@ -300,6 +304,8 @@ impl Keys {
             seal: data.derive(b"kith-store/v1/seal")?,
             lookup: data.derive(b"kith-store/v1/lookup")?,
             data,
+            #[cfg(test)]
+            opened: std::cell::Cell::new(0),
         })
     }
 
@@ -347,6 +353,8 @@ impl Keys {
         sealed: &[u8],
         what: &'static str,
     ) -> Result<T> {
+        #[cfg(test)]
+        self.opened.set(self.opened.get() + 1);
         let corrupt = Error::Corrupt { what };
         let padded = open_raw(&self.seal, sealed, &slot.ad()).ok_or(Error::Corrupt { what })?;
         let (len, rest) = padded.split_at_checked(4).ok_or(Error::Corrupt { what })?;

@@ -19,12 +19,13 @@ pub enum Error {
         /// What was found broken.
         what: &'static str,
     },
-    /// The database was written by a schema version this build does not know.
-    #[error("unsupported store schema version {found} (this build reads {supported})")]
+    /// The database was written by a schema version this build does not know
+    /// (a newer one; older ones are migrated when opened).
+    #[error("unsupported store schema version {found} (this build reads up to {supported})")]
     UnsupportedVersion {
         /// The version found in the file.
         found: i64,
-        /// The version this build reads and writes.
+        /// The newest version this build reads, and the one it writes.
         supported: i64,
     },
     /// The store file, contact or message does not exist.
@@ -82,8 +83,9 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::WrongPassword => ErrorKind::WrongPassword,
-            // A schema version we never wrote is, for now, indistinguishable
-            // from damage: there is only one version.
+            // A version newer than ours was written by a newer Kith (older
+            // ones are migrated at open); ErrorKind has no "made by a newer
+            // version" yet, and to this build the file is unreadable.
             Error::Corrupt { .. } | Error::UnsupportedVersion { .. } => ErrorKind::StoreCorrupt,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
@@ -136,7 +138,7 @@ mod tests {
         assert_eq!(
             Error::UnsupportedVersion {
                 found: 9,
-                supported: 1
+                supported: 2
             }
             .kind(),
             ErrorKind::StoreCorrupt

@@ -190,6 +190,22 @@ mod tests {
         assert_send(&call);
         let id = call.await.unwrap();
         assert_eq!(h.call(move |s| s.contact(id)).await.unwrap().alias, "bob");
+        // A check-and-change in one turn of the store thread; a refusal
+        // comes back as the inner error.
+        let block = move |s: &mut Store| {
+            s.update_contact_with(id, |c| match c.state {
+                ContactState::Blocked => Err("already blocked"),
+                _ => {
+                    c.state = ContactState::Blocked;
+                    Ok(())
+                }
+            })
+        };
+        assert_eq!(h.call(block).await.unwrap(), Ok(()));
+        assert_eq!(h.call(block).await.unwrap(), Err("already blocked"));
+        let summary = h.call(move |s| s.contact_summary(id)).await.unwrap();
+        assert_eq!(summary.contact.state, ContactState::Blocked);
+        assert_eq!((summary.unread, summary.last), (0, None));
 
         // Errors come back typed; a panic does not kill the thread.
         let e = h

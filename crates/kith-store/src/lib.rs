@@ -12,7 +12,7 @@ pub use error::{Error, Result};
 pub use handle::{COMMAND_QUEUE, StoreHandle};
 pub use kith_core::{MessageId, Timestamp};
 pub use model::{
-    Contact, ContactId, ContactOrigin, ContactState, Direction, Inserted, Message, MessageState,
-    NewContact, NewProfile, Profile,
+    Contact, ContactId, ContactOrigin, ContactState, ContactSummary, Direction, Inserted, Message,
+    MessageState, NewContact, NewProfile, Profile,
 };
-pub use store::{MAX_BODY, MAX_NAME, MAX_SETTING, Store};
+pub use store::Store;

@@ -207,6 +207,21 @@ impl std::fmt::Debug for Message {
     }
 }
 
+/// A contact as a contact list shows it: the contact, its newest message
+/// and how many of its messages are unread.
+///
+/// Made by [`crate::Store::contact_summaries`] without reading the rest of
+/// the conversation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContactSummary {
+    /// The contact.
+    pub contact: Contact,
+    /// Its newest message (the last one stored), if any.
+    pub last: Option<Message>,
+    /// How many incoming messages of the conversation are unread.
+    pub unread: u64,
+}
+
 /// The outcome of storing an incoming message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Inserted {

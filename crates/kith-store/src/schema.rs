@@ -4,10 +4,19 @@ use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::{Error, Result, db};
 
-/// The schema this build reads and writes, stored in `meta.schema_version`.
+/// The schema this build writes, stored in `meta.schema_version`.
 ///
 /// Bound into the key wrap, so it cannot be changed without the password.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+///
+/// | version | change |
+/// | --- | --- |
+/// | 1 | first release |
+/// | 2 | `contacts.unread`: each contact's unread count, sealed |
+pub(crate) const SCHEMA_VERSION: i64 = 2;
+
+/// The oldest schema [`crate::Store::open`] still opens; it migrates such a
+/// store to [`SCHEMA_VERSION`] once unlocked.
+pub(crate) const OLDEST_READABLE: i64 = 1;
 
 /// Tables a store must have (besides SQLite's own `sqlite_sequence`).
 pub(crate) const TABLES: &[&str] = &["meta", "profile", "settings", "contacts", "messages"];
@@ -35,7 +44,8 @@ CREATE TABLE contacts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     address_hash BLOB NOT NULL UNIQUE,
     alias_hash BLOB NOT NULL UNIQUE,
-    sealed BLOB NOT NULL
+    sealed BLOB NOT NULL,
+    unread BLOB NOT NULL
 );
 CREATE TABLE messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -45,6 +55,13 @@ CREATE TABLE messages (
     body BLOB NOT NULL
 );
 CREATE INDEX messages_by_contact ON messages(contact_id, id);
+";
+
+/// From schema 1 to 2, in the migration's transaction: the column, which the
+/// migration then fills with each contact's sealed count. (An empty blob
+/// left behind would fail to open: `StoreCorrupt`, never a wrong count.)
+pub(crate) const MIGRATE_1_TO_2: &str = "
+ALTER TABLE contacts ADD COLUMN unread BLOB NOT NULL DEFAULT x'';
 ";
 
 /// Meta keys.

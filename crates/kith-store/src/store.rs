@@ -2,23 +2,19 @@
 
 use std::path::{Path, PathBuf};
 
+use kith_core::limits::{
+    MAX_ALIAS, MAX_BODY, MAX_DISPLAY_NAME, MAX_SETTING, MAX_SETTING_KEY, MAX_TCP_HINT,
+};
 use kith_core::{MessageId, Timestamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use crate::crypto::{self, KdfParams, Keys, SALT_LEN, Slot};
 use crate::error::{Error, Result, db};
 use crate::model::{
-    Contact, ContactId, ContactRecord, Direction, Inserted, Message, MessageMeta, MessageState,
-    NewContact, NewProfile, Profile, ProfileRecord, SettingRecord,
+    Contact, ContactId, ContactRecord, ContactSummary, Direction, Inserted, Message, MessageMeta,
+    MessageState, NewContact, NewProfile, Profile, ProfileRecord, SettingRecord,
 };
-use crate::schema::{self, SCHEMA_VERSION, key};
-
-/// Longest message body, in bytes of UTF-8 (the wire allows less).
-pub const MAX_BODY: usize = 64 * 1024;
-/// Longest alias, display name, contact name or TCP hint, in bytes of UTF-8.
-pub const MAX_NAME: usize = 1024;
-/// Longest setting value, in bytes.
-pub const MAX_SETTING: usize = 256 * 1024;
+use crate::schema::{self, OLDEST_READABLE, SCHEMA_VERSION, key};
 
 /// How long a statement waits for a lock held by another connection to the
 /// same file (there should be none) before failing.
@@ -45,6 +41,17 @@ fn contacts_slot(id: i64) -> Slot {
     Slot {
         table: "contacts",
         column: "sealed",
+        row: id,
+        owner: 0,
+    }
+}
+
+/// A contact's unread count (a sealed `u64`), kept up to date by every call
+/// that adds, reads or deletes an incoming message.
+fn unread_slot(id: i64) -> Slot {
+    Slot {
+        table: "contacts",
+        column: "unread",
         row: id,
         owner: 0,
     }
@@ -98,11 +105,11 @@ fn check_contact_fields(
     tcp_hint: Option<&str>,
     their_name: Option<&str>,
 ) -> Result<()> {
-    check_len(alias, MAX_NAME, "alias (too long)")?;
-    check_len(tcp_hint.unwrap_or(""), MAX_NAME, "TCP hint (too long)")?;
+    check_len(alias, MAX_ALIAS, "alias (too long)")?;
+    check_len(tcp_hint.unwrap_or(""), MAX_TCP_HINT, "TCP hint (too long)")?;
     check_len(
         their_name.unwrap_or(""),
-        MAX_NAME,
+        MAX_DISPLAY_NAME,
         "contact name (too long)",
     )
 }
@@ -154,7 +161,8 @@ struct WrapEntries {
 }
 
 impl WrapEntries {
-    fn read(conn: &Connection) -> Result<WrapEntries> {
+    /// Read and check the entries of a store of schema `version`.
+    fn read(conn: &Connection, version: i64) -> Result<WrapEntries> {
         let u32_of = |k: &'static str| -> Result<u32> {
             let v: i64 = schema::meta(conn, k)?;
             u32::try_from(v).map_err(|_| Error::Corrupt {
@@ -175,7 +183,7 @@ impl WrapEntries {
             .map_err(|_| Error::Corrupt { what: "KDF salt" })?;
         let wrapped: Vec<u8> = schema::meta(conn, key::WRAPPED_KEY)?;
         let checksum: Vec<u8> = schema::meta(conn, key::WRAP_CHECKSUM)?;
-        if checksum != crypto::wrap_checksum(SCHEMA_VERSION, kdf, &salt, &wrapped) {
+        if checksum != crypto::wrap_checksum(version, kdf, &salt, &wrapped) {
             return Err(Error::Corrupt {
                 what: "key wrap checksum",
             });
@@ -201,11 +209,23 @@ impl WrapEntries {
         Ok(WrapEntries { kdf, salt, wrapped })
     }
 
-    /// Derive the password key (slow) and unwrap the data key with it.
-    fn unlock(&self, password: &[u8]) -> Result<Keys> {
+    /// Derive the password key (slow) and unwrap the data key of a store of
+    /// schema `version` with it. Returns the wrap key too, for a migration.
+    fn unlock(&self, password: &[u8], version: i64) -> Result<(Keys, crypto::Key)> {
         let wk = crypto::wrap_key(password, &self.salt, self.kdf)?;
-        let data = crypto::unwrap(&wk, &self.wrapped, SCHEMA_VERSION, self.kdf, &self.salt)?;
-        Keys::from_data_key(data)
+        let data = crypto::unwrap(&wk, &self.wrapped, version, self.kdf, &self.salt)?;
+        Ok((Keys::from_data_key(data)?, wk))
+    }
+
+    /// The same data key, salt and cost, wrapped for [`SCHEMA_VERSION`]
+    /// (whose number the wrap binds). No Argon2id run: `wk` is at hand.
+    fn rewrap(&self, wk: &crypto::Key, keys: &Keys) -> Result<WrapEntries> {
+        let wrapped = crypto::wrap(wk, keys.data_key(), SCHEMA_VERSION, self.kdf, &self.salt)?;
+        Ok(WrapEntries {
+            kdf: self.kdf,
+            salt: self.salt,
+            wrapped,
+        })
     }
 }
 
@@ -279,6 +299,144 @@ fn find_message(
     Ok(Some((id, meta)))
 }
 
+/// A contact's unread count. [`Error::NotFound`] if there is no such contact.
+fn read_unread(keys: &Keys, conn: &Connection, contact: ContactId) -> Result<u64> {
+    let sealed: Vec<u8> = conn
+        .query_row(
+            "SELECT unread FROM contacts WHERE id = ?1",
+            [contact.0],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db("reading an unread count"))?
+        .ok_or(Error::NotFound { what: "contact" })?;
+    keys.open(unread_slot(contact.0), &sealed, "unread count")
+}
+
+/// Replace a contact's unread count (inside the caller's transaction).
+fn write_unread(keys: &Keys, conn: &Connection, contact: ContactId, n: u64) -> Result<()> {
+    let sealed = keys.seal(unread_slot(contact.0), &n)?;
+    let changed = conn
+        .execute(
+            "UPDATE contacts SET unread = ?1 WHERE id = ?2",
+            params![sealed, contact.0],
+        )
+        .map_err(db("storing an unread count"))?;
+    if changed == 0 {
+        return Err(Error::NotFound { what: "contact" });
+    }
+    Ok(())
+}
+
+/// Row ids and metadata of a conversation's unread incoming messages, found
+/// by opening every message's metadata: O(messages), for `mark_read` and the
+/// migration only.
+fn unread_rows(
+    keys: &Keys,
+    conn: &Connection,
+    contact: ContactId,
+) -> Result<Vec<(i64, MessageMeta)>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT id, meta FROM messages WHERE contact_id = ?1 ORDER BY id")
+        .map_err(db("reading messages"))?;
+    let rows = stmt
+        .query_map([contact.0], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })
+        .map_err(db("reading messages"))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db("reading messages"))?;
+    let mut out = vec![];
+    for (id, sealed) in rows {
+        let meta: MessageMeta = keys.open(meta_slot(id, contact), &sealed, "message")?;
+        if meta.direction == Direction::In && !meta.read {
+            out.push((id, meta));
+        }
+    }
+    Ok(out)
+}
+
+/// How many of a conversation's incoming messages are unread, counted the
+/// slow way (see [`unread_rows`]).
+fn count_unread(keys: &Keys, conn: &Connection, contact: ContactId) -> Result<u64> {
+    let n = unread_rows(keys, conn, contact)?.len();
+    u64::try_from(n).map_err(|_| Error::Bug("count overflow"))
+}
+
+/// Open a message row's metadata and body.
+fn open_message(
+    keys: &Keys,
+    id: i64,
+    contact: ContactId,
+    meta: &[u8],
+    body: &[u8],
+) -> Result<Message> {
+    let meta: MessageMeta = keys.open(meta_slot(id, contact), meta, "message")?;
+    let body: String = keys.open(body_slot(id, contact), body, "message body")?;
+    Ok(meta.into_message(contact, body))
+}
+
+fn address_hash(keys: &Keys, addr: &[u8; 32]) -> Result<Vec<u8>> {
+    keys.lookup("contact-address", &[addr])
+}
+
+fn alias_hash(keys: &Keys, alias: &str) -> Result<Vec<u8>> {
+    keys.lookup("contact-alias", &[alias.as_bytes()])
+}
+
+/// Check a contact's fields and store them (sealed anew) over its row, inside
+/// the caller's transaction. Address and alias stay unique.
+fn write_contact(keys: &Keys, conn: &Connection, c: &Contact) -> Result<()> {
+    check_contact_fields(&c.alias, c.tcp_hint.as_deref(), c.their_name.as_deref())?;
+    let address_hash = address_hash(keys, &c.address)?;
+    let alias_hash = alias_hash(keys, &c.alias)?;
+    let sealed = keys.seal(contacts_slot(c.id.0), &ContactRecord::from_contact(c))?;
+    for (column, hash, what) in [
+        ("address_hash", &address_hash, "contact with this address"),
+        ("alias_hash", &alias_hash, "contact with this alias"),
+    ] {
+        let sql = format!("SELECT 1 FROM contacts WHERE {column} = ?1 AND id != ?2");
+        let taken = conn
+            .query_row(&sql, params![hash, c.id.0], |_| Ok(()))
+            .optional()
+            .map_err(db("looking up a contact"))?;
+        if taken.is_some() {
+            return Err(Error::AlreadyExists { what });
+        }
+    }
+    let n = conn
+        .execute(
+            "UPDATE contacts SET address_hash = ?1, alias_hash = ?2, sealed = ?3 WHERE id = ?4",
+            params![address_hash, alias_hash, sealed, c.id.0],
+        )
+        .map_err(db("storing a contact"))?;
+    if n == 0 {
+        return Err(Error::NotFound { what: "contact" });
+    }
+    Ok(())
+}
+
+/// Every contact with its newest message, in one query: the newest row id
+/// of each conversation is one step down the `messages_by_contact` index
+/// (contact id, row id), so the cost grows with the number of contacts, not
+/// of messages.
+const SUMMARIES: &str = "
+SELECT c.id, c.sealed, c.unread, m.id, m.meta, m.body
+FROM contacts AS c
+LEFT JOIN messages AS m
+  ON m.id = (SELECT id FROM messages WHERE contact_id = c.id ORDER BY id DESC LIMIT 1)";
+
+/// A row of [`SUMMARIES`], still sealed.
+type SummaryRow = (i64, Vec<u8>, Vec<u8>, Option<SealedRow>);
+
+fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
+    let last = match r.get::<_, Option<i64>>(3)? {
+        Some(id) => Some((id, r.get(4)?, r.get(5)?)),
+        None => None,
+    };
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, last))
+}
+
 fn open_body(keys: &Keys, conn: &Connection, id: i64, contact: ContactId) -> Result<String> {
     let sealed: Vec<u8> = conn
         .query_row("SELECT body FROM messages WHERE id = ?1", [id], |r| {
@@ -300,7 +458,11 @@ impl Store {
         kdf: KdfParams,
         profile: &NewProfile,
     ) -> Result<Store> {
-        check_len(&profile.display_name, MAX_NAME, "display name (too long)")?;
+        check_len(
+            &profile.display_name,
+            MAX_DISPLAY_NAME,
+            "display name (too long)",
+        )?;
         if path.exists() {
             return Err(Error::AlreadyExists { what: "store file" });
         }
@@ -347,6 +509,11 @@ impl Store {
     /// SQLite's own recovery: a WAL left behind by a crash holds committed
     /// transactions, and SQLite folds it into the file when the connection
     /// closes.)
+    ///
+    /// A store of an older schema version is migrated to the current one once
+    /// unlocked, in one transaction (version 1 → 2 opens every message's
+    /// metadata once, to count unread messages). It then no longer opens
+    /// with older builds of Kith.
     pub fn open(path: &Path, password: &[u8]) -> Result<Store> {
         match path.try_exists() {
             Ok(true) => {}
@@ -361,19 +528,56 @@ impl Store {
         let conn = open_connection(path)?;
         schema::check_tables(&conn)?;
         let version: i64 = schema::meta(&conn, key::SCHEMA_VERSION)?;
-        if version != SCHEMA_VERSION {
+        if !(OLDEST_READABLE..=SCHEMA_VERSION).contains(&version) {
             return Err(Error::UnsupportedVersion {
                 found: version,
                 supported: SCHEMA_VERSION,
             });
         }
-        let keys = WrapEntries::read(&conn)?.unlock(password)?;
-        let store = Store { conn, keys };
+        let wrap = WrapEntries::read(&conn, version)?;
+        let (keys, wk) = wrap.unlock(password, version)?;
+        let mut store = Store { conn, keys };
         // The profile opens only with the right data key: this also catches a
         // key wrap copied in from another store.
         store.profile()?;
         configure(&store.conn)?;
+        if version < SCHEMA_VERSION {
+            store.migrate(version, &wrap, &wk)?;
+        }
         Ok(store)
+    }
+
+    /// Bring an unlocked store of schema `from` up to [`SCHEMA_VERSION`], in
+    /// one transaction: a crash leaves the old version intact, to be migrated
+    /// at the next open.
+    fn migrate(&mut self, from: i64, wrap: &WrapEntries, wk: &crypto::Key) -> Result<()> {
+        if from != 1 {
+            return Err(Error::Bug("no migration from this schema version"));
+        }
+        let new_wrap = wrap.rewrap(wk, &self.keys)?;
+        let keys = &self.keys;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("migrating the store"))?;
+        // 1 → 2: every contact's unread count, counted once here by opening
+        // each message's metadata, then kept up to date.
+        tx.execute_batch(schema::MIGRATE_1_TO_2)
+            .map_err(db("migrating the store"))?;
+        let ids: Vec<i64> = tx
+            .prepare("SELECT id FROM contacts")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .map_err(db("migrating the store"))?;
+        for id in ids {
+            let unread = count_unread(keys, &tx, ContactId(id))?;
+            write_unread(keys, &tx, ContactId(id), unread)?;
+        }
+        schema::set_meta(&tx, key::SCHEMA_VERSION, SCHEMA_VERSION)?;
+        new_wrap.write(&tx)?;
+        tx.commit().map_err(db("migrating the store"))?;
+        tracing::debug!("kith-store: migrated schema {from} to {SCHEMA_VERSION}");
+        self.scrub_wal();
+        Ok(())
     }
 
     /// Re-wrap the data key under `new` (with `kdf`), after checking `old`.
@@ -381,8 +585,8 @@ impl Store {
     /// Nothing else is re-encrypted. The old wrap is overwritten in one
     /// transaction and the WAL emptied, so the old password stops working.
     pub fn change_password(&mut self, old: &[u8], new: &[u8], kdf: KdfParams) -> Result<()> {
-        let current = WrapEntries::read(&self.conn)?;
-        let unwrapped = current.unlock(old)?;
+        let current = WrapEntries::read(&self.conn, SCHEMA_VERSION)?;
+        let (unwrapped, _) = current.unlock(old, SCHEMA_VERSION)?;
         if !unwrapped.data_key().ct_eq(self.keys.data_key()) {
             return Err(Error::Corrupt {
                 what: "key wrap (another store's key)",
@@ -465,7 +669,7 @@ impl Store {
 
     /// Change the name we show contacts.
     pub fn set_display_name(&mut self, name: &str) -> Result<()> {
-        check_len(name, MAX_NAME, "display name (too long)")?;
+        check_len(name, MAX_DISPLAY_NAME, "display name (too long)")?;
         let mut r = self.profile_record()?;
         r.display_name = name.to_owned();
         let sealed = self.keys.seal(profile_slot(), &r)?;
@@ -507,7 +711,7 @@ impl Store {
 
     /// Set a setting (sealed, together with its key; found by keyed hash).
     pub fn set_setting(&mut self, k: &str, value: &[u8]) -> Result<()> {
-        check_len(k, MAX_NAME, "setting key (too long)")?;
+        check_len(k, MAX_SETTING_KEY, "setting key (too long)")?;
         if value.len() > MAX_SETTING {
             return Err(Error::BadInput {
                 what: "setting value (too long)",
@@ -553,11 +757,11 @@ impl Store {
     // ---- Contacts ----
 
     fn address_hash(&self, addr: &[u8; 32]) -> Result<Vec<u8>> {
-        self.keys.lookup("contact-address", &[addr])
+        address_hash(&self.keys, addr)
     }
 
     fn alias_hash(&self, alias: &str) -> Result<Vec<u8>> {
-        self.keys.lookup("contact-alias", &[alias.as_bytes()])
+        alias_hash(&self.keys, alias)
     }
 
     fn open_contact(&self, id: i64, sealed: &[u8]) -> Result<Contact> {
@@ -636,9 +840,11 @@ impl Store {
             last_seen: None,
         };
         let sealed = keys.seal(contacts_slot(id), &record)?;
+        let unread = keys.seal(unread_slot(id), &0_u64)?;
         tx.execute(
-            "INSERT INTO contacts (id, address_hash, alias_hash, sealed) VALUES (?1, ?2, ?3, ?4)",
-            params![id, address_hash, alias_hash, sealed],
+            "INSERT INTO contacts (id, address_hash, alias_hash, sealed, unread)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, address_hash, alias_hash, sealed, unread],
         )
         .map_err(db("storing a contact"))?;
         tx.commit().map_err(db("storing a contact"))?;
@@ -688,39 +894,130 @@ impl Store {
 
     /// Replace a contact's fields (all of them, sealed anew). Address and alias
     /// stay unique: [`Error::AlreadyExists`] if another contact has them.
+    ///
+    /// This writes whatever `c` holds, even if the stored contact changed
+    /// since `c` was read; to decide from the stored state, use
+    /// [`Store::update_contact_with`].
     pub fn update_contact(&mut self, c: &Contact) -> Result<()> {
-        check_contact_fields(&c.alias, c.tcp_hint.as_deref(), c.their_name.as_deref())?;
-        let address_hash = self.address_hash(&c.address)?;
-        let alias_hash = self.alias_hash(&c.alias)?;
-        let sealed = self
-            .keys
-            .seal(contacts_slot(c.id.0), &ContactRecord::from_contact(c))?;
-        let tx = self.write_tx()?;
-        for (column, hash, what) in [
-            ("address_hash", &address_hash, "contact with this address"),
-            ("alias_hash", &alias_hash, "contact with this alias"),
-        ] {
-            let sql = format!("SELECT 1 FROM contacts WHERE {column} = ?1 AND id != ?2");
-            let taken = tx
-                .query_row(&sql, params![hash, c.id.0], |_| Ok(()))
-                .optional()
-                .map_err(db("looking up a contact"))?;
-            if taken.is_some() {
-                return Err(Error::AlreadyExists { what });
-            }
-        }
-        let n = tx
-            .execute(
-                "UPDATE contacts SET address_hash = ?1, alias_hash = ?2, sealed = ?3 WHERE id = ?4",
-                params![address_hash, alias_hash, sealed, c.id.0],
-            )
-            .map_err(db("storing a contact"))?;
-        if n == 0 {
-            return Err(Error::NotFound { what: "contact" });
-        }
+        let keys = &self.keys;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting a transaction"))?;
+        write_contact(keys, &tx, c)?;
         tx.commit().map_err(db("storing a contact"))?;
         self.scrub_wal();
         Ok(())
+    }
+
+    /// Read a contact, let `f` check and change it, and store the result, in
+    /// one transaction: read-check-modify-write with nothing in between.
+    ///
+    /// `f` may refuse by returning `Err(e)`: then nothing is written and the
+    /// call returns `Ok(Err(e))`. When `f` returns `Ok(t)`, the contact as `f`
+    /// left it is stored (only if it changed) and the call returns
+    /// `Ok(Ok(t))`. The outer error is the store's own: [`Error::NotFound`]
+    /// for an unknown id, [`Error::AlreadyExists`] if `f` gave it another
+    /// contact's alias or address, [`Error::BadInput`] for a field too long
+    /// or a changed `id`; then nothing is written either.
+    ///
+    /// ```no_run
+    /// # fn demo(store: &mut kith_store::Store, id: kith_store::ContactId) -> kith_store::Result<()> {
+    /// use kith_store::ContactState;
+    /// let accepted = store.update_contact_with(id, |c| match c.state {
+    ///     ContactState::IncomingRequest => {
+    ///         c.state = ContactState::Accepted;
+    ///         Ok(())
+    ///     }
+    ///     other => Err(other),
+    /// })?;
+    /// # let _ = accepted; Ok(()) }
+    /// ```
+    pub fn update_contact_with<T, E>(
+        &mut self,
+        id: ContactId,
+        f: impl FnOnce(&mut Contact) -> std::result::Result<T, E>,
+    ) -> Result<std::result::Result<T, E>> {
+        let keys = &self.keys;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting a transaction"))?;
+        let sealed: Vec<u8> = tx
+            .query_row("SELECT sealed FROM contacts WHERE id = ?1", [id.0], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db("reading a contact"))?
+            .ok_or(Error::NotFound { what: "contact" })?;
+        let record: ContactRecord = keys.open(contacts_slot(id.0), &sealed, "contact")?;
+        let before = record.into_contact(id);
+        let mut c = before.clone();
+        // On a refusal (or a panic in `f`) the transaction rolls back on drop.
+        let t = match f(&mut c) {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(e)),
+        };
+        if c.id != id {
+            return Err(Error::BadInput {
+                what: "contact id (changed by the update)",
+            });
+        }
+        if c == before {
+            return Ok(Ok(t));
+        }
+        write_contact(keys, &tx, &c)?;
+        tx.commit().map_err(db("storing a contact"))?;
+        self.scrub_wal();
+        Ok(Ok(t))
+    }
+
+    /// Every contact, oldest first, each with its newest message and its
+    /// unread count: what a contact list shows.
+    ///
+    /// Costs one query and, per contact, four small decryptions (the contact,
+    /// its unread count, the newest message's metadata and body), however
+    /// long the conversations are. Prefer it to calling
+    /// [`Store::unread_count`] and [`Store::last_message`] per contact.
+    pub fn contact_summaries(&self) -> Result<Vec<ContactSummary>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("{SUMMARIES} ORDER BY c.id"))
+            .map_err(db("listing contacts"))?;
+        let rows = stmt
+            .query_map([], summary_row)
+            .map_err(db("listing contacts"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db("listing contacts"))?;
+        rows.into_iter().map(|r| self.open_summary(r)).collect()
+    }
+
+    /// One contact with its newest message and unread count (see
+    /// [`Store::contact_summaries`]). [`Error::NotFound`] for an unknown id.
+    pub fn contact_summary(&self, id: ContactId) -> Result<ContactSummary> {
+        let row = self
+            .conn
+            .query_row(&format!("{SUMMARIES} WHERE c.id = ?1"), [id.0], summary_row)
+            .optional()
+            .map_err(db("reading a contact"))?
+            .ok_or(Error::NotFound { what: "contact" })?;
+        self.open_summary(row)
+    }
+
+    fn open_summary(&self, (id, sealed, unread, last): SummaryRow) -> Result<ContactSummary> {
+        let contact = self.open_contact(id, &sealed)?;
+        let unread: u64 = self.keys.open(unread_slot(id), &unread, "unread count")?;
+        let last = match last {
+            Some((mid, meta, body)) => {
+                Some(open_message(&self.keys, mid, contact.id, &meta, &body)?)
+            }
+            None => None,
+        };
+        Ok(ContactSummary {
+            contact,
+            last,
+            unread,
+        })
     }
 
     /// Delete a contact and all its messages. [`Error::NotFound`] if unknown.
@@ -770,6 +1067,12 @@ impl Store {
         if find_message(keys, &tx, contact, meta.msg_id)?.is_some() {
             return Ok(Inserted::Duplicate);
         }
+        // Re-sealed for every new message, ours too, so that a changed
+        // cell does not tell someone comparing two copies of the file which
+        // way the message went.
+        let n = read_unread(keys, &tx, contact)?;
+        let unread = meta.direction == Direction::In && !meta.read;
+        write_unread(keys, &tx, contact, n.saturating_add(u64::from(unread)))?;
         let id = schema::next_id(&tx, "messages")?;
         let sealed_meta = keys.seal(meta_slot(id, contact), &meta)?;
         let sealed_body = keys.seal(body_slot(id, contact), &body)?;
@@ -929,11 +1232,7 @@ impl Store {
         let Some((id, meta, body)) = row else {
             return Ok(None);
         };
-        let meta: MessageMeta = self.keys.open(meta_slot(id, contact), &meta, "message")?;
-        let body: String = self
-            .keys
-            .open(body_slot(id, contact), &body, "message body")?;
-        Ok(Some(meta.into_message(contact, body)))
+        open_message(&self.keys, id, contact, &meta, &body).map(Some)
     }
 
     /// Our messages to `contact` not yet delivered, in insertion order.
@@ -943,55 +1242,59 @@ impl Store {
         })
     }
 
-    /// Row ids and metadata of a conversation's unread incoming messages.
-    fn unread(&self, contact: ContactId) -> Result<Vec<(i64, MessageMeta)>> {
-        let mut out = vec![];
-        for (id, meta, _) in self.message_rows(contact)? {
-            let meta: MessageMeta = self.keys.open(meta_slot(id, contact), &meta, "message")?;
-            if meta.direction == Direction::In && !meta.read {
-                out.push((id, meta));
-            }
-        }
-        Ok(out)
-    }
-
-    /// Mark every incoming message of a conversation read.
+    /// Mark every incoming message of a conversation read, and set its unread
+    /// count to 0.
+    ///
+    /// Opens the metadata of every message of the conversation (the read
+    /// flags are in it), so it costs O(messages), like [`Store::messages`]
+    /// that a front end calls when it shows the conversation.
     pub fn mark_read(&mut self, contact: ContactId) -> Result<()> {
-        let unread = self.unread(contact)?;
-        if unread.is_empty() {
+        let keys = &self.keys;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting a transaction"))?;
+        let counted = read_unread(keys, &tx, contact)?;
+        let unread = unread_rows(keys, &tx, contact)?;
+        if unread.is_empty() && counted == 0 {
             return Ok(());
         }
-        let mut sealed = Vec::with_capacity(unread.len());
         for (id, mut meta) in unread {
             meta.read = true;
-            sealed.push((id, self.keys.seal(meta_slot(id, contact), &meta)?));
-        }
-        let tx = self.write_tx()?;
-        for (id, s) in sealed {
+            let sealed = keys.seal(meta_slot(id, contact), &meta)?;
             tx.execute(
                 "UPDATE messages SET meta = ?1 WHERE id = ?2 AND contact_id = ?3",
-                params![s, id, contact.0],
+                params![sealed, id, contact.0],
             )
             .map_err(db("marking messages read"))?;
         }
+        write_unread(keys, &tx, contact, 0)?;
         tx.commit().map_err(db("marking messages read"))
     }
 
-    /// How many incoming messages of a conversation are unread.
+    /// How many incoming messages of a conversation are unread: one sealed
+    /// counter, no message is opened. [`Error::NotFound`] for an unknown contact.
     pub fn unread_count(&self, contact: ContactId) -> Result<u64> {
-        let n = self.unread(contact)?.len();
-        u64::try_from(n).map_err(|_| Error::Bug("count overflow"))
+        read_unread(&self.keys, &self.conn, contact)
     }
 
     /// Delete one message (its text is zeroed on disk and the WAL emptied).
     /// `false` if there was no such message.
     pub fn delete_message(&mut self, contact: ContactId, msg_id: MessageId) -> Result<bool> {
-        let Some((id, _)) = find_message(&self.keys, &self.conn, contact, msg_id)? else {
+        let keys = &self.keys;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting a transaction"))?;
+        let Some((id, meta)) = find_message(keys, &tx, contact, msg_id)? else {
             return Ok(false);
         };
-        let tx = self.write_tx()?;
         tx.execute("DELETE FROM messages WHERE id = ?1", [id])
             .map_err(db("deleting a message"))?;
+        // Re-sealed whether or not it changes (see `insert_message`).
+        let n = read_unread(keys, &tx, contact)?;
+        let unread = meta.direction == Direction::In && !meta.read;
+        write_unread(keys, &tx, contact, n.saturating_sub(u64::from(unread)))?;
         tx.commit().map_err(db("deleting a message"))?;
         self.scrub_wal();
         Ok(true)
@@ -1470,19 +1773,490 @@ mod tests {
         let (_dir, _path, mut store) = setup();
         let bob = store.add_contact(&new_contact(1, "bob")).unwrap();
         let long = "x".repeat(MAX_BODY + 1);
+        let bad = ErrorKind::BadLocalInput;
         assert_eq!(
             kind(store.insert_outgoing(bob, MessageId([1; 16]), &long, Timestamp(1))),
-            ErrorKind::BadLocalInput
+            bad
         );
         assert_eq!(
-            kind(store.add_contact(&new_contact(2, &"a".repeat(MAX_NAME + 1)))),
-            ErrorKind::BadLocalInput
+            kind(store.insert_incoming(bob, MessageId([1; 16]), &long, Timestamp(1), Timestamp(1))),
+            bad
         );
-        let max = "y".repeat(MAX_BODY);
+        let too_long = |n: usize| "a".repeat(n + 1);
+        let mut c = new_contact(2, &too_long(MAX_ALIAS));
+        assert_eq!(kind(store.add_contact(&c)), bad);
+        c.alias = "a".repeat(MAX_ALIAS);
+        c.their_name = Some(too_long(MAX_DISPLAY_NAME));
+        assert_eq!(kind(store.add_contact(&c)), bad);
+        c.their_name = Some("n".repeat(MAX_DISPLAY_NAME));
+        c.tcp_hint = Some(too_long(MAX_TCP_HINT));
+        assert_eq!(kind(store.add_contact(&c)), bad);
+        c.tcp_hint = Some("h".repeat(MAX_TCP_HINT));
+        let carol = store.add_contact(&c).unwrap();
+        let mut stored = store.contact(carol).unwrap();
+        stored.alias = too_long(MAX_ALIAS);
+        assert_eq!(kind(store.update_contact(&stored)), bad);
+        assert_eq!(
+            kind(store.set_display_name(&too_long(MAX_DISPLAY_NAME))),
+            bad
+        );
+        store
+            .set_display_name(&"d".repeat(MAX_DISPLAY_NAME))
+            .unwrap();
+        assert_eq!(
+            kind(store.set_setting(&too_long(MAX_SETTING_KEY), b"v")),
+            bad
+        );
+        store
+            .set_setting(&"k".repeat(MAX_SETTING_KEY), b"v")
+            .unwrap();
+
+        // The largest body the wire carries is storable, both ways.
+        let max = "é".repeat(MAX_BODY / 2);
+        let wire = kith_core::wire::encode(&kith_core::PeerMessage::Text(kith_core::wire::Text {
+            id: MessageId([2; 16]),
+            sent_at: Timestamp(1),
+            body: max.clone(),
+        }));
+        assert!(wire.is_ok());
         let m = store
             .insert_outgoing(bob, MessageId([1; 16]), &max, Timestamp(1))
             .unwrap();
         assert_eq!(m.body.len(), MAX_BODY);
+        assert!(matches!(
+            store.insert_incoming(bob, MessageId([2; 16]), &max, Timestamp(1), Timestamp(1)),
+            Ok(Inserted::New(_))
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = new_profile();
+        p.display_name = too_long(MAX_DISPLAY_NAME);
+        assert_eq!(
+            kind(Store::create(&dir.path().join("p.db"), PW, fast(), &p)),
+            bad
+        );
+        assert!(!dir.path().join("p.db").exists());
+    }
+
+    // ---- Read-check-modify-write ----
+
+    #[test]
+    fn update_contact_with_writes_only_when_f_agrees() {
+        let (_dir, path, mut store) = setup();
+        let bob = store.add_contact(&new_contact(1, "bob")).unwrap();
+        let carol = store.add_contact(&new_contact(2, "carol")).unwrap();
+
+        // A transition that depends on the stored state.
+        let accept = |c: &mut Contact| match c.state {
+            ContactState::Outgoing | ContactState::IncomingRequest => {
+                c.state = ContactState::Accepted;
+                Ok(c.alias.clone())
+            }
+            other => Err(other),
+        };
+        assert_eq!(
+            store.update_contact_with(bob, accept).unwrap(),
+            Ok("bob".to_owned())
+        );
+        assert_eq!(store.contact(bob).unwrap().state, ContactState::Accepted);
+        // Again: now refused, by the state it finds.
+        assert_eq!(
+            store.update_contact_with(bob, accept).unwrap(),
+            Err(ContactState::Accepted)
+        );
+
+        // A refusal writes nothing, whatever f changed before refusing.
+        let before = store.contact(bob).unwrap();
+        let changes = store.conn.total_changes();
+        let r = store
+            .update_contact_with(bob, |c| {
+                c.alias = "changed".into();
+                c.state = ContactState::Blocked;
+                Err::<(), _>("no")
+            })
+            .unwrap();
+        assert_eq!(r, Err("no"));
+        assert_eq!(store.contact(bob).unwrap(), before);
+        assert!(store.contact_by_alias("changed").unwrap().is_none());
+        assert_eq!(store.conn.total_changes(), changes);
+
+        // Agreeing without changing anything writes nothing either.
+        let r = store.update_contact_with(bob, |_| Ok::<_, ()>(5)).unwrap();
+        assert_eq!(r, Ok(5));
+        assert_eq!(store.conn.total_changes(), changes);
+
+        // Store errors come out, and leave the contact as it was.
+        let mut called = false;
+        let r = store.update_contact_with(ContactId(99), |_| {
+            called = true;
+            Ok::<_, ()>(())
+        });
+        assert_eq!(kind(r), ErrorKind::NotFound);
+        assert!(!called);
+        let r = store.update_contact_with(carol, |c| {
+            c.alias = "bob".into();
+            Ok::<_, ()>(())
+        });
+        assert_eq!(kind(r), ErrorKind::AlreadyExists);
+        let r = store.update_contact_with(carol, |c| {
+            c.address = [1; 32];
+            Ok::<_, ()>(())
+        });
+        assert_eq!(kind(r), ErrorKind::AlreadyExists);
+        let r = store.update_contact_with(carol, |c| {
+            c.id = bob;
+            c.state = ContactState::Blocked;
+            Ok::<_, ()>(())
+        });
+        assert_eq!(kind(r), ErrorKind::BadLocalInput);
+        let r = store.update_contact_with(carol, |c| {
+            c.their_name = Some("n".repeat(MAX_DISPLAY_NAME + 1));
+            Ok::<_, ()>(())
+        });
+        assert_eq!(kind(r), ErrorKind::BadLocalInput);
+        assert_eq!(store.contact(carol).unwrap().alias, "carol");
+        assert_eq!(store.contact(bob).unwrap(), before);
+
+        // A rename is found under its new alias only, and survives a reopen.
+        store
+            .update_contact_with(carol, |c| {
+                c.alias = "caro".into();
+                c.last_seen = Some(Timestamp(77));
+                Ok::<_, ()>(())
+            })
+            .unwrap()
+            .unwrap();
+        store.close().unwrap();
+        let store = Store::open(&path, PW).unwrap();
+        assert!(store.contact_by_alias("carol").unwrap().is_none());
+        let c = store.contact_by_alias("caro").unwrap().unwrap();
+        assert_eq!((c.id, c.last_seen), (carol, Some(Timestamp(77))));
+        assert_eq!(store.unread_count(carol).unwrap(), 0);
+    }
+
+    // ---- Contact list: last message and unread count ----
+
+    /// The unread count the slow way: open every message's metadata.
+    fn unread_by_scan(store: &Store, c: ContactId) -> u64 {
+        count_unread(&store.keys, &store.conn, c).unwrap()
+    }
+
+    /// Every contact's summary must agree with the full conversation.
+    fn check_summaries(store: &Store) {
+        let summaries = store.contact_summaries().unwrap();
+        let contacts = store.contacts().unwrap();
+        assert_eq!(summaries.len(), contacts.len());
+        for (s, c) in summaries.iter().zip(contacts) {
+            assert_eq!(s.contact, c);
+            assert_eq!(s.last, store.messages(c.id).unwrap().pop());
+            assert_eq!(s.last, store.last_message(c.id).unwrap());
+            assert_eq!(s.unread, unread_by_scan(store, c.id), "{:?}", c.id);
+            assert_eq!(s.unread, store.unread_count(c.id).unwrap());
+            assert_eq!(&store.contact_summary(c.id).unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn unread_counts_follow_every_change() {
+        let (_dir, path, mut store) = setup();
+        let bob = store.add_contact(&new_contact(1, "bob")).unwrap();
+        let carol = store.add_contact(&new_contact(2, "carol")).unwrap();
+        let dave = store.add_contact(&new_contact(3, "dave")).unwrap();
+        let t = Timestamp;
+        let unread = |s: &Store| -> Vec<u64> {
+            s.contact_summaries()
+                .unwrap()
+                .iter()
+                .map(|s| s.unread)
+                .collect()
+        };
+        check_summaries(&store);
+        assert_eq!(unread(&store), [0, 0, 0]);
+
+        for i in 1..=3 {
+            store
+                .insert_incoming(bob, MessageId([i; 16]), "in", t(1), t(2))
+                .unwrap();
+        }
+        // A redelivery is not counted twice.
+        assert_eq!(
+            store
+                .insert_incoming(bob, MessageId([2; 16]), "in", t(1), t(3))
+                .unwrap(),
+            Inserted::Duplicate
+        );
+        // Ours are never unread, whatever happens to them.
+        store
+            .insert_outgoing(bob, MessageId([10; 16]), "out", t(4))
+            .unwrap();
+        store
+            .set_message_state(bob, MessageId([10; 16]), MessageState::Delivered, t(5))
+            .unwrap();
+        store
+            .insert_incoming(carol, MessageId([20; 16]), "in", t(1), t(2))
+            .unwrap();
+        check_summaries(&store);
+        assert_eq!(unread(&store), [3, 1, 0]);
+
+        // Deleting an unread message counts down; a read or outgoing one, or
+        // an unknown id, does not.
+        assert!(store.delete_message(bob, MessageId([2; 16])).unwrap());
+        assert!(store.delete_message(bob, MessageId([10; 16])).unwrap());
+        assert!(!store.delete_message(bob, MessageId([2; 16])).unwrap());
+        assert!(!store.delete_message(dave, MessageId([1; 16])).unwrap());
+        check_summaries(&store);
+        assert_eq!(unread(&store), [2, 1, 0]);
+
+        store.mark_read(bob).unwrap();
+        store.mark_read(dave).unwrap();
+        check_summaries(&store);
+        assert_eq!(unread(&store), [0, 1, 0]);
+        assert!(store.delete_message(bob, MessageId([1; 16])).unwrap());
+        store
+            .insert_incoming(bob, MessageId([4; 16]), "new", t(6), t(7))
+            .unwrap();
+        // The same message id in another conversation is another message.
+        store
+            .insert_incoming(carol, MessageId([4; 16]), "new", t(6), t(7))
+            .unwrap();
+        check_summaries(&store);
+        assert_eq!(unread(&store), [1, 2, 0]);
+
+        store.delete_contact(carol).unwrap();
+        assert_eq!(kind(store.unread_count(carol)), ErrorKind::NotFound);
+        assert_eq!(kind(store.contact_summary(carol)), ErrorKind::NotFound);
+        assert_eq!(kind(store.mark_read(carol)), ErrorKind::NotFound);
+        check_summaries(&store);
+        assert_eq!(unread(&store), [1, 0]);
+        // Deleting a conversation's newest message shows the one before.
+        store
+            .insert_outgoing(dave, MessageId([30; 16]), "first", t(8))
+            .unwrap();
+        store
+            .insert_outgoing(dave, MessageId([31; 16]), "second", t(9))
+            .unwrap();
+        assert!(store.delete_message(dave, MessageId([31; 16])).unwrap());
+        check_summaries(&store);
+        assert_eq!(
+            store.contact_summary(dave).unwrap().last.unwrap().body,
+            "first"
+        );
+
+        store.close().unwrap();
+        let store = Store::open(&path, PW).unwrap();
+        check_summaries(&store);
+        assert_eq!(unread(&store), [1, 0]);
+    }
+
+    #[test]
+    fn unread_cell_changes_for_every_message_either_way() {
+        let (_dir, _path, mut store) = setup();
+        let bob = store.add_contact(&new_contact(1, "bob")).unwrap();
+        let cell = |s: &Store| -> Vec<u8> {
+            s.conn
+                .query_row("SELECT unread FROM contacts WHERE id = ?1", [bob.0], |r| {
+                    r.get(0)
+                })
+                .unwrap()
+        };
+        let t = Timestamp(1);
+        let mut last = cell(&store);
+        let mut changed = |s: &Store, what: &str| {
+            let now = cell(s);
+            assert_ne!(now, last, "{what}");
+            last = now;
+        };
+        store
+            .insert_outgoing(bob, MessageId([1; 16]), "out", t)
+            .unwrap();
+        changed(&store, "outgoing insert");
+        store
+            .insert_incoming(bob, MessageId([2; 16]), "in", t, t)
+            .unwrap();
+        changed(&store, "incoming insert");
+        store.mark_read(bob).unwrap();
+        changed(&store, "mark read");
+        store.delete_message(bob, MessageId([2; 16])).unwrap();
+        changed(&store, "read delete");
+        store.delete_message(bob, MessageId([1; 16])).unwrap();
+        changed(&store, "outgoing delete");
+        let before = cell(&store);
+        store
+            .insert_incoming(bob, MessageId([1; 16]), "in", t, t)
+            .unwrap();
+        store
+            .insert_incoming(bob, MessageId([1; 16]), "in", t, t)
+            .unwrap();
+        assert_ne!(cell(&store), before);
+        assert_eq!(store.unread_count(bob).unwrap(), 1);
+    }
+
+    #[test]
+    fn contact_list_cost_does_not_grow_with_messages() {
+        let (_dir, _path, mut store) = setup();
+        let bob = store.add_contact(&new_contact(1, "bob")).unwrap();
+        let carol = store.add_contact(&new_contact(2, "carol")).unwrap();
+        let _dave = store.add_contact(&new_contact(3, "dave")).unwrap();
+        for i in 0..300_u16 {
+            let mut id = [0; 16];
+            id[..2].copy_from_slice(&i.to_be_bytes());
+            if i % 3 == 0 {
+                store
+                    .insert_outgoing(bob, MessageId(id), "ours", Timestamp(u64::from(i)))
+                    .unwrap();
+            } else {
+                let t = Timestamp(u64::from(i));
+                store
+                    .insert_incoming(bob, MessageId(id), "theirs", t, t)
+                    .unwrap();
+            }
+            if i == 150 {
+                store.mark_read(bob).unwrap();
+            }
+        }
+        store
+            .insert_incoming(carol, MessageId([1; 16]), "hi", Timestamp(1), Timestamp(1))
+            .unwrap();
+
+        let opened = |store: &Store, f: &dyn Fn(&Store)| {
+            let before = store.keys.opened.get();
+            f(store);
+            store.keys.opened.get() - before
+        };
+        // Per contact: its record and its count; per non-empty conversation,
+        // the newest message's metadata and body. 3 contacts, 2 with messages.
+        let n = opened(&store, &|s| {
+            let all = s.contact_summaries().unwrap();
+            // 200 of theirs, of which the 100 before the mark_read are read.
+            assert_eq!(all[0].unread, 100);
+            assert_eq!(
+                all[0].last.as_ref().unwrap().msg_id.0[..2],
+                299_u16.to_be_bytes()
+            );
+            assert_eq!(all[1].unread, 1);
+            assert!(all[2].last.is_none());
+        });
+        assert_eq!(n, 3 * 2 + 2 * 2);
+        assert_eq!(
+            opened(&store, &|s| drop(s.contact_summary(bob).unwrap())),
+            4
+        );
+        assert_eq!(
+            opened(&store, &|s| assert_eq!(s.unread_count(bob).unwrap(), 100)),
+            1
+        );
+        // What the contact list did before: every message of the conversation.
+        assert!(opened(&store, &|s| drop(s.messages(bob).unwrap())) >= 600);
+        check_summaries(&store);
+
+        // And SQLite finds each newest message through the index, without
+        // scanning the messages table.
+        let plan: Vec<String> = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {SUMMARIES} ORDER BY c.id"))
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(plan.contains("messages_by_contact"), "{plan}");
+        assert!(
+            !plan
+                .lines()
+                .any(|l| l.starts_with("SCAN m") || l.contains("SCAN messages")),
+            "{plan}"
+        );
+    }
+
+    // ---- Migration ----
+
+    /// A store made by schema-1 code (Kith before unread counts), with:
+    /// bob: ours delivered, theirs read, theirs unread, theirs unread then
+    /// deleted, theirs unread (and redelivered); carol: theirs unread;
+    /// dave: nothing. Password `v1-password`, fast KDF.
+    const V1_STORE: &[u8] = include_bytes!("../tests/fixtures/v1.db");
+    const V1_PW: &[u8] = b"v1-password";
+
+    fn v1_store() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profile.db");
+        std::fs::write(&path, V1_STORE).unwrap();
+        (dir, path)
+    }
+
+    fn file_version(path: &Path) -> i64 {
+        let conn = Connection::open(path).unwrap();
+        schema::meta(&conn, key::SCHEMA_VERSION).unwrap()
+    }
+
+    #[test]
+    fn opening_a_v1_store_migrates_it() {
+        let (_dir, path) = v1_store();
+        assert_eq!(file_version(&path), 1);
+        // A wrong password migrates nothing.
+        assert_eq!(kind(Store::open(&path, b"nope")), ErrorKind::WrongPassword);
+        assert_eq!(std::fs::read(&path).unwrap(), V1_STORE);
+
+        let mut store = Store::open(&path, V1_PW).unwrap();
+        assert_eq!(store.profile().unwrap().display_name, "Alice v1");
+        assert_eq!(store.setting("settings").unwrap().unwrap(), b"{\"v\":1}");
+        check_summaries(&store);
+        let all = store.contact_summaries().unwrap();
+        let view: Vec<(&str, u64, Option<&str>)> = all
+            .iter()
+            .map(|s| {
+                (
+                    s.contact.alias.as_str(),
+                    s.unread,
+                    s.last.as_ref().map(|m| m.body.as_str()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            view,
+            [
+                ("bob", 2, Some("unread two")),
+                ("carol", 1, Some("carol asks")),
+                ("dave", 0, None)
+            ]
+        );
+        let bob = all[0].contact.id;
+        assert_eq!(store.messages(bob).unwrap().len(), 4);
+
+        // It is a current store now: counts move, and it reopens without
+        // migrating again.
+        store
+            .insert_incoming(bob, MessageId([9; 16]), "after", Timestamp(1), Timestamp(2))
+            .unwrap();
+        assert_eq!(store.unread_count(bob).unwrap(), 3);
+        store.close().unwrap();
+        assert_eq!(file_version(&path), SCHEMA_VERSION);
+        let mut store = Store::open(&path, V1_PW).unwrap();
+        assert_eq!(store.unread_count(bob).unwrap(), 3);
+        store.mark_read(bob).unwrap();
+        check_summaries(&store);
+        store.change_password(V1_PW, b"new", fast()).unwrap();
+        store.close().unwrap();
+        assert_eq!(kind(Store::open(&path, V1_PW)), ErrorKind::WrongPassword);
+        check_summaries(&Store::open(&path, b"new").unwrap());
+    }
+
+    #[test]
+    fn a_failed_migration_leaves_the_v1_store() {
+        // Damage that only the migration reads: a message's metadata.
+        let (_dir, path) = v1_store();
+        tamper(&path, |c| flip_byte(c, "messages", "meta", 1, 40));
+        assert_eq!(kind(Store::open(&path, V1_PW)), ErrorKind::StoreCorrupt);
+        assert_eq!(file_version(&path), 1);
+        let conn = Connection::open(&path).unwrap();
+        let columns: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info('contacts')")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(!columns.iter().any(|c| c == "unread"), "{columns:?}");
     }
 
     // ---- Tampering ----
@@ -1544,7 +2318,28 @@ mod tests {
             let (_dir, path, bob, _) = two_contacts_with_messages();
             tamper(&path, |c| flip_byte(c, "messages", "meta", 2, at));
             let store = Store::open(&path, PW).unwrap();
+            assert_eq!(kind(store.undelivered(bob)), ErrorKind::StoreCorrupt);
+            // The newest message: the contact list reads it.
+            assert_eq!(kind(store.contact_summaries()), ErrorKind::StoreCorrupt);
+            assert_eq!(kind(store.last_message(bob)), ErrorKind::StoreCorrupt);
+
+            let (_dir, path, bob, _) = two_contacts_with_messages();
+            tamper(&path, |c| flip_byte(c, "contacts", "unread", bob.0, at));
+            let mut store = Store::open(&path, PW).unwrap();
             assert_eq!(kind(store.unread_count(bob)), ErrorKind::StoreCorrupt);
+            assert_eq!(kind(store.contact_summaries()), ErrorKind::StoreCorrupt);
+            assert_eq!(kind(store.contact_summary(bob)), ErrorKind::StoreCorrupt);
+            assert_eq!(kind(store.mark_read(bob)), ErrorKind::StoreCorrupt);
+            assert_eq!(
+                kind(store.insert_incoming(
+                    bob,
+                    MessageId([7; 16]),
+                    "x",
+                    Timestamp(1),
+                    Timestamp(1)
+                )),
+                ErrorKind::StoreCorrupt
+            );
 
             let (_dir, path, _, _) = two_contacts_with_messages();
             tamper(&path, |c| flip_byte(c, "settings", "sealed", 1, at));
@@ -1565,6 +2360,25 @@ mod tests {
         let store = Store::open(&path, PW).unwrap();
         assert_eq!(kind(store.contact(bob)), ErrorKind::StoreCorrupt);
         assert_eq!(kind(store.contact(carol)), ErrorKind::StoreCorrupt);
+
+        // Two contacts' unread counts.
+        let (_dir, path, bob, carol) = two_contacts_with_messages();
+        tamper(&path, |c| swap(c, "contacts", "unread", bob.0, carol.0));
+        let store = Store::open(&path, PW).unwrap();
+        assert_eq!(kind(store.unread_count(bob)), ErrorKind::StoreCorrupt);
+        assert_eq!(kind(store.unread_count(carol)), ErrorKind::StoreCorrupt);
+
+        // A contact's record and its unread count.
+        let (_dir, path, bob, _) = two_contacts_with_messages();
+        tamper(&path, |c| {
+            c.execute(
+                "UPDATE contacts SET sealed = unread, unread = sealed WHERE id = ?1",
+                [bob.0],
+            )
+            .unwrap();
+        });
+        let store = Store::open(&path, PW).unwrap();
+        assert_eq!(kind(store.contact_summaries()), ErrorKind::StoreCorrupt);
 
         // Two messages of the same contact: bodies, then metadata.
         let (_dir, path, bob, _) = two_contacts_with_messages();
@@ -1725,7 +2539,7 @@ mod tests {
         let (_d, path, _, _) = two_contacts_with_messages();
         tamper(&path, |c| {
             c.execute(
-                "UPDATE meta SET value = 2 WHERE key = ?1",
+                "UPDATE meta SET value = 3 WHERE key = ?1",
                 [key::SCHEMA_VERSION],
             )
             .unwrap();
@@ -1733,10 +2547,33 @@ mod tests {
         assert!(matches!(
             Store::open(&path, PW),
             Err(Error::UnsupportedVersion {
-                found: 2,
-                supported: 1
+                found: 3,
+                supported: 2
             })
         ));
+        let (_d, path, _, _) = two_contacts_with_messages();
+        tamper(&path, |c| {
+            c.execute(
+                "UPDATE meta SET value = 0 WHERE key = ?1",
+                [key::SCHEMA_VERSION],
+            )
+            .unwrap();
+        });
+        assert!(matches!(
+            Store::open(&path, PW),
+            Err(Error::UnsupportedVersion { found: 0, .. })
+        ));
+        // A current store relabelled as version 1 does not pass for an old
+        // one: the version is bound into the key wrap.
+        let (_d, path, _, _) = two_contacts_with_messages();
+        tamper(&path, |c| {
+            c.execute(
+                "UPDATE meta SET value = 1 WHERE key = ?1",
+                [key::SCHEMA_VERSION],
+            )
+            .unwrap();
+        });
+        assert_eq!(kind(Store::open(&path, PW)), ErrorKind::StoreCorrupt);
     }
 
     // ---- What is on disk ----

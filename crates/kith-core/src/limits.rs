@@ -1,0 +1,105 @@
+//! Every size limit of Kith's data, in one place.
+//!
+//! The wire ([`crate::wire`]) and the store (`kith-store`) both check these,
+//! so that what a peer may send can always be stored, and the store never
+//! holds what the wire could not carry. Lengths of text are in bytes of
+//! UTF-8, not characters.
+//!
+//! Two kinds of name have different limits on purpose: a *display name* is
+//! chosen by its owner and travels to peers in every `Hello`
+//! ([`MAX_DISPLAY_NAME`]); an *alias* is chosen locally for a contact and
+//! never leaves the device ([`MAX_ALIAS`]).
+
+/// Largest encoded wire message (`version ‖ postcard(PeerMessage)`), in bytes.
+///
+/// One message travels in one session record. kith-session's record carries
+/// up to 65 516 bytes (`MAX_RECORD_PLAINTEXT`); 48 KiB leaves a margin for
+/// variants added later, and is checked against every current variant's
+/// largest encoding below.
+pub const MAX_MESSAGE: usize = 48 * 1024;
+
+/// Longest chat message text, in bytes of UTF-8; checked by the wire (both
+/// ways) and by the store (for messages written here and received).
+///
+/// 32 KiB is several pages of text, more than a chat message needs, and it
+/// bounds what one message can make a contact store. With its id, time and
+/// framing it fits [`MAX_MESSAGE`] with room to spare.
+pub const MAX_BODY: usize = 32 * 1024;
+
+/// Longest display name: the name a profile shows its contacts, sent in each
+/// `Hello` and stored as a contact's "their name". In bytes of UTF-8.
+///
+/// 64 bytes is 64 Latin letters or 16 four-byte characters (emoji): a
+/// name, not a message. It is short because a stranger's request shows it
+/// before the user has agreed to anything.
+pub const MAX_DISPLAY_NAME: usize = 64;
+
+/// Longest alias: the name the user gives a contact, unique in the profile,
+/// used in commands (`kith send <alias>`). In bytes of UTF-8. Never sent.
+///
+/// Also bounds aliases Kith makes itself from a request's display name (at
+/// most [`MAX_DISPLAY_NAME`] bytes) plus a `-N` suffix for uniqueness, so it
+/// leaves 16 bytes more than a display name.
+pub const MAX_ALIAS: usize = MAX_DISPLAY_NAME + 16;
+
+/// Longest TCP hint, as text (`IP:PORT`), in a contact's stored record.
+///
+/// On the wire and in links a hint is a parsed `SocketAddr`; the longest one
+/// written out (`[` 39-character IPv6 `%` scope id `]:65535`) is 58 bytes.
+pub const MAX_TCP_HINT: usize = 64;
+
+/// Most message ids in one acknowledgement.
+///
+/// Matches a batch of delivered messages after a reconnection; 256 ids of 16
+/// bytes are 4 KiB, well within [`MAX_MESSAGE`].
+pub const MAX_ACK_IDS: usize = 256;
+
+/// Longest setting key. Keys are names chosen by Kith's code (`"settings"`),
+/// never by a user or a peer; the limit only catches mistakes.
+pub const MAX_SETTING_KEY: usize = 128;
+
+/// Largest setting value, in bytes. Settings are local (serialized
+/// preferences), never sent; 256 KiB is far above any of them and keeps one
+/// sealed value small enough to read in one go.
+pub const MAX_SETTING: usize = 256 * 1024;
+
+/// Bytes a `Text` message adds around its body, at most: version (1),
+/// variant tag (1), message id (16), time (postcard varint u64: 10), body
+/// length (varint: 3 for up to 2^21 bytes).
+pub(crate) const TEXT_OVERHEAD: usize = 1 + 1 + 16 + 10 + 3;
+
+/// Bytes a `Hello` adds around its name, at most: version (1), tag (1), name
+/// length (varint: 1 for names up to 127 bytes), optional `SocketAddr` (1 for
+/// the option, 1 for the variant, 16 for IPv6, 3 for the port varint).
+pub(crate) const HELLO_OVERHEAD: usize = 1 + 1 + 1 + 1 + 1 + 16 + 3;
+
+/// Bytes an `Ack` adds around its ids: version (1), tag (1), count (varint:
+/// 2 for up to 16 383 ids).
+pub(crate) const ACK_OVERHEAD: usize = 1 + 1 + 2;
+
+// The largest encoding of every message must fit MAX_MESSAGE.
+const _: () = assert!(MAX_BODY + TEXT_OVERHEAD <= MAX_MESSAGE);
+const _: () = assert!(MAX_DISPLAY_NAME + HELLO_OVERHEAD <= MAX_MESSAGE);
+const _: () = assert!(MAX_ACK_IDS * 16 + ACK_OVERHEAD <= MAX_MESSAGE);
+// The overheads above assume these varint widths.
+const _: () = assert!(MAX_BODY < 1 << 21);
+const _: () = assert!(MAX_DISPLAY_NAME < 1 << 7);
+const _: () = assert!(MAX_ACK_IDS < 1 << 14);
+// A peer's display name, suffixed, must make a valid alias.
+const _: () = assert!(MAX_ALIAS >= MAX_DISPLAY_NAME + "-".len() + 10);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
+
+    #[test]
+    fn longest_socket_addr_fits_a_tcp_hint() {
+        let ip = Ipv6Addr::new(
+            0xffff, 0xfffe, 0xfffd, 0xfffc, 0xfffb, 0xfffa, 0xfff9, 0xfff8,
+        );
+        let sa = SocketAddr::V6(SocketAddrV6::new(ip, 65535, 0, u32::MAX));
+        assert_eq!(sa.to_string().len(), 58);
+        assert!(sa.to_string().len() <= MAX_TCP_HINT);
+    }
+}
