@@ -1,5 +1,8 @@
 //! Kith end-to-end suites: one module per user story.
 
 mod cli_chat;
+mod flood;
+mod networks;
 mod tor_chat;
+mod tor_load;
 mod tornet;

@@ -7,6 +7,7 @@ pub mod error_kind;
 pub mod identity;
 pub mod limits;
 pub mod link;
+pub mod text;
 pub mod wire;
 
 #[doc(hidden)]

@@ -23,9 +23,6 @@ pub use crate::limits::{MAX_ACK_IDS, MAX_BODY, MAX_MESSAGE};
 pub const SUPPORTED_VERSIONS: &[u8] = &[1];
 /// The version we send.
 pub const CURRENT_VERSION: u8 = 1;
-/// The longest display name in a [`Hello`]: [`MAX_DISPLAY_NAME`], under
-/// its older name. Use [`crate::limits::MAX_DISPLAY_NAME`].
-pub const MAX_NAME: usize = MAX_DISPLAY_NAME;
 
 /// A message's globally unique id, chosen at random by its author.
 ///

@@ -17,16 +17,27 @@ use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
 
-/// How long a handshake may take (Tor circuits can be slow).
-pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(90);
-/// Frames buffered between the reader task and the connection loop.
-const READ_QUEUE: usize = 16;
+/// How long the dialing side's handshake may take in all (Tor circuits can be
+/// slow to carry the first cells).
+pub(crate) const INITIATOR_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Largest handshake message we read before the peer is authenticated. The
+/// largest real one (a hello listing every version) is far below this; the
+/// length is checked before anything is allocated.
+const MAX_HANDSHAKE_FRAME: usize = 512;
+/// Frames buffered between the reader task and the connection loop, once
+/// the peer is authenticated.
+const READ_QUEUE: usize = 4;
+/// How long one write to the peer may take before the link counts as stalled.
+pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Read one `u16 BE length ‖ body` frame. `Ok(None)` on a clean end of stream
-/// at a frame boundary.
+/// at a frame boundary. Frames longer than `max` are refused unread.
 ///
 /// Not cancel safe: a partially read frame is lost if the future is dropped.
-async fn read_frame(r: &mut ReadHalf<BoxStream>) -> std::io::Result<Option<Vec<u8>>> {
+async fn read_frame<R: AsyncReadExt + Unpin>(
+    r: &mut R,
+    max: usize,
+) -> std::io::Result<Option<Vec<u8>>> {
     let mut len = [0_u8; 2];
     match r.read_exact(&mut len).await {
         Ok(_) => {}
@@ -34,10 +45,28 @@ async fn read_frame(r: &mut ReadHalf<BoxStream>) -> std::io::Result<Option<Vec<u
         Err(e) => return Err(e),
     }
     let len = usize::from(u16::from_be_bytes(len));
-    // The largest frame is u16::MAX bytes, which is kith_session's MAX_FRAME.
+    if len > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "frame too long",
+        ));
+    }
     let mut body = vec![0_u8; len];
     r.read_exact(&mut body).await?;
     Ok(Some(body))
+}
+
+/// Read one handshake message within `limit`, reading nothing beyond it.
+async fn handshake_frame(r: &mut ReadHalf<BoxStream>, limit: Duration) -> Result<Vec<u8>> {
+    match tokio::time::timeout(limit, read_frame(r, MAX_HANDSHAKE_FRAME)).await {
+        Err(_) => Err(Error::Timeout("handshake")),
+        Ok(Ok(Some(f))) => Ok(f),
+        Ok(Ok(None)) => Err(Error::Protocol("stream ended in the handshake")),
+        Ok(Err(source)) => Err(Error::Io {
+            action: "reading the handshake",
+            source,
+        }),
+    }
 }
 
 /// An authenticated, encrypted connection to one peer.
@@ -55,19 +84,17 @@ impl Drop for Conn {
     }
 }
 
-/// Split a stream and start its reader task.
+/// Start the reader task of an authenticated connection.
 fn start_reader(
-    stream: BoxStream,
+    mut rd: ReadHalf<BoxStream>,
 ) -> (
     mpsc::Receiver<std::io::Result<Vec<u8>>>,
-    WriteHalf<BoxStream>,
     tokio::task::JoinHandle<()>,
 ) {
-    let (mut rd, wr) = tokio::io::split(stream);
     let (tx, rx) = mpsc::channel(READ_QUEUE);
     let task = tokio::spawn(async move {
         loop {
-            let frame = read_frame(&mut rd).await;
+            let frame = read_frame(&mut rd, kith_session::MAX_FRAME).await;
             let stop = !matches!(frame, Ok(Some(_)));
             let item = match frame {
                 Ok(Some(f)) => Ok(f),
@@ -79,7 +106,7 @@ fn start_reader(
             }
         }
     });
-    (rx, wr, task)
+    (rx, task)
 }
 
 async fn next_frame(rx: &mut mpsc::Receiver<std::io::Result<Vec<u8>>>) -> Result<Vec<u8>> {
@@ -93,15 +120,20 @@ async fn next_frame(rx: &mut mpsc::Receiver<std::io::Result<Vec<u8>>>) -> Result
     }
 }
 
+/// Write and flush within [`WRITE_TIMEOUT`]: a peer that stops reading
+/// cannot wedge us.
 async fn write_all(w: &mut WriteHalf<BoxStream>, bytes: &[u8]) -> Result<()> {
-    w.write_all(bytes).await.map_err(|source| Error::Io {
-        action: "writing to peer",
-        source,
-    })?;
-    w.flush().await.map_err(|source| Error::Io {
-        action: "writing to peer",
-        source,
-    })
+    let io = async {
+        w.write_all(bytes).await?;
+        w.flush().await
+    };
+    tokio::time::timeout(WRITE_TIMEOUT, io)
+        .await
+        .map_err(|_| Error::Timeout("writing to the peer"))?
+        .map_err(|source| Error::Io {
+            action: "writing to peer",
+            source,
+        })
 }
 
 /// Dial side: authenticate `expected` as the peer and ourselves to it.
@@ -110,18 +142,19 @@ pub(crate) async fn initiate(
     me: &IdentityKeypair,
     expected: IdentityKey,
 ) -> Result<Conn> {
-    let (mut frames, mut writer, reader) = start_reader(stream);
+    let (mut rd, mut writer) = tokio::io::split(stream);
     let run = async {
         let (hs, msg1) = kith_session::Initiator::new(me.signing_key(), expected.verifying_key())?;
         write_all(&mut writer, &msg1).await?;
-        let reply = next_frame(&mut frames).await?;
+        let reply = handshake_frame(&mut rd, INITIATOR_HANDSHAKE_TIMEOUT).await?;
         let (session, msg3) = hs.read_reply(&reply)?;
         write_all(&mut writer, &msg3).await?;
         Ok::<_, Error>(session)
     };
-    let session = tokio::time::timeout(HANDSHAKE_TIMEOUT, run)
+    let session = tokio::time::timeout(INITIATOR_HANDSHAKE_TIMEOUT, run)
         .await
         .map_err(|_| Error::Timeout("handshake"))??;
+    let (frames, reader) = start_reader(rd);
     Ok(Conn {
         session,
         frames,
@@ -132,20 +165,29 @@ pub(crate) async fn initiate(
 }
 
 /// Listen side: authenticate whoever dialed us; returns their identity.
-pub(crate) async fn respond(stream: BoxStream, me: &IdentityKeypair) -> Result<Conn> {
-    let (mut frames, mut writer, reader) = start_reader(stream);
+///
+/// Each message must arrive within `step` and the whole handshake within
+/// twice that. Nothing beyond the handshake messages is read, and no task
+/// is started, until the peer is authenticated.
+pub(crate) async fn respond(
+    stream: BoxStream,
+    me: &IdentityKeypair,
+    step: Duration,
+) -> Result<Conn> {
+    let (mut rd, mut writer) = tokio::io::split(stream);
     let run = async {
         let hs = kith_session::Responder::new(me.signing_key())?;
-        let hello = next_frame(&mut frames).await?;
+        let hello = handshake_frame(&mut rd, step).await?;
         let (hs, msg2) = hs.read_hello(&hello)?;
         write_all(&mut writer, &msg2).await?;
-        let finish = next_frame(&mut frames).await?;
+        let finish = handshake_frame(&mut rd, step).await?;
         let (session, peer) = hs.read_finish(&finish)?;
         Ok::<_, Error>((session, IdentityKey::from(peer)))
     };
-    let (session, peer) = tokio::time::timeout(HANDSHAKE_TIMEOUT, run)
+    let (session, peer) = tokio::time::timeout(step * 2, run)
         .await
         .map_err(|_| Error::Timeout("handshake"))??;
+    let (frames, reader) = start_reader(rd);
     Ok(Conn {
         session,
         frames,

@@ -65,7 +65,9 @@ impl KithConfig {
 pub(crate) struct KithInner {
     pub(crate) config: KithConfig,
     profiles: Mutex<HashMap<String, Profile>>,
-    tor: tokio::sync::Mutex<Option<TorRuntime>>,
+    /// One Tor client per distinct network that profiles name (see
+    /// [`KithInner::tor`]); keyed by the arti TOML, `None` for public Tor.
+    tor: tokio::sync::Mutex<HashMap<Option<String>, TorRuntime>>,
 }
 
 /// The Kith engine for one data directory. Cheap to clone.
@@ -104,7 +106,7 @@ impl Kith {
             inner: Arc::new(KithInner {
                 config,
                 profiles: Mutex::new(HashMap::new()),
-                tor: tokio::sync::Mutex::new(None),
+                tor: tokio::sync::Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -256,32 +258,62 @@ impl Kith {
         for p in all {
             p.shutdown().await;
         }
-        if let Some(tor) = self.inner.tor.lock().await.take() {
+        let clients: Vec<TorRuntime> = self
+            .inner
+            .tor
+            .lock()
+            .await
+            .drain()
+            .map(|(_, t)| t)
+            .collect();
+        for tor in clients {
             tor.shutdown().await;
         }
     }
 }
 
 impl KithInner {
-    /// The process-wide Tor client, started on first use.
+    /// The Tor client for the network a profile names, started on first use.
     ///
-    /// Every profile shares it (each with its own stream isolation); the
-    /// first caller's `extra_toml` configures it.
+    /// Profiles that name the same network (the public Tor network, or the
+    /// same arti TOML) share one client, each with its own stream isolation.
+    /// A profile that names another network gets a client of its own, with
+    /// its own state and cache directories: a profile goes online on exactly
+    /// the network its settings name, never on one another profile chose
+    /// (docs/architecture.md, "One Tor client per network").
     pub(crate) async fn tor(&self, extra_toml: Option<String>) -> Result<TorRuntime> {
-        let mut tor = self.tor.lock().await;
-        if let Some(t) = tor.as_ref() {
+        let mut clients = self.tor.lock().await;
+        if let Some(t) = clients.get(&extra_toml) {
             return Ok(t.clone());
         }
-        let base = self.config.data_dir.join("tor");
+        let base = self
+            .config
+            .data_dir
+            .join(tor_dir_name(extra_toml.as_deref()));
         create_private_dir(&base)?;
         let settings = TorSettings {
             state_dir: base.join("state"),
             cache_dir: base.join("cache"),
-            extra_toml,
+            extra_toml: extra_toml.clone(),
         };
         let rt = TorRuntime::start(settings).await?;
-        *tor = Some(rt.clone());
+        clients.insert(extra_toml, rt.clone());
         Ok(rt)
+    }
+}
+
+/// The directory (under the data directory) of the Tor client for a
+/// network: `tor` for the public Tor network, `tor-custom-<digest>` for an
+/// arti TOML, so two networks never share guards, state or a cache.
+fn tor_dir_name(extra_toml: Option<&str>) -> String {
+    use sha2::Digest as _;
+    match extra_toml {
+        None => "tor".to_owned(),
+        Some(toml) => {
+            let digest = sha2::Sha256::digest(toml.as_bytes());
+            let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            format!("tor-custom-{hex}")
+        }
     }
 }
 
@@ -298,4 +330,22 @@ pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
         action: "creating a directory",
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_network_has_its_own_tor_directory() {
+        assert_eq!(tor_dir_name(None), "tor");
+        let a = tor_dir_name(Some("[tor_network]\nfallback_caches = []\n"));
+        let b = tor_dir_name(Some("[tor_network]\n"));
+        assert!(a.starts_with("tor-custom-") && b.starts_with("tor-custom-"));
+        assert_ne!(a, b);
+        assert_eq!(
+            a,
+            tor_dir_name(Some("[tor_network]\nfallback_caches = []\n"))
+        );
+    }
 }

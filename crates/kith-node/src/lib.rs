@@ -1,10 +1,15 @@
 #![doc = include_str!("../README.md")]
 
+mod admission;
 mod conn;
+mod contact;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod kith;
 mod model;
 mod net;
+mod peers;
 mod profile;
 
 pub use error::{Error, Result};
@@ -12,7 +17,7 @@ pub use kith::{KdfChoice, Kith, KithConfig, MAX_PROFILE_NAME, validate_profile_n
 pub use kith_core::{ContactLink, ErrorKind, MessageId, OnionAddress, Timestamp};
 pub use model::{
     ContactId, ContactOrigin, ContactState, ContactView, Direction, Event, MessageState,
-    MessageView, Network, NetworkStatus, Password, Settings,
+    MessageView, Network, NetworkKind, NetworkStatus, Password, Settings,
 };
 pub use profile::{MAX_ALIAS, Profile};
 

@@ -54,6 +54,42 @@ impl Default for Network {
     }
 }
 
+impl Network {
+    /// Which kind of network this is, for front ends and `status`.
+    pub fn kind(&self) -> NetworkKind {
+        match self {
+            Network::Tor { extra_toml: None } => NetworkKind::Tor,
+            Network::Tor {
+                extra_toml: Some(_),
+            } => NetworkKind::TorCustom,
+            Network::Tcp { .. } => NetworkKind::Tcp,
+        }
+    }
+}
+
+/// Which network a profile is on: front ends warn on anything but [`NetworkKind::Tor`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NetworkKind {
+    /// The public Tor network with Kith's defaults.
+    Tor,
+    /// Tor with the user's own arti configuration (a test network, bridges, other
+    /// directory authorities): not necessarily the public Tor network.
+    TorCustom,
+    /// Plain TCP: not anonymous.
+    Tcp,
+}
+
+impl NetworkKind {
+    /// `"tor"`, `"tor-custom"` or `"tcp"`, as `kith status --json` prints it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            NetworkKind::Tor => "tor",
+            NetworkKind::TorCustom => "tor-custom",
+            NetworkKind::Tcp => "tcp",
+        }
+    }
+}
+
 /// The state of a profile's network, for front ends.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NetworkStatus {
@@ -185,4 +221,10 @@ pub enum Event {
     ContactsChanged,
     /// The network state changed.
     Network(NetworkStatus),
+    /// Contact requests from strangers were dropped over the caps (too many
+    /// pending, or arriving too fast). Shown as a count, never as a list.
+    RequestsDropped {
+        /// Requests dropped since the profile was unlocked.
+        total: u64,
+    },
 }

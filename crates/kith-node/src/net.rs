@@ -11,7 +11,6 @@
 //! So a crash of either side at any moment loses nothing and shows nothing twice.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use kith_core::wire::{Hello, PeerMessage, Text, Welcome};
@@ -20,42 +19,52 @@ use kith_store::{
     Contact, ContactId, ContactOrigin, ContactState, Inserted, MessageState, NewContact,
 };
 use kith_transport::{
-    BoxStream, DialTarget, ServiceSpec, TcpTransport, Transport, TransportStatus,
+    BoxStream, DialTarget, ServiceSpec, TcpTransport, Transport, TransportKind, TransportStatus,
 };
 use rand::Rng;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tracing::{debug, info, trace};
 
+use crate::admission::{HANDSHAKE_DEADLINE, Slot};
 use crate::conn::Conn;
+use crate::contact::ContactRules;
 use crate::error::{Error, Result};
 use crate::model::{Event, MessageView, Network, NetworkStatus};
 use crate::profile::{LockExt, ProfileInner};
 
-/// Outbound messages buffered per session.
-const OUT_QUEUE: usize = 64;
-/// How long to wait for the other side's Hello or Welcome.
-const GREETING_TIMEOUT: Duration = Duration::from_secs(60);
 /// First retry delay after a failed dial.
 const BACKOFF_MIN: Duration = Duration::from_secs(2);
 /// Longest retry delay for a contact that is offline.
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
-/// Retry delay after a peer said our request is pending.
+/// Retry delay after a peer said our request is pending. Over Tor, the
+/// peer dials our onion address once they accept, so this is only a
+/// fallback.
 const PENDING_RETRY: Duration = Duration::from_secs(15 * 60);
-
-/// What the connection loop is asked to do.
-#[derive(Debug)]
-pub(crate) enum Outbound {
-    /// New messages are in the outbox: send what this session has not sent.
-    Flush,
-}
+/// The same over TCP (loopback, LAN): the peer cannot dial us after
+/// accepting, since TCP hints are never taken from a stranger's request, so
+/// we ask again soon. A repeated request costs them one handshake and stores
+/// nothing: one identity is one request.
+const PENDING_RETRY_TCP: Duration = Duration::from_secs(5);
+/// How long the network may be up with our service unpublished before the
+/// listener is relaunched; doubles up to [`PUBLISH_PATIENCE_MAX`].
+const PUBLISH_PATIENCE: Duration = Duration::from_secs(120);
+/// Longest wait between relaunches of an unpublished service.
+const PUBLISH_PATIENCE_MAX: Duration = Duration::from_secs(15 * 60);
+/// A session that has sent nothing for this long sends a keepalive (an
+/// empty `Ack`). Both sides do, so a live link is never silent for longer.
+pub(crate) const KEEPALIVE: Duration = Duration::from_secs(30);
+/// A session that has received nothing for this long is dead: the link went
+/// silent (a stalled circuit, a peer that lost its network). It is closed and
+/// the dialer redials.
+pub(crate) const SILENT_LIMIT: Duration = Duration::from_secs(100);
 
 /// A profile's online state.
 pub(crate) struct Online {
     transport: Arc<dyn Transport>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
-    dialers: std::collections::HashMap<ContactId, JoinHandle<()>>,
 }
 
 /// Run `fut` until the profile goes offline.
@@ -88,13 +97,13 @@ pub(crate) async fn go_online(p: &Arc<ProfileInner>, net: Network, nickname: Str
         let listener = transport
             .listen(ServiceSpec {
                 identity: p.identity.clone(),
-                nickname,
+                nickname: nickname.clone(),
             })
             .await?;
         Ok::<_, Error>((transport, listener))
     }
     .await;
-    let (transport, mut listener) = match started {
+    let (transport, listener) = match started {
         Ok(x) => x,
         Err(e) => {
             p.status.send_replace(NetworkStatus::Failed {
@@ -105,10 +114,13 @@ pub(crate) async fn go_online(p: &Arc<ProfileInner>, net: Network, nickname: Str
         }
     };
     *p.tcp_hint.locked() = listener.local_tcp_addr();
+    *p.network_kind.locked() = Some(net.kind());
     let (stop, _) = watch::channel(false);
     let mut tasks = vec![];
 
-    // Network status: transport progress → profile status + events.
+    // Network status: transport progress → profile status + events. When
+    // the network becomes usable (again), every dialer retries at once
+    // instead of waiting out its backoff.
     let mut ts = transport.status();
     let now = map_status(&ts.borrow_and_update());
     p.status.send_replace(now.clone());
@@ -118,9 +130,16 @@ pub(crate) async fn go_online(p: &Arc<ProfileInner>, net: Network, nickname: Str
         loop {
             let st = map_status(&ts.borrow_and_update());
             let Some(p) = weak.upgrade() else { return };
-            if *p.status.borrow() != st {
+            let before = p.status.borrow().clone();
+            if before != st {
+                let usable = |s: &NetworkStatus| matches!(s, NetworkStatus::Online { .. });
+                let better = matches!(st, NetworkStatus::Online { published: true })
+                    || (usable(&st) && !usable(&before));
                 p.status.send_replace(st.clone());
                 p.emit(Event::Network(st));
+                if better {
+                    p.peers.wake_all();
+                }
             }
             drop(p);
             if ts.changed().await.is_err() {
@@ -129,34 +148,118 @@ pub(crate) async fn go_online(p: &Arc<ProfileInner>, net: Network, nickname: Str
         }
     })));
 
-    // Accept loop.
-    let weak = Arc::downgrade(p);
-    let stop_rx = stop.subscribe();
-    tasks.push(tokio::spawn(until_stopped(stop.subscribe(), async move {
-        while let Some(stream) = listener.accept().await {
-            let Some(p) = weak.upgrade() else { return };
-            tokio::spawn(until_stopped(stop_rx.clone(), async move {
-                if let Err(e) = incoming(&p, stream).await {
-                    debug!("incoming session ended: {e}");
-                }
-            }));
-        }
-    })));
+    // Accept loop. Every connection takes a place in the unauthenticated
+    // pool; a full pool evicts its oldest (see `admission`). The loop also
+    // keeps the service up: it relaunches a listener that ended or that the
+    // network never published.
+    tasks.push(tokio::spawn(until_stopped(
+        stop.subscribe(),
+        serve(
+            Arc::downgrade(p),
+            Arc::clone(&transport),
+            listener,
+            nickname,
+            stop.subscribe(),
+        ),
+    )));
 
-    let mut online = Online {
+    let online = Online {
         transport,
         stop,
         tasks,
-        dialers: Default::default(),
     };
     // One dialer per contact we may talk to.
     let contacts = p.store.call(|s| s.contacts()).await?;
     for c in contacts {
-        ensure_dialer(p, &mut online, c.id);
+        if c.state.should_dial() {
+            ensure_dialer(p, &online, c.id);
+        }
     }
     *guard = Some(online);
     info!("profile online");
     Ok(())
+}
+
+/// Accept connections on `listener`; relaunch it when it ends, or when the
+/// network is up but our service has not been published for a while (a
+/// node started before Tor was usable: arti's own upload retries can wait
+/// far longer than a user will). Patience doubles after each relaunch.
+async fn serve(
+    weak: std::sync::Weak<ProfileInner>,
+    transport: Arc<dyn Transport>,
+    mut listener: kith_transport::Listener,
+    nickname: String,
+    stop: watch::Receiver<bool>,
+) {
+    let mut patience = PUBLISH_PATIENCE;
+    loop {
+        let relaunch = tokio::select! {
+            () = accept_all(&weak, &mut listener, &stop) => "the listener ended",
+            () = unpublished_for(transport.status(), patience) => "the service is still not published",
+        };
+        drop(listener);
+        info!("relaunching the onion service: {relaunch}");
+        let mut delay = BACKOFF_MIN;
+        listener = loop {
+            tokio::time::sleep(delay).await;
+            let Some(p) = weak.upgrade() else { return };
+            let spec = ServiceSpec {
+                identity: p.identity.clone(),
+                nickname: nickname.clone(),
+            };
+            drop(p);
+            match transport.listen(spec).await {
+                Ok(l) => break l,
+                Err(e) => {
+                    debug!("relaunching the listener failed: {e}");
+                    delay = (delay * 2).min(BACKOFF_MAX);
+                }
+            }
+        };
+        patience = (patience * 2).min(PUBLISH_PATIENCE_MAX);
+    }
+}
+
+async fn accept_all(
+    weak: &std::sync::Weak<ProfileInner>,
+    listener: &mut kith_transport::Listener,
+    stop: &watch::Receiver<bool>,
+) {
+    while let Some(stream) = listener.accept().await {
+        let Some(p) = weak.upgrade() else { return };
+        let slot = p.admission.admit();
+        tokio::spawn(until_stopped(stop.clone(), async move {
+            if let Err(e) = incoming(&p, stream, slot).await {
+                debug!("incoming connection ended: {e}");
+            }
+        }));
+    }
+}
+
+/// Resolves once the transport has been ready, with a service of ours not
+/// published, for `patience` without a break.
+async fn unpublished_for(mut status: watch::Receiver<TransportStatus>, patience: Duration) {
+    let stuck = |t: &TransportStatus| t.ready && t.services.iter().any(|s| !s.published);
+    loop {
+        if status.wait_for(|t| stuck(t)).await.is_err() {
+            return std::future::pending().await;
+        }
+        let deadline = tokio::time::sleep(patience);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                () = &mut deadline => return,
+                changed = status.changed() => {
+                    if changed.is_err() {
+                        return std::future::pending().await;
+                    }
+                    if !stuck(&status.borrow_and_update()) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn map_status(t: &TransportStatus) -> NetworkStatus {
@@ -181,58 +284,52 @@ pub(crate) async fn go_offline(p: &Arc<ProfileInner>) {
     let mut guard = p.online.lock().await;
     if let Some(online) = guard.take() {
         let _ = online.stop.send(true);
-        for t in online.tasks.into_iter().chain(online.dialers.into_values()) {
+        for t in online.tasks {
             t.abort();
         }
         drop(online.transport);
-        p.conns.locked().clear();
+        p.peers.clear();
         *p.tcp_hint.locked() = None;
+        *p.network_kind.locked() = None;
         p.status.send_replace(NetworkStatus::Offline);
         p.emit(Event::Network(NetworkStatus::Offline));
         info!("profile offline");
     }
 }
 
-fn waker(p: &ProfileInner, id: ContactId) -> Arc<Notify> {
-    p.wakers.locked().entry(id).or_default().clone()
-}
-
-fn ensure_dialer(p: &Arc<ProfileInner>, online: &mut Online, id: ContactId) {
-    if online.dialers.get(&id).is_some_and(|h| !h.is_finished()) {
-        return;
-    }
+fn ensure_dialer(p: &Arc<ProfileInner>, online: &Online, id: ContactId) {
     let weak = Arc::downgrade(p);
     let transport = online.transport.clone();
-    let h = tokio::spawn(until_stopped(
-        online.stop.subscribe(),
-        dialer(weak, transport, id),
-    ));
-    online.dialers.insert(id, h);
+    let stop = online.stop.subscribe();
+    p.peers.ensure_dialer(id, move || {
+        tokio::spawn(until_stopped(stop, dialer(weak, transport, id)))
+    });
 }
 
-/// A contact was added, accepted, declined or removed.
-pub(crate) async fn contact_changed(p: &Arc<ProfileInner>, id: ContactId) {
-    let mut guard = p.online.lock().await;
-    if let Some(online) = guard.as_mut() {
-        ensure_dialer(p, online, id);
+/// A contact was added, accepted, declined, blocked, unblocked or removed.
+pub(crate) async fn contact_changed(
+    p: &Arc<ProfileInner>,
+    id: ContactId,
+    state: Option<ContactState>,
+) {
+    let may_talk = state.is_some_and(ContactRules::may_have_session);
+    if !may_talk {
+        // Removed, blocked or declined: whatever session is up ends now.
+        p.peers.close(id);
     }
-    drop(guard);
-    waker(p, id).notify_one();
+    if state.is_some_and(ContactRules::should_dial) {
+        let guard = p.online.lock().await;
+        if let Some(online) = guard.as_ref() {
+            ensure_dialer(p, online, id);
+        }
+    }
+    p.peers.wake(id);
 }
 
 /// New messages wait for `id`: push them to a live session, or wake the dialer.
-pub(crate) async fn outbox_changed(p: &Arc<ProfileInner>, id: ContactId) {
-    let senders: Vec<_> = p
-        .conns
-        .locked()
-        .get(&id)
-        .map(|v| v.iter().map(|(_, tx)| tx.clone()).collect())
-        .unwrap_or_default();
-    if let Some(tx) = senders.first() {
-        // A full queue already holds a Flush, which covers this message.
-        let _ = tx.try_send(Outbound::Flush);
-    } else {
-        waker(p, id).notify_one();
+pub(crate) fn outbox_changed(p: &Arc<ProfileInner>, id: ContactId) {
+    if !p.peers.flush(id) {
+        p.peers.wake(id);
     }
 }
 
@@ -247,11 +344,16 @@ enum Outcome {
 }
 
 /// Keep a session with one contact while there is reason to.
+///
+/// Retries with exponential backoff and jitter; woken early by a new
+/// message, a change of the contact's state, the end of a session, or the
+/// network becoming usable (so a node started before Tor works recovers as
+/// soon as it does).
 async fn dialer(weak: std::sync::Weak<ProfileInner>, transport: Arc<dyn Transport>, id: ContactId) {
     let mut backoff = BACKOFF_MIN;
     loop {
         let Some(p) = weak.upgrade() else { return };
-        let wake = waker(&p, id);
+        let wake = p.peers.waker(id);
         let notified = wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
@@ -260,6 +362,7 @@ async fn dialer(weak: std::sync::Weak<ProfileInner>, transport: Arc<dyn Transpor
                 backoff = BACKOFF_MIN;
                 BACKOFF_MIN
             }
+            Ok(Outcome::Pending) if transport.kind() == TransportKind::Tcp => PENDING_RETRY_TCP,
             Ok(Outcome::Pending) => PENDING_RETRY,
             Ok(Outcome::Idle) => Duration::from_secs(3600),
             Err(Error::Store(e)) if e.kind() == kith_core::ErrorKind::NotFound => return,
@@ -286,10 +389,10 @@ async fn dial_once(
     id: ContactId,
 ) -> Result<Outcome> {
     let c = p.store.call(move |s| s.contact(id)).await?;
-    if !matches!(c.state, ContactState::Accepted | ContactState::Outgoing) {
+    if !c.state.should_dial() {
         return Ok(Outcome::Idle);
     }
-    if p.conns.locked().get(&id).is_some_and(|v| !v.is_empty()) {
+    if p.peers.is_online(id) {
         // A session (perhaps one they opened) is up; wait for it to end.
         return Ok(Outcome::Idle);
     }
@@ -304,10 +407,13 @@ async fn dial_once(
     let tcp_hint = *p.tcp_hint.locked();
     conn.send(&PeerMessage::Hello(Hello { name, tcp_hint }))
         .await?;
-    match conn.recv_timeout(GREETING_TIMEOUT, "welcome").await? {
+    match conn
+        .recv_timeout(crate::conn::INITIATOR_HANDSHAKE_TIMEOUT, "welcome")
+        .await?
+    {
         Some(PeerMessage::Welcome(Welcome::Accepted)) => {
-            if c.state == ContactState::Outgoing {
-                set_contact_state(p, id, ContactState::Accepted).await?;
+            if let Some(to) = c.state.on_welcome_accepted() {
+                set_contact_state(p, id, c.state, to).await?;
             }
             run_session(p, id, conn).await;
             Ok(Outcome::Ended)
@@ -320,101 +426,145 @@ async fn dial_once(
     }
 }
 
+/// Move a contact from `from` to `to`, if it is still in `from` (read,
+/// check and write in one store transaction).
 async fn set_contact_state(
     p: &Arc<ProfileInner>,
     id: ContactId,
-    state: ContactState,
+    from: ContactState,
+    to: ContactState,
 ) -> Result<()> {
     p.store
         .call(move |s| {
-            let mut c = s.contact(id)?;
-            c.state = state;
-            s.update_contact(&c)
+            s.update_contact_with(id, |c| {
+                if c.state == from {
+                    c.state = to;
+                }
+                Ok::<(), std::convert::Infallible>(())
+            })
         })
-        .await?;
+        .await?
+        .unwrap_or_else(|never| match never {});
     p.emit(Event::ContactsChanged);
     Ok(())
 }
 
-/// Someone dialed us.
-async fn incoming(p: &Arc<ProfileInner>, stream: BoxStream) -> Result<()> {
-    let mut conn = crate::conn::respond(stream, &p.identity).await?;
-    let peer = conn.peer();
-    let hello = match conn.recv_timeout(GREETING_TIMEOUT, "hello").await? {
+/// Answer "pending" and close: what every non-contact hears, whatever the
+/// reason (a new request, a request over the caps, a stranger while strangers
+/// are blocked, a declined or blocked identity).
+async fn answer_pending(mut conn: Conn) {
+    let _ = conn.send(&PeerMessage::Welcome(Welcome::Pending)).await;
+    conn.close().await;
+}
+
+/// Someone dialed us. `slot` is their place in the unauthenticated pool:
+/// until they are known to be a contact, a newer connection may evict them.
+async fn incoming(p: &Arc<ProfileInner>, stream: BoxStream, mut slot: Slot) -> Result<()> {
+    let greeted = tokio::select! {
+        g = greet(p, stream) => g?,
+        _ = &mut slot.evicted => {
+            trace!("unauthenticated connection evicted by a newer one");
+            return Ok(());
+        }
+    };
+    let Some((conn, c, hello)) = greeted else {
+        return Ok(());
+    };
+    // A contact: it leaves the strangers' pool now.
+    drop(slot);
+    let answer = c.state.answer_hello();
+    if let Some(to) = answer.becomes {
+        set_contact_state(p, c.id, c.state, to).await?;
+    }
+    refresh_contact(p, &c, &hello).await?;
+    let mut conn = conn;
+    conn.send(&PeerMessage::Welcome(Welcome::Accepted)).await?;
+    run_session(p, c.id, conn).await;
+    Ok(())
+}
+
+/// The handshake and hello of an incoming connection. Everyone who is not a
+/// contact is answered and closed here (`None`); a contact is returned with
+/// its hello, not yet answered.
+async fn greet(p: &Arc<ProfileInner>, stream: BoxStream) -> Result<Option<(Conn, Contact, Hello)>> {
+    let mut conn = crate::conn::respond(stream, &p.identity, HANDSHAKE_DEADLINE).await?;
+    let address = conn.peer().to_bytes();
+    if p.blocked.locked().contains(&address) {
+        // Refused before any other work; told what a pending request is told.
+        answer_pending(conn).await;
+        return Ok(None);
+    }
+    let hello = match conn.recv_timeout(HANDSHAKE_DEADLINE, "hello").await? {
         Some(PeerMessage::Hello(h)) => h,
         _ => return Err(Error::Protocol("expected a hello")),
     };
-    let address = peer.to_bytes();
     let existing = p
         .store
         .call(move |s| s.contact_by_address(&address))
         .await?;
-    let answer = match existing {
-        Some(c) => match c.state {
-            ContactState::Accepted => Welcome::Accepted,
-            ContactState::Outgoing => {
-                // We added them and they dialed us: both sides agree.
-                set_contact_state(p, c.id, ContactState::Accepted).await?;
-                Welcome::Accepted
-            }
-            ContactState::IncomingRequest | ContactState::Declined | ContactState::Blocked => {
-                // Declined or blocked people are not told so.
-                Welcome::Pending
-            }
-        },
-        None => {
-            if p.settings().await?.block_unknown {
-                conn.close().await;
-                return Ok(());
-            }
-            let id = record_request(p, &address, &hello).await?;
-            p.emit(Event::ContactRequest(id));
-            p.emit(Event::ContactsChanged);
-            Welcome::Pending
-        }
+    let Some(c) = existing else {
+        // Answer first, then do any work: every stranger sees the same.
+        answer_pending(conn).await;
+        stranger(p, &address, &hello).await?;
+        return Ok(None);
     };
-    let id = match p
-        .store
-        .call(move |s| s.contact_by_address(&address))
-        .await?
-    {
-        Some(c) => {
-            refresh_hint(p, &c, &hello).await?;
-            c.id
-        }
-        None => return Err(Error::Bug("contact vanished")),
-    };
-    conn.send(&PeerMessage::Welcome(answer)).await?;
-    if answer == Welcome::Accepted {
-        run_session(p, id, conn).await;
-    } else {
-        conn.close().await;
+    if c.state.answer_hello().welcome != Welcome::Accepted {
+        answer_pending(conn).await;
+        return Ok(None);
     }
+    Ok(Some((conn, c, hello)))
+}
+
+/// A stranger said hello: maybe record their request, within the caps.
+async fn stranger(p: &Arc<ProfileInner>, address: &[u8; 32], hello: &Hello) -> Result<()> {
+    if p.settings().await?.block_unknown {
+        return Ok(());
+    }
+    let pending = p
+        .store
+        .call(|s| {
+            Ok(s.contacts()?
+                .iter()
+                .filter(|c| c.state == ContactState::IncomingRequest)
+                .count())
+        })
+        .await?;
+    if !p.admission.allow_request(pending) {
+        let total = p.admission.drop_request(address);
+        trace!("contact request dropped over the caps");
+        p.emit(Event::RequestsDropped { total });
+        return Ok(());
+    }
+    let Some(id) = record_request(p, address, hello).await? else {
+        return Ok(());
+    };
+    p.emit(Event::ContactRequest(id));
+    p.emit(Event::ContactsChanged);
     Ok(())
 }
 
 /// Store a stranger's request under a free alias taken from their name.
+/// Their TCP hint is not stored: hints are taken from accepted contacts only.
+/// `None` if they became known meanwhile.
 async fn record_request(
     p: &Arc<ProfileInner>,
     address: &[u8; 32],
     hello: &Hello,
-) -> Result<ContactId> {
+) -> Result<Option<ContactId>> {
     let address = *address;
-    let name: String = hello
-        .name
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(32)
-        .collect();
-    let base = if name.trim().is_empty() {
+    let name = kith_core::text::sanitize_name(&hello.name);
+    let alias_base: String = name.chars().take(32).collect();
+    let base = if alias_base.trim().is_empty() {
         "request".to_owned()
     } else {
-        name.trim().to_owned()
+        alias_base.trim().to_owned()
     };
     let their_name = (!name.is_empty()).then_some(name);
-    let hint = hello.tcp_hint.map(|h| h.to_string());
     Ok(p.store
         .call(move |s| {
+            if s.contact_by_address(&address)?.is_some() {
+                return Ok(None);
+            }
             let mut alias = base.clone();
             let mut n = 2;
             while s.contact_by_alias(&alias)?.is_some() {
@@ -426,87 +576,108 @@ async fn record_request(
                 alias,
                 state: ContactState::IncomingRequest,
                 origin: ContactOrigin::Request,
-                tcp_hint: hint,
+                tcp_hint: None,
                 their_name,
                 added_at: Timestamp::now(),
             })
+            .map(Some)
         })
         .await?)
 }
 
-/// Keep the contact's TCP hint and name as they last told us.
-async fn refresh_hint(p: &Arc<ProfileInner>, c: &Contact, hello: &Hello) -> Result<()> {
+/// Keep an accepted contact's TCP hint and name as they last told us. Only
+/// those two fields change (in one store transaction), so a state change
+/// made meanwhile is never overwritten.
+pub(crate) async fn refresh_contact(
+    p: &Arc<ProfileInner>,
+    c: &Contact,
+    hello: &Hello,
+) -> Result<()> {
     let hint = hello.tcp_hint.map(|h| h.to_string());
-    let name = Some(hello.name.clone()).filter(|n| !n.is_empty());
+    let name = Some(kith_core::text::sanitize_name(&hello.name)).filter(|n| !n.is_empty());
     if (hint.is_some() && hint != c.tcp_hint) || name != c.their_name {
-        let mut c = c.clone();
-        if hint.is_some() {
-            c.tcp_hint = hint;
-        }
-        c.their_name = name;
-        p.store.call(move |s| s.update_contact(&c)).await?;
+        let id = c.id;
+        p.store
+            .call(move |s| {
+                s.update_contact_with(id, |c| {
+                    if hint.is_some() {
+                        c.tcp_hint = hint;
+                    }
+                    c.their_name = name;
+                    Ok::<(), std::convert::Infallible>(())
+                })
+            })
+            .await?
+            .unwrap_or_else(|never| match never {});
     }
     Ok(())
 }
 
 /// An accepted session with a contact: deliver, receive, acknowledge.
-async fn run_session(p: &Arc<ProfileInner>, id: ContactId, conn: Conn) {
-    let conn_id = p.next_conn.fetch_add(1, Ordering::Relaxed);
-    let (tx, rx) = mpsc::channel(OUT_QUEUE);
-    let first = {
-        let mut conns = p.conns.locked();
-        let v = conns.entry(id).or_default();
-        v.push((conn_id, tx.clone()));
-        v.len() == 1
-    };
-    if first {
+async fn run_session(p: &Arc<ProfileInner>, id: ContactId, mut conn: Conn) {
+    let mut signals = p.peers.session_up(id);
+    if signals.first {
         p.emit(Event::ContactOnline(id));
     }
-    let _ = tx.try_send(Outbound::Flush);
-    drop(tx);
-    let result = session_loop(p, id, conn, rx).await;
+    // The contact may have been blocked or removed between their hello and
+    // the registration above, when a close would have found no session.
+    let still = p
+        .store
+        .call(move |s| s.contact(id))
+        .await
+        .is_ok_and(|c| c.state.may_have_session());
+    let result = if still {
+        session_loop(p, id, &mut conn, &mut signals).await
+    } else {
+        Ok(())
+    };
     if let Err(e) = result {
         debug!("session ended: {e}");
     }
-    let last = {
-        let mut conns = p.conns.locked();
-        let v = conns.entry(id).or_default();
-        v.retain(|(c, _)| *c != conn_id);
-        let empty = v.is_empty();
-        if empty {
-            conns.remove(&id);
-        }
-        empty
-    };
-    if last {
+    conn.close().await;
+    if p.peers.session_down(id, signals.id) {
         p.emit(Event::ContactOffline(id));
     }
-    waker(p, id).notify_one();
+    p.peers.wake(id);
 }
 
 async fn session_loop(
     p: &Arc<ProfileInner>,
     id: ContactId,
-    mut conn: Conn,
-    mut rx: mpsc::Receiver<Outbound>,
+    conn: &mut Conn,
+    signals: &mut crate::peers::SessionSignals,
 ) -> Result<()> {
     // Ids sent in this session, so a flush does not resend them.
     let mut sent = std::collections::HashSet::<MessageId>::new();
+    let mut last_heard = Instant::now();
+    let mut keepalive = tokio::time::interval(KEEPALIVE);
+    keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    keepalive.reset();
     loop {
         tokio::select! {
             msg = conn.recv() => {
-                match msg? {
-                    None => return Ok(()),
-                    Some(PeerMessage::Text(t)) => receive_text(p, id, &mut conn, t).await?,
-                    Some(PeerMessage::Ack(ids)) => receive_ack(p, id, ids).await?,
-                    Some(_) => return Err(Error::Protocol("unexpected message in session")),
+                last_heard = Instant::now();
+                let Some(msg) = msg? else { return Ok(()) };
+                if let Some(reply) = on_message(p, id, msg).await? {
+                    conn.send(&reply).await?;
                 }
             }
-            cmd = rx.recv() => {
+            cmd = signals.flush.recv() => {
                 match cmd {
-                    Some(Outbound::Flush) => flush(p, id, &mut conn, &mut sent).await?,
+                    Some(()) => flush(p, id, conn, &mut sent).await?,
                     None => return Ok(()),
                 }
+            }
+            changed = signals.close.changed() => {
+                if changed.is_err() || *signals.close.borrow() {
+                    return Ok(());
+                }
+            }
+            _ = keepalive.tick() => {
+                if last_heard.elapsed() > SILENT_LIMIT {
+                    return Err(Error::Timeout("the contact's link went silent"));
+                }
+                conn.send(&PeerMessage::Ack(vec![])).await?;
             }
         }
     }
@@ -548,27 +719,41 @@ async fn flush(
     Ok(())
 }
 
-async fn receive_text(
+/// What a session does with one message from an accepted contact; returns
+/// what to answer. Everything a contact sends after the handshake goes
+/// through here (and `kith_node::fuzzing` drives it with arbitrary input).
+pub(crate) async fn on_message(
     p: &Arc<ProfileInner>,
     id: ContactId,
-    conn: &mut Conn,
-    t: Text,
-) -> Result<()> {
+    msg: PeerMessage,
+) -> Result<Option<PeerMessage>> {
+    match msg {
+        PeerMessage::Text(t) => receive_text(p, id, t).await.map(Some),
+        // An empty ack is a keepalive.
+        PeerMessage::Ack(ids) if ids.is_empty() => Ok(None),
+        PeerMessage::Ack(ids) => receive_ack(p, id, ids).await.map(|()| None),
+        _ => Err(Error::Protocol("unexpected message in session")),
+    }
+}
+
+/// Store a contact's message, then return its acknowledgement.
+async fn receive_text(p: &Arc<ProfileInner>, id: ContactId, t: Text) -> Result<PeerMessage> {
     let now = Timestamp::now();
     let mid = t.id;
+    // Their clock is theirs: keep what they claim within sane bounds.
+    let sent_at = t.sent_at.clamp_peer(now);
     let inserted = p
         .store
-        .call(move |s| s.insert_incoming(id, t.id, &t.body, t.sent_at, now))
+        .call(move |s| s.insert_incoming(id, t.id, &t.body, sent_at, now))
         .await?;
-    // Stored durably: now acknowledge, also for a duplicate (our first ack may have been lost).
-    conn.send(&PeerMessage::Ack(vec![mid])).await?;
     if let Inserted::New(m) = inserted {
         p.emit(Event::MessageReceived {
             contact: id,
             message: MessageView::from(m),
         });
     }
-    Ok(())
+    // Stored durably: now acknowledge, also for a duplicate (our first ack may have been lost).
+    Ok(PeerMessage::Ack(vec![mid]))
 }
 
 async fn receive_ack(p: &Arc<ProfileInner>, id: ContactId, ids: Vec<MessageId>) -> Result<()> {

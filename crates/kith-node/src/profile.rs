@@ -1,23 +1,28 @@
 //! One unlocked profile: its identity, its store, its contacts and chats.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use kith_core::{ContactLink, IdentityKeypair, MessageId, OnionAddress, Timestamp};
 use kith_store::{Contact, ContactId, ContactOrigin, ContactState, NewContact, StoreHandle};
-use tokio::sync::{Notify, broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
 
+use crate::admission::Admission;
+use crate::contact::{ContactRules, NotAllowed};
 use crate::error::{Error, Result};
 use crate::kith::KithInner;
-use crate::model::{ContactView, Event, MessageView, Network, NetworkStatus, Password, Settings};
-use crate::net::{Online, Outbound};
+use crate::model::{
+    ContactView, Event, MessageView, Network, NetworkKind, NetworkStatus, Password, Settings,
+};
+use crate::net::Online;
+use crate::peers::Peers;
 
 /// Events buffered per subscriber before it lags.
 const EVENT_QUEUE: usize = 256;
 /// Longest contact alias, in bytes.
-pub const MAX_ALIAS: usize = 64;
+pub use kith_core::limits::MAX_ALIAS;
 const SETTINGS_KEY: &str = "settings";
 const NICKNAME_KEY: &str = "onion-nickname";
 
@@ -30,18 +35,19 @@ pub(crate) struct ProfileInner {
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) status: watch::Sender<NetworkStatus>,
     pub(crate) online: tokio::sync::Mutex<Option<Online>>,
-    /// Live sessions per contact: (connection id, its outbound queue).
-    pub(crate) conns: Mutex<HashMap<ContactId, Vec<LiveSession>>>,
-    pub(crate) next_conn: AtomicU64,
-    /// Wakes a contact's dialer early (new message, accepted request, session ended).
-    pub(crate) wakers: Mutex<HashMap<ContactId, Arc<Notify>>>,
+    /// Each contact's dialer, wake signal and live sessions.
+    pub(crate) peers: Peers,
+    /// Bounds on what strangers may cost.
+    pub(crate) admission: Admission,
+    /// Addresses of blocked contacts, checked right after the handshake,
+    /// before any other work.
+    pub(crate) blocked: Mutex<HashSet<[u8; 32]>>,
     /// Where we listen on TCP, when we do: goes into our link and Hello.
     pub(crate) tcp_hint: Mutex<Option<SocketAddr>>,
+    /// The network we are online on.
+    pub(crate) network_kind: Mutex<Option<NetworkKind>>,
     pub(crate) locked: AtomicBool,
 }
-
-/// A live session: its id and its outbound queue.
-pub(crate) type LiveSession = (u64, mpsc::Sender<Outbound>);
 
 /// A handle to an unlocked profile. Cheap to clone.
 #[derive(Clone)]
@@ -58,12 +64,12 @@ impl std::fmt::Debug for Profile {
 pub(crate) fn validate_display_name(name: &str) -> Result<()> {
     let trimmed = name.trim();
     if trimmed.is_empty()
-        || name.len() > kith_core::wire::MAX_NAME
+        || name.len() > kith_core::limits::MAX_DISPLAY_NAME
         || name.chars().any(char::is_control)
     {
         return Err(Error::BadInput(format!(
             "a name has 1 to {} bytes and no control characters",
-            kith_core::wire::MAX_NAME
+            kith_core::limits::MAX_DISPLAY_NAME
         )));
     }
     Ok(())
@@ -102,6 +108,15 @@ impl Profile {
         let address = identity.address();
         let (events, _) = broadcast::channel(EVENT_QUEUE);
         let (status, _) = watch::channel(NetworkStatus::Offline);
+        let blocked = store
+            .call(|s| {
+                Ok(s.contacts()?
+                    .into_iter()
+                    .filter(|c| c.state == ContactState::Blocked)
+                    .map(|c| c.address)
+                    .collect::<HashSet<_>>())
+            })
+            .await?;
         Ok(Profile {
             inner: Arc::new(ProfileInner {
                 name: name.to_owned(),
@@ -112,10 +127,11 @@ impl Profile {
                 events,
                 status,
                 online: tokio::sync::Mutex::new(None),
-                conns: Mutex::new(HashMap::new()),
-                next_conn: AtomicU64::new(1),
-                wakers: Mutex::new(HashMap::new()),
+                peers: Peers::default(),
+                admission: Admission::new(),
+                blocked: Mutex::new(blocked),
                 tcp_hint: Mutex::new(None),
+                network_kind: Mutex::new(None),
                 locked: AtomicBool::new(false),
             }),
         })
@@ -180,6 +196,17 @@ impl Profile {
         self.inner.status.subscribe()
     }
 
+    /// The kind of network the profile is online on; `None` while offline.
+    pub fn network_kind(&self) -> Option<NetworkKind> {
+        *self.inner.network_kind.locked()
+    }
+
+    /// Contact requests dropped over the caps (too many pending, or arriving
+    /// too fast) since the profile was unlocked.
+    pub fn dropped_requests(&self) -> u64 {
+        self.inner.admission.dropped()
+    }
+
     /// Go online: listen for contacts and deliver queued messages.
     ///
     /// If already online, goes offline first.
@@ -221,22 +248,12 @@ impl Profile {
     /// Every contact, requests included.
     pub async fn contacts(&self) -> Result<Vec<ContactView>> {
         self.check_unlocked()?;
-        let rows = self
-            .inner
-            .store
-            .call(|s| {
-                let mut out = vec![];
-                for c in s.contacts()? {
-                    let unread = s.unread_count(c.id)?;
-                    let last = s.messages(c.id)?.pop();
-                    out.push((c, unread, last));
-                }
-                Ok(out)
-            })
-            .await?;
+        // One pass: each contact's newest message and unread count, without
+        // opening whole conversations (front ends call this on every event).
+        let rows = self.inner.store.call(|s| s.contact_summaries()).await?;
         Ok(rows
             .into_iter()
-            .filter_map(|(c, unread, last)| self.view(c, unread, last.map(Into::into)))
+            .filter_map(|cs| self.view(cs.contact, cs.unread, cs.last.map(Into::into)))
             .collect())
     }
 
@@ -244,12 +261,7 @@ impl Profile {
         let address = kith_core::IdentityKey::from_bytes(&c.address)
             .ok()?
             .address();
-        let online = self
-            .inner
-            .conns
-            .locked()
-            .get(&c.id)
-            .is_some_and(|v| !v.is_empty());
+        let online = self.inner.peers.is_online(c.id);
         Some(ContactView {
             id: c.id,
             alias: c.alias,
@@ -266,15 +278,12 @@ impl Profile {
     /// One contact.
     pub async fn contact(&self, id: ContactId) -> Result<ContactView> {
         self.check_unlocked()?;
-        let (c, unread, last) = self
+        let cs = self
             .inner
             .store
-            .call(move |s| {
-                let c = s.contact(id)?;
-                Ok((c, s.unread_count(id)?, s.messages(id)?.pop()))
-            })
+            .call(move |s| s.contact_summary(id))
             .await?;
-        self.view(c, unread, last.map(Into::into))
+        self.view(cs.contact, cs.unread, cs.last.map(Into::into))
             .ok_or(Error::Bug("stored contact has an invalid key"))
     }
 
@@ -336,69 +345,78 @@ impl Profile {
             .await?
             .map_err(|()| Error::AlreadyExists("a contact with this address".into()))?;
         self.emit(Event::ContactsChanged);
-        crate::net::contact_changed(&self.inner, id).await;
-        self.contact(id).await
+        let view = self.contact(id).await?;
+        crate::net::contact_changed(&self.inner, id, Some(view.state)).await;
+        Ok(view)
     }
 
-    /// Accept a contact request.
+    /// Accept a contact request (also a declined one).
     pub async fn accept_contact(&self, id: ContactId) -> Result<()> {
-        self.set_state(
-            id,
-            ContactState::Accepted,
-            &[
-                ContactState::IncomingRequest,
-                ContactState::Declined,
-                ContactState::Accepted,
-            ],
-        )
-        .await
+        self.transition(id, |c| c.state.accept()).await
     }
 
     /// Decline a contact request: they are not told, and cannot message us.
     pub async fn decline_contact(&self, id: ContactId) -> Result<()> {
-        self.set_state(
-            id,
-            ContactState::Declined,
-            &[ContactState::IncomingRequest, ContactState::Declined],
-        )
-        .await
+        self.transition(id, |c| c.state.decline()).await
     }
 
-    async fn set_state(
+    /// Put a declined request back among the pending ones ("un-decline").
+    pub async fn restore_request(&self, id: ContactId) -> Result<()> {
+        self.transition(id, |c| c.state.restore()).await
+    }
+
+    /// Block a contact or a request: its live session closes now, its
+    /// connections are refused right after the handshake, and it never comes
+    /// back as a new request. It is answered as a pending request is.
+    pub async fn block_contact(&self, id: ContactId) -> Result<()> {
+        self.transition(id, |c| c.state.block()).await
+    }
+
+    /// Unblock: a request becomes a pending request again; a contact we
+    /// added waits for them to answer, as after adding their link.
+    pub async fn unblock_contact(&self, id: ContactId) -> Result<()> {
+        self.transition(id, |c| c.state.unblock(c.origin)).await
+    }
+
+    /// Apply one step of the contact state machine, atomically in the store,
+    /// then bring the network in line (close sessions, start or wake dialers).
+    async fn transition(
         &self,
         id: ContactId,
-        to: ContactState,
-        from: &'static [ContactState],
+        step: impl FnOnce(&Contact) -> std::result::Result<ContactState, NotAllowed> + Send + 'static,
     ) -> Result<()> {
         self.check_unlocked()?;
-        let ok = self
+        let outcome = self
             .inner
             .store
             .call(move |s| {
-                let mut c = s.contact(id)?;
-                if !from.contains(&c.state) {
-                    return Ok(false);
-                }
-                c.state = to;
-                s.update_contact(&c)?;
-                Ok(true)
+                s.update_contact_with(id, |c| {
+                    c.state = step(c)?;
+                    Ok(c.clone())
+                })
             })
             .await?;
-        if !ok {
-            return Err(Error::BadInput(
-                "that contact is not a pending request".into(),
-            ));
+        let c = outcome.map_err(|e: NotAllowed| Error::BadInput(e.explain()))?;
+        {
+            let mut blocked = self.inner.blocked.locked();
+            if c.state == ContactState::Blocked {
+                blocked.insert(c.address);
+            } else {
+                blocked.remove(&c.address);
+            }
         }
         self.emit(Event::ContactsChanged);
-        crate::net::contact_changed(&self.inner, id).await;
+        crate::net::contact_changed(&self.inner, id, Some(c.state)).await;
         Ok(())
     }
 
-    /// Remove a contact and its conversation.
+    /// Remove a contact and its conversation; a live session closes now.
     pub async fn remove_contact(&self, id: ContactId) -> Result<()> {
         self.check_unlocked()?;
+        let c = self.inner.store.call(move |s| s.contact(id)).await?;
         self.inner.store.call(move |s| s.delete_contact(id)).await?;
-        crate::net::contact_changed(&self.inner, id).await;
+        self.inner.blocked.locked().remove(&c.address);
+        crate::net::contact_changed(&self.inner, id, None).await;
         self.emit(Event::ContactsChanged);
         Ok(())
     }
@@ -427,11 +445,11 @@ impl Profile {
         if text.trim().is_empty() {
             return Err(Error::BadInput("the message is empty".into()));
         }
-        if text.len() > kith_core::wire::MAX_BODY {
+        if text.len() > kith_core::limits::MAX_BODY {
             return Err(Error::BadInput(format!(
                 "the message is too long ({} bytes, at most {})",
                 text.len(),
-                kith_core::wire::MAX_BODY
+                kith_core::limits::MAX_BODY
             )));
         }
         let id = MessageId::random(&mut rand::rngs::OsRng);
@@ -441,7 +459,7 @@ impl Profile {
             .store
             .call(move |s| {
                 let c = s.contact(contact)?;
-                if !matches!(c.state, ContactState::Accepted | ContactState::Outgoing) {
+                if !c.state.may_send() {
                     return Ok(None);
                 }
                 s.insert_outgoing(contact, id, &body, Timestamp::now())
@@ -449,7 +467,7 @@ impl Profile {
             })
             .await?
             .ok_or_else(|| Error::BadInput("accept this contact before writing to them".into()))?;
-        crate::net::outbox_changed(&self.inner, contact).await;
+        crate::net::outbox_changed(&self.inner, contact);
         Ok(m.into())
     }
 

@@ -195,3 +195,115 @@ async fn profiles_lock_unlock_and_passwords() {
         .expect("delete");
     assert!(k.list_profiles().expect("list").is_empty());
 }
+
+/// Wait for the next `ContactRequest` event, or `None` after `secs`.
+async fn next_request(
+    ev: &mut tokio::sync::broadcast::Receiver<Event>,
+    secs: u64,
+) -> Option<crate::ContactId> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        match tokio::time::timeout_at(deadline, ev.recv()).await {
+            Ok(Ok(Event::ContactRequest(id))) => return Some(id),
+            Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            _ => return None,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_closes_the_session_and_the_request_never_comes_back() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let k = kith(dir.path());
+    let (a, b) = pair(&k).await;
+    let mut b_events = b.subscribe();
+    let bob = a.add_contact(&b.link(), "bob").await.expect("add");
+    let req = next_request(&mut b_events, 10).await.expect("request");
+    b.accept_contact(req).await.expect("accept");
+    a.send(bob.id, "before").await.expect("send");
+    until("session up both ways", || async {
+        b.contact(req).await.expect("c").online && a.contact(bob.id).await.expect("c").online
+    })
+    .await;
+
+    // Bob blocks Alice: the live session closes at once.
+    b.block_contact(req).await.expect("block");
+    assert_eq!(
+        b.contact(req).await.expect("c").state,
+        ContactState::Blocked
+    );
+    until("session closed", || async {
+        !a.contact(bob.id).await.expect("c").online
+    })
+    .await;
+    assert!(
+        b.send(req, "no").await.is_err(),
+        "cannot write to a blocked contact"
+    );
+    // Alice keeps writing and redialling: nothing arrives, no new request.
+    let m = a.send(bob.id, "after the block").await.expect("send");
+    assert!(next_request(&mut b_events, 3).await.is_none());
+    assert_eq!(b.messages(req).await.expect("m").len(), 1);
+    assert!(
+        a.messages(bob.id)
+            .await
+            .expect("m")
+            .iter()
+            .any(|x| x.id == m.id && x.state != MessageState::Delivered)
+    );
+    // Accepting needs unblocking first; unblocked, the request is pending again.
+    assert!(b.accept_contact(req).await.is_err());
+    b.unblock_contact(req).await.expect("unblock");
+    assert_eq!(
+        b.contact(req).await.expect("c").state,
+        ContactState::IncomingRequest
+    );
+    b.accept_contact(req).await.expect("accept");
+    until("delivered after unblock", || async {
+        a.messages(bob.id)
+            .await
+            .expect("m")
+            .iter()
+            .any(|x| x.id == m.id && x.state == MessageState::Delivered)
+    })
+    .await;
+    k.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decline_restore_and_remove() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let k = kith(dir.path());
+    let (a, b) = pair(&k).await;
+    let mut b_events = b.subscribe();
+    let bob = a.add_contact(&b.link(), "bob").await.expect("add");
+    let req = next_request(&mut b_events, 10).await.expect("request");
+    b.decline_contact(req).await.expect("decline");
+    assert_eq!(
+        b.contact(req).await.expect("c").state,
+        ContactState::Declined
+    );
+    // Declined people redial (as anyone pending does) and stay declined.
+    assert!(next_request(&mut b_events, 2).await.is_none());
+    b.restore_request(req).await.expect("restore");
+    assert_eq!(
+        b.contact(req).await.expect("c").state,
+        ContactState::IncomingRequest
+    );
+    b.accept_contact(req).await.expect("accept");
+    until("accepted", || async {
+        a.contact(bob.id).await.expect("c").state == ContactState::Accepted
+    })
+    .await;
+    until("online", || async {
+        a.contact(bob.id).await.expect("c").online
+    })
+    .await;
+    // Removing closes the session at once.
+    b.remove_contact(req).await.expect("remove");
+    until("session closed", || async {
+        !a.contact(bob.id).await.expect("c").online
+    })
+    .await;
+    k.shutdown().await;
+}

@@ -19,7 +19,9 @@ pub use error::Error;
 pub use listener::Listener;
 pub use status::{ServiceState, TransportStatus};
 pub use tcp::{TCP_DIAL_TIMEOUT, TcpTransport};
-pub use tor::{TOR_DIAL_TIMEOUT, TorRuntime, TorSettings, TorTransport};
+pub use tor::{
+    INTRO_RATE, MAX_STREAMS_PER_CIRCUIT, TOR_DIAL_TIMEOUT, TorRuntime, TorSettings, TorTransport,
+};
 
 /// The virtual port of every Kith onion service.
 ///

@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 use tor_cell::relaycell::msg::{Connected, End, EndReason};
 use tor_config::BoolOrAuto;
 use tor_hscrypto::pk::{HsId, HsIdKey, HsIdKeypair};
-use tor_hsservice::config::OnionServiceConfigBuilder;
+use tor_hsservice::config::{OnionServiceConfigBuilder, TokenBucketConfig};
 use tor_hsservice::status::{OnionServiceStatus, Problem};
 use tor_hsservice::{
     HsIdKeypairSpecifier, HsNickname, RendRequest, RunningOnionService, StreamRequest,
@@ -42,6 +42,19 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How long a listen waits for an exiting process on the same data
 /// directory to release the service's state lock.
 const RELAUNCH_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Streams one rendezvous circuit may hold open at once. A Kith session is
+/// one stream; two cover a redial racing an old stream's close. A client
+/// that opens more has its circuit torn down (arti's
+/// `max_concurrent_streams_per_circuit`, C tor's
+/// `HiddenServiceMaxStreamsCloseCircuit`); arti's default is 65 535.
+pub const MAX_STREAMS_PER_CIRCUIT: u32 = 4;
+
+/// Introduction requests per second our introduction points forward to us,
+/// and the burst they allow (sent to them as the `DOS_PARAMS` extension of
+/// `ESTABLISH_INTRO`; C tor's defaults are 25/s and 200). A person's
+/// contacts reconnect a few times a minute at most.
+pub const INTRO_RATE: (u32, u32) = (5, 50);
 
 /// Pause between failed bootstrap attempts: doubles up to the maximum.
 const BOOTSTRAP_RETRY: (Duration, Duration) = (Duration::from_secs(5), Duration::from_secs(120));
@@ -451,8 +464,15 @@ impl TorTransport {
             nick,
             Arc::downgrade(&base),
         )?;
+        // Bounds on what strangers can make the service do (see
+        // docs/threat-model.md, "Load"): few streams per circuit, a rate
+        // limit at the introduction points, and proof of work that clients
+        // must solve when the service is under load.
         let config = OnionServiceConfigBuilder::default()
             .nickname(guard.hs_nickname.clone())
+            .max_concurrent_streams_per_circuit(MAX_STREAMS_PER_CIRCUIT)
+            .rate_limit_at_intro(Some(TokenBucketConfig::new(INTRO_RATE.0, INTRO_RATE.1)))
+            .enable_pow(true)
             .build()
             .map_err(|e| Error::Bug(format!("onion service config: {e}")))?;
         // Relaunches in this process get a fresh arti nickname (see

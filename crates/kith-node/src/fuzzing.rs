@@ -1,0 +1,218 @@
+//! Entry points for `cargo fuzz` (see `fuzz/`). Not an API: hidden from the
+//! docs, compiled on stable so the harness never rots.
+//!
+//! [`Inbound`] drives the whole inbound path after the handshake, as a
+//! contact would: bytes → `kith_core::wire::decode` → the session's message
+//! handler → the encrypted store → the views front ends display.
+
+use std::path::PathBuf;
+
+use kith_core::wire::PeerMessage;
+use kith_core::{ContactLink, IdentityKeypair, Timestamp};
+use kith_store::ContactId;
+
+use crate::{KdfChoice, Kith, KithConfig, Password, Profile};
+
+/// A profile with one accepted contact, in a private temporary directory.
+pub struct Inbound {
+    rt: tokio::runtime::Runtime,
+    kith: Kith,
+    profile: Profile,
+    contact: ContactId,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for Inbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Inbound(..)")
+    }
+}
+
+impl Inbound {
+    /// A fresh profile and contact.
+    ///
+    /// # Panics
+    /// When the temporary directory, runtime or profile cannot be made (the
+    /// harness cannot run at all then).
+    #[allow(clippy::expect_used)]
+    pub fn new() -> Inbound {
+        let mut rnd = [0_u8; 8];
+        rand_core::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut rnd);
+        let tag: String = rnd.iter().map(|b| format!("{b:02x}")).collect();
+        let dir = std::env::temp_dir().join(format!("kith-fuzz-{tag}"));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let kith = Kith::new(KithConfig {
+            data_dir: dir.clone(),
+            kdf: KdfChoice::DangerouslyFastForTestingOnly,
+        });
+        let (profile, contact) = rt.block_on(async {
+            let p = kith
+                .create_profile("fuzz", "Fuzz", Password::new("pw".into()))
+                .await
+                .expect("profile");
+            let peer = IdentityKeypair::from_seed(&[7; 32]);
+            let link = ContactLink {
+                address: peer.address(),
+                tcp: None,
+            };
+            let c = p.add_contact(&link, "peer").await.expect("contact");
+            // A contact we added (Outgoing) may hold a session, as an
+            // accepted one does.
+            (p, c.id)
+        });
+        Inbound {
+            rt,
+            kith,
+            profile,
+            contact,
+            dir,
+        }
+    }
+
+    /// Feed `data` as a contact's session would: `u16 BE length ‖ frame`,
+    /// repeated. A first frame that is a `Hello` refreshes the contact's name
+    /// as a new session's hello does. Checks what front ends would be shown.
+    ///
+    /// # Panics
+    /// When an invariant of what is displayed does not hold (that is a bug
+    /// the fuzzer found).
+    pub fn run(&self, mut data: &[u8]) {
+        let p = &self.profile.inner;
+        self.rt.block_on(async {
+            let mut first = true;
+            while data.len() >= 2 {
+                let len = usize::from(u16::from_be_bytes([data[0], data[1]]));
+                let end = (2 + len).min(data.len());
+                let frame = &data[2..end];
+                data = &data[end..];
+                let Ok(msg) = kith_core::wire::decode(frame) else {
+                    continue;
+                };
+                if let PeerMessage::Hello(h) = &msg {
+                    if first {
+                        let c = p.store.call({
+                            let id = self.contact;
+                            move |s| s.contact(id)
+                        });
+                        if let Ok(c) = c.await {
+                            let _ = crate::net::refresh_contact(p, &c, h).await;
+                        }
+                    }
+                    first = false;
+                    continue;
+                }
+                first = false;
+                // A typed error ends a real session; here we go on.
+                let _ = crate::net::on_message(p, self.contact, msg).await;
+            }
+            self.check_views().await;
+        });
+    }
+
+    async fn check_views(&self) {
+        let latest = Timestamp::now()
+            .as_millis()
+            .saturating_add(kith_core::clock::MAX_PEER_CLOCK_AHEAD.as_millis());
+        let contacts = self.profile.contacts().await;
+        let Ok(contacts) = contacts else {
+            panic!("listing contacts failed");
+        };
+        for c in contacts {
+            if let Some(n) = &c.their_name {
+                assert!(
+                    !n.chars().any(kith_core::text::is_disallowed_in_name),
+                    "a peer's name reached the views unsanitized"
+                );
+            }
+            if let Some(m) = &c.last_message {
+                assert!(m.time.as_millis() <= latest, "a peer's date in the future");
+            }
+        }
+        let Ok(msgs) = self.profile.messages(self.contact).await else {
+            panic!("reading the conversation failed");
+        };
+        for m in msgs {
+            assert!(m.time.as_millis() <= latest, "a peer's date in the future");
+            assert!(m.body.len() <= kith_core::wire::MAX_BODY);
+        }
+    }
+}
+
+impl Default for Inbound {
+    fn default() -> Self {
+        Inbound::new()
+    }
+}
+
+impl Drop for Inbound {
+    fn drop(&mut self) {
+        let kith = self.kith.clone();
+        self.rt.block_on(kith.shutdown());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kith_core::wire::{Hello, Text, encode};
+
+    fn framed(msgs: &[PeerMessage]) -> Vec<u8> {
+        let mut out = vec![];
+        for m in msgs {
+            let b = encode(m).expect("encode");
+            out.extend_from_slice(&u16::try_from(b.len()).expect("len").to_be_bytes());
+            out.extend_from_slice(&b);
+        }
+        out
+    }
+
+    #[test]
+    fn hostile_names_dates_and_garbage_are_data() {
+        let h = Inbound::new();
+        let input = framed(&[
+            PeerMessage::Hello(Hello {
+                name: "\u{202E}evil\u{200B}\x1b]0;title\x07".into(),
+                tcp_hint: None,
+            }),
+            PeerMessage::Text(Text {
+                id: kith_core::MessageId([1; 16]),
+                sent_at: Timestamp(u64::MAX),
+                body: "\x1b[2J\rhello".into(),
+            }),
+            PeerMessage::Text(Text {
+                id: kith_core::MessageId([2; 16]),
+                sent_at: Timestamp(0),
+                body: "old".into(),
+            }),
+            PeerMessage::Ack(vec![kith_core::MessageId([9; 16])]),
+        ]);
+        h.run(&input);
+        h.run(&[0xff, 0xff, 1, 2, 3]);
+        h.run(&input[..input.len() / 2]);
+        let c =
+            h.rt.block_on(h.profile.contact(h.contact))
+                .expect("contact");
+        assert_eq!(c.their_name.as_deref(), Some("evil]0;title"));
+        let msgs = h.rt.block_on(h.profile.messages(h.contact)).expect("msgs");
+        assert_eq!(msgs.len(), 2, "a duplicate is stored once");
+        assert!(
+            msgs.iter()
+                .all(|m| m.time.as_millis() <= Timestamp::now().as_millis() + 600_000)
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn any_bytes_are_data(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048)) {
+            thread_local! {
+                static H: Inbound = Inbound::new();
+            }
+            H.with(|h| h.run(&data));
+        }
+    }
+}
