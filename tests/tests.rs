@@ -1,6 +1,7 @@
 //! Kith end-to-end suites: one module per user story.
 
 mod cli_chat;
+mod cli_hardening;
 mod flood;
 mod networks;
 mod tor_chat;

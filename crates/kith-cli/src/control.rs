@@ -1,23 +1,44 @@
 //! The daemon's control socket and the operations both paths share.
 //!
 //! Protocol: the client writes one JSON [`Request`] line; the daemon answers
-//! one JSON [`Response`] line and closes. The socket is created mode 0600 in
-//! the profile's 0700 directory, so only its owner can reach it.
+//! one JSON [`Response`] line and closes. No password ever crosses it: the
+//! daemon is already unlocked.
+//!
+//! Who can reach it: the socket is created under the process's 0o077 umask
+//! (see `local::restrict_umask`) and then set to mode 0600, in the profile's
+//! directory, which is checked to be ours and owner-only. Each end also
+//! checks the other's uid (`SO_PEERCRED`): the daemon serves only its own
+//! user, and a client talks only to a daemon of its own user.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use kith_node::{
-    ContactLink, ContactState, ContactView, Direction, MessageState, MessageView, NetworkStatus,
-    Profile,
+    ContactLink, ContactOrigin, ContactState, ContactView, Direction, MessageState, MessageView,
+    NetworkKind, NetworkStatus, Profile,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
+use crate::local;
+
 /// Longest request line the daemon reads.
 const MAX_REQUEST: u64 = 256 * 1024;
+
+/// Requests served at once; more wait in the listen backlog.
+const MAX_CLIENTS: usize = 16;
+
+/// How long a client may take to send its request line.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The first and the longest pause after a failed `accept` (e.g. `EMFILE`:
+/// out of descriptors), doubling in between, so a persistent error does not
+/// spin a core.
+const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(2));
 
 /// An operation on a profile.
 #[derive(Debug, Serialize, Deserialize)]
@@ -28,6 +49,9 @@ pub(crate) enum Request {
     ContactList,
     ContactAccept { alias: String },
     ContactDecline { alias: String },
+    ContactRestore { alias: String },
+    ContactBlock { alias: String },
+    ContactUnblock { alias: String },
     ContactRemove { alias: String },
     Send { alias: String, text: String },
     Messages { alias: String },
@@ -76,18 +100,46 @@ pub(crate) fn message_json(m: &MessageView) -> Value {
     })
 }
 
+fn origin_str(o: ContactOrigin) -> &'static str {
+    match o {
+        ContactOrigin::Link => "link",
+        ContactOrigin::InPerson => "in_person",
+        ContactOrigin::Introduced => "introduced",
+        ContactOrigin::Request => "request",
+    }
+}
+
 fn contact_json(c: &ContactView) -> Value {
     json!({
         "alias": c.alias,
         "address": c.address.to_string(),
         "state": contact_state_str(c.state),
+        "origin": origin_str(c.origin),
         "their_name": c.their_name,
         "online": c.online,
         "unread": c.unread,
     })
 }
 
-pub(crate) fn status_json(running: bool, s: &NetworkStatus) -> Value {
+/// The network a profile is on, or when offline the one its settings name.
+async fn network_kind(p: &Profile) -> anyhow::Result<NetworkKind> {
+    if let Some(k) = p.network_kind() {
+        return Ok(k);
+    }
+    Ok(p.settings()
+        .await?
+        .network
+        .map_or(NetworkKind::Tor, |n| n.kind()))
+}
+
+/// `kith status --json`: `state` is how far the network is, `network` which
+/// network it is (`tor`, `tor-custom`, `tcp`).
+pub(crate) fn status_json(
+    running: bool,
+    s: &NetworkStatus,
+    kind: NetworkKind,
+    dropped_requests: u64,
+) -> Value {
     let (state, percent, phase, published, error) = match s {
         NetworkStatus::Offline => ("offline", 0, String::new(), false, None),
         NetworkStatus::Starting { percent, phase } => {
@@ -98,11 +150,13 @@ pub(crate) fn status_json(running: bool, s: &NetworkStatus) -> Value {
     };
     json!({
         "running": running,
-        "network": state,
+        "state": state,
+        "network": kind.as_str(),
         "bootstrap_percent": percent,
         "phase": phase,
         "published": published,
         "error": error,
+        "dropped_requests": dropped_requests,
     })
 }
 
@@ -118,15 +172,28 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
             let link = ContactLink::parse(&link)?;
             contact_json(&p.add_contact(&link, &alias).await?)
         }
-        Request::ContactList => {
-            Value::Array(p.contacts().await?.iter().map(contact_json).collect())
-        }
+        Request::ContactList => json!({
+            "contacts": p.contacts().await?.iter().map(contact_json).collect::<Vec<_>>(),
+            "dropped_requests": p.dropped_requests(),
+        }),
         Request::ContactAccept { alias } => {
             p.accept_contact(contact_id(p, &alias).await?).await?;
             Value::Null
         }
         Request::ContactDecline { alias } => {
             p.decline_contact(contact_id(p, &alias).await?).await?;
+            Value::Null
+        }
+        Request::ContactRestore { alias } => {
+            p.restore_request(contact_id(p, &alias).await?).await?;
+            Value::Null
+        }
+        Request::ContactBlock { alias } => {
+            p.block_contact(contact_id(p, &alias).await?).await?;
+            Value::Null
+        }
+        Request::ContactUnblock { alias } => {
+            p.unblock_contact(contact_id(p, &alias).await?).await?;
             Value::Null
         }
         Request::ContactRemove { alias } => {
@@ -143,7 +210,12 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
             p.mark_read(id).await?;
             Value::Array(ms.iter().map(message_json).collect())
         }
-        Request::Status => status_json(running, &p.network_status()),
+        Request::Status => status_json(
+            running,
+            &p.network_status(),
+            network_kind(p).await?,
+            p.dropped_requests(),
+        ),
     })
 }
 
@@ -153,6 +225,16 @@ pub(crate) async fn ask_daemon(profile_dir: &Path, req: &Request) -> anyhow::Res
     let Ok(stream) = UnixStream::connect(&path).await else {
         return Ok(None);
     };
+    let uid = stream
+        .peer_cred()
+        .context("asking who serves the control socket")?
+        .uid();
+    if !local::is_our_uid(uid) {
+        bail!(
+            "refusing to use {}: it is served by uid {uid}, not by you",
+            path.display()
+        );
+    }
     let (rd, mut wr) = stream.into_split();
     let mut line = serde_json::to_vec(req)?;
     line.push(b'\n');
@@ -168,33 +250,62 @@ pub(crate) async fn ask_daemon(profile_dir: &Path, req: &Request) -> anyhow::Res
 
 /// Bind the control socket (removing a stale one left by a killed daemon).
 pub(crate) async fn bind(profile_dir: &Path) -> anyhow::Result<UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
     let path = socket_path(profile_dir);
     if UnixStream::connect(&path).await.is_ok() {
         bail!("a kith daemon already runs this profile");
     }
     let _ = std::fs::remove_file(&path);
+    // Created mode 0700 under the process's 0o077 umask, so no other user can
+    // connect between this bind and the chmod below.
     let listener = UnixListener::bind(&path).context("binding the control socket")?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
     Ok(listener)
 }
 
 /// Serve requests until the task is dropped.
 pub(crate) async fn serve(listener: UnixListener, profile: Profile) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
+    let mut backoff = ACCEPT_BACKOFF.0;
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => {
+                backoff = ACCEPT_BACKOFF.0;
+                stream
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "control socket: accept failed; pausing");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(ACCEPT_BACKOFF.1);
+                continue;
+            }
+        };
+        match stream.peer_cred() {
+            Ok(c) if local::is_our_uid(c.uid()) => {}
+            Ok(c) => {
+                tracing::warn!(
+                    uid = c.uid(),
+                    "control socket: refused a client of another user"
+                );
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "control socket: refused a client of unknown uid");
+                continue;
+            }
+        }
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
         };
         let p = profile.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let (rd, mut wr) = stream.into_split();
             let mut line = String::new();
             let mut rd = BufReader::new(tokio::io::AsyncReadExt::take(rd, MAX_REQUEST));
-            if rd.read_line(&mut line).await.is_err() {
-                return;
+            match tokio::time::timeout(REQUEST_DEADLINE, rd.read_line(&mut line)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(_)) | Err(_) => return,
             }
             let resp = match serde_json::from_str::<Request>(&line) {
                 Err(e) => Response::Err {

@@ -3,16 +3,24 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A CLI prints.
 
 mod control;
+mod listen;
+mod local;
+mod password;
+mod term;
+mod timefmt;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use kith_node::{ContactLink, Kith, KithConfig, Network, NetworkStatus, Password, Profile};
 use serde_json::Value;
+use zeroize::Zeroizing;
 
 use control::Request;
+use term::{Field, escape};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -30,6 +38,10 @@ struct Cli {
     /// Read the password from this file (first line) instead of a prompt or KITH_PASSWORD.
     #[arg(long, global = true)]
     password_file: Option<PathBuf>,
+    /// Read the password from this inherited descriptor, to its end. Used by
+    /// kith itself to take KITH_PASSWORD out of its environment.
+    #[arg(long, global = true, hide = true)]
+    password_fd: Option<i32>,
     #[command(subcommand)]
     command: Command,
 }
@@ -62,6 +74,10 @@ enum Command {
         /// arti TOML merged over Kith's Tor defaults (e.g. a private test network).
         #[arg(long)]
         tor_config: Option<PathBuf>,
+        /// Allow --listen on an address the internet can reach (not loopback
+        /// or private). Plain TCP is not anonymous: anyone can connect.
+        #[arg(long)]
+        public: bool,
     },
     /// Manage contacts.
     #[command(subcommand)]
@@ -129,6 +145,23 @@ enum ContactCmd {
         /// The request's alias.
         alias: String,
     },
+    /// Put a declined request back among the pending ones.
+    Restore {
+        /// The request's alias.
+        alias: String,
+    },
+    /// Block a contact or a request: its session closes, its connections are
+    /// refused, and it never comes back as a request.
+    Block {
+        /// The contact's alias.
+        alias: String,
+    },
+    /// Unblock: a request is pending again; a contact you added waits for
+    /// them, as after adding their link.
+    Unblock {
+        /// The contact's alias.
+        alias: String,
+    },
     /// Remove a contact and its conversation.
     Remove {
         /// The contact's alias.
@@ -144,7 +177,14 @@ enum TransportArg {
     Tcp,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
+    // Before anything else, while this is the only thread: nothing this
+    // process creates is ever open to other users, and KITH_PASSWORD leaves
+    // the environment (by re-executing; returns only when it is not set).
+    local::restrict_umask();
+    if let Err(e) = password::reexec_without_env() {
+        return fail(&e);
+    }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -153,18 +193,33 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e.into()),
+    };
     let result = rt.block_on(real_main(cli));
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
-    result
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+/// Print an error, escaped (it may quote what a peer sent), and fail.
+fn fail(e: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {}", escape(&format!("{e:#}"), Field::Line));
+    ExitCode::FAILURE
 }
 
 struct Ctx {
     kith: Kith,
     profile: Option<String>,
     password_file: Option<PathBuf>,
+    /// The password handed over through `--password-fd` (from KITH_PASSWORD).
+    handed_password: Option<Zeroizing<String>>,
 }
 
 impl Ctx {
@@ -174,21 +229,39 @@ impl Ctx {
             .ok_or_else(|| anyhow!("which profile? use --profile NAME"))
     }
 
+    /// The profile's directory, after checking that it is ours and private.
+    fn profile_dir(&self) -> anyhow::Result<PathBuf> {
+        let dir = self.kith.profile_dir(self.profile_name()?);
+        if let local::DirCheck::Fixed(mode) = local::check_profile_dir(&dir)? {
+            eprintln!(
+                "warning: {} was open to other users (mode {mode:o}); it is now 0700",
+                dir.display()
+            );
+        }
+        Ok(dir)
+    }
+
+    /// Whether a password is at hand without a prompt.
+    fn has_password(&self) -> bool {
+        self.password_file.is_some() || self.handed_password.is_some()
+    }
+
     fn password(&self, prompt: &str) -> anyhow::Result<Password> {
         if let Some(f) = &self.password_file {
-            let s = std::fs::read_to_string(f).context("reading the password file")?;
-            return Ok(Password::new(
-                s.lines().next().unwrap_or_default().to_owned(),
-            ));
+            let contents =
+                Zeroizing::new(std::fs::read_to_string(f).context("reading the password file")?);
+            let mut line = password::first_line(&contents);
+            return Ok(Password::new(std::mem::take(&mut *line)));
         }
-        if let Ok(s) = std::env::var("KITH_PASSWORD") {
-            return Ok(Password::new(s));
+        if let Some(p) = &self.handed_password {
+            return Ok(Password::new(String::clone(p)));
         }
         Ok(Password::new(rpassword::prompt_password(prompt)?))
     }
 
     async fn unlock(&self) -> anyhow::Result<Profile> {
         let name = self.profile_name()?;
+        self.profile_dir()?;
         if !self.kith.list_profiles()?.iter().any(|n| n == name) {
             bail!(
                 "no profile named {name:?} in {}",
@@ -201,7 +274,7 @@ impl Ctx {
 
     /// Run a request on the daemon if one runs, else on the unlocked profile.
     async fn request(&self, req: Request) -> anyhow::Result<Value> {
-        let dir = self.kith.profile_dir(self.profile_name()?);
+        let dir = self.profile_dir()?;
         if let Some(v) = control::ask_daemon(&dir, &req).await? {
             return Ok(v);
         }
@@ -218,29 +291,36 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
         None => KithConfig::default_data_dir()
             .ok_or_else(|| anyhow!("no data directory: use --data-dir"))?,
     };
+    let handed_password = match cli.password_fd {
+        Some(fd) => Some(password::read_fd(fd)?),
+        None => None,
+    };
     let ctx = Ctx {
         kith: Kith::new(KithConfig::new(data_dir)),
         profile: cli.profile,
         password_file: cli.password_file,
+        handed_password,
     };
     match cli.command {
         Command::Profile(ProfileCmd::List) => {
             for n in ctx.kith.list_profiles()? {
-                println!("{n}");
+                println!("{}", escape(&n, Field::Line));
             }
         }
         Command::Profile(ProfileCmd::Create { name, display_name }) => {
             kith_node::validate_profile_name(&name)?;
-            let pw = if ctx.password_file.is_some() || std::env::var_os("KITH_PASSWORD").is_some() {
+            let pw = if ctx.has_password() {
                 ctx.password("")?
             } else {
-                let a = rpassword::prompt_password(format!("New password for {name}: "))?;
-                let b = rpassword::prompt_password("Again: ")?;
+                let mut a = Zeroizing::new(rpassword::prompt_password(format!(
+                    "New password for {name}: "
+                ))?);
+                let b = Zeroizing::new(rpassword::prompt_password("Again: ")?);
                 if a != b {
                     bail!("the passwords differ");
                 }
                 eprintln!("Remember it: a lost password means a lost profile.");
-                Password::new(a)
+                Password::new(std::mem::take(&mut *a))
             };
             let display = display_name.unwrap_or_else(|| name.clone());
             let p = ctx.kith.create_profile(&name, &display, pw).await?;
@@ -261,7 +341,8 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
             transport,
             listen,
             tor_config,
-        } => run(&ctx, transport, listen, tor_config.as_deref()).await?,
+            public,
+        } => run(&ctx, transport, listen, tor_config.as_deref(), public).await?,
         Command::Contact(ContactCmd::Add { link, alias }) => {
             ContactLink::parse(&link)?;
             ctx.request(Request::ContactAdd {
@@ -269,26 +350,27 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
                 alias: alias.clone(),
             })
             .await?;
-            println!("added {alias}: they see a contact request when you both are online");
+            println!(
+                "added {}: they see a contact request when you both are online",
+                escape(&alias, Field::Line)
+            );
         }
         Command::Contact(ContactCmd::List { json }) => {
             let v = ctx.request(Request::ContactList).await?;
-            for c in v.as_array().into_iter().flatten() {
+            let dropped = v["dropped_requests"].as_u64().unwrap_or_default();
+            for c in v["contacts"].as_array().into_iter().flatten() {
                 if json {
                     println!("{c}");
                 } else {
-                    println!(
-                        "{:<20} {:<9} {} {}",
-                        c["alias"].as_str().unwrap_or_default(),
-                        c["state"].as_str().unwrap_or_default(),
-                        if c["online"].as_bool() == Some(true) {
-                            "online "
-                        } else {
-                            "offline"
-                        },
-                        c["address"].as_str().unwrap_or_default()
-                    );
+                    println!("{}", contact_line(c));
                 }
+            }
+            if json {
+                if dropped > 0 {
+                    println!("{}", serde_json::json!({ "dropped_requests": dropped }));
+                }
+            } else if let Some(line) = dropped_line(dropped) {
+                println!("{line}");
             }
         }
         Command::Contact(ContactCmd::Accept { alias }) => {
@@ -296,6 +378,15 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Contact(ContactCmd::Decline { alias }) => {
             ctx.request(Request::ContactDecline { alias }).await?;
+        }
+        Command::Contact(ContactCmd::Restore { alias }) => {
+            ctx.request(Request::ContactRestore { alias }).await?;
+        }
+        Command::Contact(ContactCmd::Block { alias }) => {
+            ctx.request(Request::ContactBlock { alias }).await?;
+        }
+        Command::Contact(ContactCmd::Unblock { alias }) => {
+            ctx.request(Request::ContactUnblock { alias }).await?;
         }
         Command::Contact(ContactCmd::Remove { alias }) => {
             ctx.request(Request::ContactRemove { alias }).await?;
@@ -306,41 +397,112 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Messages { alias, json } => {
             let v = ctx.request(Request::Messages { alias }).await?;
+            let tz = timefmt::local_zone();
             for m in v.as_array().into_iter().flatten() {
                 if json {
                     println!("{m}");
                 } else {
-                    let who = if m["direction"] == "in" { "<" } else { ">" };
-                    println!(
-                        "{who} {} [{}]",
-                        m["body"].as_str().unwrap_or_default(),
-                        m["state"].as_str().unwrap_or_default()
-                    );
+                    println!("{}", message_line(m, &tz));
                 }
             }
         }
         Command::Status { json } => {
-            let dir = ctx.kith.profile_dir(ctx.profile_name()?);
-            let v = control::ask_daemon(&dir, &Request::Status)
-                .await?
-                .unwrap_or_else(|| control::status_json(false, &NetworkStatus::Offline));
+            let dir = ctx.profile_dir()?;
+            let v = match control::ask_daemon(&dir, &Request::Status).await? {
+                Some(v) => v,
+                // No daemon: offline, on the network its settings name.
+                None => {
+                    let p = ctx.unlock().await?;
+                    let r = control::execute(&p, Request::Status, false).await;
+                    ctx.kith.shutdown().await;
+                    r?
+                }
+            };
             if json {
                 println!("{v}");
             } else {
-                println!(
-                    "{} ({}%{})",
-                    v["network"].as_str().unwrap_or_default(),
-                    v["bootstrap_percent"],
-                    if v["published"] == true {
-                        ", onion service published"
-                    } else {
-                        ""
-                    }
-                );
+                println!("{}", status_line(&v));
             }
         }
     }
     Ok(())
+}
+
+/// One contact, for people: alias, state, online, full address, and the name
+/// they gave themselves, marked as theirs.
+fn contact_line(c: &Value) -> String {
+    let text = |k: &str| escape(c[k].as_str().unwrap_or_default(), Field::Line).into_owned();
+    let mut line = format!(
+        "{:<20} {:<9} {} {}",
+        text("alias"),
+        text("state"),
+        if c["online"] == true {
+            "online "
+        } else {
+            "offline"
+        },
+        text("address"),
+    );
+    if let Some(name) = c["their_name"].as_str().filter(|n| !n.is_empty()) {
+        line.push_str(&format!(
+            "  name: {} (their choice, unverified)",
+            escape(name, Field::Line)
+        ));
+    }
+    line
+}
+
+/// "N requests dropped", when there were any.
+fn dropped_line(n: u64) -> Option<String> {
+    match n {
+        0 => None,
+        1 => Some("1 request dropped (over the limits for contact requests)".into()),
+        n => Some(format!(
+            "{n} requests dropped (over the limits for contact requests)"
+        )),
+    }
+}
+
+/// One message, for people: direction, local time, body, state. A body's
+/// later lines are indented under its first.
+fn message_line(m: &Value, tz: &jiff::tz::TimeZone) -> String {
+    let who = if m["direction"] == "in" { "<" } else { ">" };
+    let when = timefmt::format_millis(m["time"].as_u64().unwrap_or_default(), tz);
+    format!(
+        "{who} {when}  {} [{}]",
+        term::body(m["body"].as_str().unwrap_or_default(), "    "),
+        escape(m["state"].as_str().unwrap_or_default(), Field::Line)
+    )
+}
+
+/// `kith status`, for people.
+fn status_line(v: &Value) -> String {
+    let text = |k: &str| escape(v[k].as_str().unwrap_or_default(), Field::Line).into_owned();
+    let network = match v["network"].as_str().unwrap_or_default() {
+        "tor" => "the public Tor network".to_owned(),
+        "tor-custom" => {
+            "Tor with a custom configuration (not necessarily the public Tor network)".to_owned()
+        }
+        "tcp" => "plain TCP (not anonymous)".to_owned(),
+        other => escape(other, Field::Line).into_owned(),
+    };
+    let mut line = format!(
+        "{} ({}%{}) on {network}",
+        text("state"),
+        v["bootstrap_percent"],
+        if v["published"] == true {
+            ", onion service published"
+        } else {
+            ""
+        }
+    );
+    if let Some(e) = v["error"].as_str() {
+        line.push_str(&format!(": {}", escape(e, Field::Line)));
+    }
+    if let Some(d) = dropped_line(v["dropped_requests"].as_u64().unwrap_or_default()) {
+        line.push_str(&format!("\n{d}"));
+    }
+    line
 }
 
 async fn link(ctx: &Ctx, tcp: Option<SocketAddr>) -> anyhow::Result<ContactLink> {
@@ -352,19 +514,29 @@ async fn link(ctx: &Ctx, tcp: Option<SocketAddr>) -> anyhow::Result<ContactLink>
     Ok(l)
 }
 
-async fn run(
-    ctx: &Ctx,
+/// What `kith run` goes online with, from its flags; refuses a TCP listen
+/// address the internet can reach unless `public`.
+fn run_network(
     transport: TransportArg,
     listen: Option<SocketAddr>,
     tor_config: Option<&Path>,
-) -> anyhow::Result<()> {
-    let net = match transport {
-        TransportArg::Tcp => Network::Tcp {
-            listen: listen.ok_or_else(|| anyhow!("--transport tcp needs --listen IP:PORT"))?,
-        },
+    public: bool,
+) -> anyhow::Result<Network> {
+    Ok(match transport {
+        TransportArg::Tcp => {
+            if tor_config.is_some() {
+                bail!("--tor-config is for --transport tor");
+            }
+            let listen = listen.ok_or_else(|| anyhow!("--transport tcp needs --listen IP:PORT"))?;
+            listen::check_listen(listen, public)?;
+            Network::Tcp { listen }
+        }
         TransportArg::Tor => {
             if listen.is_some() {
                 bail!("--listen is for --transport tcp");
+            }
+            if public {
+                bail!("--public is for --transport tcp --listen");
             }
             let extra_toml = match tor_config {
                 Some(f) => Some(std::fs::read_to_string(f).context("reading --tor-config")?),
@@ -372,9 +544,19 @@ async fn run(
             };
             Network::Tor { extra_toml }
         }
-    };
+    })
+}
+
+async fn run(
+    ctx: &Ctx,
+    transport: TransportArg,
+    listen: Option<SocketAddr>,
+    tor_config: Option<&Path>,
+    public: bool,
+) -> anyhow::Result<()> {
+    let net = run_network(transport, listen, tor_config, public)?;
     let p = ctx.unlock().await?;
-    let dir = ctx.kith.profile_dir(p.name());
+    let dir = ctx.profile_dir()?;
     let listener = control::bind(&dir).await?;
     let mut status = p.watch_network();
     let online = p.go_online(net);
@@ -384,7 +566,7 @@ async fn run(
             let s = status.borrow_and_update().clone();
             match s {
                 NetworkStatus::Starting { percent, phase } => {
-                    eprintln!("network: {percent}% {phase}")
+                    eprintln!("network: {percent}% {}", escape(&phase, Field::Line))
                 }
                 NetworkStatus::Online { published } => {
                     eprintln!(
@@ -396,7 +578,9 @@ async fn run(
                         }
                     )
                 }
-                NetworkStatus::Failed { error } => eprintln!("network: failed: {error}"),
+                NetworkStatus::Failed { error } => {
+                    eprintln!("network: failed: {}", escape(&error, Field::Line))
+                }
                 NetworkStatus::Offline => eprintln!("network: offline"),
             }
             if status.changed().await.is_err() {
@@ -431,5 +615,177 @@ async fn wait_for_signal() {
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn network_of(args: &[&str]) -> anyhow::Result<Network> {
+        let cli = Cli::try_parse_from(args)?;
+        let Command::Run {
+            transport,
+            listen,
+            tor_config,
+            public,
+        } = cli.command
+        else {
+            bail!("not a run command");
+        };
+        run_network(transport, listen, tor_config.as_deref(), public)
+    }
+
+    #[test]
+    fn tcp_listen_needs_public_for_public_addresses() {
+        fn tcp(addr: &str) -> Vec<&str> {
+            ["kith", "run", "--transport", "tcp", "--listen", addr].to_vec()
+        }
+        let ok = network_of(&tcp("127.0.0.1:9101")).expect("loopback");
+        assert_eq!(
+            ok,
+            Network::Tcp {
+                listen: "127.0.0.1:9101".parse().expect("addr")
+            }
+        );
+        network_of(&tcp("192.168.1.2:9101")).expect("private");
+        network_of(&tcp("[fd00::2]:9101")).expect("ULA");
+        for refused in [
+            "0.0.0.0:9101",
+            "8.8.8.8:9101",
+            "[::]:9101",
+            "[2001:db8::1]:9",
+        ] {
+            let err = network_of(&tcp(refused)).expect_err(refused).to_string();
+            assert!(err.contains("--public"), "{refused}: {err}");
+        }
+        let mut public = tcp("0.0.0.0:9101");
+        public.push("--public");
+        network_of(&public).expect("--public allows it");
+        let err = network_of(&["kith", "run", "--public"]).expect_err("tor");
+        assert!(err.to_string().contains("--public is for"), "{err}");
+        assert!(network_of(&["kith", "run", "--transport", "tcp"]).is_err());
+        assert!(network_of(&["kith", "run", "--listen", "127.0.0.1:1"]).is_err());
+        assert_eq!(
+            network_of(&["kith", "run"]).expect("tor"),
+            Network::Tor { extra_toml: None }
+        );
+    }
+
+    #[test]
+    fn the_password_fd_flag_is_hidden_but_parsed() {
+        let cli = Cli::try_parse_from(["kith", "--password-fd", "3", "status"]).expect("parse");
+        assert_eq!(cli.password_fd, Some(3));
+        // Global: accepted after the subcommand too (the re-exec puts it first).
+        let cli = Cli::try_parse_from(["kith", "status", "--password-fd", "4"]).expect("parse");
+        assert_eq!(cli.password_fd, Some(4));
+        use clap::CommandFactory;
+        let help = Cli::command().render_long_help().to_string();
+        assert!(!help.contains("password-fd"), "{help}");
+        assert!(help.contains("password-file"), "{help}");
+    }
+
+    #[test]
+    fn block_unblock_restore_parse() {
+        for (sub, alias) in [("block", "eve"), ("unblock", "eve"), ("restore", "carol")] {
+            let cli = Cli::try_parse_from(["kith", "contact", sub, alias]).expect(sub);
+            let Command::Contact(c) = cli.command else {
+                panic!("{sub}: not a contact command");
+            };
+            let got = match c {
+                ContactCmd::Block { alias } if sub == "block" => alias,
+                ContactCmd::Unblock { alias } if sub == "unblock" => alias,
+                ContactCmd::Restore { alias } if sub == "restore" => alias,
+                other => panic!("{sub}: parsed as {other:?}"),
+            };
+            assert_eq!(got, alias);
+        }
+    }
+
+    #[test]
+    fn hostile_contacts_print_inert() {
+        let c = json!({
+            "alias": "eve\u{1b}[2J",
+            "state": "request",
+            "online": false,
+            "address": "a".repeat(56),
+            "their_name": "Bob\u{202e}\u{9b}31m\r\nalice accepted",
+        });
+        let line = contact_line(&c);
+        assert!(
+            !line.chars().any(|ch| term::must_escape(ch, Field::Line)),
+            "{line:?}"
+        );
+        assert!(line.contains(&"a".repeat(56)), "full address: {line}");
+        assert!(line.contains("eve\\u{1b}[2J"), "{line}");
+        assert!(
+            line.contains(
+                "name: Bob\\u{202e}\\u{9b}31m\\u{d}\\u{a}alice accepted (their choice, unverified)"
+            ),
+            "{line}"
+        );
+        let plain = contact_line(&json!({"alias": "bob", "state": "accepted", "online": true,
+            "address": "b".repeat(56), "their_name": null}));
+        assert!(!plain.contains("name:"), "{plain}");
+        assert!(plain.contains("online "), "{plain}");
+    }
+
+    #[test]
+    fn hostile_messages_print_inert() {
+        let tz = jiff::tz::TimeZone::posix("PST8PDT,M3.2.0,M11.1.0").expect("tz");
+        let m = json!({
+            "direction": "in",
+            "body": "hi\u{1b}]0;owned\u{7}\n> fake [delivered]\rX",
+            "state": "received",
+            "time": 0,
+        });
+        let line = message_line(&m, &tz);
+        assert_eq!(
+            line,
+            "< 1969-12-31 16:00  hi\\u{1b}]0;owned\\u{7}\n    > fake [delivered]\\u{d}X [received]"
+        );
+        let far = json!({"direction": "out", "body": "x", "state": "queued", "time": u64::MAX});
+        assert!(message_line(&far, &tz).starts_with("> far future ("));
+        // A time that is not a number shows as the epoch rather than failing.
+        let odd = json!({"direction": "out", "body": "x", "state": "sent", "time": "soon"});
+        assert!(message_line(&odd, &tz).contains("1969-12-31 16:00"));
+    }
+
+    #[test]
+    fn status_names_the_network_and_dropped_requests() {
+        let v = control::status_json(
+            true,
+            &NetworkStatus::Online { published: true },
+            kith_node::NetworkKind::Tcp,
+            3,
+        );
+        assert_eq!(v["network"], "tcp");
+        assert_eq!(v["state"], "online");
+        assert_eq!(v["dropped_requests"], 3);
+        let line = status_line(&v);
+        assert!(line.contains("plain TCP (not anonymous)"), "{line}");
+        assert!(
+            line.ends_with("3 requests dropped (over the limits for contact requests)"),
+            "{line}"
+        );
+        let v = control::status_json(
+            false,
+            &NetworkStatus::Failed {
+                error: "bad\u{1b}[1A".into(),
+            },
+            kith_node::NetworkKind::TorCustom,
+            0,
+        );
+        assert_eq!(v["network"], "tor-custom");
+        let line = status_line(&v);
+        assert!(
+            line.contains("bad\\u{1b}[1A") && !line.contains("dropped"),
+            "{line}"
+        );
+        assert_eq!(
+            dropped_line(1).as_deref(),
+            Some("1 request dropped (over the limits for contact requests)")
+        );
     }
 }
