@@ -31,24 +31,21 @@ where
 /// `a` adds `b`, `b` accepts, `a` writes: delivered.
 async fn befriend_and_write(a: &Profile, b: &Profile, body: &str) {
     let c = a.add_contact(&b.link(), "peer").await.expect("add");
-    let mut req = None;
-    wait("the request arrives", LONG, || {
-        let b = b.clone();
-        let addr = a.address();
-        let req = &mut req;
-        async move {
-            *req = b
-                .contacts()
-                .await
-                .expect("contacts")
-                .into_iter()
-                .find(|x| x.address == addr && x.state == ContactState::IncomingRequest)
-                .map(|x| x.id);
-            req.is_some()
+    let start = Instant::now();
+    let req = loop {
+        let found = b
+            .contacts()
+            .await
+            .expect("contacts")
+            .into_iter()
+            .find(|x| x.address == a.address() && x.state == ContactState::IncomingRequest);
+        if let Some(x) = found {
+            break x.id;
         }
-    })
-    .await;
-    b.accept_contact(req.expect("request"))
+        assert!(start.elapsed() < LONG, "timed out: the request arrives");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    b.accept_contact(req)
         .await
         .expect("accept");
     let m = a.send(c.id, body).await.expect("send");

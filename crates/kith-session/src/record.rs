@@ -25,6 +25,9 @@ pub const PADDING_BUCKETS: [usize; 5] = [256, 1024, 4096, 16384, MAX_FRAME];
 /// `MAX_FRAME − 16 (tag) − 3 (type and length)`.
 pub const MAX_RECORD_PLAINTEXT: usize = MAX_FRAME - TAG_LEN - RECORD_HEADER_LEN;
 
+// The largest wire message (kith-core's one limits module) fits one record.
+const _: () = assert!(kith_core::limits::MAX_MESSAGE <= MAX_RECORD_PLAINTEXT);
+
 /// A record received from the peer.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Record {
