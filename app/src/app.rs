@@ -5,12 +5,13 @@ use std::time::{Duration, Instant};
 
 use kith_node::{
     ContactId, ContactState, ContactView, Event, KdfChoice, Kith, KithConfig, MessageView, Network,
-    NetworkStatus, Profile, Settings,
+    NetworkKind, NetworkStatus, Profile, Settings,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{Backend, Reply};
 use crate::dialogs::{AddContactDialog, SettingsUi};
+use crate::main_view::Confirm;
 use crate::screens::{CreateForm, UnlockForm};
 
 /// How long an in-window notice stays.
@@ -100,6 +101,10 @@ pub(crate) struct Session {
     pub(crate) events_task: tokio::task::JoinHandle<()>,
     pub(crate) online_busy: bool,
     pub(crate) error: Option<String>,
+    /// Contact requests the node dropped over its caps since unlocking.
+    pub(crate) dropped_requests: u64,
+    /// A destructive action waiting for the person to confirm it.
+    pub(crate) confirm: Option<Confirm>,
 }
 
 impl Session {
@@ -109,6 +114,16 @@ impl Session {
 
     pub(crate) fn contact(&self, id: ContactId) -> Option<&ContactView> {
         self.contacts.iter().find(|c| c.id == id)
+    }
+
+    /// Forget the open conversation if it is `id`'s.
+    pub(crate) fn deselect(&mut self, id: ContactId) {
+        if self.selected == Some(id) {
+            self.selected = None;
+            self.chat.clear();
+            self.chat_for = None;
+            self.chat_error = None;
+        }
     }
 }
 
@@ -246,6 +261,16 @@ impl KithApp {
             .unwrap_or_default()
     }
 
+    /// Contact requests dropped over the caps, as the active profile shows it (for tests).
+    pub fn active_dropped_requests(&self) -> u64 {
+        self.active_session().map_or(0, |s| s.dropped_requests)
+    }
+
+    /// The network the active profile is shown to be on (for tests).
+    pub fn active_network_kind(&self) -> Option<NetworkKind> {
+        self.active_session().map(|s| self.network_kind(s))
+    }
+
     /// Names of unlocked profiles (for tests).
     pub fn unlocked_names(&self) -> Vec<String> {
         self.sessions.iter().map(|s| s.name().to_owned()).collect()
@@ -270,6 +295,7 @@ impl KithApp {
         }
         let events_task = self.backend.forward_events(&profile);
         let status = profile.network_status();
+        let dropped_requests = profile.dropped_requests();
         let p = profile.clone();
         self.backend.spawn(async move {
             Reply::Loaded {
@@ -300,6 +326,8 @@ impl KithApp {
             events_task,
             online_busy: false,
             error: None,
+            dropped_requests,
+            confirm: None,
         });
         self.sessions.sort_by(|a, b| a.name().cmp(b.name()));
         self.active = Some(name);
@@ -312,6 +340,14 @@ impl KithApp {
             return n.clone();
         }
         settings.and_then(|s| s.network.clone()).unwrap_or_default()
+    }
+
+    /// The network a profile is on: the one it is online on, or else the one
+    /// it would go online on (its settings, or the app's override).
+    pub(crate) fn network_kind(&self, s: &Session) -> NetworkKind {
+        s.profile
+            .network_kind()
+            .unwrap_or_else(|| self.network_for(s.settings.as_ref()).kind())
     }
 
     pub(crate) fn go_online(&mut self, name: &str) {
@@ -366,7 +402,8 @@ impl KithApp {
             None => (false, None),
         };
         let text = if with_text {
-            let preview: String = body.chars().take(120).collect();
+            let preview: String = crate::peer_text::plain(body).chars().take(120).collect();
+            let who = who.map(|w| crate::peer_text::name(&w).into_owned());
             format!("{}: {preview}", who.unwrap_or_else(|| "Someone".into()))
         } else {
             "You have a new message.".to_owned()
@@ -661,6 +698,7 @@ impl KithApp {
             Reply::Resync { profile } => {
                 if let Some(s) = self.session_mut(&profile) {
                     s.contacts_dirty = true;
+                    s.dropped_requests = s.profile.dropped_requests();
                     s.status = s.profile.network_status();
                     if let Some(c) = s.selected {
                         let p = s.profile.clone();
@@ -725,6 +763,9 @@ impl KithApp {
                 if !focused {
                     self.unseen += 1;
                 }
+            }
+            Event::RequestsDropped { total } => {
+                s.dropped_requests = s.dropped_requests.max(total);
             }
             _ => s.contacts_dirty = true,
         }

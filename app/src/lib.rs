@@ -7,6 +7,7 @@ pub mod demo;
 mod dialogs;
 mod main_view;
 mod notify;
+mod peer_text;
 pub mod qr;
 mod screens;
 mod strength;

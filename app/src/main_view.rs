@@ -3,15 +3,22 @@
 use kith_core::Timestamp;
 use kith_node::{
     ContactId, ContactOrigin, ContactState, ContactView, Direction, MessageState, MessageView,
-    NetworkStatus,
+    NetworkKind, NetworkStatus,
 };
 
 use crate::app::{KithApp, Screen, Session};
 use crate::backend::Reply;
 use crate::dialogs::{AddContactDialog, SettingsUi};
+use crate::peer_text;
 
 /// The emoji picker's button.
 const EMOJI_BUTTON: &str = "😊";
+
+/// The chat header's menu button (named "Contact menu" for screen readers).
+const MENU_BUTTON: &str = "…";
+
+/// The sign in front of the network warning.
+const WARNING_SIGN: &str = "⚠";
 
 /// A few emoji for the picker (all in egui's built-in emoji font).
 pub(crate) const EMOJI: &[&str] = &[
@@ -70,6 +77,51 @@ pub(crate) fn status_words(s: &NetworkStatus) -> (String, bool) {
     }
 }
 
+/// What the banner says of a network that is not the public Tor network;
+/// `None` for the public Tor network.
+pub(crate) fn network_warning(kind: NetworkKind) -> Option<&'static str> {
+    match kind {
+        NetworkKind::Tor => None,
+        NetworkKind::TorCustom => Some("Test/custom Tor network (your own arti configuration)"),
+        NetworkKind::Tcp => Some("TCP — not anonymous: LAN/loopback"),
+    }
+}
+
+/// The banner for a profile that is not on the public Tor network.
+fn network_banner(ui: &mut egui::Ui, kind: NetworkKind, compact: bool) {
+    let Some(which) = network_warning(kind) else {
+        return;
+    };
+    let warn = ui.visuals().warn_fg_color;
+    egui::Frame::new()
+        .fill(warn.gamma_multiply(0.12))
+        .stroke(egui::Stroke::new(1.0, warn))
+        .corner_radius(4.0)
+        .inner_margin(egui::Margin::symmetric(6, 3))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            let text = if compact {
+                format!("{WARNING_SIGN} Not the public Tor network: {which}")
+            } else {
+                format!("{WARNING_SIGN} This profile is not on the public Tor network: {which}")
+            };
+            let mut rt = egui::RichText::new(text).color(warn);
+            if compact {
+                rt = rt.small();
+            }
+            ui.add(egui::Label::new(rt).wrap());
+        });
+}
+
+/// "1 request dropped", "12 requests dropped".
+pub(crate) fn dropped_text(n: u64) -> Option<String> {
+    match n {
+        0 => None,
+        1 => Some("1 request dropped".to_owned()),
+        n => Some(format!("{n} requests dropped")),
+    }
+}
+
 /// The main screen.
 pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
     profiles_bar(app, ui);
@@ -78,14 +130,68 @@ pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
         return;
     };
     let mut actions = Actions::default();
-    if let Some(s) = app.sessions.iter_mut().find(|s| s.name() == active) {
-        contacts_panel(s, ui, &mut actions);
-        egui::CentralPanel::default().show(ui, |ui| chat(s, ui, &mut actions));
-    }
+    let kind = app
+        .sessions
+        .iter()
+        .find(|s| s.name() == active)
+        .map(|s| app.network_kind(s));
     let ctx = ui.ctx().clone();
+    if let (Some(s), Some(kind)) = (app.sessions.iter_mut().find(|s| s.name() == active), kind) {
+        contacts_panel(s, ui, &mut actions);
+        egui::CentralPanel::default().show(ui, |ui| {
+            network_banner(ui, kind, false);
+            chat(s, ui, &mut actions);
+        });
+        confirm_dialog(s, &ctx, &mut actions);
+    }
     crate::dialogs::add_contact(app, &ctx, &active);
     crate::dialogs::settings(app, &ctx, &active);
     perform(app, &active, actions);
+}
+
+/// Something the person can do to a contact or a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ContactAction {
+    Accept,
+    Decline,
+    /// Put a declined request back among the pending ones.
+    Restore,
+    Block,
+    Unblock,
+    Remove,
+}
+
+impl ContactAction {
+    /// What failed, for the error line.
+    fn doing(self) -> &'static str {
+        match self {
+            ContactAction::Accept => "Accepting",
+            ContactAction::Decline => "Declining",
+            ContactAction::Restore => "Restoring the request",
+            ContactAction::Block => "Blocking",
+            ContactAction::Unblock => "Unblocking",
+            ContactAction::Remove => "Removing the contact",
+        }
+    }
+}
+
+/// A destructive action the person is asked to confirm.
+#[derive(Debug, Clone)]
+pub(crate) struct Confirm {
+    pub(crate) action: ContactAction,
+    pub(crate) id: ContactId,
+    /// The name shown in the question.
+    pub(crate) who: String,
+}
+
+impl Confirm {
+    fn new(action: ContactAction, c: &ContactView) -> Self {
+        Confirm {
+            action,
+            id: c.id,
+            who: peer_text::name(&c.alias).into_owned(),
+        }
+    }
 }
 
 /// What the panels asked for; done after drawing, with the whole app at hand.
@@ -93,8 +199,8 @@ pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
 struct Actions {
     select: Option<ContactId>,
     send: Option<String>,
-    accept: Option<ContactId>,
-    decline: Option<ContactId>,
+    contact: Vec<(ContactId, ContactAction)>,
+    confirm: Option<Confirm>,
     online: bool,
     offline: bool,
 }
@@ -106,10 +212,19 @@ fn perform(app: &mut KithApp, active: &str, a: Actions) {
     let Some(s) = app.session_mut(active) else {
         return;
     };
+    if let Some(c) = a.confirm {
+        s.confirm = Some(c);
+    }
+    for &(id, what) in &a.contact {
+        if matches!(what, ContactAction::Block | ContactAction::Remove) {
+            s.deselect(id);
+        }
+    }
     let p = s.profile.clone();
     let name = active.to_owned();
     if a.offline {
         s.online_busy = true;
+        let (p, name) = (p.clone(), name.clone());
         app.backend.spawn(async move {
             p.go_offline().await;
             Reply::WentOnline {
@@ -117,50 +232,52 @@ fn perform(app: &mut KithApp, active: &str, a: Actions) {
                 result: Ok(()),
             }
         });
-        return;
-    }
-    let mut load = None;
-    if let Some(c) = a.select {
-        s.selected = Some(c);
-        s.chat_error = None;
-        if s.chat_for != Some(c) {
-            s.chat.clear();
-            s.chat_for = Some(c);
-        }
-        load = Some(c);
-    }
-    let send = match (a.send, s.selected) {
-        (Some(text), Some(c)) => {
-            s.sending = true;
+    } else {
+        let mut load = None;
+        if let Some(c) = a.select {
+            s.selected = Some(c);
             s.chat_error = None;
-            s.unsent = Some(text.clone());
-            Some((text, c))
-        }
-        _ => None,
-    };
-    if let Some(c) = load {
-        app.backend.load_messages(&p, c, true);
-    }
-    if let Some((text, c)) = send {
-        app.backend.spawn(async move {
-            let result = p.send(c, &text).await;
-            Reply::Sent {
-                profile: name,
-                contact: c,
-                result,
+            if s.chat_for != Some(c) {
+                s.chat.clear();
+                s.chat_for = Some(c);
             }
-        });
-        return;
+            load = Some(c);
+        }
+        let send = match (a.send, s.selected) {
+            (Some(text), Some(c)) => {
+                s.sending = true;
+                s.chat_error = None;
+                s.unsent = Some(text.clone());
+                Some((text, c))
+            }
+            _ => None,
+        };
+        if let Some(c) = load {
+            app.backend.load_messages(&p, c, true);
+        }
+        if let Some((text, c)) = send {
+            let (p, name) = (p.clone(), name.clone());
+            app.backend.spawn(async move {
+                let result = p.send(c, &text).await;
+                Reply::Sent {
+                    profile: name,
+                    contact: c,
+                    result,
+                }
+            });
+        }
     }
-    for (id, accept) in [(a.accept, true), (a.decline, false)] {
-        let Some(id) = id else { continue };
+    for (id, what) in a.contact {
         let p = p.clone();
         let name = name.clone();
         app.backend.spawn(async move {
-            let r = if accept {
-                p.accept_contact(id).await
-            } else {
-                p.decline_contact(id).await
+            let r = match what {
+                ContactAction::Accept => p.accept_contact(id).await,
+                ContactAction::Decline => p.decline_contact(id).await,
+                ContactAction::Restore => p.restore_request(id).await,
+                ContactAction::Block => p.block_contact(id).await,
+                ContactAction::Unblock => p.unblock_contact(id).await,
+                ContactAction::Remove => p.remove_contact(id).await,
             };
             match r {
                 Ok(()) => Reply::Event {
@@ -169,11 +286,57 @@ fn perform(app: &mut KithApp, active: &str, a: Actions) {
                 },
                 Err(error) => Reply::Failed {
                     profile: name,
-                    what: if accept { "Accepting" } else { "Declining" },
+                    what: what.doing(),
                     error,
                 },
             }
         });
+    }
+}
+
+/// Ask before blocking or removing a contact.
+fn confirm_dialog(s: &mut Session, ctx: &egui::Context, actions: &mut Actions) {
+    let Some(c) = s.confirm.clone() else {
+        return;
+    };
+    let (title, body, verb) = match c.action {
+        ContactAction::Block => (
+            format!("Block “{}”?", c.who),
+            "Their connections are refused and they cannot send you messages or requests. \
+             They are not told. You can unblock them later under “Blocked”.",
+            "Block",
+        ),
+        ContactAction::Remove => (
+            format!("Remove “{}”?", c.who),
+            "This deletes the contact and your whole conversation with them on this computer. \
+             They are not told, and they can ask to connect again.",
+            "Remove",
+        ),
+        // Only blocking and removing are asked about.
+        _ => {
+            s.confirm = None;
+            return;
+        }
+    };
+    let mut done = false;
+    let modal = egui::Modal::new(egui::Id::unique(("confirm-contact", s.name()))).show(ctx, |ui| {
+        ui.set_max_width(380.0);
+        ui.heading(title);
+        ui.add(egui::Label::new(body).wrap());
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            let red = ui.visuals().error_fg_color;
+            if ui.button(egui::RichText::new(verb).color(red)).clicked() {
+                actions.contact.push((c.id, c.action));
+                done = true;
+            }
+            if ui.button("Cancel").clicked() {
+                done = true;
+            }
+        });
+    });
+    if done || modal.should_close() {
+        s.confirm = None;
     }
 }
 
@@ -188,6 +351,7 @@ fn profiles_bar(app: &mut KithApp, ui: &mut egui::Ui) {
             ui.add_space(4.0);
             let mut switch = None;
             for s in &app.sessions {
+                let kind = app.network_kind(s);
                 let (words, up) = status_words(&s.status);
                 let is_active = app.active.as_deref() == Some(s.name());
                 let unread: u64 = s.contacts.iter().map(|c| c.unread).sum();
@@ -210,6 +374,7 @@ fn profiles_bar(app: &mut KithApp, ui: &mut egui::Ui) {
                         switch = Some(s.name().to_owned());
                     }
                 });
+                network_banner(ui, kind, true);
             }
             if let Some(n) = switch {
                 app.active = Some(n);
@@ -317,6 +482,13 @@ fn contacts_panel(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
             }
             ui.separator();
             egui::ScrollArea::vertical().show(ui, |ui| {
+                if let Some(t) = dropped_text(s.dropped_requests) {
+                    ui.label(egui::RichText::new(t).weak()).on_hover_text(
+                        "More people asked to connect than Kith keeps waiting at once, \
+                         or they asked too fast. Those requests were not kept; \
+                         people you expect can ask again later, or you can add their link.",
+                    );
+                }
                 let requests: Vec<&ContactView> = s
                     .contacts
                     .iter()
@@ -325,20 +497,7 @@ fn contacts_panel(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
                 if !requests.is_empty() {
                     ui.label(egui::RichText::new("Contact requests").strong());
                     for c in requests {
-                        ui.group(|ui| {
-                            let who = c.their_name.as_deref().unwrap_or(&c.alias);
-                            ui.label(format!("{who} wants to connect"));
-                            ui.label(egui::RichText::new(c.address.redacted()).small().weak())
-                                .on_hover_text(c.address.to_string());
-                            ui.horizontal(|ui| {
-                                if ui.button("Accept").clicked() {
-                                    actions.accept = Some(c.id);
-                                }
-                                if ui.button("Decline").clicked() {
-                                    actions.decline = Some(c.id);
-                                }
-                            });
-                        });
+                        request_card(ui, c, actions);
                     }
                     ui.separator();
                 }
@@ -355,12 +514,131 @@ fn contacts_panel(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
                     ui.label("No contacts yet. Use “Add contact” to share your link or QR code.");
                 }
                 for c in shown {
-                    if contact_row(ui, c, s.selected == Some(c.id), now).clicked() {
+                    let r = contact_row(ui, c, s.selected == Some(c.id), now);
+                    if r.clicked() {
                         actions.select = Some(c.id);
                     }
+                    r.context_menu(|ui| contact_menu(ui, c, actions));
                 }
+                put_aside(ui, &s.contacts, actions);
             });
         });
+}
+
+/// A stranger's request: who they say they are (not verified), their full
+/// address to check, and what can be done.
+fn request_card(ui: &mut egui::Ui, c: &ContactView, actions: &mut Actions) {
+    ui.group(|ui| {
+        ui.set_width(ui.available_width());
+        let said = match c.their_name.as_deref().map(peer_text::name) {
+            Some(n) if !n.is_empty() => format!("Calls themselves “{n}” — not verified"),
+            _ => "Gave no name".to_owned(),
+        };
+        ui.add(egui::Label::new(said).wrap()).on_hover_text(
+            "Anyone can choose any name. Check the address below with them \
+             another way (in person, or a channel you trust) before you accept.",
+        );
+        ui.label(egui::RichText::new("Their address:").small().weak());
+        ui.add(
+            egui::Label::new(egui::RichText::new(c.address.to_string()).monospace())
+                .wrap()
+                .selectable(true),
+        );
+        ui.horizontal_wrapped(|ui| {
+            if ui.button("Accept").clicked() {
+                actions.contact.push((c.id, ContactAction::Accept));
+            }
+            if ui
+                .button("Decline")
+                .on_hover_text("They are not told; you find it later under “Declined”")
+                .clicked()
+            {
+                actions.contact.push((c.id, ContactAction::Decline));
+            }
+            if ui
+                .button("Block…")
+                .on_hover_text("Refuse them for good (you can unblock later)")
+                .clicked()
+            {
+                actions.confirm = Some(Confirm::new(ContactAction::Block, c));
+            }
+        });
+    });
+}
+
+/// Block and remove, for a contact (its row's context menu, the chat's menu).
+fn contact_menu(ui: &mut egui::Ui, c: &ContactView, actions: &mut Actions) {
+    if ui.button("Block…").clicked() {
+        actions.confirm = Some(Confirm::new(ContactAction::Block, c));
+        ui.close();
+    }
+    if ui.button("Remove contact…").clicked() {
+        actions.confirm = Some(Confirm::new(ContactAction::Remove, c));
+        ui.close();
+    }
+}
+
+/// Declined requests and blocked people, each in a section that starts
+/// closed.
+fn put_aside(ui: &mut egui::Ui, contacts: &[ContactView], actions: &mut Actions) {
+    for state in [ContactState::Declined, ContactState::Blocked] {
+        let list: Vec<&ContactView> = contacts.iter().filter(|c| c.state == state).collect();
+        if list.is_empty() {
+            continue;
+        }
+        let title = match state {
+            ContactState::Declined => "Declined",
+            _ => "Blocked",
+        };
+        ui.add_space(6.0);
+        egui::CollapsingHeader::new(format!("{title} ({})", list.len()))
+            .id_salt(title)
+            .default_open(false)
+            .show(ui, |ui| {
+                for c in list {
+                    ui.group(|ui| {
+                        ui.set_width(ui.available_width());
+                        let mut who = peer_text::name(&c.alias).into_owned();
+                        if let Some(n) = c.their_name.as_deref().map(peer_text::name)
+                            && !n.is_empty()
+                            && n != who.as_str()
+                        {
+                            who.push_str(&format!(" (calls themselves “{n}”)"));
+                        }
+                        ui.add(egui::Label::new(who).wrap());
+                        ui.label(egui::RichText::new(c.address.redacted()).small().weak())
+                            .on_hover_text(c.address.to_string());
+                        ui.horizontal_wrapped(|ui| {
+                            if state == ContactState::Declined {
+                                if ui.button("Accept").clicked() {
+                                    actions.contact.push((c.id, ContactAction::Accept));
+                                }
+                                if ui
+                                    .button("Restore")
+                                    .on_hover_text("Put it back among the pending requests")
+                                    .clicked()
+                                {
+                                    actions.contact.push((c.id, ContactAction::Restore));
+                                }
+                                if ui.button("Block…").clicked() {
+                                    actions.confirm = Some(Confirm::new(ContactAction::Block, c));
+                                }
+                            } else if ui
+                                .button("Unblock")
+                                .on_hover_text(if c.origin == ContactOrigin::Request {
+                                    "Their request comes back; you can accept it or not"
+                                } else {
+                                    "They become a contact waiting for them to accept again"
+                                })
+                                .clicked()
+                            {
+                                actions.contact.push((c.id, ContactAction::Unblock));
+                            }
+                        });
+                    });
+                }
+            });
+    }
 }
 
 fn contact_row(
@@ -390,9 +668,11 @@ fn contact_row(
                             ("offline", egui::Color32::GRAY)
                         };
                         dot(ui, color, online_words);
-                        ui.label(egui::RichText::new(&c.alias).strong());
-                        if let Some(n) = &c.their_name
-                            && n != &c.alias
+                        let alias = peer_text::name(&c.alias);
+                        ui.label(egui::RichText::new(alias.as_ref()).strong());
+                        if let Some(n) = c.their_name.as_deref().map(peer_text::name)
+                            && !n.is_empty()
+                            && n != alias
                         {
                             ui.label(egui::RichText::new(format!("({n})")).weak());
                         }
@@ -418,8 +698,7 @@ fn contact_row(
                     }
                     ui.label(egui::RichText::new(sub).small().weak());
                     if let Some(m) = &c.last_message {
-                        let mut preview: String = m
-                            .body
+                        let mut preview: String = peer_text::plain(&m.body)
                             .lines()
                             .next()
                             .unwrap_or("")
@@ -450,7 +729,7 @@ fn contact_row(
         .response;
     let label = format!(
         "{}, {}, {}{}",
-        c.alias,
+        peer_text::name(&c.alias),
         if c.online { "online" } else { "offline" },
         origin_text(c),
         if c.unread > 0 {
@@ -485,7 +764,8 @@ fn bubble(ui: &mut egui::Ui, m: &MessageView, now: Timestamp) {
             .show(ui, |ui| {
                 ui.set_max_width(max);
                 ui.with_layout(egui::Layout::top_down(egui::Align::Min), |ui| {
-                    ui.add(egui::Label::new(&m.body).wrap().selectable(true));
+                    let body = peer_text::layout(&m.body, ui);
+                    ui.add(egui::Label::new(body).wrap().selectable(true));
                     let meta = format!("{} {}", crate::timefmt::short(m.time, now), state_text(m));
                     ui.label(egui::RichText::new(meta.trim_end()).small().weak());
                 });
@@ -507,8 +787,16 @@ fn chat(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
     };
     ui.add_space(6.0);
     ui.horizontal(|ui| {
-        ui.heading(&c.alias);
+        ui.heading(peer_text::name(&c.alias).as_ref());
         ui.label(egui::RichText::new(if c.online { "online" } else { "offline" }).weak());
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            ui.menu_button(MENU_BUTTON, |ui| contact_menu(ui, &c, actions))
+                .response
+                .on_hover_text("Block or remove this contact")
+                .widget_info(|| {
+                    egui::WidgetInfo::labeled(egui::Role::Button, true, "Contact menu")
+                });
+        });
     });
     ui.label(
         egui::RichText::new(format!("{} · {}", origin_text(&c), c.address.redacted()))
@@ -517,6 +805,11 @@ fn chat(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
     )
     .on_hover_text(c.address.to_string());
     ui.separator();
+    if !matches!(c.state, ContactState::Accepted | ContactState::Outgoing) {
+        // Blocked or declined elsewhere (the `kith` command) while open here.
+        ui.label("You cannot write to this contact now: see “Declined” or “Blocked” on the left.");
+        return;
+    }
     let composer_h = 84.0;
     let now = Timestamp::now();
     egui::ScrollArea::vertical()
@@ -626,6 +919,24 @@ fn composer(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
 mod tests {
     use super::*;
 
+    #[test]
+    fn only_the_public_tor_network_has_no_warning() {
+        assert_eq!(network_warning(NetworkKind::Tor), None);
+        assert!(network_warning(NetworkKind::TorCustom).is_some_and(|w| w.contains("arti")));
+        assert!(network_warning(NetworkKind::Tcp).is_some_and(|w| w.contains("not anonymous")));
+    }
+
+    #[test]
+    fn dropped_requests_are_a_count() {
+        assert_eq!(dropped_text(0), None);
+        assert_eq!(dropped_text(1).as_deref(), Some("1 request dropped"));
+        assert_eq!(dropped_text(12).as_deref(), Some("12 requests dropped"));
+        assert_eq!(
+            dropped_text(u64::MAX).as_deref(),
+            Some("18446744073709551615 requests dropped")
+        );
+    }
+
     /// Every emoji offered, and every symbol the chat draws, comes from the
     /// fonts bundled with the app (no tofu on a machine without emoji fonts).
     #[test]
@@ -644,6 +955,13 @@ mod tests {
             .map(|s| state_words(s).to_owned()),
         );
         offered.push(EMOJI_BUTTON.to_owned());
+        offered.push(MENU_BUTTON.to_owned());
+        offered.push(WARNING_SIGN.to_owned());
+        offered.extend(
+            [NetworkKind::TorCustom, NetworkKind::Tcp]
+                .map(|k| network_warning(k).unwrap_or("").to_owned()),
+        );
+        offered.push("“”…".to_owned());
         let missing: Vec<String> = ctx.fonts_mut(|f| {
             offered
                 .into_iter()

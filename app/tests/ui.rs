@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use kith_app::{AppConfig, KithApp};
-use kith_node::{ContactState, KdfChoice, MessageState, Network, NetworkStatus};
+use kith_node::{
+    ContactState, KdfChoice, Kith, KithConfig, MessageState, Network, NetworkKind, NetworkStatus,
+    Password, Profile,
+};
 
 type H = Harness<'static, KithApp>;
 
@@ -122,6 +125,32 @@ fn mask_labels(h: &mut H, parts: &[&str]) {
     }
 }
 
+/// Whether `s` shows a clock time ("09:41").
+fn has_clock_time(s: &str) -> bool {
+    s.as_bytes()
+        .windows(3)
+        .any(|w| w[0].is_ascii_digit() && w[1] == b':' && w[2].is_ascii_digit())
+}
+
+/// Hide message times: they change from run to run.
+fn mask_times(h: &mut H) {
+    let rects: Vec<egui::Rect> = h
+        .query_all_by(|n| {
+            // AccessKit keeps a label's text in its value.
+            let text = if n.role() == egui::accesskit::Role::Label {
+                n.value()
+            } else {
+                n.label()
+            };
+            text.is_some_and(|t| has_clock_time(&t))
+        })
+        .map(|n| n.rect())
+        .collect();
+    for r in rects {
+        h.mask(r.expand(2.0));
+    }
+}
+
 fn create_profile(h: &mut H, name: &str) {
     wait(h, "create screen", |h| h.state().screen_name() == "create");
     fill(h, "Your name (contacts see it)", name);
@@ -222,7 +251,7 @@ fn chat_between_two_nodes() {
 
     // Bob sees the request and accepts.
     wait2(&mut a, &mut b, "request at Bob", |_, b| {
-        has_label(b, "Alice wants to connect")
+        has_label(b, "Calls themselves “Alice” — not verified")
     });
     click(&mut b, "Accept");
     wait2(&mut a, &mut b, "accepted at Alice", |a, _| {
@@ -278,7 +307,8 @@ fn chat_between_two_nodes() {
     wait(&mut a, "chat settled", |h| {
         has_label(h, "second line") && !has_label(h, "queued")
     });
-    mask_labels(&mut a, &[":", "…"]);
+    mask_times(&mut a);
+    mask_labels(&mut a, &["…"]);
     // Times and random addresses change the width of the masked labels (and
     // so of the bubbles around them) from run to run: allow that much.
     a.snapshot_options(
@@ -304,7 +334,25 @@ fn chat_between_two_nodes() {
             .is_some_and(|m| m.body == "Are you there?" && m.state == MessageState::Queued)
     });
     assert!(has_label(&a, "queued"));
+
+    // Remove Bob from his row's context menu, after confirming.
+    a.get_by_label_contains("Bob, offline").hover();
+    a.step();
+    a.get_by_label_contains("Bob, offline").click_secondary();
+    wait(&mut a, "context menu", |h| has_label(h, "Remove contact…"));
+    click(&mut a, "Remove contact…");
+    wait(&mut a, "confirmation", |h| has_label(h, "Remove “Bob”?"));
+    click(&mut a, "Remove");
+    wait(&mut a, "removed", |h| {
+        h.state().active_contacts().is_empty()
+    });
+    assert!(h_has_no_chat(&a));
     a.state_mut().shutdown();
+}
+
+/// No conversation is open.
+fn h_has_no_chat(h: &H) -> bool {
+    h.query_by_label("Message").is_none() && has_label(h, "Choose a contact")
 }
 
 #[test]
@@ -427,5 +475,204 @@ fn settings_dialog() {
         h.state().screen_name() == "unlock"
     });
     assert!(h.state().unlocked_names().is_empty());
+    h.state_mut().shutdown();
+}
+
+/// People who are not contacts yet: profiles on an engine of their own in
+/// this process, over TCP on 127.0.0.1.
+struct Strangers {
+    rt: tokio::runtime::Runtime,
+    kith: Kith,
+    _dir: tempfile::TempDir,
+}
+
+impl Strangers {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime for the strangers");
+        let kith = Kith::new(KithConfig {
+            data_dir: dir.path().to_path_buf(),
+            kdf: KdfChoice::DangerouslyFastForTestingOnly,
+        });
+        Strangers {
+            rt,
+            kith,
+            _dir: dir,
+        }
+    }
+
+    /// A new profile named `display` (as they choose) asks `link` to connect.
+    fn ask(&self, profile: &str, display: &str, link: &str) -> Profile {
+        let link = kith_core::ContactLink::parse(link).expect("the app's link parses");
+        self.rt.block_on(async {
+            let p = self
+                .kith
+                .create_profile(profile, display, Password::new(PASSWORD.into()))
+                .await
+                .expect("stranger's profile");
+            p.go_online(Network::Tcp {
+                listen: "127.0.0.1:0".parse().expect("loopback address"),
+            })
+            .await
+            .expect("stranger online");
+            p.add_contact(&link, "them")
+                .await
+                .expect("stranger adds the app");
+            p
+        })
+    }
+
+    fn shutdown(&self) {
+        self.rt.block_on(self.kith.shutdown());
+    }
+}
+
+fn state_of(h: &H, address: &str) -> Option<ContactState> {
+    h.state()
+        .active_contacts()
+        .iter()
+        .find(|c| c.address.to_string() == address)
+        .map(|c| c.state)
+}
+
+/// A TCP profile says it is not on the public Tor network; a stranger's
+/// request shows their full address and their name as theirs, not verified;
+/// blocking from the chat and unblocking; declining and restoring; requests
+/// over the caps are a count.
+#[test]
+fn requests_blocking_and_the_network_banner() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app(dir.path());
+    create_profile(&mut h, "Alice");
+    wait_online(&mut h);
+    assert_eq!(h.state().active_network_kind(), Some(NetworkKind::Tcp));
+    // Once in the profile bar, once in the chat header.
+    assert_eq!(
+        h.query_all_by_label_contains("TCP — not anonymous: LAN/loopback")
+            .count(),
+        2
+    );
+    unfocus(&mut h);
+    h.snapshot("network_banner");
+
+    // A stranger asks, under a name with a bidi override (the node drops it).
+    let strangers = Strangers::new();
+    let link = h.state().active_link().unwrap();
+    let mallory = strangers.ask("mallory", "Mal\u{202E}lory", &link);
+    let address = mallory.address().to_string();
+    wait(&mut h, "request card", |h| {
+        has_label(h, "Calls themselves “Mallory” — not verified")
+    });
+    assert!(has_label(&h, &address), "the full address shows");
+    unfocus(&mut h);
+    mask_labels(&mut h, &[&address]);
+    h.snapshot("request_card");
+
+    // Accepted, they write text with control and bidi characters: shown as codes.
+    click(&mut h, "Accept");
+    wait(&mut h, "accepted and online", |h| {
+        h.state()
+            .active_contacts()
+            .iter()
+            .any(|c| c.state == ContactState::Accepted && c.online)
+    });
+    let them = strangers
+        .rt
+        .block_on(async { mallory.contacts().await.unwrap()[0].id });
+    strangers
+        .rt
+        .block_on(mallory.send(them, "red \u{1b}[31malert\u{202E}gnp.exe"))
+        .unwrap();
+    h.get_by_label_contains("Mallory, online").click();
+    h.step();
+    wait(&mut h, "message with codes", |h| {
+        has_label(h, "red [U+001B][31malert[U+202E]gnp.exe")
+    });
+
+    // Block from the chat's menu, after confirming.
+    click(&mut h, "Contact menu");
+    click(&mut h, "Block…");
+    // A new window is laid out unseen for a frame, then shows.
+    wait(&mut h, "confirmation", |h| has_label(h, "Block “Mallory”?"));
+    unfocus(&mut h);
+    mask_times(&mut h);
+    mask_labels(&mut h, &["…"]);
+    h.snapshot_options(
+        "confirm_block",
+        &egui_kittest::SnapshotOptions::new().max_failed_pixels(1000),
+    );
+    click(&mut h, "Block");
+    wait(&mut h, "blocked", |h| {
+        state_of(h, &address) == Some(ContactState::Blocked)
+    });
+    wait(&mut h, "blocked section", |h| has_label(h, "Blocked (1)"));
+    assert!(h_has_no_chat(&h), "the chat closed");
+    click(&mut h, "Blocked (1)");
+    click(&mut h, "Unblock");
+    // They came as a request: unblocking brings the request back.
+    wait(&mut h, "request again", |h| {
+        state_of(h, &address) == Some(ContactState::IncomingRequest)
+            && has_label(h, "Calls themselves “Mallory”")
+    });
+
+    // Declined, then restored.
+    click(&mut h, "Decline");
+    wait(&mut h, "declined section", |h| has_label(h, "Declined (1)"));
+    assert_eq!(state_of(&h, &address), Some(ContactState::Declined));
+    assert!(!has_label(&h, "Calls themselves"));
+    click(&mut h, "Declined (1)");
+    click(&mut h, "Restore");
+    wait(&mut h, "restored", |h| {
+        state_of(h, &address) == Some(ContactState::IncomingRequest)
+            && has_label(h, "Calls themselves “Mallory”")
+    });
+
+    // More strangers than the request caps let through: a count, not a list.
+    let more = 11;
+    let _flood: Vec<Profile> = (0..more)
+        .map(|i| strangers.ask(&format!("s{i}"), &format!("Stranger {i}"), &link))
+        .collect();
+    wait(&mut h, "requests dropped", |h| {
+        let shown = h
+            .state()
+            .active_contacts()
+            .iter()
+            .filter(|c| c.state == ContactState::IncomingRequest)
+            .count() as u64;
+        let dropped = h.state().active_dropped_requests();
+        // Mallory's request and every newcomer's: kept, or counted as
+        // dropped (a dropped one asks again, and counts again).
+        dropped > 0
+            && shown + dropped > more
+            && has_label(
+                h,
+                &if dropped == 1 {
+                    "1 request dropped".to_owned()
+                } else {
+                    format!("{dropped} requests dropped")
+                },
+            )
+    });
+    let kept = h
+        .state()
+        .active_contacts()
+        .iter()
+        .filter(|c| c.state == ContactState::IncomingRequest)
+        .count();
+    assert!(
+        kept <= 1 + 10,
+        "no more requests kept than the burst allows: {kept}"
+    );
+    assert_eq!(
+        h.query_all_by_label_contains("Calls themselves").count(),
+        kept,
+        "one card per kept request"
+    );
+
+    strangers.shutdown();
     h.state_mut().shutdown();
 }
