@@ -45,9 +45,7 @@ async fn befriend_and_write(a: &Profile, b: &Profile, body: &str) {
         assert!(start.elapsed() < LONG, "timed out: the request arrives");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    b.accept_contact(req)
-        .await
-        .expect("accept");
+    b.accept_contact(req).await.expect("accept");
     let m = a.send(c.id, body).await.expect("send");
     wait("the message is delivered", LONG, || async {
         a.messages(c.id)
