@@ -27,7 +27,7 @@ done
 if [ "${KITH_FUZZ_NODE:-0}" = 1 ]; then
   cd node
   echo "fuzz smoke: inbound for ${secs}s"
-  if ! cargo +nightly fuzz run inbound -- -max_total_time="$secs" -rss_limit_mb=4096 >"$log" 2>&1; then
+  if ! cargo +nightly fuzz run --fuzz-dir . inbound -- -max_total_time="$secs" -rss_limit_mb=4096 >"$log" 2>&1; then
     grep -a -E "panicked at|^Failing input|artifacts/|Base64" "$log" || true
     tail -n 40 "$log"
     exit 1
