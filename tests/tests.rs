@@ -3,6 +3,7 @@
 mod cli_chat;
 mod cli_hardening;
 mod flood;
+mod keepalive;
 mod networks;
 mod peer_dates;
 mod tor_chat;

@@ -106,11 +106,37 @@ impl Kith {
 
     /// Start `kith` with `args` (a `run` command) and wait until its status is online.
     pub fn start_with(&self, profile: &str, args: &[&str], limit: Duration) -> Daemon {
-        let log = self.dir.path().join(format!("{profile}-run.log"));
+        let d = self.spawn(profile, args, &[], limit);
+        wait_until(
+            limit,
+            &format!(
+                "{profile} online (log: {})",
+                self.log_path(profile).display()
+            ),
+            || {
+                let v = self.status(profile);
+                (v["running"] == true && is_online(&v)).then_some(())
+            },
+        );
+        d
+    }
+
+    /// Start `kith` with `args` (a `run` command) and extra environment
+    /// variables `env` (e.g. `KITH_LOG`), and wait only until its control
+    /// socket answers, whatever the state of its network.
+    pub fn spawn(
+        &self,
+        profile: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        limit: Duration,
+    ) -> Daemon {
+        let log = self.log_path(profile);
         let log_file = std::fs::File::create(&log).expect("log file");
         let child = self
             .cmd(profile)
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
@@ -121,13 +147,22 @@ impl Kith {
         };
         wait_until(
             limit,
-            &format!("{profile} online (log: {})", log.display()),
-            || {
-                let v = self.status(profile);
-                (v["running"] == true && v["network"] == "online").then_some(())
-            },
+            &format!("{profile} running (log: {})", log.display()),
+            || (self.status(profile)["running"] == true).then_some(()),
         );
         d
+    }
+
+    /// Where the daemon of `profile` writes its stderr.
+    pub fn log_path(&self, profile: &str) -> PathBuf {
+        self.dir.path().join(format!("{profile}-run.log"))
+    }
+
+    /// The last `n` lines of the daemon log of `profile`.
+    pub fn log_tail(&self, profile: &str, n: usize) -> String {
+        let text = std::fs::read_to_string(self.log_path(profile)).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
     }
 
     /// `kith status --json`.
@@ -164,6 +199,11 @@ impl Kith {
     }
 }
 
+/// Whether a `status --json` value says the network is online.
+pub fn is_online(status: &serde_json::Value) -> bool {
+    status["state"] == "online"
+}
+
 /// Parse one JSON value per line.
 pub fn json_lines(s: &str) -> Vec<serde_json::Value> {
     s.lines()
@@ -192,6 +232,18 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// Its process id, while it has not been stopped.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Whether its process is still running (has not exited).
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
     /// Stop it with SIGTERM (clean shutdown) and wait.
     pub fn stop(mut self) {
         if let Some(mut c) = self.child.take() {

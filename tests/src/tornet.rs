@@ -114,7 +114,11 @@ pub struct TorNet {
     authorities: Vec<Authority>,
     /// SOCKS port of the client node.
     socks_port: u16,
-    /// How long [`TorNet::start`] took.
+    /// When the start began.
+    started: Instant,
+    /// How long until the first consensus was served.
+    elapsed_first_consensus: Duration,
+    /// How long [`TorNet::start`] (or [`TorNet::wait_ready`]) took; zero until then.
     elapsed_ready: Duration,
     /// Lines naming the authorities, for extra nodes.
     dir_authority_lines: String,
@@ -133,13 +137,25 @@ impl TorNet {
     /// that lists all 7 relays with the `HSDir` flag and the client node has
     /// bootstrapped (the client starts only then). Retries with other ports if a tor cannot bind.
     pub fn start() -> io::Result<TorNet> {
+        let mut net = Self::start_early()?;
+        net.wait_ready()?;
+        Ok(net)
+    }
+
+    /// Start the network and return as soon as an authority serves its
+    /// *first* consensus: relays are listed (perhaps not all, without the
+    /// flags clients need), so a Tor client can fetch a directory but not yet
+    /// build the circuits it wants. [`TorNet::arti_toml`] is usable from
+    /// here on; the client node ([`TorNet::socks_addr`]) is not started until
+    /// [`TorNet::wait_ready`]. Retries with other ports if a tor cannot bind.
+    pub fn start_early() -> io::Result<TorNet> {
         let started = Instant::now();
         check_tor_installed()?;
         remove_stale_dirs();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match Self::try_start(started) {
+            match Self::try_start_early(started) {
                 Err(StartError::PortsTaken(e)) if attempt < ATTEMPTS => {
                     progress(&format!(
                         "attempt {attempt}: {e}; retrying with other ports"
@@ -151,8 +167,20 @@ impl TorNet {
         }
     }
 
-    /// One attempt on one fresh port block and directory.
-    fn try_start(started: Instant) -> Result<TorNet, StartError> {
+    /// Block until the network is fully up, as [`TorNet::start`] leaves it:
+    /// every authority serves a consensus listing all 7 relays as `HSDir`,
+    /// and the client node has bootstrapped. Does nothing the second time.
+    pub fn wait_ready(&mut self) -> io::Result<()> {
+        if !self.elapsed_ready.is_zero() {
+            return Ok(());
+        }
+        self.finish_start().map_err(|e| match e {
+            StartError::PortsTaken(e) | StartError::Io(e) => e,
+        })
+    }
+
+    /// One attempt on one fresh port block and directory, up to the first consensus.
+    fn try_start_early(started: Instant) -> Result<TorNet, StartError> {
         let dir = tempfile::Builder::new().prefix(DIR_PREFIX).tempdir()?;
         fs::write(dir.path().join(OWNER_FILE), std::process::id().to_string())?;
         let base = free_port_block(PORTS)?;
@@ -225,6 +253,8 @@ impl TorNet {
             nodes: Mutex::new(Vec::new()),
             authorities,
             socks_port,
+            started,
+            elapsed_first_consensus: Duration::ZERO,
             elapsed_ready: Duration::ZERO,
             dir_authority_lines,
             dir,
@@ -248,6 +278,29 @@ impl TorNet {
             base + PORTS - 1,
             net.dir().display()
         ));
+        net.wait_for(started, "a first consensus", || {
+            net.first_consensus_status()
+        })?;
+        net.elapsed_first_consensus = started.elapsed();
+        progress(&format!(
+            "first consensus served after {:.1} s",
+            net.elapsed_first_consensus.as_secs_f64()
+        ));
+        for (i, auth) in net.authorities.iter_mut().enumerate() {
+            let f =
+                fs::read_to_string(net.dir.path().join(format!("auth{i}/fingerprint-ed25519")))?;
+            auth.ed25519 = f
+                .split_whitespace()
+                .nth(1)
+                .ok_or_else(|| io::Error::other("malformed fingerprint-ed25519"))?
+                .to_owned();
+        }
+        Ok(net)
+    }
+
+    /// From the first consensus to a network ready for onion services.
+    fn finish_start(&mut self) -> Result<(), StartError> {
+        let (net, started, socks_port) = (&*self, self.started, self.socks_port);
         net.wait_for(started, "a consensus listing every relay as HSDir", || {
             net.consensus_status()
         })?;
@@ -270,21 +323,12 @@ impl TorNet {
                 Err("not bootstrapped".to_owned())
             }
         })?;
-        for (i, auth) in net.authorities.iter_mut().enumerate() {
-            let f =
-                fs::read_to_string(net.dir.path().join(format!("auth{i}/fingerprint-ed25519")))?;
-            auth.ed25519 = f
-                .split_whitespace()
-                .nth(1)
-                .ok_or_else(|| io::Error::other("malformed fingerprint-ed25519"))?
-                .to_owned();
-        }
-        net.elapsed_ready = started.elapsed();
+        self.elapsed_ready = started.elapsed();
         progress(&format!(
             "ready after {:.1} s",
-            net.elapsed_ready.as_secs_f64()
+            self.elapsed_ready.as_secs_f64()
         ));
-        Ok(net)
+        Ok(())
     }
 
     /// Poll `check` until it succeeds; fail if a node exits or the start
@@ -326,6 +370,19 @@ impl TorNet {
             }
             std::thread::sleep(Duration::from_millis(500));
         }
+    }
+
+    /// `Ok` once some authority serves a consensus listing at least one relay.
+    fn first_consensus_status(&self) -> Result<(), String> {
+        let mut last = String::from("no authority");
+        for a in &self.authorities {
+            match http_get(a.dir_port, "/tor/status-vote/current/consensus-microdesc") {
+                Ok(body) if body.lines().any(|l| l.starts_with("r ")) => return Ok(()),
+                Ok(_) => last = format!("authority on DirPort {} lists no relay", a.dir_port),
+                Err(e) => last = format!("authority on DirPort {}: {e}", a.dir_port),
+            }
+        }
+        Err(last)
     }
 
     /// `Ok` once every authority serves a consensus listing all relays with
@@ -445,9 +502,15 @@ impl TorNet {
         self.dir.path()
     }
 
-    /// How long [`TorNet::start`] took.
+    /// How long [`TorNet::start`] (or [`TorNet::wait_ready`]) took, from the
+    /// start; zero while the network is not ready.
     pub fn elapsed_ready(&self) -> Duration {
         self.elapsed_ready
+    }
+
+    /// How long until an authority served the first consensus.
+    pub fn elapsed_first_consensus(&self) -> Duration {
+        self.elapsed_first_consensus
     }
 
     /// A node that has exited, if any: its name and log.
