@@ -63,7 +63,17 @@ pub enum PeerMessage {
     Text(Text),
     /// Acknowledges that messages were durably stored by the receiver.
     Ack(Vec<MessageId>),
+    /// "This link is alive": sent by either side of a session after
+    /// [`KEEPALIVE_AFTER_SECS`] without sending anything else. Carries nothing.
+    Keepalive,
 }
+
+/// A session that has sent nothing for this many seconds sends a
+/// [`PeerMessage::Keepalive`].
+pub const KEEPALIVE_AFTER_SECS: u64 = 30;
+/// A session that has received nothing (not even a keepalive) for this many
+/// seconds is dead: the receiver closes it and redials.
+pub const SILENT_LIMIT_SECS: u64 = 100;
 
 /// The dialer introduces itself. Its address is already authenticated by the
 /// session handshake; this carries what the other side needs to show a
@@ -104,6 +114,7 @@ impl std::fmt::Debug for PeerMessage {
             PeerMessage::Welcome(w) => write!(f, "Welcome({w:?})"),
             PeerMessage::Text(t) => write!(f, "Text({:?}, {} bytes)", t.id, t.body.len()),
             PeerMessage::Ack(ids) => write!(f, "Ack({} ids)", ids.len()),
+            PeerMessage::Keepalive => f.write_str("Keepalive"),
         }
     }
 }
@@ -132,6 +143,7 @@ impl PeerMessage {
                 }
                 Ok(())
             }
+            PeerMessage::Keepalive => Ok(()),
         }
     }
 }
@@ -243,6 +255,7 @@ mod tests {
                 tcp_hint: None,
             }),
             "welcome_accepted" => PeerMessage::Welcome(Welcome::Accepted),
+            "keepalive" => PeerMessage::Keepalive,
             other => panic!("unknown vector {other}"),
         };
         for v in vs {

@@ -52,13 +52,13 @@ const PENDING_RETRY_TCP: Duration = Duration::from_secs(5);
 const PUBLISH_PATIENCE: Duration = Duration::from_secs(120);
 /// Longest wait between relaunches of an unpublished service.
 const PUBLISH_PATIENCE_MAX: Duration = Duration::from_secs(15 * 60);
-/// A session that has sent nothing for this long sends a keepalive (an
-/// empty `Ack`). Both sides do, so a live link is never silent for longer.
-pub(crate) const KEEPALIVE: Duration = Duration::from_secs(30);
+/// A session that has sent nothing for this long sends a keepalive. Both
+/// sides do, so a live link is never silent for longer.
+pub(crate) const KEEPALIVE: Duration = Duration::from_secs(kith_core::wire::KEEPALIVE_AFTER_SECS);
 /// A session that has received nothing for this long is dead: the link went
 /// silent (a stalled circuit, a peer that lost its network). It is closed and
 /// the dialer redials.
-pub(crate) const SILENT_LIMIT: Duration = Duration::from_secs(100);
+pub(crate) const SILENT_LIMIT: Duration = Duration::from_secs(kith_core::wire::SILENT_LIMIT_SECS);
 
 /// A profile's online state.
 pub(crate) struct Online {
@@ -195,7 +195,7 @@ async fn serve(
     loop {
         let relaunch = tokio::select! {
             () = accept_all(&weak, &mut listener, &stop) => "the listener ended",
-            () = unpublished_for(transport.status(), patience) => "the service is still not published",
+            () = unpublished_for(transport.status(), reached(&weak), patience) => "the service is still not published",
         };
         drop(listener);
         info!("relaunching the onion service: {relaunch}");
@@ -236,9 +236,25 @@ async fn accept_all(
     }
 }
 
+/// Inbound handshakes completed, as a watch (closed if the profile is gone).
+fn reached(weak: &std::sync::Weak<ProfileInner>) -> watch::Receiver<u64> {
+    match weak.upgrade() {
+        Some(p) => p.reached.subscribe(),
+        None => watch::channel(0).1,
+    }
+}
+
 /// Resolves once the transport has been ready, with a service of ours not
-/// published, for `patience` without a break.
-async fn unpublished_for(mut status: watch::Receiver<TransportStatus>, patience: Duration) {
+/// published, for `patience` without a break — and without anyone reaching
+/// us meanwhile: an inbound handshake proves the service works, whatever
+/// arti reports (on small networks arti can find no "good" introduction
+/// points to report while clients reach us fine).
+async fn unpublished_for(
+    mut status: watch::Receiver<TransportStatus>,
+    mut reached: watch::Receiver<u64>,
+    patience: Duration,
+) {
+    let mut reached_open = true;
     let stuck = |t: &TransportStatus| t.ready && t.services.iter().any(|s| !s.published);
     loop {
         if status.wait_for(|t| stuck(t)).await.is_err() {
@@ -249,6 +265,14 @@ async fn unpublished_for(mut status: watch::Receiver<TransportStatus>, patience:
         loop {
             tokio::select! {
                 () = &mut deadline => return,
+                r = reached.changed(), if reached_open => {
+                    if r.is_ok() {
+                        // Someone reached us: start the wait again.
+                        break;
+                    }
+                    // The profile is gone; only the status can end the wait.
+                    reached_open = false;
+                }
                 changed = status.changed() => {
                     if changed.is_err() {
                         return std::future::pending().await;
@@ -488,6 +512,7 @@ async fn incoming(p: &Arc<ProfileInner>, stream: BoxStream, mut slot: Slot) -> R
 /// its hello, not yet answered.
 async fn greet(p: &Arc<ProfileInner>, stream: BoxStream) -> Result<Option<(Conn, Contact, Hello)>> {
     let mut conn = crate::conn::respond(stream, &p.identity, HANDSHAKE_DEADLINE).await?;
+    p.reached.send_modify(|n| *n = n.wrapping_add(1));
     let address = conn.peer().to_bytes();
     if p.blocked.locked().contains(&address) {
         // Refused before any other work; told what a pending request is told.
@@ -677,7 +702,7 @@ async fn session_loop(
                 if last_heard.elapsed() > SILENT_LIMIT {
                     return Err(Error::Timeout("the contact's link went silent"));
                 }
-                conn.send(&PeerMessage::Ack(vec![])).await?;
+                conn.send(&PeerMessage::Keepalive).await?;
             }
         }
     }
@@ -729,8 +754,7 @@ pub(crate) async fn on_message(
 ) -> Result<Option<PeerMessage>> {
     match msg {
         PeerMessage::Text(t) => receive_text(p, id, t).await.map(Some),
-        // An empty ack is a keepalive.
-        PeerMessage::Ack(ids) if ids.is_empty() => Ok(None),
+        PeerMessage::Keepalive => Ok(None),
         PeerMessage::Ack(ids) => receive_ack(p, id, ids).await.map(|()| None),
         _ => Err(Error::Protocol("unexpected message in session")),
     }
@@ -781,4 +805,53 @@ async fn receive_ack(p: &Arc<ProfileInner>, id: ContactId, ids: Vec<MessageId>) 
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stuck_status() -> TransportStatus {
+        let mut svc = kith_transport::ServiceState::default();
+        svc.nickname = "x".into();
+        svc.published = false;
+        let mut t = TransportStatus::default();
+        t.ready = true;
+        t.services = vec![svc];
+        t
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unpublished_service_is_relaunched_unless_someone_reaches_it() {
+        let (status, status_rx) = watch::channel(stuck_status());
+        let (reached, reached_rx) = watch::channel(0_u64);
+        let patience = Duration::from_secs(120);
+        let start = Instant::now();
+        let wait = tokio::spawn(unpublished_for(
+            status_rx.clone(),
+            reached_rx.clone(),
+            patience,
+        ));
+        // Someone reaches us at 100 s: the wait starts again from there.
+        tokio::time::sleep(Duration::from_secs(100)).await;
+        reached.send_modify(|n| *n += 1);
+        tokio::time::sleep(Duration::from_secs(100)).await;
+        assert!(
+            !wait.is_finished(),
+            "relaunched a service that clients reach"
+        );
+        wait.await.expect("task");
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_secs(220) && waited < Duration::from_secs(222),
+            "{waited:?}"
+        );
+
+        // Published: no relaunch, however long.
+        status.send_modify(|s| s.services[0].published = true);
+        let wait = tokio::spawn(unpublished_for(status_rx, reached_rx, patience));
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert!(!wait.is_finished());
+        wait.abort();
+    }
 }

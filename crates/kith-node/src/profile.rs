@@ -44,6 +44,9 @@ pub(crate) struct ProfileInner {
     pub(crate) blocked: Mutex<HashSet<[u8; 32]>>,
     /// Where we listen on TCP, when we do: goes into our link and Hello.
     pub(crate) tcp_hint: Mutex<Option<SocketAddr>>,
+    /// Counts inbound connections that completed the handshake: proof that
+    /// our service is reachable, whatever arti reports about publication.
+    pub(crate) reached: watch::Sender<u64>,
     /// The network we are online on.
     pub(crate) network_kind: Mutex<Option<NetworkKind>>,
     pub(crate) locked: AtomicBool,
@@ -131,6 +134,7 @@ impl Profile {
                 admission: Admission::new(),
                 blocked: Mutex::new(blocked),
                 tcp_hint: Mutex::new(None),
+                reached: watch::channel(0).0,
                 network_kind: Mutex::new(None),
                 locked: AtomicBool::new(false),
             }),
