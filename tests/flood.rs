@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use kith_core::wire::{self, Hello, PeerMessage, Welcome};
 use kith_core::{ContactLink, IdentityKeypair};
-use kith_tests::cli::{Daemon, Kith, free_port, wait_until};
+use kith_tests::cli::{Daemon, Kith, free_port, read_frame, wait_until};
 
 const LONG: Duration = Duration::from_secs(60);
 /// Half-open connections the attacker keeps open at once.
@@ -177,19 +177,6 @@ fn contact_state(k: &Kith, profile: &str, alias: &str) -> Option<String> {
         .and_then(|c| c["state"].as_str().map(str::to_owned))
 }
 
-fn has_message(
-    k: &Kith,
-    profile: &str,
-    alias: &str,
-    dir: &str,
-    body: &str,
-    state: Option<&str>,
-) -> bool {
-    k.messages(profile, alias).iter().any(|m| {
-        m["direction"] == dir && m["body"] == body && state.is_none_or(|s| m["state"] == s)
-    })
-}
-
 /// Alice and Bob, contacts of each other over TCP on 127.0.0.1. Returns the
 /// data directory, both daemons, and Alice's port.
 fn two_contacts() -> (Kith, Daemon, Daemon, u16) {
@@ -209,15 +196,8 @@ fn two_contacts() -> (Kith, Daemon, Daemon, u16) {
     k.ok("bob", &["contact", "accept", "alice"]);
     k.ok("bob", &["send", "alice", "before the flood"]);
     wait_until(LONG, "a first message delivered", || {
-        has_message(
-            &k,
-            "bob",
-            "alice",
-            "out",
-            "before the flood",
-            Some("delivered"),
-        )
-        .then_some(())
+        k.has_message("bob", "alice", "out", "before the flood", Some("delivered"))
+            .then_some(())
     });
     (k, alice, bob, pa)
 }
@@ -276,8 +256,7 @@ fn contact_gets_through_a_flood_of_half_open_connections() {
     let mut delivered = None;
     while t_send.elapsed() < DELIVERY_BOUND {
         peak.sample(alice_pid);
-        if has_message(
-            &k,
+        if k.has_message(
             "bob",
             "alice",
             "out",
@@ -325,7 +304,7 @@ fn contact_gets_through_a_flood_of_half_open_connections() {
         took.as_secs_f64()
     );
     assert!(
-        has_message(&k, "alice", "bob", "in", "through the flood", None),
+        k.has_message("alice", "bob", "in", "through the flood", None),
         "alice has bob's message"
     );
     // The flood was real: far more connections than the node keeps.
@@ -349,26 +328,11 @@ fn contact_gets_through_a_flood_of_half_open_connections() {
     // After the flood, the pair still works both ways.
     k.ok("alice", &["send", "bob", "after the flood"]);
     wait_until(LONG, "alice's message after the flood", || {
-        has_message(
-            &k,
-            "alice",
-            "bob",
-            "out",
-            "after the flood",
-            Some("delivered"),
-        )
-        .then_some(())
+        k.has_message("alice", "bob", "out", "after the flood", Some("delivered"))
+            .then_some(())
     });
     bob.stop();
     alice.stop();
-}
-
-fn read_frame(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
-    let mut len = [0_u8; 2];
-    s.read_exact(&mut len)?;
-    let mut body = vec![0_u8; usize::from(u16::from_be_bytes(len))];
-    s.read_exact(&mut body)?;
-    Ok(body)
 }
 
 /// A stranger with identity `me` dials `target` (whose link is `to`), says

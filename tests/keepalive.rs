@@ -40,19 +40,6 @@ fn contact(k: &Kith, profile: &str, alias: &str) -> Option<serde_json::Value> {
         .find(|c| c["alias"] == alias)
 }
 
-fn has_message(
-    k: &Kith,
-    profile: &str,
-    alias: &str,
-    dir: &str,
-    body: &str,
-    state: Option<&str>,
-) -> bool {
-    k.messages(profile, alias).iter().any(|m| {
-        m["direction"] == dir && m["body"] == body && state.is_none_or(|s| m["state"] == s)
-    })
-}
-
 /// Sessions that ended, as the node logged them.
 fn sessions_ended(k: &Kith, profile: &str) -> Vec<String> {
     std::fs::read_to_string(k.log_path(profile))
@@ -90,7 +77,8 @@ fn idle_sessions_stay_up_and_silent_contacts_are_detected() {
     k.ok("bob", &["contact", "accept", "alice"]);
     k.ok("alice", &["send", "bob", "hello"]);
     wait_until(LONG, "first message delivered", || {
-        has_message(&k, "alice", "bob", "out", "hello", Some("delivered")).then_some(())
+        k.has_message("alice", "bob", "out", "hello", Some("delivered"))
+            .then_some(())
     });
     wait_until(LONG, "both see each other online", || {
         (contact(&k, "alice", "bob")?["online"] == true
@@ -120,8 +108,7 @@ fn idle_sessions_stay_up_and_silent_contacts_are_detected() {
         Duration::from_secs(10),
         "message after the idle period",
         || {
-            has_message(
-                &k,
+            k.has_message(
                 "alice",
                 "bob",
                 "out",
@@ -151,8 +138,7 @@ fn idle_sessions_stay_up_and_silent_contacts_are_detected() {
         "timing: a silent contact seen offline after {:.1} s",
         t_frozen.elapsed().as_secs_f64()
     );
-    assert!(!has_message(
-        &k,
+    assert!(!k.has_message(
         "alice",
         "bob",
         "out",
@@ -167,8 +153,7 @@ fn idle_sessions_stay_up_and_silent_contacts_are_detected() {
         LONG,
         "message written while bob was frozen delivered",
         || {
-            has_message(
-                &k,
+            k.has_message(
                 "alice",
                 "bob",
                 "out",
@@ -182,14 +167,7 @@ fn idle_sessions_stay_up_and_silent_contacts_are_detected() {
         "timing: message written to a frozen contact delivered {:.1} s after it thawed",
         t_thaw.elapsed().as_secs_f64()
     );
-    assert!(has_message(
-        &k,
-        "bob",
-        "alice",
-        "in",
-        "while you were frozen",
-        None
-    ));
+    assert!(k.has_message("bob", "alice", "in", "while you were frozen", None));
     bob.stop();
     alice.stop();
 }

@@ -6,25 +6,17 @@
 //! wire carries unsigned milliseconds since the epoch; the epoch shown west
 //! of UTC is 1969.)
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
 use kith_core::wire::{Hello, PeerMessage, Text, Welcome, decode, encode};
 use kith_core::{IdentityKeypair, MessageId, Timestamp};
 use kith_session::Record;
-use kith_tests::cli::{Kith, free_port, wait_until};
+use kith_tests::cli::{Kith, free_port, read_frame, wait_until};
 
 const LONG: Duration = Duration::from_secs(60);
 const YEAR_9999: u64 = 253_402_300_799_000;
-
-fn read_frame(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
-    let mut len = [0_u8; 2];
-    s.read_exact(&mut len)?;
-    let mut body = vec![0_u8; usize::from(u16::from_be_bytes(len))];
-    s.read_exact(&mut body)?;
-    Ok(body)
-}
 
 #[test]
 fn a_contact_sends_impossible_dates_and_hostile_text() {

@@ -3,27 +3,13 @@
 //! authorities and relays, Kith's embedded arti for the peers), and a Tor
 //! client that is not ours reaches a Kith onion service.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
-use kith_tests::cli::{Kith, wait_until};
+use kith_tests::cli::{Kith, read_frame, wait_until};
 use kith_tests::tornet::{TorNet, socks5_connect};
 
 const LONG: Duration = Duration::from_secs(240);
-
-fn in_conversation(
-    k: &Kith,
-    profile: &str,
-    alias: &str,
-    dir: &str,
-    body: &str,
-    state: Option<&str>,
-) -> bool {
-    k.messages(profile, alias).iter().any(|m| {
-        m["direction"] == dir && m["body"] == body && state.is_none_or(|s| m["state"] == s)
-    })
-}
 
 fn start_tor_node(k: &Kith, profile: &str, config: &std::path::Path) -> kith_tests::cli::Daemon {
     let cfg = config.to_string_lossy().into_owned();
@@ -32,14 +18,6 @@ fn start_tor_node(k: &Kith, profile: &str, config: &std::path::Path) -> kith_tes
         &["run", "--transport", "tor", "--tor-config", &cfg],
         LONG,
     )
-}
-
-fn read_frame(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
-    let mut len = [0_u8; 2];
-    s.read_exact(&mut len)?;
-    let mut body = vec![0_u8; usize::from(u16::from_be_bytes(len))];
-    s.read_exact(&mut body)?;
-    Ok(body)
 }
 
 #[test]
@@ -116,31 +94,18 @@ fn chat_over_private_tor_network() {
     kb.ok("bob", &["contact", "accept", "alice"]);
     ka.ok("alice", &["send", "bob", "hello over tor"]);
     wait_until(LONG, "first message delivered", || {
-        in_conversation(
-            &ka,
-            "alice",
-            "bob",
-            "out",
-            "hello over tor",
-            Some("delivered"),
-        )
-        .then_some(())
+        ka.has_message("alice", "bob", "out", "hello over tor", Some("delivered"))
+            .then_some(())
     });
-    assert!(in_conversation(
-        &kb,
-        "bob",
-        "alice",
-        "in",
-        "hello over tor",
-        None
-    ));
+    assert!(kb.has_message("bob", "alice", "in", "hello over tor", None));
     println!(
         "timing: first message delivered {:.1} s after adding the contact",
         t_first.elapsed().as_secs_f64()
     );
     kb.ok("bob", &["send", "alice", "hello back"]);
     wait_until(LONG, "reply delivered", || {
-        in_conversation(&kb, "bob", "alice", "out", "hello back", Some("delivered")).then_some(())
+        kb.has_message("bob", "alice", "out", "hello back", Some("delivered"))
+            .then_some(())
     });
 
     // Bob goes down; alice's message waits, and arrives after bob restarts.
@@ -149,8 +114,7 @@ fn chat_over_private_tor_network() {
     let t_restart = Instant::now();
     bob = start_tor_node(&kb, "bob", &config);
     wait_until(LONG, "queued message delivered after restart", || {
-        in_conversation(
-            &ka,
+        ka.has_message(
             "alice",
             "bob",
             "out",
@@ -159,14 +123,7 @@ fn chat_over_private_tor_network() {
         )
         .then_some(())
     });
-    assert!(in_conversation(
-        &kb,
-        "bob",
-        "alice",
-        "in",
-        "while you were away",
-        None
-    ));
+    assert!(kb.has_message("bob", "alice", "in", "while you were away", None));
     println!(
         "timing: queued message delivered {:.1} s after bob restarted",
         t_restart.elapsed().as_secs_f64()

@@ -47,19 +47,6 @@ fn start_tor_node(k: &Kith, profile: &str, config: &std::path::Path) -> Daemon {
     )
 }
 
-fn has_message(
-    k: &Kith,
-    profile: &str,
-    alias: &str,
-    dir: &str,
-    body: &str,
-    state: Option<&str>,
-) -> bool {
-    k.messages(profile, alias).iter().any(|m| {
-        m["direction"] == dir && m["body"] == body && state.is_none_or(|s| m["state"] == s)
-    })
-}
-
 /// The two people, each with their own data directory (and Tor state).
 struct People {
     ka: Kith,
@@ -307,8 +294,7 @@ fn tor_nodes_recover_and_hold_a_stream_flood() {
     kb.ok("bob", &["contact", "accept", "alice"]);
     let left = RECOVERY_BOUND.saturating_sub(t_ready.elapsed());
     people.within(&net, left, "alice's early message delivered", || {
-        has_message(
-            ka,
+        ka.has_message(
             "alice",
             "bob",
             "out",
@@ -320,14 +306,7 @@ fn tor_nodes_recover_and_hold_a_stream_flood() {
         "timing: message written before Tor worked delivered {:.1} s after the network was fully up",
         t_ready.elapsed().as_secs_f64()
     );
-    assert!(has_message(
-        kb,
-        "bob",
-        "alice",
-        "in",
-        "sent before tor worked",
-        None
-    ));
+    assert!(kb.has_message("bob", "alice", "in", "sent before tor worked", None));
     for (k, p) in [(ka, "alice"), (kb, "bob")] {
         let st = k.status(p);
         assert!(is_online(&st), "{p} says it is online: {st}");
@@ -390,8 +369,7 @@ fn tor_nodes_recover_and_hold_a_stream_flood() {
         "bob's message during the stream flood",
         || {
             rss_peak = rss_peak.max(rss_kib(alice_pid).unwrap_or_default());
-            has_message(
-                kb,
+            kb.has_message(
                 "bob",
                 "alice",
                 "out",
@@ -404,14 +382,7 @@ fn tor_nodes_recover_and_hold_a_stream_flood() {
         "timing: contact's message delivered {:.1} s after sending, bob restarted, during a flood of {STREAMS} streams over one circuit",
         took.as_secs_f64()
     );
-    assert!(has_message(
-        ka,
-        "alice",
-        "bob",
-        "in",
-        "through the stream flood",
-        None
-    ));
+    assert!(ka.has_message("alice", "bob", "in", "through the stream flood", None));
     // The flood goes on for a while, whatever the delivery took; Alice
     // answers in the middle of it.
     while t_flood.elapsed() < STREAM_FLOOD_MIN {
@@ -425,8 +396,7 @@ fn tor_nodes_recover_and_hold_a_stream_flood() {
         "alice's answer during the stream flood",
         || {
             rss_peak = rss_peak.max(rss_kib(alice_pid).unwrap_or_default());
-            has_message(
-                ka,
+            ka.has_message(
                 "alice",
                 "bob",
                 "out",

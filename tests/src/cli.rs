@@ -181,6 +181,21 @@ impl Kith {
         json_lines(&self.ok(profile, &["messages", alias, "--json"]))
     }
 
+    /// Whether `profile`'s conversation with `alias` holds a message in
+    /// direction `dir` ("in"/"out") with `body`, in `state` if given.
+    pub fn has_message(
+        &self,
+        profile: &str,
+        alias: &str,
+        dir: &str,
+        body: &str,
+        state: Option<&str>,
+    ) -> bool {
+        self.messages(profile, alias).iter().any(|m| {
+            m["direction"] == dir && m["body"] == body && state.is_none_or(|s| m["state"] == s)
+        })
+    }
+
     /// Every file under the data directory, recursively.
     pub fn files(&self) -> Vec<PathBuf> {
         fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -279,4 +294,14 @@ impl Drop for Daemon {
             let _ = c.wait();
         }
     }
+}
+
+/// Read one `u16 BE length ‖ body` frame of the Kith protocol (for tests
+/// that speak it by hand).
+pub fn read_frame(s: &mut impl std::io::Read) -> std::io::Result<Vec<u8>> {
+    let mut len = [0_u8; 2];
+    s.read_exact(&mut len)?;
+    let mut body = vec![0_u8; usize::from(u16::from_be_bytes(len))];
+    s.read_exact(&mut body)?;
+    Ok(body)
 }
