@@ -120,15 +120,29 @@ pub(crate) async fn go_online(p: &Arc<ProfileInner>, net: Network, nickname: Str
 
     // Network status: transport progress → profile status + events. When
     // the network becomes usable (again), every dialer retries at once
-    // instead of waiting out its backoff.
+    // instead of waiting out its backoff. Our service counts as published
+    // when Tor says so, or once someone completed a handshake through it
+    // (arti can report no "good" introduction points on small networks
+    // while clients reach us fine).
     let mut ts = transport.status();
-    let now = map_status(&ts.borrow_and_update());
+    let mut reached = p.reached.subscribe();
+    let reached_at_start = *reached.borrow_and_update();
+    let status_of = move |t: &TransportStatus, reached: u64| {
+        let st = map_status(t);
+        if st == (NetworkStatus::Online { published: false }) && reached != reached_at_start {
+            NetworkStatus::Online { published: true }
+        } else {
+            st
+        }
+    };
+    let now = status_of(&ts.borrow_and_update(), reached_at_start);
     p.status.send_replace(now.clone());
     p.emit(Event::Network(now));
     let weak = Arc::downgrade(p);
     tasks.push(tokio::spawn(until_stopped(stop.subscribe(), async move {
+        let mut reached_open = true;
         loop {
-            let st = map_status(&ts.borrow_and_update());
+            let st = status_of(&ts.borrow_and_update(), *reached.borrow_and_update());
             let Some(p) = weak.upgrade() else { return };
             let before = p.status.borrow().clone();
             if before != st {
@@ -142,8 +156,11 @@ pub(crate) async fn go_online(p: &Arc<ProfileInner>, net: Network, nickname: Str
                 }
             }
             drop(p);
-            if ts.changed().await.is_err() {
-                return;
+            tokio::select! {
+                changed = ts.changed() => if changed.is_err() { return },
+                changed = reached.changed(), if reached_open => {
+                    reached_open = changed.is_ok();
+                }
             }
         }
     })));
