@@ -104,32 +104,3 @@ pub trait Transport: Send + Sync + 'static {
     /// The transport's current status, updated as it changes.
     fn status(&self) -> watch::Receiver<TransportStatus>;
 }
-
-/// Keep one known, harmless panic of arti's out of a binary's stderr.
-///
-/// arti's onion-service proof of work (`hs-pow-full`, which Kith enables)
-/// runs a blocking thread that sleeps on the tokio runtime in a loop that
-/// never returns. When the runtime shuts down at exit, that sleep panics
-/// with tokio's "being shutdown" message, on a thread nobody joins: the
-/// process is exiting anyway and nothing is lost, but a backtrace-like
-/// message at every exit would alarm users. Binaries call this once at
-/// start; every other panic is reported by the previous hook as before.
-pub fn quiet_arti_shutdown_panic() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let payload = info.payload();
-        let msg = payload
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("");
-        let from_tokio = info
-            .location()
-            .is_some_and(|l| l.file().contains("tokio") && l.file().contains("runtime"));
-        if from_tokio && msg.contains("context was found, but it is being shutdown") {
-            tracing::debug!("arti's proof-of-work thread stopped with the runtime");
-            return;
-        }
-        previous(info);
-    }));
-}

@@ -465,14 +465,15 @@ impl TorTransport {
             Arc::downgrade(&base),
         )?;
         // Bounds on what strangers can make the service do (see
-        // docs/threat-model.md, "Load"): few streams per circuit, a rate
-        // limit at the introduction points, and proof of work that clients
-        // must solve when the service is under load.
+        // docs/threat-model.md, "Load"): few streams per circuit and a rate
+        // limit at the introduction points. Not proof of work: arti 0.47's
+        // service side (`hs-pow-full`) starts blocking threads per service
+        // that never end (one waits forever for a directory when we start
+        // offline), so a process could not exit; see docs/architecture.md.
         let config = OnionServiceConfigBuilder::default()
             .nickname(guard.hs_nickname.clone())
             .max_concurrent_streams_per_circuit(MAX_STREAMS_PER_CIRCUIT)
             .rate_limit_at_intro(Some(TokenBucketConfig::new(INTRO_RATE.0, INTRO_RATE.1)))
-            .enable_pow(true)
             .build()
             .map_err(|e| Error::Bug(format!("onion service config: {e}")))?;
         // Relaunches in this process get a fresh arti nickname (see
