@@ -9,27 +9,10 @@
 
 use std::borrow::Cow;
 
-/// Whether `c` is shown as a code in a message body rather than drawn.
-///
-/// Controls (C0, DEL, C1) other than newline and tab; bidi marks,
-/// embeddings, overrides and isolates; zero-width and invisible characters
-/// that have no use in running text here; line and paragraph separators;
-/// tag characters. Zero-width joiners and variation selectors are kept:
-/// emoji and some scripts need them, and they cannot reorder or hide text.
+/// Whether `c` is shown as a code in a message body rather than drawn
+/// (one definition for every front end: [`kith_core::text::is_hidden_in_text`]).
 pub(crate) fn is_escaped(c: char) -> bool {
-    (c.is_control() && c != '\n' && c != '\t')
-        || matches!(c,
-            '\u{061C}'                  // Arabic letter mark
-            | '\u{180E}'                // Mongolian vowel separator
-            | '\u{200B}'                // zero-width space
-            | '\u{200E}' | '\u{200F}'   // LRM, RLM
-            | '\u{2028}'..='\u{202E}'   // separators, bidi embeddings and overrides
-            | '\u{2060}'..='\u{2064}'   // word joiner, invisible operators
-            | '\u{2066}'..='\u{206F}'   // bidi isolates, deprecated format characters
-            | '\u{FEFF}'                // zero-width no-break space
-            | '\u{FFF9}'..='\u{FFFB}'   // interlinear annotations
-            | '\u{E0000}'..='\u{E007F}' // tags
-        )
+    kith_core::text::is_hidden_in_text(c)
 }
 
 /// One run of a message body: shown text, or a code for a hidden character.

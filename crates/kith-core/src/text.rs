@@ -41,6 +41,22 @@ pub fn is_format(c: char) -> bool {
     )
 }
 
+/// Whether `c`, in a peer's message text, must be shown as a visible code
+/// rather than drawn: controls other than newline and tab, and the format
+/// characters of [`is_format`] except those running text needs (zero-width
+/// joiner and non-joiner, variation selectors: emoji and some scripts use
+/// them, and they cannot reorder or hide text).
+pub fn is_hidden_in_text(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || (is_format(c)
+            && !matches!(c,
+                '\u{200C}' | '\u{200D}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{E0100}'..='\u{E01EF}'
+                | '\u{180B}'..='\u{180D}'
+            ))
+}
+
 /// A peer's name as we store and show it: disallowed characters removed,
 /// runs of white space collapsed to one space, trimmed.
 pub fn sanitize_name(name: &str) -> String {
