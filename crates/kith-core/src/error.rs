@@ -1,6 +1,7 @@
 //! Errors of `kith-core`.
 
 use crate::ErrorKind;
+use crate::meet::MeetFailure;
 
 /// An error from decoding or validating Kith data.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -44,6 +45,9 @@ pub enum Error {
         /// The limit.
         max: usize,
     },
+    /// A meeting in person failed (see [`MeetFailure`] for each reason).
+    #[error("{0}")]
+    Meet(#[from] MeetFailure),
 }
 
 impl Error {
@@ -59,6 +63,7 @@ impl Error {
             Error::BadSignature => ErrorKind::PeerAuthenticationFailed,
             Error::Decode { .. } | Error::TooLarge { .. } => ErrorKind::PeerProtocolViolation,
             Error::UnsupportedVersion { .. } => ErrorKind::PeerIncompatible,
+            Error::Meet(f) => f.kind(),
         }
     }
 }

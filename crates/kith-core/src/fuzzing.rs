@@ -1,8 +1,10 @@
 //! Entry points for `cargo fuzz` targets (in `fuzz/`), compiled on stable so
 //! they cannot rot. Each asserts a round trip, not only "no panic".
 
+use crate::identity::IdentityKeypair;
 use crate::link::ContactLink;
-use crate::wire;
+use crate::meet::{Exchange, MeetCode, MeetMessage, MeetSecret, Role};
+use crate::wire::{self, PeerMessage};
 
 /// Feed arbitrary text to the link parser; whatever parses must re-parse to itself.
 pub fn contact_link(data: &[u8]) {
@@ -24,6 +26,59 @@ pub fn wire_frame(data: &[u8]) {
     }
 }
 
+/// Feed arbitrary text to the meet-code parser; whatever parses must print
+/// (as text and as a QR payload) to a code that parses to itself.
+pub fn meet_code(data: &[u8]) {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(code) = MeetCode::parse(s) {
+        let again = MeetCode::parse(&code.to_string()).expect("a printed code parses");
+        assert_eq!(again, code);
+        let qr = MeetCode::parse(&code.qr_payload()).expect("a QR payload parses");
+        assert_eq!(qr, code);
+    }
+}
+
+/// Feed arbitrary bytes as a meet message from a peer (after the
+/// `version ‖ Meet` prefix): whatever decodes re-encodes identically, and
+/// any ephemeral key it carries goes through the checks of a fixed
+/// exchange without panicking (and fails them, not knowing the secret).
+pub fn meet_message(data: &[u8]) {
+    let mut bytes = vec![wire::CURRENT_VERSION, 5];
+    bytes.extend_from_slice(data);
+    let Ok(msg) = wire::decode(&bytes) else {
+        return;
+    };
+    let again = wire::encode(&msg).expect("a decoded message encodes");
+    assert_eq!(again, bytes, "the encoding is canonical");
+    let PeerMessage::Meet(m) = msg else {
+        panic!("the Meet tag decoded as another message");
+    };
+    let their_ephemeral = match m {
+        MeetMessage::Offer { ephemeral } | MeetMessage::Answer { ephemeral, .. } => ephemeral,
+        _ => return,
+    };
+    let mine = MeetSecret::dangerously_from_bytes_for_testing_only([4; 32]);
+    let me = IdentityKeypair::from_seed(&[1; 32]).public();
+    let them = IdentityKeypair::from_seed(&[2; 32]).public();
+    let expected = MeetSecret::dangerously_from_bytes_for_testing_only([3; 32]);
+    let my_code = mine.code(me, None);
+    let their_code = expected.code(them, None);
+    let result = Exchange {
+        secret: &mine,
+        role: Role::Listener,
+        my_code: &my_code,
+        their_code: &their_code,
+        their_ephemeral: &their_ephemeral,
+        session_hash: &[0; 32],
+    }
+    .confirm();
+    if their_ephemeral != expected.public() {
+        assert!(result.is_err(), "an uncommitted key was accepted");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -34,6 +89,19 @@ mod tests {
     fn link_with_a_character_across_the_scheme_boundary() {
         super::contact_link(&[11, 38, 9, 1, 0, 0, 0, 214, 160]);
         super::contact_link("kith:/é".as_bytes());
+    }
+
+    /// The real code and the real ephemeral go through; others fail.
+    #[test]
+    fn meet_entry_points_accept_the_real_thing() {
+        let s = crate::meet::MeetSecret::dangerously_from_bytes_for_testing_only([3; 32]);
+        let code = s.code(crate::IdentityKeypair::from_seed(&[2; 32]).public(), None);
+        super::meet_code(code.to_string().as_bytes());
+        let mut offer = vec![0];
+        offer.extend_from_slice(&s.public());
+        super::meet_message(&offer);
+        super::meet_message(&[0; 33]);
+        super::meet_message(&[4, 1]);
     }
 
     proptest! {
@@ -50,6 +118,21 @@ mod tests {
         #[test]
         fn link_never_panics_on_any_text(s in "\\PC{0,80}") {
             super::contact_link(s.as_bytes());
+        }
+
+        #[test]
+        fn meet_code_never_panics(s in "(kith-meet:|KITH-MEET:)?[a-zA-Z2-7]{0,110}") {
+            super::meet_code(s.as_bytes());
+        }
+
+        #[test]
+        fn meet_code_never_panics_on_any_bytes(data in proptest::collection::vec(any::<u8>(), 0..170)) {
+            super::meet_code(&data);
+        }
+
+        #[test]
+        fn meet_message_never_panics(data in proptest::collection::vec(any::<u8>(), 0..80)) {
+            super::meet_message(&data);
         }
 
         #[test]

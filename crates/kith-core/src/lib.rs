@@ -7,6 +7,7 @@ pub mod error_kind;
 pub mod identity;
 pub mod limits;
 pub mod link;
+pub mod meet;
 pub mod text;
 pub mod wire;
 
@@ -19,4 +20,5 @@ pub use error::Error;
 pub use error_kind::ErrorKind;
 pub use identity::{IdentityKey, IdentityKeypair};
 pub use link::ContactLink;
+pub use meet::{MeetCode, MeetFailure};
 pub use wire::{MessageId, PeerMessage};

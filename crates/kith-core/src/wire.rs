@@ -16,6 +16,7 @@ use crate::Error;
 use crate::clock::Timestamp;
 use crate::limits::MAX_DISPLAY_NAME;
 pub use crate::limits::{MAX_ACK_IDS, MAX_BODY, MAX_MESSAGE};
+use crate::meet::MeetMessage;
 
 /// Wire versions this build speaks, newest last.
 ///
@@ -66,6 +67,9 @@ pub enum PeerMessage {
     /// "This link is alive": sent by either side of a session after
     /// [`KEEPALIVE_AFTER_SECS`] without sending anything else. Carries nothing.
     Keepalive,
+    /// One step of meeting in person (`docs/protocol.md` § 7): sent only on
+    /// a session opened for the meeting, never in a contact's session.
+    Meet(MeetMessage),
 }
 
 /// A session that has sent nothing for this many seconds sends a
@@ -115,6 +119,7 @@ impl std::fmt::Debug for PeerMessage {
             PeerMessage::Text(t) => write!(f, "Text({:?}, {} bytes)", t.id, t.body.len()),
             PeerMessage::Ack(ids) => write!(f, "Ack({} ids)", ids.len()),
             PeerMessage::Keepalive => f.write_str("Keepalive"),
+            PeerMessage::Meet(m) => write!(f, "Meet({m:?})"),
         }
     }
 }
@@ -143,7 +148,7 @@ impl PeerMessage {
                 }
                 Ok(())
             }
-            PeerMessage::Keepalive => Ok(()),
+            PeerMessage::Keepalive | PeerMessage::Meet(_) => Ok(()),
         }
     }
 }
@@ -256,6 +261,16 @@ mod tests {
             }),
             "welcome_accepted" => PeerMessage::Welcome(Welcome::Accepted),
             "keepalive" => PeerMessage::Keepalive,
+            "meet_offer" => PeerMessage::Meet(MeetMessage::Offer { ephemeral: [3; 32] }),
+            "meet_answer" => PeerMessage::Meet(MeetMessage::Answer {
+                ephemeral: [4; 32],
+                confirm: [5; 32],
+            }),
+            "meet_confirm" => PeerMessage::Meet(MeetMessage::Confirm { confirm: [6; 32] }),
+            "meet_done" => PeerMessage::Meet(MeetMessage::Done),
+            "meet_abort_not_ready" => {
+                PeerMessage::Meet(MeetMessage::Abort(crate::meet::AbortReason::NotReady))
+            }
             other => panic!("unknown vector {other}"),
         };
         for v in vs {
@@ -285,6 +300,9 @@ mod tests {
         ));
         assert!(decode(&[]).is_err());
         assert!(decode(&[1, 200]).is_err()); // unknown variant
+        assert!(decode(&[1, 5, 9]).is_err()); // unknown meet step
+        assert!(decode(&[1, 5, 4, 9]).is_err()); // unknown abort reason
+        assert!(decode(&[1, 5, 0, 3, 3]).is_err()); // a short key
         assert!(decode(&good[..good.len() - 1]).is_err());
         assert!(matches!(
             decode(&vec![1; MAX_MESSAGE + 1]),
