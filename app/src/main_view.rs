@@ -42,8 +42,8 @@ fn dot(ui: &mut egui::Ui, color: egui::Color32, label: &str) {
 pub(crate) fn origin_text(c: &ContactView) -> &'static str {
     match c.origin {
         ContactOrigin::Link => "added by link",
-        ContactOrigin::InPerson => "met in person",
-        ContactOrigin::Introduced => "introduced",
+        ContactOrigin::MetInPerson => "met in person",
+        ContactOrigin::Introduced { .. } => "introduced",
         ContactOrigin::Request => "asked to connect",
     }
 }

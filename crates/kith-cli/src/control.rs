@@ -103,8 +103,8 @@ pub(crate) fn message_json(m: &MessageView) -> Value {
 fn origin_str(o: ContactOrigin) -> &'static str {
     match o {
         ContactOrigin::Link => "link",
-        ContactOrigin::InPerson => "in_person",
-        ContactOrigin::Introduced => "introduced",
+        ContactOrigin::MetInPerson => "met_in_person",
+        ContactOrigin::Introduced { .. } => "introduced",
         ContactOrigin::Request => "request",
     }
 }

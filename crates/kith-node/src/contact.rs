@@ -157,9 +157,9 @@ impl ContactRules for ContactState {
         match self {
             ContactState::Blocked => Ok(match origin {
                 ContactOrigin::Request => ContactState::IncomingRequest,
-                ContactOrigin::Link | ContactOrigin::InPerson | ContactOrigin::Introduced => {
-                    ContactState::Outgoing
-                }
+                ContactOrigin::Link
+                | ContactOrigin::MetInPerson
+                | ContactOrigin::Introduced { .. } => ContactState::Outgoing,
             }),
             from => Err(NotAllowed {
                 action: "unblock",

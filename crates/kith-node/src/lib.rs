@@ -16,8 +16,8 @@ pub use error::{Error, Result};
 pub use kith::{KdfChoice, Kith, KithConfig, MAX_PROFILE_NAME, validate_profile_name};
 pub use kith_core::{ContactLink, ErrorKind, MessageId, OnionAddress, Timestamp};
 pub use model::{
-    ContactId, ContactOrigin, ContactState, ContactView, Direction, Event, MessageState,
-    MessageView, Network, NetworkKind, NetworkStatus, Password, Settings,
+    ContactId, ContactOrigin, ContactState, ContactView, Direction, Event, Introducer,
+    MessageState, MessageView, Network, NetworkKind, NetworkStatus, Password, Settings,
 };
 pub use profile::{MAX_ALIAS, Profile};
 

@@ -136,8 +136,13 @@ pub struct ContactView {
     pub address: OnionAddress,
     /// Where it stands.
     pub state: ContactState,
-    /// How we know it.
+    /// How we know it (its provenance).
     pub origin: ContactOrigin,
+    /// Whether its identity key is verified: met in person, or its safety
+    /// number compared ([`crate::Profile::mark_verified`]).
+    pub verified: bool,
+    /// Who introduced us, for [`ContactOrigin::Introduced`].
+    pub introducer: Option<Introducer>,
     /// The name it gave itself.
     pub their_name: Option<String>,
     /// Whether a session with it is up now.
@@ -146,6 +151,16 @@ pub struct ContactView {
     pub unread: u64,
     /// The newest message, for previews.
     pub last_message: Option<MessageView>,
+}
+
+/// The contact who introduced us to another, as front ends show it:
+/// "introduced by <alias>".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Introducer {
+    /// The introducer's address (its identity key).
+    pub address: OnionAddress,
+    /// The alias we gave the introducer, while it is still our contact.
+    pub alias: Option<String>,
 }
 
 /// A message as front ends show it.

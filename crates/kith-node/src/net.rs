@@ -618,6 +618,7 @@ async fn record_request(
                 alias,
                 state: ContactState::IncomingRequest,
                 origin: ContactOrigin::Request,
+                verified: false,
                 tcp_hint: None,
                 their_name,
                 added_at: Timestamp::now(),

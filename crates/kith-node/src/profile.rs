@@ -14,7 +14,8 @@ use crate::contact::{ContactRules, NotAllowed};
 use crate::error::{Error, Result};
 use crate::kith::KithInner;
 use crate::model::{
-    ContactView, Event, MessageView, Network, NetworkKind, NetworkStatus, Password, Settings,
+    ContactView, Event, Introducer, MessageView, Network, NetworkKind, NetworkStatus, Password,
+    Settings,
 };
 use crate::net::Online;
 use crate::peers::Peers;
@@ -76,6 +77,14 @@ pub(crate) fn validate_display_name(name: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The introducer's identity key of a contact introduced to us.
+fn introducer_key(c: &Contact) -> Option<[u8; 32]> {
+    match c.origin {
+        ContactOrigin::Introduced { by } => Some(by),
+        ContactOrigin::Link | ContactOrigin::MetInPerson | ContactOrigin::Request => None,
+    }
 }
 
 pub(crate) fn validate_alias(alias: &str) -> Result<()> {
@@ -255,23 +264,45 @@ impl Profile {
         // One pass: each contact's newest message and unread count, without
         // opening whole conversations (front ends call this on every event).
         let rows = self.inner.store.call(|s| s.contact_summaries()).await?;
+        let aliases: std::collections::HashMap<[u8; 32], String> = rows
+            .iter()
+            .map(|cs| (cs.contact.address, cs.contact.alias.clone()))
+            .collect();
         Ok(rows
             .into_iter()
-            .filter_map(|cs| self.view(cs.contact, cs.unread, cs.last.map(Into::into)))
+            .filter_map(|cs| {
+                let by = introducer_key(&cs.contact).and_then(|k| aliases.get(&k).cloned());
+                self.view(cs.contact, cs.unread, cs.last.map(Into::into), by)
+            })
             .collect())
     }
 
-    fn view(&self, c: Contact, unread: u64, last: Option<MessageView>) -> Option<ContactView> {
+    fn view(
+        &self,
+        c: Contact,
+        unread: u64,
+        last: Option<MessageView>,
+        introducer_alias: Option<String>,
+    ) -> Option<ContactView> {
         let address = kith_core::IdentityKey::from_bytes(&c.address)
             .ok()?
             .address();
         let online = self.inner.peers.is_online(c.id);
+        let introducer = match introducer_key(&c) {
+            Some(k) => Some(Introducer {
+                address: kith_core::IdentityKey::from_bytes(&k).ok()?.address(),
+                alias: introducer_alias,
+            }),
+            None => None,
+        };
         Some(ContactView {
             id: c.id,
             alias: c.alias,
             address,
             state: c.state,
             origin: c.origin,
+            verified: c.verified,
+            introducer,
             their_name: c.their_name,
             online,
             unread,
@@ -282,12 +313,19 @@ impl Profile {
     /// One contact.
     pub async fn contact(&self, id: ContactId) -> Result<ContactView> {
         self.check_unlocked()?;
-        let cs = self
+        let (cs, by) = self
             .inner
             .store
-            .call(move |s| s.contact_summary(id))
+            .call(move |s| {
+                let cs = s.contact_summary(id)?;
+                let by = match introducer_key(&cs.contact) {
+                    Some(k) => s.contact_by_address(&k)?.map(|c| c.alias),
+                    None => None,
+                };
+                Ok((cs, by))
+            })
             .await?;
-        self.view(cs.contact, cs.unread, cs.last.map(Into::into))
+        self.view(cs.contact, cs.unread, cs.last.map(Into::into), by)
             .ok_or(Error::Bug("stored contact has an invalid key"))
     }
 
@@ -340,6 +378,7 @@ impl Profile {
                     alias: alias_owned,
                     state: ContactState::Outgoing,
                     origin: ContactOrigin::Link,
+                    verified: false,
                     tcp_hint,
                     their_name: None,
                     added_at: Timestamp::now(),
@@ -439,6 +478,30 @@ impl Profile {
             })
             .await?;
         self.emit(Event::ContactsChanged);
+        Ok(())
+    }
+
+    /// Mark a contact verified (its safety number compared, see
+    /// [`Profile::safety_number`]) or no longer verified. Stored at once;
+    /// front ends hear [`Event::ContactsChanged`] when it changed.
+    pub async fn mark_verified(&self, id: ContactId, verified: bool) -> Result<()> {
+        self.check_unlocked()?;
+        let changed = self
+            .inner
+            .store
+            .call(move |s| {
+                s.update_contact_with(id, |c| {
+                    let changed = c.verified != verified;
+                    c.verified = verified;
+                    Ok::<_, std::convert::Infallible>(changed)
+                })
+            })
+            .await?;
+        // Infallible: `f` never refuses.
+        let Ok(changed) = changed;
+        if changed {
+            self.emit(Event::ContactsChanged);
+        }
         Ok(())
     }
 

@@ -50,6 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             alias: format!("contact {n}"),
             state: ContactState::Accepted,
             origin: ContactOrigin::Link,
+            verified: false,
             tcp_hint: None,
             their_name: None,
             added_at: Timestamp(0),

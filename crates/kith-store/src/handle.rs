@@ -182,6 +182,7 @@ mod tests {
                 alias: "bob".into(),
                 state: ContactState::Accepted,
                 origin: ContactOrigin::Link,
+                verified: false,
                 tcp_hint: None,
                 their_name: None,
                 added_at: Timestamp(2),

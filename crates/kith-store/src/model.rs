@@ -63,17 +63,56 @@ pub enum ContactState {
     Blocked,
 }
 
-/// How we came to know a contact.
+/// How we came to know a contact: its provenance, shown wherever the
+/// contact is.
+///
+/// Stored sealed with the contact (schema 3). Whether the contact is
+/// verified is kept beside it ([`Contact::verified`]): a contact added by
+/// link becomes verified when its safety number has been compared, one met
+/// in person is verified from the start.
+///
+/// Not `#[non_exhaustive]`: front ends match it exhaustively, and a new
+/// variant is a schema change anyway.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ContactOrigin {
-    /// From a contact link they gave us.
+    /// We added them from a contact link they gave us (pasted or scanned).
     Link,
-    /// Met in person (QR code).
-    InPerson,
-    /// Introduced by another contact.
-    Introduced,
-    /// They sent us a request.
+    /// We met in person and exchanged codes (the verified in-person exchange).
+    MetInPerson,
+    /// A contact of ours introduced us.
+    Introduced {
+        /// The introducer's identity key (ed25519 public key, as
+        /// [`Contact::address`]); a front end shows it by that contact's
+        /// alias while the introducer is still a contact.
+        by: [u8; 32],
+    },
+    /// They sent us a contact request, which we accepted (or have not yet).
     Request,
+}
+
+/// `ContactOrigin` as schema 1 and 2 stored it, read only by the migration
+/// to schema 3.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum ContactOriginV2 {
+    Link,
+    InPerson,
+    Introduced,
+    Request,
+}
+
+impl ContactOriginV2 {
+    /// Schema 3's origin for a contact stored before it: `Request` if they
+    /// asked, else `Link` (we added them). No build before schema 3 made
+    /// contacts in person or by introduction (nothing verified the one, the
+    /// other recorded no introducer), so those are contacts we added.
+    pub(crate) fn migrate(self) -> ContactOrigin {
+        match self {
+            ContactOriginV2::Request => ContactOrigin::Request,
+            ContactOriginV2::Link | ContactOriginV2::InPerson | ContactOriginV2::Introduced => {
+                ContactOrigin::Link
+            }
+        }
+    }
 }
 
 /// A contact to add.
@@ -87,6 +126,9 @@ pub struct NewContact {
     pub state: ContactState,
     /// How we know them.
     pub origin: ContactOrigin,
+    /// Whether their identity key is verified (true for
+    /// [`ContactOrigin::MetInPerson`]).
+    pub verified: bool,
     /// A `host:port` where they may listen on TCP.
     pub tcp_hint: Option<String>,
     /// The name they gave themselves.
@@ -99,8 +141,23 @@ impl std::fmt::Debug for NewContact {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NewContact")
             .field("state", &self.state)
-            .field("origin", &self.origin)
+            .field("origin", &OriginKind(&self.origin))
+            .field("verified", &self.verified)
             .finish_non_exhaustive()
+    }
+}
+
+/// Prints an origin without the introducer's key.
+struct OriginKind<'a>(&'a ContactOrigin);
+
+impl std::fmt::Debug for OriginKind<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.0 {
+            ContactOrigin::Link => "Link",
+            ContactOrigin::MetInPerson => "MetInPerson",
+            ContactOrigin::Introduced { .. } => "Introduced { .. }",
+            ContactOrigin::Request => "Request",
+        })
     }
 }
 
@@ -117,6 +174,9 @@ pub struct Contact {
     pub state: ContactState,
     /// How we know them.
     pub origin: ContactOrigin,
+    /// Whether their identity key is verified: met in person, or their
+    /// safety number compared and marked as verified.
+    pub verified: bool,
     /// A `host:port` where they may listen on TCP.
     pub tcp_hint: Option<String>,
     /// The name they gave themselves.
@@ -132,7 +192,8 @@ impl std::fmt::Debug for Contact {
         f.debug_struct("Contact")
             .field("id", &self.id)
             .field("state", &self.state)
-            .field("origin", &self.origin)
+            .field("origin", &OriginKind(&self.origin))
+            .field("verified", &self.verified)
             .finish_non_exhaustive()
     }
 }
@@ -247,13 +308,14 @@ impl Drop for ProfileRecord {
     }
 }
 
-/// `contacts.sealed`.
+/// `contacts.sealed` (schema 3).
 #[derive(Serialize, Deserialize)]
 pub(crate) struct ContactRecord {
     pub(crate) address: [u8; 32],
     pub(crate) alias: String,
     pub(crate) state: ContactState,
     pub(crate) origin: ContactOrigin,
+    pub(crate) verified: bool,
     pub(crate) tcp_hint: Option<String>,
     pub(crate) their_name: Option<String>,
     pub(crate) added_at: Timestamp,
@@ -268,6 +330,7 @@ impl ContactRecord {
             alias: self.alias,
             state: self.state,
             origin: self.origin,
+            verified: self.verified,
             tcp_hint: self.tcp_hint,
             their_name: self.their_name,
             added_at: self.added_at,
@@ -281,10 +344,43 @@ impl ContactRecord {
             alias: c.alias.clone(),
             state: c.state,
             origin: c.origin,
+            verified: c.verified,
             tcp_hint: c.tcp_hint.clone(),
             their_name: c.their_name.clone(),
             added_at: c.added_at,
             last_seen: c.last_seen,
+        }
+    }
+}
+
+/// `contacts.sealed` as schemas 1 and 2 stored it, read only by the
+/// migration to schema 3.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ContactRecordV2 {
+    pub(crate) address: [u8; 32],
+    pub(crate) alias: String,
+    pub(crate) state: ContactState,
+    pub(crate) origin: ContactOriginV2,
+    pub(crate) tcp_hint: Option<String>,
+    pub(crate) their_name: Option<String>,
+    pub(crate) added_at: Timestamp,
+    pub(crate) last_seen: Option<Timestamp>,
+}
+
+impl ContactRecordV2 {
+    /// The same contact in schema 3: origin as [`ContactOriginV2::migrate`]
+    /// says, not verified.
+    pub(crate) fn migrate(self) -> ContactRecord {
+        ContactRecord {
+            address: self.address,
+            alias: self.alias,
+            state: self.state,
+            origin: self.origin.migrate(),
+            verified: false,
+            tcp_hint: self.tcp_hint,
+            their_name: self.their_name,
+            added_at: self.added_at,
+            last_seen: self.last_seen,
         }
     }
 }
@@ -341,7 +437,8 @@ mod tests {
             address: [0xCD; 32],
             alias: "secret alias".into(),
             state: ContactState::Accepted,
-            origin: ContactOrigin::Link,
+            origin: ContactOrigin::Introduced { by: [0xEF; 32] },
+            verified: true,
             tcp_hint: Some("10.0.0.1:1".into()),
             their_name: Some("their secret".into()),
             added_at: Timestamp(1),
@@ -359,7 +456,9 @@ mod tests {
             read: false,
         };
         let all = format!("{p:?} {c:?} {m:?}");
-        for bad in ["Secret", "secret", "171", "ab, ab", "cd", "205", "10.0.0.1"] {
+        for bad in [
+            "Secret", "secret", "171", "ab, ab", "cd", "205", "ef", "239", "10.0.0.1",
+        ] {
             assert!(!all.contains(bad), "{bad} in {all}");
         }
     }

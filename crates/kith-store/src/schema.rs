@@ -12,7 +12,8 @@ use crate::error::{Error, Result, db};
 /// | --- | --- |
 /// | 1 | first release |
 /// | 2 | `contacts.unread`: each contact's unread count, sealed |
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+/// | 3 | `contacts.sealed` holds the provenance: origin (with the introducer's key) and `verified` |
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// The oldest schema [`crate::Store::open`] still opens; it migrates such a
 /// store to [`SCHEMA_VERSION`] once unlocked.

@@ -11,8 +11,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use crate::crypto::{self, KdfParams, Keys, SALT_LEN, Slot};
 use crate::error::{Error, Result, db};
 use crate::model::{
-    Contact, ContactId, ContactRecord, ContactSummary, Direction, Inserted, Message, MessageMeta,
-    MessageState, NewContact, NewProfile, Profile, ProfileRecord, SettingRecord,
+    Contact, ContactId, ContactRecord, ContactRecordV2, ContactSummary, Direction, Inserted,
+    Message, MessageMeta, MessageState, NewContact, NewProfile, Profile, ProfileRecord,
+    SettingRecord,
 };
 use crate::schema::{self, OLDEST_READABLE, SCHEMA_VERSION, key};
 
@@ -512,8 +513,9 @@ impl Store {
     ///
     /// A store of an older schema version is migrated to the current one once
     /// unlocked, in one transaction (version 1 → 2 opens every message's
-    /// metadata once, to count unread messages). It then no longer opens
-    /// with older builds of Kith.
+    /// metadata once, to count unread messages; 2 → 3 re-seals every
+    /// contact with its provenance). It then no longer opens with older
+    /// builds of Kith.
     pub fn open(path: &Path, password: &[u8]) -> Result<Store> {
         match path.try_exists() {
             Ok(true) => {}
@@ -551,7 +553,7 @@ impl Store {
     /// one transaction: a crash leaves the old version intact, to be migrated
     /// at the next open.
     fn migrate(&mut self, from: i64, wrap: &WrapEntries, wk: &crypto::Key) -> Result<()> {
-        if from != 1 {
+        if !(OLDEST_READABLE..SCHEMA_VERSION).contains(&from) {
             return Err(Error::Bug("no migration from this schema version"));
         }
         let new_wrap = wrap.rewrap(wk, &self.keys)?;
@@ -560,17 +562,35 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db("migrating the store"))?;
-        // 1 → 2: every contact's unread count, counted once here by opening
-        // each message's metadata, then kept up to date.
-        tx.execute_batch(schema::MIGRATE_1_TO_2)
-            .map_err(db("migrating the store"))?;
         let ids: Vec<i64> = tx
             .prepare("SELECT id FROM contacts")
             .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
             .map_err(db("migrating the store"))?;
-        for id in ids {
-            let unread = count_unread(keys, &tx, ContactId(id))?;
-            write_unread(keys, &tx, ContactId(id), unread)?;
+        if from < 2 {
+            // 1 → 2: every contact's unread count, counted once here by
+            // opening each message's metadata, then kept up to date.
+            tx.execute_batch(schema::MIGRATE_1_TO_2)
+                .map_err(db("migrating the store"))?;
+            for &id in &ids {
+                let unread = count_unread(keys, &tx, ContactId(id))?;
+                write_unread(keys, &tx, ContactId(id), unread)?;
+            }
+        }
+        // 2 → 3: each contact's record re-sealed with its provenance (the
+        // old origin, mapped) and not verified.
+        for &id in &ids {
+            let sealed: Vec<u8> = tx
+                .query_row("SELECT sealed FROM contacts WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .map_err(db("migrating the store"))?;
+            let old: ContactRecordV2 = keys.open(contacts_slot(id), &sealed, "contact")?;
+            let sealed = keys.seal(contacts_slot(id), &old.migrate())?;
+            tx.execute(
+                "UPDATE contacts SET sealed = ?1 WHERE id = ?2",
+                params![sealed, id],
+            )
+            .map_err(db("migrating the store"))?;
         }
         schema::set_meta(&tx, key::SCHEMA_VERSION, SCHEMA_VERSION)?;
         new_wrap.write(&tx)?;
@@ -834,6 +854,7 @@ impl Store {
             alias: c.alias.clone(),
             state: c.state,
             origin: c.origin,
+            verified: c.verified,
             tcp_hint: c.tcp_hint.clone(),
             their_name: c.their_name.clone(),
             added_at: c.added_at,
@@ -1328,6 +1349,7 @@ mod tests {
             alias: alias.into(),
             state: ContactState::Outgoing,
             origin: ContactOrigin::Link,
+            verified: false,
             tcp_hint: Some("127.0.0.1:9999".into()),
             their_name: Some(format!("{alias} themselves")),
             added_at: Timestamp(2_000),
@@ -1532,6 +1554,7 @@ mod tests {
         assert_eq!(c.alias, "bob");
         assert_eq!(c.state, ContactState::Outgoing);
         assert_eq!(c.origin, ContactOrigin::Link);
+        assert!(!c.verified);
         assert_eq!(c.tcp_hint.as_deref(), Some("127.0.0.1:9999"));
         assert_eq!(c.their_name.as_deref(), Some("bob themselves"));
         assert_eq!(c.added_at, Timestamp(2_000));
@@ -1596,6 +1619,56 @@ mod tests {
         assert_eq!(
             store.contact_by_address(&[2; 32]).unwrap().unwrap().id,
             dave
+        );
+    }
+
+    #[test]
+    fn provenance_is_stored_and_survives_a_reopen() {
+        let (_dir, path, mut store) = setup();
+        let origins = [
+            (ContactOrigin::Link, false),
+            (ContactOrigin::MetInPerson, true),
+            (ContactOrigin::Introduced { by: [7; 32] }, false),
+            (ContactOrigin::Request, false),
+        ];
+        let mut ids = vec![];
+        for (n, (origin, verified)) in (1_u8..).zip(origins) {
+            let mut c = new_contact(n, &format!("c{n}"));
+            c.origin = origin;
+            c.verified = verified;
+            ids.push(store.add_contact(&c).unwrap());
+        }
+        // Marking verified (and back) is a contact update like any other.
+        let marked = store
+            .update_contact_with(ids[0], |c| {
+                c.verified = true;
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+        assert_eq!(marked, Ok(()));
+        store
+            .update_contact_with(ids[1], |c| {
+                c.verified = false;
+                Ok::<_, ()>(())
+            })
+            .unwrap()
+            .unwrap();
+        store.close().unwrap();
+        let store = Store::open(&path, PW).unwrap();
+        let got: Vec<(ContactOrigin, bool)> = store
+            .contact_summaries()
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.contact.origin, s.contact.verified))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (ContactOrigin::Link, true),
+                (ContactOrigin::MetInPerson, false),
+                (ContactOrigin::Introduced { by: [7; 32] }, false),
+                (ContactOrigin::Request, false),
+            ]
         );
     }
 
@@ -2222,6 +2295,11 @@ mod tests {
         );
         let bob = all[0].contact.id;
         assert_eq!(store.messages(bob).unwrap().len(), 4);
+        // Through schema 2 to 3: contacts we added, not verified.
+        assert!(
+            all.iter()
+                .all(|s| s.contact.origin == ContactOrigin::Link && !s.contact.verified)
+        );
 
         // It is a current store now: counts move, and it reopens without
         // migrating again.
@@ -2257,6 +2335,114 @@ mod tests {
             .collect::<rusqlite::Result<_>>()
             .unwrap();
         assert!(!columns.iter().any(|c| c == "unread"), "{columns:?}");
+    }
+
+    /// A store made by schema-2 code (before provenance), with: bob (we
+    /// added him by link, accepted, one message each way, his unread, last
+    /// seen 20), carol (asked, pending, her message unread), dave (asked,
+    /// accepted, his message read), erin (by link, blocked), frank and grace
+    /// (stored "in person" and "introduced", which no schema-2 build made).
+    /// Password `v2-password`, fast KDF.
+    const V2_STORE: &[u8] = include_bytes!("../tests/fixtures/v2.db");
+    const V2_PW: &[u8] = b"v2-password";
+
+    fn v2_store() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profile.db");
+        std::fs::write(&path, V2_STORE).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn opening_a_v2_store_migrates_it() {
+        let (_dir, path) = v2_store();
+        assert_eq!(file_version(&path), 2);
+        assert_eq!(kind(Store::open(&path, b"nope")), ErrorKind::WrongPassword);
+        assert_eq!(std::fs::read(&path).unwrap(), V2_STORE);
+
+        let mut store = Store::open(&path, V2_PW).unwrap();
+        assert_eq!(file_version(&path), SCHEMA_VERSION);
+        assert_eq!(store.profile().unwrap().display_name, "Alice v2");
+        assert_eq!(store.setting("settings").unwrap().unwrap(), b"{\"v\":2}");
+        check_summaries(&store);
+        let all = store.contact_summaries().unwrap();
+        let view: Vec<_> = all
+            .iter()
+            .map(|s| {
+                (
+                    s.contact.alias.as_str(),
+                    s.contact.state,
+                    s.contact.origin,
+                    s.contact.verified,
+                    s.unread,
+                    s.last.as_ref().map(|m| m.body.as_str()),
+                )
+            })
+            .collect();
+        use ContactOrigin::{Link, Request};
+        use ContactState::{Accepted, Blocked, IncomingRequest, Outgoing};
+        assert_eq!(
+            view,
+            [
+                ("bob", Accepted, Link, false, 1, Some("bob unread")),
+                (
+                    "carol",
+                    IncomingRequest,
+                    Request,
+                    false,
+                    1,
+                    Some("carol asks")
+                ),
+                ("dave", Accepted, Request, false, 0, Some("dave read")),
+                ("erin", Blocked, Link, false, 0, None),
+                ("frank", Outgoing, Link, false, 0, None),
+                ("grace", Outgoing, Link, false, 0, None),
+            ]
+        );
+        // Every other field came through.
+        let bob = &all[0].contact;
+        assert_eq!(bob.address, [1; 32]);
+        assert_eq!(bob.tcp_hint.as_deref(), Some("127.0.0.1:9001"));
+        assert_eq!(bob.their_name.as_deref(), Some("bob themselves"));
+        assert_eq!(bob.added_at, Timestamp(1_700_000_000_001));
+        assert_eq!(bob.last_seen, Some(Timestamp(20)));
+        assert_eq!(
+            store.contact_by_alias("dave").unwrap().unwrap().address,
+            [3; 32]
+        );
+        assert_eq!(
+            store.contact_by_address(&[2; 32]).unwrap().unwrap().alias,
+            "carol"
+        );
+        let msgs = store.messages(bob.id).unwrap();
+        assert_eq!(msgs.len(), 2);
+        assert_eq!(msgs[0].state, MessageState::Delivered);
+
+        // A current store: provenance changes persist, no second migration.
+        let bob = bob.id;
+        store
+            .update_contact_with(bob, |c| {
+                c.verified = true;
+                Ok::<_, ()>(())
+            })
+            .unwrap()
+            .unwrap();
+        store.close().unwrap();
+        let store = Store::open(&path, V2_PW).unwrap();
+        assert!(store.contact(bob).unwrap().verified);
+        check_summaries(&store);
+    }
+
+    #[test]
+    fn a_failed_migration_leaves_the_v2_store() {
+        // A damaged contact record: the migration stops, nothing is written.
+        let (_dir, path) = v2_store();
+        tamper(&path, |c| flip_byte(c, "contacts", "sealed", 3, 40));
+        let before = std::fs::read(&path).unwrap();
+        assert_eq!(kind(Store::open(&path, V2_PW)), ErrorKind::StoreCorrupt);
+        assert_eq!(file_version(&path), 2);
+        // Not a byte changed: the other contacts are still schema 2's.
+        assert_eq!(std::fs::read(&path).unwrap(), before);
     }
 
     // ---- Tampering ----
@@ -2539,7 +2725,7 @@ mod tests {
         let (_d, path, _, _) = two_contacts_with_messages();
         tamper(&path, |c| {
             c.execute(
-                "UPDATE meta SET value = 3 WHERE key = ?1",
+                "UPDATE meta SET value = 4 WHERE key = ?1",
                 [key::SCHEMA_VERSION],
             )
             .unwrap();
@@ -2547,8 +2733,8 @@ mod tests {
         assert!(matches!(
             Store::open(&path, PW),
             Err(Error::UnsupportedVersion {
-                found: 3,
-                supported: 2
+                found: 4,
+                supported: 3
             })
         ));
         let (_d, path, _, _) = two_contacts_with_messages();
@@ -2563,17 +2749,19 @@ mod tests {
             Store::open(&path, PW),
             Err(Error::UnsupportedVersion { found: 0, .. })
         ));
-        // A current store relabelled as version 1 does not pass for an old
-        // one: the version is bound into the key wrap.
-        let (_d, path, _, _) = two_contacts_with_messages();
-        tamper(&path, |c| {
-            c.execute(
-                "UPDATE meta SET value = 1 WHERE key = ?1",
-                [key::SCHEMA_VERSION],
-            )
-            .unwrap();
-        });
-        assert_eq!(kind(Store::open(&path, PW)), ErrorKind::StoreCorrupt);
+        // A current store relabelled as version 1 or 2 does not pass for an
+        // old one: the version is bound into the key wrap.
+        for old in [1, 2] {
+            let (_d, path, _, _) = two_contacts_with_messages();
+            tamper(&path, |c| {
+                c.execute(
+                    "UPDATE meta SET value = ?1 WHERE key = ?2",
+                    params![old, key::SCHEMA_VERSION],
+                )
+                .unwrap();
+            });
+            assert_eq!(kind(Store::open(&path, PW)), ErrorKind::StoreCorrupt);
+        }
     }
 
     // ---- What is on disk ----
@@ -2602,7 +2790,8 @@ mod tests {
                 address: addr,
                 alias: "QuokkaAlias".into(),
                 state: ContactState::Accepted,
-                origin: ContactOrigin::InPerson,
+                origin: ContactOrigin::MetInPerson,
+                verified: true,
                 tcp_hint: Some("192.168.77.66:4242".into()),
                 their_name: Some("NarwhalTheirName".into()),
                 added_at: Timestamp(1_234_567_890_124),
