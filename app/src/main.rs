@@ -32,6 +32,7 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     // Before any thread exists: the time zone can only be read now.
     kith_app::timefmt::init_local_offset();
+    kith_node::quiet_arti_shutdown_panic();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -185,6 +185,7 @@ fn main() -> ExitCode {
     if let Err(e) = password::reexec_without_env() {
         return fail(&e);
     }
+    kith_node::quiet_arti_shutdown_panic();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -15,6 +15,8 @@ mod profile;
 pub use error::{Error, Result};
 pub use kith::{KdfChoice, Kith, KithConfig, MAX_PROFILE_NAME, validate_profile_name};
 pub use kith_core::{ContactLink, ErrorKind, MessageId, OnionAddress, Timestamp};
+/// See [`kith_transport::quiet_arti_shutdown_panic`]: front ends call it once at start.
+pub use kith_transport::quiet_arti_shutdown_panic;
 pub use model::{
     ContactId, ContactOrigin, ContactState, ContactView, Direction, Event, Introducer,
     MessageState, MessageView, Network, NetworkKind, NetworkStatus, Password, Settings,

@@ -59,6 +59,18 @@ pub const INTRO_RATE: (u32, u32) = (5, 50);
 /// Pause between failed bootstrap attempts: doubles up to the maximum.
 const BOOTSTRAP_RETRY: (Duration, Duration) = (Duration::from_secs(5), Duration::from_secs(120));
 
+/// Worker threads of arti's own tokio runtime (see [`ArtiRuntime`]).
+const ARTI_WORKERS: usize = 2;
+
+/// Name of every thread of arti's runtime; [`quiet_arti_shutdown_panic`]
+/// recognises them by it.
+const ARTI_THREAD: &str = "kith-tor";
+
+/// How long a [`TorRuntime`] dropped without [`TorRuntime::shutdown`] lets
+/// arti's objects (dropped by tasks being aborted elsewhere) finish before
+/// its runtime stops.
+const DROP_GRACE: Duration = Duration::from_secs(2);
+
 type Client = TorClient<PreferredRuntime>;
 
 /// Where arti keeps its files, and the caller's arti configuration.
@@ -87,6 +99,94 @@ pub struct TorRuntime {
     shared: Arc<Shared>,
 }
 
+/// The tokio runtime arti runs on: its own, not the caller's.
+///
+/// arti's onion-service proof of work (`hs-pow-full`) runs two blocking
+/// threads per launched service that never return: one loops on a timer
+/// for as long as the process lives, and both first wait for a directory,
+/// forever when the node never reaches Tor. A tokio runtime waits for its
+/// blocking threads when dropped, so on the caller's runtime an app or
+/// daemon started offline could never exit. On a runtime of our own,
+/// [`TorRuntime::shutdown`] stops arti with
+/// [`tokio::runtime::Runtime::shutdown_background`], which does not wait:
+/// such threads are left parked until the process exits (one per service
+/// launch, no CPU).
+struct ArtiRuntime(Option<tokio::runtime::Runtime>);
+
+impl ArtiRuntime {
+    fn new() -> Result<Self, Error> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(ARTI_WORKERS)
+            .thread_name(ARTI_THREAD)
+            .enable_all()
+            .build()
+            .map(|rt| ArtiRuntime(Some(rt)))
+            .map_err(|e| Error::Bug(format!("cannot start a runtime for Tor: {e}")))
+    }
+
+    /// arti's view of this runtime.
+    fn arti(&self) -> Result<PreferredRuntime, Error> {
+        let rt = self.0.as_ref().ok_or(Error::Shutdown)?;
+        let _entered = rt.enter();
+        PreferredRuntime::current()
+            .map_err(|e| Error::Bug(format!("arti cannot use its runtime: {e}")))
+    }
+
+    /// Stop every arti task now, without waiting for blocking threads.
+    fn stop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Drop for ArtiRuntime {
+    fn drop(&mut self) {
+        let Some(rt) = self.0.take() else { return };
+        // Dropped without `TorRuntime::shutdown`: arti objects held by tasks
+        // of the caller's runtime may still be on their way out. Give them
+        // a moment on a thread of our own (this may run in async context,
+        // where blocking is not allowed).
+        let spawned = std::thread::Builder::new()
+            .name(format!("{ARTI_THREAD}-stop"))
+            .spawn(move || {
+                std::thread::sleep(DROP_GRACE);
+                rt.shutdown_background();
+            });
+        if let Err(e) = spawned {
+            debug!("no thread to stop Tor's runtime, leaving it to process exit: {e}");
+        }
+    }
+}
+
+/// Keep one known, harmless panic of arti's out of a binary's stderr.
+///
+/// When arti's runtime stops, the proof-of-work thread that sleeps in a
+/// loop (see [`ArtiRuntime`]) panics with tokio's "being shutdown" message
+/// on a thread nobody joins; nothing is lost, but a panic message at every
+/// quit would alarm users. Only that message, on arti's runtime threads,
+/// is kept out: every other panic is reported by the previous hook.
+/// Binaries call this once at start.
+pub fn quiet_arti_shutdown_panic() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("");
+        let on_arti_thread = std::thread::current()
+            .name()
+            .is_some_and(|n| n == ARTI_THREAD);
+        if on_arti_thread && msg.contains("context was found, but it is being shutdown") {
+            debug!("arti's proof-of-work thread stopped with its runtime");
+            return;
+        }
+        previous(info);
+    }));
+}
+
 /// State behind every clone of a [`TorRuntime`] and its transports.
 struct Shared {
     /// The base client; `None` after shutdown.
@@ -104,6 +204,8 @@ struct Shared {
     /// Services: live nicknames, and which key each nickname has carried in
     /// this process (arti's keystore keys derived keys by nickname).
     services: Arc<Mutex<ServiceNames>>,
+    /// arti's runtime. Last: dropped after the client and the tasks.
+    arti: Mutex<ArtiRuntime>,
 }
 
 #[derive(Default)]
@@ -158,7 +260,8 @@ impl TorRuntime {
     pub async fn start(settings: TorSettings) -> Result<TorRuntime, Error> {
         let config = config::client_config(&settings)?;
         install_crypto_provider();
-        let client = TorClient::builder()
+        let arti = ArtiRuntime::new()?;
+        let client = TorClient::with_runtime(arti.arti()?)
             .config(config)
             .bootstrap_behavior(BootstrapBehavior::OnDemand)
             .create_unbootstrapped_async()
@@ -177,6 +280,7 @@ impl TorRuntime {
             shutdown,
             tasks: Mutex::new(JoinSet::new()),
             services: Arc::default(),
+            arti: Mutex::new(arti),
         });
 
         // Progress → status.
@@ -303,8 +407,11 @@ impl TorRuntime {
         lock(&self.shared.profiles).clear();
         let client = lock(&self.shared.client).take();
         drop(client);
-        // Let arti's own tasks notice that the client is gone.
+        // Let arti's own tasks notice that the client is gone, then stop
+        // them all (its proof-of-work threads are left parked: see
+        // `ArtiRuntime`).
         tokio::task::yield_now().await;
+        lock(&self.shared.arti).stop();
         self.shared.bootstrap.send_modify(|s| {
             s.ready = false;
             s.phase = "shut down".into();
@@ -465,15 +572,14 @@ impl TorTransport {
             Arc::downgrade(&base),
         )?;
         // Bounds on what strangers can make the service do (see
-        // docs/threat-model.md, "Load"): few streams per circuit and a rate
-        // limit at the introduction points. Not proof of work: arti 0.47's
-        // service side (`hs-pow-full`) starts blocking threads per service
-        // that never end (one waits forever for a directory when we start
-        // offline), so a process could not exit; see docs/architecture.md.
+        // docs/threat-model.md, "Load"): few streams per circuit, a rate
+        // limit at the introduction points, and proof of work that clients
+        // must solve while the service is under load.
         let config = OnionServiceConfigBuilder::default()
             .nickname(guard.hs_nickname.clone())
             .max_concurrent_streams_per_circuit(MAX_STREAMS_PER_CIRCUIT)
             .rate_limit_at_intro(Some(TokenBucketConfig::new(INTRO_RATE.0, INTRO_RATE.1)))
+            .enable_pow(true)
             .build()
             .map_err(|e| Error::Bug(format!("onion service config: {e}")))?;
         // Relaunches in this process get a fresh arti nickname (see
