@@ -2,6 +2,7 @@
 //! they cannot rot. Each asserts a round trip, not only "no panic".
 
 use crate::identity::IdentityKeypair;
+use crate::intro::IntroductionMessage;
 use crate::link::ContactLink;
 use crate::meet::{Exchange, MeetCode, MeetMessage, MeetSecret, Role};
 use crate::wire::{self, PeerMessage};
@@ -79,6 +80,33 @@ pub fn meet_message(data: &[u8]) {
     }
 }
 
+/// Feed arbitrary bytes as an introduction step from a peer (after the
+/// `version ‖ Introduction` prefix): whatever decodes re-encodes to the same
+/// bytes, keeps the name and note limits, and names its introduction.
+pub fn introduction_message(data: &[u8]) {
+    let mut bytes = vec![wire::CURRENT_VERSION, 6];
+    bytes.extend_from_slice(data);
+    let Ok(msg) = wire::decode(&bytes) else {
+        return;
+    };
+    let again = wire::encode(&msg).expect("a decoded message encodes");
+    assert_eq!(again, bytes, "the encoding is canonical");
+    let PeerMessage::Introduction(m) = msg else {
+        panic!("the Introduction tag decoded as another message");
+    };
+    assert_eq!(&data[1..17], &m.id().0, "the id follows the step");
+    match m {
+        IntroductionMessage::Offer(o) => {
+            assert!(o.name.len() <= crate::limits::MAX_DISPLAY_NAME);
+            assert!(o.note.len() <= crate::limits::MAX_INTRODUCTION_NOTE);
+        }
+        IntroductionMessage::Link(l) => {
+            assert!(l.name.len() <= crate::limits::MAX_DISPLAY_NAME);
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -102,6 +130,19 @@ mod tests {
         super::meet_message(&offer);
         super::meet_message(&[0; 33]);
         super::meet_message(&[4, 1]);
+    }
+
+    /// Every step of the vectors goes through the entry point.
+    #[test]
+    fn introduction_entry_point_accepts_every_step() {
+        let mut done = vec![5];
+        done.extend_from_slice(&[7; 16]);
+        super::introduction_message(&done);
+        let mut offer = vec![0];
+        offer.extend_from_slice(&[7; 16]);
+        offer.extend_from_slice(&[1, b'B', 2, b'h', b'i']);
+        super::introduction_message(&offer);
+        super::introduction_message(&[9]);
     }
 
     proptest! {
@@ -133,6 +174,11 @@ mod tests {
         #[test]
         fn meet_message_never_panics(data in proptest::collection::vec(any::<u8>(), 0..80)) {
             super::meet_message(&data);
+        }
+
+        #[test]
+        fn introduction_message_never_panics(data in proptest::collection::vec(any::<u8>(), 0..120)) {
+            super::introduction_message(&data);
         }
 
         #[test]

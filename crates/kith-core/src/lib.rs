@@ -5,6 +5,7 @@ pub mod clock;
 mod error;
 pub mod error_kind;
 pub mod identity;
+pub mod intro;
 pub mod limits;
 pub mod link;
 pub mod meet;

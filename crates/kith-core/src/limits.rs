@@ -54,6 +54,13 @@ pub const MAX_TCP_HINT: usize = 64;
 /// bytes are 4 KiB, well within [`MAX_MESSAGE`].
 pub const MAX_ACK_IDS: usize = 256;
 
+/// Longest note an introducer adds to an introduction ("you both climb"),
+/// in bytes of UTF-8; checked by the wire and by the store.
+///
+/// 512 bytes is a few sentences: enough to say why, short because the
+/// other side's user reads it before agreeing to anything.
+pub const MAX_INTRODUCTION_NOTE: usize = 512;
+
 /// Longest setting key. Keys are names chosen by Kith's code (`"settings"`),
 /// never by a user or a peer; the limit only catches mistakes.
 pub const MAX_SETTING_KEY: usize = 128;
@@ -77,14 +84,28 @@ pub(crate) const HELLO_OVERHEAD: usize = 1 + 1 + 1 + 1 + 1 + 16 + 3;
 /// 2 for up to 16 383 ids).
 pub(crate) const ACK_OVERHEAD: usize = 1 + 1 + 2;
 
+/// Bytes an introduction `Offer` adds around its name and note, at most:
+/// version (1), tag (1), step (1), id (16), name length (1), note length
+/// (varint: 2 for up to 16 383 bytes).
+pub(crate) const INTRODUCTION_OFFER_OVERHEAD: usize = 1 + 1 + 1 + 16 + 1 + 2;
+
+/// Bytes an introduction `Link` adds around its name, at most: version,
+/// tag, step (3), id (16), key (32), name length (1), optional `SocketAddr`
+/// (1 + 1 + 16 + 3), as for `Hello`.
+pub(crate) const INTRODUCTION_LINK_OVERHEAD: usize = 3 + 16 + 32 + 1 + 1 + 1 + 16 + 3;
+
 // The largest encoding of every message must fit MAX_MESSAGE.
 const _: () = assert!(MAX_BODY + TEXT_OVERHEAD <= MAX_MESSAGE);
 const _: () = assert!(MAX_DISPLAY_NAME + HELLO_OVERHEAD <= MAX_MESSAGE);
 const _: () = assert!(MAX_ACK_IDS * 16 + ACK_OVERHEAD <= MAX_MESSAGE);
+const _: () =
+    assert!(MAX_DISPLAY_NAME + MAX_INTRODUCTION_NOTE + INTRODUCTION_OFFER_OVERHEAD <= MAX_MESSAGE);
+const _: () = assert!(MAX_DISPLAY_NAME + INTRODUCTION_LINK_OVERHEAD <= MAX_MESSAGE);
 // The overheads above assume these varint widths.
 const _: () = assert!(MAX_BODY < 1 << 21);
 const _: () = assert!(MAX_DISPLAY_NAME < 1 << 7);
 const _: () = assert!(MAX_ACK_IDS < 1 << 14);
+const _: () = assert!(MAX_INTRODUCTION_NOTE < 1 << 14);
 // A peer's display name, suffixed, must make a valid alias.
 const _: () = assert!(MAX_ALIAS >= MAX_DISPLAY_NAME + "-".len() + 10);
 

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::clock::Timestamp;
+use crate::intro::IntroductionMessage;
 use crate::limits::MAX_DISPLAY_NAME;
 pub use crate::limits::{MAX_ACK_IDS, MAX_BODY, MAX_MESSAGE};
 use crate::meet::MeetMessage;
@@ -70,6 +71,9 @@ pub enum PeerMessage {
     /// One step of meeting in person (`docs/protocol.md` § 7): sent only on
     /// a session opened for the meeting, never in a contact's session.
     Meet(MeetMessage),
+    /// One step of an introduction (`docs/protocol.md` § 8): sent only in
+    /// a session between accepted contacts.
+    Introduction(IntroductionMessage),
 }
 
 /// A session that has sent nothing for this many seconds sends a
@@ -120,6 +124,7 @@ impl std::fmt::Debug for PeerMessage {
             PeerMessage::Ack(ids) => write!(f, "Ack({} ids)", ids.len()),
             PeerMessage::Keepalive => f.write_str("Keepalive"),
             PeerMessage::Meet(m) => write!(f, "Meet({m:?})"),
+            PeerMessage::Introduction(m) => write!(f, "Introduction({m:?})"),
         }
     }
 }
@@ -149,6 +154,7 @@ impl PeerMessage {
                 Ok(())
             }
             PeerMessage::Keepalive | PeerMessage::Meet(_) => Ok(()),
+            PeerMessage::Introduction(m) => m.validate(),
         }
     }
 }
@@ -219,6 +225,11 @@ pub fn decode_exact<'a, T: Deserialize<'a>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::intro::{IntroductionId, IntroductionLink, Offer};
+
+    fn intro(m: IntroductionMessage) -> PeerMessage {
+        PeerMessage::Introduction(m)
+    }
 
     fn text(body: &str) -> PeerMessage {
         PeerMessage::Text(Text {
@@ -238,6 +249,9 @@ mod tests {
             PeerMessage::Welcome(Welcome::Pending),
             text("salut ✊"),
             PeerMessage::Ack(vec![MessageId([1; 16]), MessageId([2; 16])]),
+            intro(IntroductionMessage::Done {
+                id: IntroductionId([3; 16]),
+            }),
         ] {
             assert_eq!(decode(&encode(&m).unwrap()).unwrap(), m);
         }
@@ -271,6 +285,29 @@ mod tests {
             "meet_abort_not_ready" => {
                 PeerMessage::Meet(MeetMessage::Abort(crate::meet::AbortReason::NotReady))
             }
+            "introduction_offer" => intro(IntroductionMessage::Offer(Offer {
+                id: IntroductionId([7; 16]),
+                name: "B".into(),
+                note: "hi".into(),
+            })),
+            "introduction_accept" => intro(IntroductionMessage::Accept {
+                id: IntroductionId([7; 16]),
+            }),
+            "introduction_decline" => intro(IntroductionMessage::Decline {
+                id: IntroductionId([7; 16]),
+            }),
+            "introduction_link" => intro(IntroductionMessage::Link(IntroductionLink {
+                id: IntroductionId([7; 16]),
+                address: [8; 32],
+                name: "B".into(),
+                tcp_hint: Some("127.0.0.1:9102".parse().unwrap()),
+            })),
+            "introduction_off" => intro(IntroductionMessage::Off {
+                id: IntroductionId([7; 16]),
+            }),
+            "introduction_done" => intro(IntroductionMessage::Done {
+                id: IntroductionId([7; 16]),
+            }),
             other => panic!("unknown vector {other}"),
         };
         for v in vs {
@@ -303,6 +340,8 @@ mod tests {
         assert!(decode(&[1, 5, 9]).is_err()); // unknown meet step
         assert!(decode(&[1, 5, 4, 9]).is_err()); // unknown abort reason
         assert!(decode(&[1, 5, 0, 3, 3]).is_err()); // a short key
+        assert!(decode(&[1, 6, 6]).is_err()); // unknown introduction step
+        assert!(decode(&[1, 6, 1, 7, 7]).is_err()); // a short introduction id
         assert!(decode(&good[..good.len() - 1]).is_err());
         assert!(matches!(
             decode(&vec![1; MAX_MESSAGE + 1]),
@@ -324,7 +363,10 @@ mod tests {
 
     #[test]
     fn largest_messages_fit() {
-        use crate::limits::{ACK_OVERHEAD, HELLO_OVERHEAD, MAX_DISPLAY_NAME, TEXT_OVERHEAD};
+        use crate::limits::{
+            ACK_OVERHEAD, HELLO_OVERHEAD, INTRODUCTION_LINK_OVERHEAD, INTRODUCTION_OFFER_OVERHEAD,
+            MAX_DISPLAY_NAME, MAX_INTRODUCTION_NOTE, TEXT_OVERHEAD,
+        };
         use std::net::{Ipv6Addr, SocketAddr};
         let text = PeerMessage::Text(Text {
             id: MessageId([0xff; 16]),
@@ -337,7 +379,23 @@ mod tests {
             tcp_hint: Some(SocketAddr::new(Ipv6Addr::from([0xff; 16]).into(), 65535)),
         });
         let ack = PeerMessage::Ack(vec![MessageId([0xff; 16]); MAX_ACK_IDS]);
+        let offer = intro(IntroductionMessage::Offer(Offer {
+            id: IntroductionId([0xff; 16]),
+            name: "x".repeat(MAX_DISPLAY_NAME),
+            note: "é".repeat(MAX_INTRODUCTION_NOTE / 2),
+        }));
+        let link = intro(IntroductionMessage::Link(IntroductionLink {
+            id: IntroductionId([0xff; 16]),
+            address: [0xff; 32],
+            name: "x".repeat(MAX_DISPLAY_NAME),
+            tcp_hint: Some(SocketAddr::new(Ipv6Addr::from([0xff; 16]).into(), 65535)),
+        }));
         for (m, most) in [
+            (
+                offer,
+                MAX_DISPLAY_NAME + MAX_INTRODUCTION_NOTE + INTRODUCTION_OFFER_OVERHEAD,
+            ),
+            (link, MAX_DISPLAY_NAME + INTRODUCTION_LINK_OVERHEAD),
             (text, MAX_BODY + TEXT_OVERHEAD),
             (hello, MAX_DISPLAY_NAME + HELLO_OVERHEAD),
             (ack, MAX_ACK_IDS * 16 + ACK_OVERHEAD),
@@ -355,6 +413,23 @@ mod tests {
             .is_err()
         );
         assert!(encode(&PeerMessage::Ack(vec![MessageId([0; 16]); MAX_ACK_IDS + 1])).is_err());
+        let long_note = intro(IntroductionMessage::Offer(Offer {
+            id: IntroductionId([0; 16]),
+            name: "B".into(),
+            note: "x".repeat(MAX_INTRODUCTION_NOTE + 1),
+        }));
+        assert!(matches!(encode(&long_note), Err(Error::TooLarge { .. })));
+        // The same bytes from a peer are refused by the decoder too.
+        let mut bytes = encode(&intro(IntroductionMessage::Offer(Offer {
+            id: IntroductionId([0; 16]),
+            name: "B".into(),
+            note: String::new(),
+        })))
+        .unwrap();
+        bytes.pop();
+        bytes.extend_from_slice(&[0x81, 0x04]); // note length 513
+        bytes.extend(std::iter::repeat_n(b'x', MAX_INTRODUCTION_NOTE + 1));
+        assert!(matches!(decode(&bytes), Err(Error::TooLarge { .. })));
     }
 
     #[test]
