@@ -203,6 +203,11 @@ impl Conn {
         self.peer
     }
 
+    /// The session's final Noise handshake hash (equal on both sides).
+    pub(crate) fn handshake_hash(&self) -> [u8; 32] {
+        *self.session.handshake_hash()
+    }
+
     /// Send one message in one record.
     pub(crate) async fn send(&mut self, msg: &PeerMessage) -> Result<()> {
         let bytes = wire::encode(msg)?;

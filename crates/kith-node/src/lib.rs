@@ -7,6 +7,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod kith;
+mod meet;
 mod model;
 mod net;
 mod peers;
@@ -14,7 +15,9 @@ mod profile;
 
 pub use error::{Error, Result};
 pub use kith::{KdfChoice, Kith, KithConfig, MAX_PROFILE_NAME, validate_profile_name};
-pub use kith_core::{ContactLink, ErrorKind, MessageId, OnionAddress, Timestamp};
+pub use kith_core::{
+    ContactLink, ErrorKind, MeetCode, MeetFailure, MessageId, OnionAddress, Timestamp,
+};
 /// See [`kith_transport::quiet_arti_shutdown_panic`]: front ends call it once at start.
 pub use kith_transport::quiet_arti_shutdown_panic;
 pub use model::{

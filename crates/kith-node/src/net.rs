@@ -338,6 +338,15 @@ pub(crate) async fn go_offline(p: &Arc<ProfileInner>) {
     }
 }
 
+/// The transport while online (the meeting's dialer uses it).
+pub(crate) async fn transport(p: &Arc<ProfileInner>) -> Option<Arc<dyn Transport>> {
+    p.online
+        .lock()
+        .await
+        .as_ref()
+        .map(|o| Arc::clone(&o.transport))
+}
+
 fn ensure_dialer(p: &Arc<ProfileInner>, online: &Online, id: ContactId) {
     let weak = Arc::downgrade(p);
     let transport = online.transport.clone();
@@ -538,6 +547,11 @@ async fn greet(p: &Arc<ProfileInner>, stream: BoxStream) -> Result<Option<(Conn,
     }
     let hello = match conn.recv_timeout(HANDSHAKE_DEADLINE, "hello").await? {
         Some(PeerMessage::Hello(h)) => h,
+        // Meeting in person: admitted only as the identity our user scanned.
+        Some(PeerMessage::Meet(m)) => {
+            crate::meet::incoming(p, conn, m).await?;
+            return Ok(None);
+        }
         _ => return Err(Error::Protocol("expected a hello")),
     };
     let existing = p
@@ -559,7 +573,9 @@ async fn greet(p: &Arc<ProfileInner>, stream: BoxStream) -> Result<Option<(Conn,
 
 /// A stranger said hello: maybe record their request, within the caps.
 async fn stranger(p: &Arc<ProfileInner>, address: &[u8; 32], hello: &Hello) -> Result<()> {
-    if p.settings().await?.block_unknown {
+    // The person we are meeting, dialing before our side stored them: the
+    // meeting adds them; no request.
+    if p.settings().await?.block_unknown || p.meet.is_meeting(address) {
         return Ok(());
     }
     let pending = p

@@ -51,6 +51,8 @@ pub(crate) struct ProfileInner {
     /// The network we are online on.
     pub(crate) network_kind: Mutex<Option<NetworkKind>>,
     pub(crate) locked: AtomicBool,
+    /// The meeting in person in progress, if any.
+    pub(crate) meet: crate::meet::MeetSlot,
 }
 
 /// A handle to an unlocked profile. Cheap to clone.
@@ -146,6 +148,7 @@ impl Profile {
                 reached: watch::channel(0).0,
                 network_kind: Mutex::new(None),
                 locked: AtomicBool::new(false),
+                meet: crate::meet::MeetSlot::default(),
             }),
         })
     }
