@@ -47,14 +47,35 @@ pub(crate) enum Request {
     Link,
     ContactAdd { link: String, alias: String },
     ContactList,
-    ContactAccept { alias: String },
-    ContactDecline { alias: String },
-    ContactRestore { alias: String },
-    ContactBlock { alias: String },
-    ContactUnblock { alias: String },
-    ContactRemove { alias: String },
-    Send { alias: String, text: String },
-    Messages { alias: String },
+    ContactAccept {
+        alias: String,
+    },
+    ContactDecline {
+        alias: String,
+    },
+    ContactRestore {
+        alias: String,
+    },
+    ContactBlock {
+        alias: String,
+    },
+    ContactUnblock {
+        alias: String,
+    },
+    ContactRemove {
+        alias: String,
+    },
+    ContactVerify {
+        alias: String,
+        mark: Option<bool>,
+    },
+    Send {
+        alias: String,
+        text: String,
+    },
+    Messages {
+        alias: String,
+    },
     Status,
 }
 
@@ -125,6 +146,11 @@ fn contact_json(c: &ContactView) -> Value {
 async fn network_kind(p: &Profile) -> anyhow::Result<NetworkKind> {
     if let Some(k) = p.network_kind() {
         return Ok(k);
+        "verified": c.verified,
+        "introduced_by": c.introducer.as_ref().map(|i| json!({
+            "alias": i.alias,
+            "address": i.address.to_string(),
+        })),
     }
     Ok(p.settings()
         .await?
@@ -209,6 +235,20 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
             let ms = p.messages(id).await?;
             p.mark_read(id).await?;
             Value::Array(ms.iter().map(message_json).collect())
+        }
+        // The safety number; with `mark`, the contact marked (not) verified first.
+        Request::ContactVerify { alias, mark } => {
+            let id = contact_id(p, &alias).await?;
+            if let Some(verified) = mark {
+                p.mark_verified(id, verified).await?;
+            }
+            let number = p.safety_number(id).await?;
+            let c = p.contact(id).await?;
+            json!({
+                "alias": c.alias,
+                "safety_number": number.to_string(),
+                "verified": c.verified,
+            })
         }
         Request::Status => status_json(
             running,

@@ -187,6 +187,22 @@ fn main() -> ExitCode {
     }
     kith_node::quiet_arti_shutdown_panic();
     let cli = Cli::parse();
+    /// Print the safety number shared with a contact: the same on both
+    /// devices. Compare it (in person, or on a call you trust), then mark
+    /// the contact verified with --mark.
+    Verify {
+        /// The contact's alias.
+        alias: String,
+        /// Mark the contact verified (the numbers matched).
+        #[arg(long, visible_alias = "confirm", conflicts_with = "unmark")]
+        mark: bool,
+        /// Mark the contact not verified.
+        #[arg(long)]
+        unmark: bool,
+        /// As JSON: alias, safety_number, verified.
+        #[arg(long)]
+        json: bool,
+    },
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KITH_LOG")
@@ -416,6 +432,24 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
                     let p = ctx.unlock().await?;
                     let r = control::execute(&p, Request::Status, false).await;
                     ctx.kith.shutdown().await;
+        Command::Contact(ContactCmd::Verify {
+            alias,
+            mark,
+            unmark,
+            json,
+        }) => {
+            let mark = match (mark, unmark) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            };
+            let v = ctx.request(Request::ContactVerify { alias, mark }).await?;
+            if json {
+                println!("{v}");
+            } else {
+                println!("{}", verify_text(&v, mark));
+            }
+        }
                     r?
                 }
             };
@@ -469,6 +503,7 @@ fn dropped_line(n: u64) -> Option<String> {
 fn message_line(m: &Value, tz: &jiff::tz::TimeZone) -> String {
     let who = if m["direction"] == "in" { "<" } else { ">" };
     let when = timefmt::format_millis(m["time"].as_u64().unwrap_or_default(), tz);
+    line.push_str(&format!("  ({})", provenance_text(c)));
     format!(
         "{who} {when}  {} [{}]",
         term::body(m["body"].as_str().unwrap_or_default(), "    "),
@@ -478,6 +513,57 @@ fn message_line(m: &Value, tz: &jiff::tz::TimeZone) -> String {
 
 /// `kith status`, for people.
 fn status_line(v: &Value) -> String {
+/// How a contact was added and whether it is verified, for people:
+/// "by link, not verified", "introduced by carol, verified".
+fn provenance_text(c: &Value) -> String {
+    let origin = match c["origin"].as_str().unwrap_or_default() {
+        "met_in_person" => "met in person".to_owned(),
+        "link" => "by link".to_owned(),
+        "request" => "asked to connect".to_owned(),
+        "introduced" => {
+            let by = &c["introduced_by"];
+            match by["alias"].as_str() {
+                Some(a) => format!("introduced by {}", escape(a, Field::Line)),
+                None => format!(
+                    "introduced by {} (no longer a contact)",
+                    escape(by["address"].as_str().unwrap_or("?"), Field::Line)
+                ),
+            }
+        }
+        other => escape(other, Field::Line).into_owned(),
+    };
+    let verified = if c["verified"] == true {
+        "verified"
+    } else {
+        "not verified"
+    };
+    format!("{origin}, {verified}")
+}
+
+/// `kith contact verify`, for people: the number in three rows of four
+/// groups, what to do with it, and where the contact stands.
+fn verify_text(v: &Value, mark: Option<bool>) -> String {
+    let alias = escape(v["alias"].as_str().unwrap_or_default(), Field::Line);
+    let number = v["safety_number"].as_str().unwrap_or_default();
+    let groups: Vec<&str> = number.split(' ').collect();
+    let mut out = format!("Safety number with {alias}:\n");
+    for row in groups.chunks(4) {
+        out.push_str(&format!("    {}\n", escape(&row.join(" "), Field::Line)));
+    }
+    let verified = v["verified"] == true;
+    match mark {
+        Some(true) => out.push_str(&format!("{alias} is now marked verified.")),
+        Some(false) => out.push_str(&format!("{alias} is now marked not verified.")),
+        None if verified => out.push_str(&format!("{alias} is verified.")),
+        None => out.push_str(&format!(
+            "{alias} is not verified. Compare this number with the one {alias}'s device \
+             shows, in person or on a call you trust; if every digit matches, run: \
+             kith contact verify {alias} --mark"
+        )),
+    }
+    out
+}
+
     let text = |k: &str| escape(v[k].as_str().unwrap_or_default(), Field::Line).into_owned();
     let network = match v["network"].as_str().unwrap_or_default() {
         "tor" => "the public Tor network".to_owned(),
@@ -790,3 +876,67 @@ mod tests {
         );
     }
 }
+    #[test]
+    fn provenance_for_people() {
+        let line = |v: Value| contact_line(&v);
+        let base = |origin: &str, verified: bool| {
+            json!({"alias": "bob", "state": "accepted", "online": false,
+                "address": "b".repeat(56), "origin": origin, "verified": verified,
+                "introduced_by": null})
+        };
+        assert!(line(base("link", false)).contains("  (by link, not verified)"));
+        assert!(line(base("met_in_person", true)).contains("  (met in person, verified)"));
+        assert!(line(base("request", true)).contains("  (asked to connect, verified)"));
+        let mut intro = base("introduced", false);
+        intro["introduced_by"] = json!({"alias": "car\u{1b}[2Jol", "address": "c".repeat(56)});
+        let l = line(intro.clone());
+        assert!(
+            l.contains("(introduced by car\\u{1b}[2Jol, not verified)"),
+            "escaped: {l}"
+        );
+        intro["introduced_by"]["alias"] = Value::Null;
+        let l = line(intro);
+        assert!(
+            l.contains(&format!(
+                "(introduced by {} (no longer a contact), not verified)",
+                "c".repeat(56)
+            )),
+            "{l}"
+        );
+    }
+
+    #[test]
+    fn verify_prints_rows_and_what_to_do() {
+        let number = "00001 00002 00003 00004 00005 00006 00007 00008 00009 00010 00011 00012";
+        let v = json!({"alias": "bob", "safety_number": number, "verified": false});
+        let t = verify_text(&v, None);
+        assert_eq!(
+            t.lines().take(4).collect::<Vec<_>>(),
+            [
+                "Safety number with bob:",
+                "    00001 00002 00003 00004",
+                "    00005 00006 00007 00008",
+                "    00009 00010 00011 00012",
+            ]
+        );
+        assert!(t.contains("kith contact verify bob --mark"), "{t}");
+        assert!(verify_text(&v, Some(true)).ends_with("bob is now marked verified."));
+        assert!(verify_text(&v, Some(false)).ends_with("bob is now marked not verified."));
+        let v = json!({"alias": "bob", "safety_number": number, "verified": true});
+        assert!(verify_text(&v, None).ends_with("bob is verified."));
+        let cli = Cli::try_parse_from(["kith", "contact", "verify", "bob", "--confirm"])
+            .expect("--confirm");
+        assert!(matches!(
+            cli.command,
+            Command::Contact(ContactCmd::Verify {
+                mark: true,
+                unmark: false,
+                ..
+            })
+        ));
+        assert!(
+            Cli::try_parse_from(["kith", "contact", "verify", "bob", "--mark", "--unmark"])
+                .is_err()
+        );
+    }
+

@@ -3,6 +3,7 @@
 mod crypto;
 mod error;
 mod handle;
+mod intro;
 mod model;
 mod schema;
 mod store;
@@ -10,6 +11,10 @@ mod store;
 pub use crypto::KdfParams;
 pub use error::{Error, Result};
 pub use handle::{COMMAND_QUEUE, StoreHandle};
+pub use intro::{
+    INTRODUCTIONS_KEY, IntroducedSide, Introduction, MAX_STORED_INTRODUCTIONS, MadeIntroduction,
+    MadeStage, OfferedIntroduction,
+};
 pub use kith_core::{MessageId, Timestamp};
 pub use model::{
     Contact, ContactId, ContactOrigin, ContactState, ContactSummary, Direction, Inserted, Message,
