@@ -9,6 +9,7 @@ pub mod intro;
 pub mod limits;
 pub mod link;
 pub mod meet;
+pub mod safety;
 pub mod text;
 pub mod wire;
 
@@ -22,4 +23,5 @@ pub use error_kind::ErrorKind;
 pub use identity::{IdentityKey, IdentityKeypair};
 pub use link::ContactLink;
 pub use meet::{MeetCode, MeetFailure};
+pub use safety::SafetyNumber;
 pub use wire::{MessageId, PeerMessage};

@@ -15,6 +15,7 @@ mod profile;
 
 pub use error::{Error, Result};
 pub use kith::{KdfChoice, Kith, KithConfig, MAX_PROFILE_NAME, validate_profile_name};
+pub use kith_core::safety::SafetyNumber;
 pub use kith_core::{
     ContactLink, ErrorKind, MeetCode, MeetFailure, MessageId, OnionAddress, Timestamp,
 };

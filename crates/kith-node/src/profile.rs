@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use kith_core::{ContactLink, IdentityKeypair, MessageId, OnionAddress, Timestamp};
+use kith_core::{ContactLink, IdentityKeypair, MessageId, OnionAddress, SafetyNumber, Timestamp};
 use kith_store::{Contact, ContactId, ContactOrigin, ContactState, NewContact, StoreHandle};
 use tokio::sync::{broadcast, watch};
 
@@ -482,6 +482,17 @@ impl Profile {
             .await?;
         self.emit(Event::ContactsChanged);
         Ok(())
+    }
+
+    /// The safety number of this profile and a contact: the same on both
+    /// devices (see [`SafetyNumber`]). Comparing it, aloud or side by side,
+    /// verifies a contact added by link; then [`Profile::mark_verified`].
+    pub async fn safety_number(&self, id: ContactId) -> Result<SafetyNumber> {
+        self.check_unlocked()?;
+        let c = self.inner.store.call(move |s| s.contact(id)).await?;
+        let theirs = kith_core::IdentityKey::from_bytes(&c.address)
+            .map_err(|_| Error::Bug("stored contact has an invalid key"))?;
+        Ok(SafetyNumber::new(&self.inner.identity.public(), &theirs))
     }
 
     /// Mark a contact verified (its safety number compared, see

@@ -307,3 +307,75 @@ async fn decline_restore_and_remove() {
     .await;
     k.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provenance_and_safety_numbers() {
+    use crate::{ContactOrigin, SafetyNumber};
+    let dir = tempfile::tempdir().expect("tmp");
+    let k = kith(dir.path());
+    let (a, b) = pair(&k).await;
+    let mut b_events = b.subscribe();
+    // Alice adds Bob's link; Bob accepts her request.
+    let bob = a.add_contact(&b.link(), "bob").await.expect("add");
+    assert_eq!((bob.origin, bob.verified), (ContactOrigin::Link, false));
+    assert!(bob.introducer.is_none());
+    let req = next_request(&mut b_events, 10).await.expect("request");
+    let alice = b.contact(req).await.expect("request");
+    assert_eq!(
+        (alice.origin, alice.verified),
+        (ContactOrigin::Request, false)
+    );
+    b.accept_contact(req).await.expect("accept");
+    let alice = b.contact(req).await.expect("accepted");
+    assert_eq!(alice.origin, ContactOrigin::Request, "accepting keeps it");
+    until("accepted", || async {
+        a.contact(bob.id).await.expect("c").state == ContactState::Accepted
+    })
+    .await;
+    assert_eq!(
+        a.contact(bob.id).await.expect("c").origin,
+        ContactOrigin::Link
+    );
+
+    // The same safety number on both sides, from both identity keys.
+    let on_a = a.safety_number(bob.id).await.expect("number");
+    let on_b = b.safety_number(req).await.expect("number");
+    assert_eq!(on_a, on_b);
+    assert_eq!(
+        on_a,
+        SafetyNumber::new(&a.address().key(), &b.address().key())
+    );
+
+    // Marking verified: an event, stored, and kept across lock and unlock.
+    let mut a_events = a.subscribe();
+    a.mark_verified(bob.id, true).await.expect("mark");
+    let changed = loop {
+        match tokio::time::timeout(Duration::from_secs(5), a_events.recv()).await {
+            Ok(Ok(Event::ContactsChanged)) => break true,
+            Ok(Ok(_)) => {}
+            _ => break false,
+        }
+    };
+    assert!(changed, "ContactsChanged after marking");
+    assert!(a.contact(bob.id).await.expect("c").verified);
+    assert!(
+        !b.contact(req).await.expect("c").verified,
+        "the other side marks for itself"
+    );
+    k.lock("alice").await;
+    assert!(a.mark_verified(bob.id, false).await.is_err(), "locked");
+    let a = k.unlock("alice", pw()).await.expect("unlock");
+    let c = a.contact(bob.id).await.expect("c");
+    assert!(c.verified);
+    assert_eq!(c.origin, ContactOrigin::Link);
+    assert!(a.contacts().await.expect("list")[0].verified);
+    assert_eq!(a.safety_number(bob.id).await.expect("number"), on_b);
+    // And back.
+    a.mark_verified(bob.id, false).await.expect("unmark");
+    assert!(!a.contact(bob.id).await.expect("c").verified);
+    assert!(
+        a.safety_number(crate::ContactId(999)).await.is_err(),
+        "unknown contact"
+    );
+    k.shutdown().await;
+}
