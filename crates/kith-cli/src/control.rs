@@ -47,35 +47,15 @@ pub(crate) enum Request {
     Link,
     ContactAdd { link: String, alias: String },
     ContactList,
-    ContactAccept {
-        alias: String,
-    },
-    ContactDecline {
-        alias: String,
-    },
-    ContactRestore {
-        alias: String,
-    },
-    ContactBlock {
-        alias: String,
-    },
-    ContactUnblock {
-        alias: String,
-    },
-    ContactRemove {
-        alias: String,
-    },
-    ContactVerify {
-        alias: String,
-        mark: Option<bool>,
-    },
-    Send {
-        alias: String,
-        text: String,
-    },
-    Messages {
-        alias: String,
-    },
+    ContactAccept { alias: String },
+    ContactDecline { alias: String },
+    ContactRestore { alias: String },
+    ContactBlock { alias: String },
+    ContactUnblock { alias: String },
+    ContactRemove { alias: String },
+    ContactVerify { alias: String, mark: Option<bool> },
+    Send { alias: String, text: String },
+    Messages { alias: String },
     Status,
 }
 
@@ -136,6 +116,11 @@ fn contact_json(c: &ContactView) -> Value {
         "address": c.address.to_string(),
         "state": contact_state_str(c.state),
         "origin": origin_str(c.origin),
+        "verified": c.verified,
+        "introduced_by": c.introducer.as_ref().map(|i| json!({
+            "alias": i.alias,
+            "address": i.address.to_string(),
+        })),
         "their_name": c.their_name,
         "online": c.online,
         "unread": c.unread,
@@ -146,11 +131,6 @@ fn contact_json(c: &ContactView) -> Value {
 async fn network_kind(p: &Profile) -> anyhow::Result<NetworkKind> {
     if let Some(k) = p.network_kind() {
         return Ok(k);
-        "verified": c.verified,
-        "introduced_by": c.introducer.as_ref().map(|i| json!({
-            "alias": i.alias,
-            "address": i.address.to_string(),
-        })),
     }
     Ok(p.settings()
         .await?
@@ -226,16 +206,6 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
             p.remove_contact(contact_id(p, &alias).await?).await?;
             Value::Null
         }
-        Request::Send { alias, text } => {
-            let m = p.send(contact_id(p, &alias).await?, &text).await?;
-            message_json(&m)
-        }
-        Request::Messages { alias } => {
-            let id = contact_id(p, &alias).await?;
-            let ms = p.messages(id).await?;
-            p.mark_read(id).await?;
-            Value::Array(ms.iter().map(message_json).collect())
-        }
         // The safety number; with `mark`, the contact marked (not) verified first.
         Request::ContactVerify { alias, mark } => {
             let id = contact_id(p, &alias).await?;
@@ -249,6 +219,16 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
                 "safety_number": number.to_string(),
                 "verified": c.verified,
             })
+        }
+        Request::Send { alias, text } => {
+            let m = p.send(contact_id(p, &alias).await?, &text).await?;
+            message_json(&m)
+        }
+        Request::Messages { alias } => {
+            let id = contact_id(p, &alias).await?;
+            let ms = p.messages(id).await?;
+            p.mark_read(id).await?;
+            Value::Array(ms.iter().map(message_json).collect())
         }
         Request::Status => status_json(
             running,

@@ -167,6 +167,22 @@ enum ContactCmd {
         /// The contact's alias.
         alias: String,
     },
+    /// Print the safety number shared with a contact: the same on both
+    /// devices. Compare it (in person, or on a call you trust), then mark
+    /// the contact verified with --mark.
+    Verify {
+        /// The contact's alias.
+        alias: String,
+        /// Mark the contact verified (the numbers matched).
+        #[arg(long, visible_alias = "confirm", conflicts_with = "unmark")]
+        mark: bool,
+        /// Mark the contact not verified.
+        #[arg(long)]
+        unmark: bool,
+        /// As JSON: alias, safety_number, verified.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -187,22 +203,6 @@ fn main() -> ExitCode {
     }
     kith_node::quiet_arti_shutdown_panic();
     let cli = Cli::parse();
-    /// Print the safety number shared with a contact: the same on both
-    /// devices. Compare it (in person, or on a call you trust), then mark
-    /// the contact verified with --mark.
-    Verify {
-        /// The contact's alias.
-        alias: String,
-        /// Mark the contact verified (the numbers matched).
-        #[arg(long, visible_alias = "confirm", conflicts_with = "unmark")]
-        mark: bool,
-        /// Mark the contact not verified.
-        #[arg(long)]
-        unmark: bool,
-        /// As JSON: alias, safety_number, verified.
-        #[arg(long)]
-        json: bool,
-    },
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KITH_LOG")
@@ -408,6 +408,24 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
         Command::Contact(ContactCmd::Remove { alias }) => {
             ctx.request(Request::ContactRemove { alias }).await?;
         }
+        Command::Contact(ContactCmd::Verify {
+            alias,
+            mark,
+            unmark,
+            json,
+        }) => {
+            let mark = match (mark, unmark) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            };
+            let v = ctx.request(Request::ContactVerify { alias, mark }).await?;
+            if json {
+                println!("{v}");
+            } else {
+                println!("{}", verify_text(&v, mark));
+            }
+        }
         Command::Send { alias, text } => {
             let m = ctx.request(Request::Send { alias, text }).await?;
             println!("{}", m["state"].as_str().unwrap_or_default());
@@ -432,24 +450,6 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
                     let p = ctx.unlock().await?;
                     let r = control::execute(&p, Request::Status, false).await;
                     ctx.kith.shutdown().await;
-        Command::Contact(ContactCmd::Verify {
-            alias,
-            mark,
-            unmark,
-            json,
-        }) => {
-            let mark = match (mark, unmark) {
-                (true, _) => Some(true),
-                (_, true) => Some(false),
-                _ => None,
-            };
-            let v = ctx.request(Request::ContactVerify { alias, mark }).await?;
-            if json {
-                println!("{v}");
-            } else {
-                println!("{}", verify_text(&v, mark));
-            }
-        }
                     r?
                 }
             };
@@ -478,6 +478,7 @@ fn contact_line(c: &Value) -> String {
         },
         text("address"),
     );
+    line.push_str(&format!("  ({})", provenance_text(c)));
     if let Some(name) = c["their_name"].as_str().filter(|n| !n.is_empty()) {
         line.push_str(&format!(
             "  name: {} (their choice, unverified)",
@@ -487,32 +488,6 @@ fn contact_line(c: &Value) -> String {
     line
 }
 
-/// "N requests dropped", when there were any.
-fn dropped_line(n: u64) -> Option<String> {
-    match n {
-        0 => None,
-        1 => Some("1 request dropped (over the limits for contact requests)".into()),
-        n => Some(format!(
-            "{n} requests dropped (over the limits for contact requests)"
-        )),
-    }
-}
-
-/// One message, for people: direction, local time, body, state. A body's
-/// later lines are indented under its first.
-fn message_line(m: &Value, tz: &jiff::tz::TimeZone) -> String {
-    let who = if m["direction"] == "in" { "<" } else { ">" };
-    let when = timefmt::format_millis(m["time"].as_u64().unwrap_or_default(), tz);
-    line.push_str(&format!("  ({})", provenance_text(c)));
-    format!(
-        "{who} {when}  {} [{}]",
-        term::body(m["body"].as_str().unwrap_or_default(), "    "),
-        escape(m["state"].as_str().unwrap_or_default(), Field::Line)
-    )
-}
-
-/// `kith status`, for people.
-fn status_line(v: &Value) -> String {
 /// How a contact was added and whether it is verified, for people:
 /// "by link, not verified", "introduced by carol, verified".
 fn provenance_text(c: &Value) -> String {
@@ -564,6 +539,31 @@ fn verify_text(v: &Value, mark: Option<bool>) -> String {
     out
 }
 
+/// "N requests dropped", when there were any.
+fn dropped_line(n: u64) -> Option<String> {
+    match n {
+        0 => None,
+        1 => Some("1 request dropped (over the limits for contact requests)".into()),
+        n => Some(format!(
+            "{n} requests dropped (over the limits for contact requests)"
+        )),
+    }
+}
+
+/// One message, for people: direction, local time, body, state. A body's
+/// later lines are indented under its first.
+fn message_line(m: &Value, tz: &jiff::tz::TimeZone) -> String {
+    let who = if m["direction"] == "in" { "<" } else { ">" };
+    let when = timefmt::format_millis(m["time"].as_u64().unwrap_or_default(), tz);
+    format!(
+        "{who} {when}  {} [{}]",
+        term::body(m["body"].as_str().unwrap_or_default(), "    "),
+        escape(m["state"].as_str().unwrap_or_default(), Field::Line)
+    )
+}
+
+/// `kith status`, for people.
+fn status_line(v: &Value) -> String {
     let text = |k: &str| escape(v[k].as_str().unwrap_or_default(), Field::Line).into_owned();
     let network = match v["network"].as_str().unwrap_or_default() {
         "tor" => "the public Tor network".to_owned(),
@@ -819,64 +819,6 @@ mod tests {
     }
 
     #[test]
-    fn hostile_messages_print_inert() {
-        let tz = jiff::tz::TimeZone::posix("PST8PDT,M3.2.0,M11.1.0").expect("tz");
-        let m = json!({
-            "direction": "in",
-            "body": "hi\u{1b}]0;owned\u{7}\n> fake [delivered]\rX",
-            "state": "received",
-            "time": 0,
-        });
-        let line = message_line(&m, &tz);
-        assert_eq!(
-            line,
-            "< 1969-12-31 16:00  hi\\u{1b}]0;owned\\u{7}\n    > fake [delivered]\\u{d}X [received]"
-        );
-        let far = json!({"direction": "out", "body": "x", "state": "queued", "time": u64::MAX});
-        assert!(message_line(&far, &tz).starts_with("> far future ("));
-        // A time that is not a number shows as the epoch rather than failing.
-        let odd = json!({"direction": "out", "body": "x", "state": "sent", "time": "soon"});
-        assert!(message_line(&odd, &tz).contains("1969-12-31 16:00"));
-    }
-
-    #[test]
-    fn status_names_the_network_and_dropped_requests() {
-        let v = control::status_json(
-            true,
-            &NetworkStatus::Online { published: true },
-            kith_node::NetworkKind::Tcp,
-            3,
-        );
-        assert_eq!(v["network"], "tcp");
-        assert_eq!(v["state"], "online");
-        assert_eq!(v["dropped_requests"], 3);
-        let line = status_line(&v);
-        assert!(line.contains("plain TCP (not anonymous)"), "{line}");
-        assert!(
-            line.ends_with("3 requests dropped (over the limits for contact requests)"),
-            "{line}"
-        );
-        let v = control::status_json(
-            false,
-            &NetworkStatus::Failed {
-                error: "bad\u{1b}[1A".into(),
-            },
-            kith_node::NetworkKind::TorCustom,
-            0,
-        );
-        assert_eq!(v["network"], "tor-custom");
-        let line = status_line(&v);
-        assert!(
-            line.contains("bad\\u{1b}[1A") && !line.contains("dropped"),
-            "{line}"
-        );
-        assert_eq!(
-            dropped_line(1).as_deref(),
-            Some("1 request dropped (over the limits for contact requests)")
-        );
-    }
-}
-    #[test]
     fn provenance_for_people() {
         let line = |v: Value| contact_line(&v);
         let base = |origin: &str, verified: bool| {
@@ -940,3 +882,61 @@ mod tests {
         );
     }
 
+    #[test]
+    fn hostile_messages_print_inert() {
+        let tz = jiff::tz::TimeZone::posix("PST8PDT,M3.2.0,M11.1.0").expect("tz");
+        let m = json!({
+            "direction": "in",
+            "body": "hi\u{1b}]0;owned\u{7}\n> fake [delivered]\rX",
+            "state": "received",
+            "time": 0,
+        });
+        let line = message_line(&m, &tz);
+        assert_eq!(
+            line,
+            "< 1969-12-31 16:00  hi\\u{1b}]0;owned\\u{7}\n    > fake [delivered]\\u{d}X [received]"
+        );
+        let far = json!({"direction": "out", "body": "x", "state": "queued", "time": u64::MAX});
+        assert!(message_line(&far, &tz).starts_with("> far future ("));
+        // A time that is not a number shows as the epoch rather than failing.
+        let odd = json!({"direction": "out", "body": "x", "state": "sent", "time": "soon"});
+        assert!(message_line(&odd, &tz).contains("1969-12-31 16:00"));
+    }
+
+    #[test]
+    fn status_names_the_network_and_dropped_requests() {
+        let v = control::status_json(
+            true,
+            &NetworkStatus::Online { published: true },
+            kith_node::NetworkKind::Tcp,
+            3,
+        );
+        assert_eq!(v["network"], "tcp");
+        assert_eq!(v["state"], "online");
+        assert_eq!(v["dropped_requests"], 3);
+        let line = status_line(&v);
+        assert!(line.contains("plain TCP (not anonymous)"), "{line}");
+        assert!(
+            line.ends_with("3 requests dropped (over the limits for contact requests)"),
+            "{line}"
+        );
+        let v = control::status_json(
+            false,
+            &NetworkStatus::Failed {
+                error: "bad\u{1b}[1A".into(),
+            },
+            kith_node::NetworkKind::TorCustom,
+            0,
+        );
+        assert_eq!(v["network"], "tor-custom");
+        let line = status_line(&v);
+        assert!(
+            line.contains("bad\\u{1b}[1A") && !line.contains("dropped"),
+            "{line}"
+        );
+        assert_eq!(
+            dropped_line(1).as_deref(),
+            Some("1 request dropped (over the limits for contact requests)")
+        );
+    }
+}
