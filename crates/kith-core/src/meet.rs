@@ -9,7 +9,7 @@
 //! commitments, and each sends a confirmation derived from the ephemeral
 //! Diffie-Hellman value and a transcript of both codes and the session.
 //! A swapped, replayed (old), shoulder-surfed or altered code fails with a
-//! typed [`MeetFailure`]. The byte layout is `docs/protocol.md` § 7.
+//! typed [`MeetFailure`]. The byte layout is `docs/protocol.md` § 8.
 //!
 //! Sans-IO: this module only computes; `kith-node` runs the exchange.
 
@@ -769,7 +769,7 @@ mod tests {
         let (d, _) = confirmations(&p, &p.cl, &p.cd, p.sd.public(), p.sl.public());
         assert_eq!(format!("{:?}", d.unwrap()), "Confirmations(..)");
     }
-    const VECTORS_DESCRIPTION: &str = "Meeting in person (docs/protocol.md section 7). \
+    const VECTORS_DESCRIPTION: &str = "Meeting in person (docs/protocol.md section 8). \
         Identities from ed25519 seeds 01x32 and 02x32; the one with the smaller public key \
         is the dialer. Fixed ephemeral X25519 secrets 03x32 (dialer) and 04x32 (listener), \
         for testing only; the listener's code carries the TCP hint 127.0.0.1:9102. \
