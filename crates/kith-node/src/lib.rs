@@ -6,6 +6,7 @@ mod contact;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod intro;
 mod kith;
 mod meet;
 mod model;
@@ -14,7 +15,9 @@ mod peers;
 mod profile;
 
 pub use error::{Error, Result};
+pub use intro::{IntroductionEvent, IntroductionView, OfferState};
 pub use kith::{KdfChoice, Kith, KithConfig, MAX_PROFILE_NAME, validate_profile_name};
+pub use kith_core::intro::IntroductionId;
 pub use kith_core::safety::SafetyNumber;
 pub use kith_core::{
     ContactLink, ErrorKind, MeetCode, MeetFailure, MessageId, OnionAddress, Timestamp,
@@ -25,6 +28,7 @@ pub use model::{
     ContactId, ContactOrigin, ContactState, ContactView, Direction, Event, Introducer,
     MessageState, MessageView, Network, NetworkKind, NetworkStatus, Password, Settings,
 };
+pub use kith_store::MadeStage;
 pub use profile::{MAX_ALIAS, Profile};
 
 #[cfg(test)]

@@ -242,4 +242,6 @@ pub enum Event {
         /// Requests dropped since the profile was unlocked.
         total: u64,
     },
+    /// Something about introductions (offered to us, or made by us) changed.
+    Introduction(crate::intro::IntroductionEvent),
 }

@@ -575,7 +575,10 @@ async fn greet(p: &Arc<ProfileInner>, stream: BoxStream) -> Result<Option<(Conn,
 async fn stranger(p: &Arc<ProfileInner>, address: &[u8; 32], hello: &Hello) -> Result<()> {
     // The person we are meeting, dialing before our side stored them: the
     // meeting adds them; no request.
-    if p.settings().await?.block_unknown || p.meet.is_meeting(address) {
+    if p.settings().await?.block_unknown
+        || p.meet.is_meeting(address)
+        || p.intro.is_expected(address)
+    {
         return Ok(());
     }
     let pending = p
@@ -708,6 +711,7 @@ async fn session_loop(
 ) -> Result<()> {
     // Ids sent in this session, so a flush does not resend them.
     let mut sent = std::collections::HashSet::<MessageId>::new();
+    let mut intro_sent = crate::intro::Sent::default();
     let mut last_heard = Instant::now();
     let mut keepalive = tokio::time::interval(KEEPALIVE);
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -723,7 +727,10 @@ async fn session_loop(
             }
             cmd = signals.flush.recv() => {
                 match cmd {
-                    Some(()) => flush(p, id, conn, &mut sent).await?,
+                    Some(()) => {
+                        flush(p, id, conn, &mut sent).await?;
+                        crate::intro::flush(p, id, conn, &mut intro_sent).await?;
+                    }
                     None => return Ok(()),
                 }
             }
@@ -790,6 +797,7 @@ pub(crate) async fn on_message(
         PeerMessage::Text(t) => receive_text(p, id, t).await.map(Some),
         PeerMessage::Keepalive => Ok(None),
         PeerMessage::Ack(ids) => receive_ack(p, id, ids).await.map(|()| None),
+        PeerMessage::Introduction(m) => crate::intro::on_message(p, id, m).await,
         _ => Err(Error::Protocol("unexpected message in session")),
     }
 }

@@ -53,6 +53,8 @@ pub(crate) struct ProfileInner {
     pub(crate) locked: AtomicBool,
     /// The meeting in person in progress, if any.
     pub(crate) meet: crate::meet::MeetSlot,
+    /// Introductions: identities being added from an introduction link.
+    pub(crate) intro: crate::intro::IntroState,
 }
 
 /// A handle to an unlocked profile. Cheap to clone.
@@ -149,11 +151,12 @@ impl Profile {
                 network_kind: Mutex::new(None),
                 locked: AtomicBool::new(false),
                 meet: crate::meet::MeetSlot::default(),
+                intro: crate::intro::IntroState::default(),
             }),
         })
     }
 
-    fn check_unlocked(&self) -> Result<()> {
+    pub(crate) fn check_unlocked(&self) -> Result<()> {
         if self.inner.locked.load(Ordering::Acquire) {
             Err(Error::Locked)
         } else {
@@ -462,6 +465,7 @@ impl Profile {
         let c = self.inner.store.call(move |s| s.contact(id)).await?;
         self.inner.store.call(move |s| s.delete_contact(id)).await?;
         self.inner.blocked.locked().remove(&c.address);
+        crate::intro::contact_removed(&self.inner, id).await?;
         crate::net::contact_changed(&self.inner, id, None).await;
         self.emit(Event::ContactsChanged);
         Ok(())

@@ -37,7 +37,9 @@ impl std::fmt::Debug for Introduction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Introduction::Made(m) => write!(f, "Made({:?}, {:?})", m.id, m.stage),
-            Introduction::Offered(o) => write!(f, "Offered({:?}, {:?})", o.id, o.answer),
+            Introduction::Offered(o) => {
+                write!(f, "Offered({:?}, {:?}, off: {})", o.id, o.answer, o.off)
+            }
         }
     }
 }
@@ -92,6 +94,8 @@ pub struct OfferedIntroduction {
     pub note: String,
     /// Our user's answer, once given.
     pub answer: Option<bool>,
+    /// The introducer said it did not happen: kept only to be shown.
+    pub off: bool,
     /// When it arrived.
     pub received_at: Timestamp,
 }
@@ -168,6 +172,7 @@ mod tests {
             name: "Bo".into(),
             note: "you both climb".into(),
             answer: None,
+            off: false,
             received_at: Timestamp(5),
         })
     }
