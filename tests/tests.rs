@@ -4,6 +4,7 @@ mod cli_chat;
 mod cli_hardening;
 mod flood;
 mod keepalive;
+mod meet;
 mod networks;
 mod peer_dates;
 mod tor_chat;

@@ -45,18 +45,48 @@ const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duratio
 #[serde(tag = "op", rename_all = "snake_case")]
 pub(crate) enum Request {
     Link,
-    ContactAdd { link: String, alias: String },
+    ContactAdd {
+        link: String,
+        alias: String,
+    },
     ContactList,
-    ContactAccept { alias: String },
-    ContactDecline { alias: String },
-    ContactRestore { alias: String },
-    ContactBlock { alias: String },
-    ContactUnblock { alias: String },
-    ContactRemove { alias: String },
-    ContactVerify { alias: String, mark: Option<bool> },
-    Send { alias: String, text: String },
-    Messages { alias: String },
+    ContactAccept {
+        alias: String,
+    },
+    ContactDecline {
+        alias: String,
+    },
+    ContactRestore {
+        alias: String,
+    },
+    ContactBlock {
+        alias: String,
+    },
+    ContactUnblock {
+        alias: String,
+    },
+    ContactRemove {
+        alias: String,
+    },
+    ContactVerify {
+        alias: String,
+        mark: Option<bool>,
+    },
+    Send {
+        alias: String,
+        text: String,
+    },
+    Messages {
+        alias: String,
+    },
     Status,
+    MeetStart,
+    MeetFinish {
+        code: String,
+        alias: String,
+        timeout_secs: Option<u64>,
+    },
+    MeetCancel,
 }
 
 /// The daemon's answer.
@@ -229,6 +259,16 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
             let ms = p.messages(id).await?;
             p.mark_read(id).await?;
             Value::Array(ms.iter().map(message_json).collect())
+        }
+        Request::MeetStart => crate::meet::start(p).await?,
+        Request::MeetFinish {
+            code,
+            alias,
+            timeout_secs,
+        } => crate::meet::finish(p, &code, &alias, timeout_secs).await?,
+        Request::MeetCancel => {
+            p.meet_cancel();
+            Value::Null
         }
         Request::Status => status_json(
             running,

@@ -5,6 +5,7 @@
 mod control;
 mod listen;
 mod local;
+mod meet;
 mod password;
 mod term;
 mod timefmt;
@@ -96,6 +97,17 @@ enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+    },
+    /// Meet someone in person: print my code (QR and text), read theirs
+    /// from standard input, and add them as a verified contact. Needs the
+    /// running node (`kith run`).
+    Meet {
+        /// What to call them.
+        #[arg(long)]
+        alias: String,
+        /// Give up after this many seconds (at most 600).
+        #[arg(long, default_value_t = meet::MAX_TIMEOUT)]
+        timeout: u64,
     },
     /// Show the node's network state.
     Status {
@@ -441,6 +453,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Meet { alias, timeout } => meet::run(&ctx, &alias, timeout).await?,
         Command::Status { json } => {
             let dir = ctx.profile_dir()?;
             let v = match control::ask_daemon(&dir, &Request::Status).await? {
