@@ -77,6 +77,7 @@ fn profiles_on_different_networks_in_one_process() {
         };
         let tor = || Network::Tor {
             extra_toml: Some(net.arti_toml()),
+            bridges: vec![],
         };
         let mut profiles = vec![];
         for n in ["c1", "c2", "t1", "t2"] {

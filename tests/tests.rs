@@ -1,5 +1,6 @@
 //! Kith end-to-end suites: one module per user story.
 
+mod bridges;
 mod cli_chat;
 mod cli_hardening;
 mod flood;

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use kith_core::ContactLink;
-use kith_node::{Network, Password, Settings};
+use kith_node::{BridgeLine, Network, Password, Settings};
 
 use crate::app::KithApp;
 use crate::backend::{Reply, read_small_file};
@@ -293,6 +293,10 @@ pub(crate) struct SettingsUi {
     net: NetChoice,
     tor_file: String,
     tor_toml: Option<String>,
+    /// Reach Tor only through the bridges below (Tor networks only).
+    use_bridges: bool,
+    /// Bridge lines, one per line, as the user pasted them.
+    bridges: String,
     tcp_listen: String,
     block_unknown: bool,
     notify_with_text: bool,
@@ -314,16 +318,27 @@ impl SettingsUi {
     pub(crate) fn new(s: Option<&Settings>) -> Self {
         let s = s.cloned().unwrap_or_default();
         let (net, tor_toml, tcp_listen) = match &s.network {
-            None | Some(Network::Tor { extra_toml: None }) => (NetChoice::Tor, None, String::new()),
+            None
+            | Some(Network::Tor {
+                extra_toml: None, ..
+            }) => (NetChoice::Tor, None, String::new()),
             Some(Network::Tor {
                 extra_toml: Some(t),
+                ..
             }) => (NetChoice::TorTest, Some(t.clone()), String::new()),
             Some(Network::Tcp { listen }) => (NetChoice::Tcp, None, listen.to_string()),
         };
+        let bridges = s.network.as_ref().map(Network::bridges).unwrap_or_default();
         SettingsUi {
             net,
             tor_file: String::new(),
             tor_toml,
+            use_bridges: !bridges.is_empty(),
+            bridges: bridges
+                .iter()
+                .map(BridgeLine::as_str)
+                .collect::<Vec<_>>()
+                .join("\n"),
             tcp_listen: if tcp_listen.is_empty() {
                 "127.0.0.1:0".into()
             } else {
@@ -368,10 +383,17 @@ impl SettingsUi {
     /// The network these settings choose, or what is wrong.
     pub(crate) fn network(&self) -> Result<Option<Network>, String> {
         match self.net {
-            NetChoice::Tor => Ok(None),
+            NetChoice::Tor => {
+                let bridges = self.bridge_lines()?;
+                Ok((!bridges.is_empty()).then_some(Network::Tor {
+                    extra_toml: None,
+                    bridges,
+                }))
+            }
             NetChoice::TorTest => match &self.tor_toml {
                 Some(t) => Ok(Some(Network::Tor {
                     extra_toml: Some(t.clone()),
+                    bridges: self.bridge_lines()?,
                 })),
                 None => Err("Load the test network's arti TOML file first.".into()),
             },
@@ -382,6 +404,31 @@ impl SettingsUi {
                 .map(|listen| Some(Network::Tcp { listen }))
                 .map_err(|_| "The listen address is IP:PORT, e.g. 127.0.0.1:9101.".into()),
         }
+    }
+}
+
+impl SettingsUi {
+    /// The bridges typed, when they are on: one per non-empty line, each
+    /// checked as arti would; the first bad one is named by its number.
+    fn bridge_lines(&self) -> Result<Vec<BridgeLine>, String> {
+        if !self.use_bridges {
+            return Ok(vec![]);
+        }
+        let mut lines = vec![];
+        for (i, l) in self.bridges.lines().enumerate() {
+            if l.trim().is_empty() {
+                continue;
+            }
+            match l.parse::<BridgeLine>() {
+                Ok(b) if !lines.contains(&b) => lines.push(b),
+                Ok(_) => {}
+                Err(e) => return Err(format!("Bridge line {}: {e}", i + 1)),
+            }
+        }
+        if lines.is_empty() {
+            return Err("Paste at least one bridge line, or turn bridges off.".into());
+        }
+        Ok(lines)
     }
 }
 
@@ -439,6 +486,26 @@ pub(crate) fn settings(app: &mut KithApp, ctx: &egui::Context, active: &str) {
             ui.radio_value(&mut u.net, NetChoice::Tcp, "Plain TCP (tests and LAN; not anonymous)");
             if u.net == NetChoice::Tcp {
                 field(ui, "Listen address", &mut u.tcp_listen, false, "127.0.0.1:9101");
+            } else {
+                ui.checkbox(&mut u.use_bridges, "Reach Tor through bridges (where Tor is blocked)");
+                if u.use_bridges {
+                    let l = ui.label("Bridge lines, one per line");
+                    ui.add(
+                        egui::TextEdit::multiline(&mut u.bridges)
+                            .hint_text("obfs4 192.0.2.10:443 FINGERPRINT cert=… iat-mode=0")
+                            .desired_rows(3)
+                            .desired_width(f32::INFINITY),
+                    )
+                    .labelled_by(l.id);
+                    ui.label(
+                        egui::RichText::new(
+                            "Ask a friend, or bridges.torproject.org, for bridges. Tor is then reached only \
+                             through them; obfs4 bridges need obfs4proxy installed.",
+                        )
+                        .small()
+                        .weak(),
+                    );
+                }
             }
             if ui.button("Save network and reconnect").clicked() {
                 apply_network = true;
@@ -645,6 +712,48 @@ mod tests {
         assert!(matches!(u.network(), Ok(Some(Network::Tcp { .. }))));
         u.net = NetChoice::TorTest;
         assert!(u.network().is_err());
+    }
+
+    #[test]
+    fn bridges_in_the_network_choice() {
+        const LINE: &str = "127.0.0.1:5000 0123456789ABCDEF0123456789ABCDEF01234567";
+        let mut u = SettingsUi::new(None);
+        // Lines typed but bridges off: not used.
+        u.bridges = "garbage".into();
+        assert_eq!(u.network(), Ok(None));
+        u.use_bridges = true;
+        let e = u.network().unwrap_err();
+        assert!(e.starts_with("Bridge line 1: invalid bridge line"), "{e}");
+        u.bridges = "\n  \n".into();
+        assert!(u.network().unwrap_err().contains("at least one bridge"));
+        u.bridges = format!("Bridge {LINE}\n\n{LINE}\nnot a bridge");
+        assert!(u.network().unwrap_err().starts_with("Bridge line 4:"));
+        u.bridges = format!("Bridge {LINE}\n\n{LINE}\n");
+        let want: BridgeLine = LINE.parse().unwrap();
+        let net = u.network().unwrap().unwrap();
+        assert_eq!(
+            net.bridges(),
+            std::slice::from_ref(&want),
+            "duplicates dropped"
+        );
+        assert_eq!(net.kind(), kith_node::NetworkKind::Tor);
+        // A test network keeps its TOML and takes the bridges too.
+        u.net = NetChoice::TorTest;
+        u.tor_toml = Some("[path_rules]\n".into());
+        let net = u.network().unwrap().unwrap();
+        assert_eq!(net.bridges().len(), 1);
+        assert_eq!(net.kind(), kith_node::NetworkKind::TorCustom);
+        // Stored settings come back into the window as they were.
+        let again = SettingsUi::new(Some(&Settings {
+            network: Some(net.clone()),
+            ..Settings::default()
+        }));
+        assert!(again.use_bridges && again.net == NetChoice::TorTest);
+        assert_eq!(again.network(), Ok(Some(net)));
+        // TCP has no bridges.
+        u.net = NetChoice::Tcp;
+        u.tcp_listen = "127.0.0.1:9101".into();
+        assert!(u.network().unwrap().unwrap().bridges().is_empty());
     }
 
     #[test]

@@ -16,7 +16,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use kith_node::{ContactLink, Kith, KithConfig, Network, NetworkStatus, Password, Profile};
+use kith_node::{
+    BridgeLine, ContactLink, Kith, KithConfig, Network, NetworkStatus, Password, Profile,
+};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
@@ -75,6 +77,12 @@ enum Command {
         /// arti TOML merged over Kith's Tor defaults (e.g. a private test network).
         #[arg(long)]
         tor_config: Option<PathBuf>,
+        /// Reach Tor only through this bridge (where Tor is blocked): a bridge
+        /// line, `[obfs4] IP:PORT FINGERPRINT [cert=… iat-mode=…]`, as
+        /// bridges.torproject.org gives them. Repeat for more bridges. obfs4
+        /// bridges need obfs4proxy (or lyrebird) installed.
+        #[arg(long = "bridge", value_name = "LINE")]
+        bridges: Vec<BridgeLine>,
         /// Allow --listen on an address the internet can reach (not loopback
         /// or private). Plain TCP is not anonymous: anyone can connect.
         #[arg(long)]
@@ -370,8 +378,12 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
             transport,
             listen,
             tor_config,
+            bridges,
             public,
-        } => run(&ctx, transport, listen, tor_config.as_deref(), public).await?,
+        } => {
+            let net = run_network(transport, listen, tor_config.as_deref(), bridges, public)?;
+            run(&ctx, net).await?
+        }
         Command::Contact(ContactCmd::Add { link, alias }) => {
             ContactLink::parse(&link)?;
             ctx.request(Request::ContactAdd {
@@ -620,12 +632,16 @@ fn run_network(
     transport: TransportArg,
     listen: Option<SocketAddr>,
     tor_config: Option<&Path>,
+    bridges: Vec<BridgeLine>,
     public: bool,
 ) -> anyhow::Result<Network> {
     Ok(match transport {
         TransportArg::Tcp => {
             if tor_config.is_some() {
                 bail!("--tor-config is for --transport tor");
+            }
+            if !bridges.is_empty() {
+                bail!("--bridge is for --transport tor");
             }
             let listen = listen.ok_or_else(|| anyhow!("--transport tcp needs --listen IP:PORT"))?;
             listen::check_listen(listen, public)?;
@@ -642,19 +658,15 @@ fn run_network(
                 Some(f) => Some(std::fs::read_to_string(f).context("reading --tor-config")?),
                 None => None,
             };
-            Network::Tor { extra_toml }
+            Network::Tor {
+                extra_toml,
+                bridges,
+            }
         }
     })
 }
 
-async fn run(
-    ctx: &Ctx,
-    transport: TransportArg,
-    listen: Option<SocketAddr>,
-    tor_config: Option<&Path>,
-    public: bool,
-) -> anyhow::Result<()> {
-    let net = run_network(transport, listen, tor_config, public)?;
+async fn run(ctx: &Ctx, net: Network) -> anyhow::Result<()> {
     let p = ctx.unlock().await?;
     let dir = ctx.profile_dir()?;
     let listener = control::bind(&dir).await?;
@@ -729,12 +741,13 @@ mod tests {
             transport,
             listen,
             tor_config,
+            bridges,
             public,
         } = cli.command
         else {
             bail!("not a run command");
         };
-        run_network(transport, listen, tor_config.as_deref(), public)
+        run_network(transport, listen, tor_config.as_deref(), bridges, public)
     }
 
     #[test]
@@ -769,7 +782,48 @@ mod tests {
         assert!(network_of(&["kith", "run", "--listen", "127.0.0.1:1"]).is_err());
         assert_eq!(
             network_of(&["kith", "run"]).expect("tor"),
-            Network::Tor { extra_toml: None }
+            Network::default()
+        );
+    }
+
+    #[test]
+    fn bridges_are_checked_when_the_command_line_is_read() {
+        const A: &str = "127.0.0.1:5000 0123456789ABCDEF0123456789ABCDEF01234567";
+        const B: &str = "obfs4 127.0.0.1:5001 89ABCDEF0123456789ABCDEF0123456789ABCDEF \
+                         cert=YXJlIGZyZXF1ZW50bHkgZnVsbCBvZiBsaXR0bGUgbWVzc2FnZXMgeW91IGNhbiBmaW5kLg iat-mode=0";
+        let net = network_of(&[
+            "kith",
+            "run",
+            "--bridge",
+            A,
+            "--bridge",
+            &format!("Bridge {B}"),
+        ])
+        .expect("two bridges");
+        let got: Vec<Option<&str>> = net.bridges().iter().map(BridgeLine::transport).collect();
+        assert_eq!(got, [None, Some("obfs4")]);
+        assert_eq!(net.kind(), kith_node::NetworkKind::Tor);
+        for bad in ["garbage", "127.0.0.1:5000", ""] {
+            let err = network_of(&["kith", "run", "--bridge", bad])
+                .expect_err(bad)
+                .to_string();
+            assert!(
+                err.contains("--bridge <LINE>") && err.contains("invalid bridge line"),
+                "{bad:?}: {err}"
+            );
+        }
+        let tcp = [
+            "kith",
+            "run",
+            "--transport",
+            "tcp",
+            "--listen",
+            "127.0.0.1:1",
+        ];
+        let err = network_of(&[&tcp[..], &["--bridge", A]].concat()).expect_err("tcp");
+        assert!(
+            err.to_string().contains("--bridge is for --transport tor"),
+            "{err}"
         );
     }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use kith_core::{IdentityKeypair, Timestamp};
 use kith_store::{KdfParams, NewProfile, StoreHandle};
-use kith_transport::{TorRuntime, TorSettings};
+use kith_transport::{BridgeLine, TorRuntime, TorSettings};
 
 use crate::error::{Error, Result};
 use crate::model::Password;
@@ -66,8 +66,8 @@ pub(crate) struct KithInner {
     pub(crate) config: KithConfig,
     profiles: Mutex<HashMap<String, Profile>>,
     /// One Tor client per distinct network that profiles name (see
-    /// [`KithInner::tor`]); keyed by the arti TOML, `None` for public Tor.
-    tor: tokio::sync::Mutex<HashMap<Option<String>, TorRuntime>>,
+    /// [`KithInner::tor`]).
+    tor: tokio::sync::Mutex<HashMap<TorKey, TorRuntime>>,
 }
 
 /// The Kith engine for one data directory. Cheap to clone.
@@ -272,48 +272,86 @@ impl Kith {
     }
 }
 
+/// What makes two Tor networks the same one: the arti TOML (`None` for
+/// public Tor) and the set of bridges. A profile with bridges never shares a
+/// client (or its guards, which are the bridges) with one without.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct TorKey {
+    extra_toml: Option<String>,
+    /// Sorted, without duplicates: the order of bridges does not matter.
+    bridges: Vec<BridgeLine>,
+}
+
+impl TorKey {
+    fn new(extra_toml: Option<String>, bridges: &[BridgeLine]) -> Self {
+        let mut bridges = bridges.to_vec();
+        bridges.sort();
+        bridges.dedup();
+        TorKey {
+            extra_toml,
+            bridges,
+        }
+    }
+
+    /// The directory (under the data directory) of this network's Tor
+    /// client: `tor` for the public Tor network, `tor-custom-<digest>` for
+    /// an arti TOML, `tor-bridges-<digest>` with bridges, so two networks
+    /// never share guards, state or a cache.
+    fn dir_name(&self) -> String {
+        use sha2::Digest as _;
+        let hex = |d: &[u8]| -> String { d.iter().take(8).map(|b| format!("{b:02x}")).collect() };
+        match (&self.extra_toml, self.bridges.is_empty()) {
+            (None, true) => "tor".to_owned(),
+            (Some(toml), true) => format!("tor-custom-{}", hex(&sha2::Sha256::digest(toml))),
+            (toml, false) => {
+                // Length-prefixed fields: no two keys hash the same input.
+                let mut h = sha2::Sha256::new();
+                let mut field = |b: &[u8]| {
+                    h.update((b.len() as u64).to_be_bytes());
+                    h.update(b);
+                };
+                field(if toml.is_some() { b"toml" } else { b"" });
+                field(toml.as_deref().unwrap_or_default().as_bytes());
+                for b in &self.bridges {
+                    field(b.as_str().as_bytes());
+                }
+                format!("tor-bridges-{}", hex(&h.finalize()))
+            }
+        }
+    }
+}
+
 impl KithInner {
     /// The Tor client for the network a profile names, started on first use.
     ///
     /// Profiles that name the same network (the public Tor network, or the
-    /// same arti TOML) share one client, each with its own stream isolation.
-    /// A profile that names another network gets a client of its own, with
-    /// its own state and cache directories: a profile goes online on exactly
-    /// the network its settings name, never on one another profile chose
-    /// (docs/architecture.md, "One Tor client per network").
-    pub(crate) async fn tor(&self, extra_toml: Option<String>) -> Result<TorRuntime> {
+    /// same arti TOML, with the same bridges) share one client, each with its
+    /// own stream isolation. A profile that names another network gets a
+    /// client of its own, with its own state and cache directories: a
+    /// profile goes online on exactly the network its settings name, never
+    /// on one another profile chose (docs/architecture.md, "One Tor client
+    /// per network").
+    pub(crate) async fn tor(
+        &self,
+        extra_toml: Option<String>,
+        bridges: &[BridgeLine],
+    ) -> Result<TorRuntime> {
+        let key = TorKey::new(extra_toml, bridges);
         let mut clients = self.tor.lock().await;
-        if let Some(t) = clients.get(&extra_toml) {
+        if let Some(t) = clients.get(&key) {
             return Ok(t.clone());
         }
-        let base = self
-            .config
-            .data_dir
-            .join(tor_dir_name(extra_toml.as_deref()));
+        let base = self.config.data_dir.join(key.dir_name());
         create_private_dir(&base)?;
         let settings = TorSettings {
             state_dir: base.join("state"),
             cache_dir: base.join("cache"),
-            extra_toml: extra_toml.clone(),
+            extra_toml: key.extra_toml.clone(),
+            bridges: key.bridges.clone(),
         };
         let rt = TorRuntime::start(settings).await?;
-        clients.insert(extra_toml, rt.clone());
+        clients.insert(key, rt.clone());
         Ok(rt)
-    }
-}
-
-/// The directory (under the data directory) of the Tor client for a
-/// network: `tor` for the public Tor network, `tor-custom-<digest>` for an
-/// arti TOML, so two networks never share guards, state or a cache.
-fn tor_dir_name(extra_toml: Option<&str>) -> String {
-    use sha2::Digest as _;
-    match extra_toml {
-        None => "tor".to_owned(),
-        Some(toml) => {
-            let digest = sha2::Sha256::digest(toml.as_bytes());
-            let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-            format!("tor-custom-{hex}")
-        }
     }
 }
 
@@ -338,14 +376,41 @@ mod tests {
 
     #[test]
     fn each_network_has_its_own_tor_directory() {
-        assert_eq!(tor_dir_name(None), "tor");
-        let a = tor_dir_name(Some("[tor_network]\nfallback_caches = []\n"));
-        let b = tor_dir_name(Some("[tor_network]\n"));
+        let dir = |toml: Option<&str>, bridges: &[BridgeLine]| {
+            TorKey::new(toml.map(str::to_owned), bridges).dir_name()
+        };
+        assert_eq!(dir(None, &[]), "tor");
+        let a = dir(Some("[tor_network]\nfallback_caches = []\n"), &[]);
+        let b = dir(Some("[tor_network]\n"), &[]);
         assert!(a.starts_with("tor-custom-") && b.starts_with("tor-custom-"));
         assert_ne!(a, b);
-        assert_eq!(
-            a,
-            tor_dir_name(Some("[tor_network]\nfallback_caches = []\n"))
-        );
+        assert_eq!(a, dir(Some("[tor_network]\nfallback_caches = []\n"), &[]));
+        // The digest of a TOML alone is what it was before bridges: the
+        // directories of existing profiles keep their guards.
+        assert_eq!(dir(Some("x"), &[]), "tor-custom-2d711642b726b044");
+    }
+
+    #[test]
+    fn bridges_make_another_network() {
+        let line = |s: &str| -> BridgeLine { s.parse().unwrap() };
+        let b1 = line("127.0.0.1:5000 0123456789ABCDEF0123456789ABCDEF01234567");
+        let b2 = line("127.0.0.1:5001 89ABCDEF0123456789ABCDEF0123456789ABCDEF");
+        let toml = Some("[path_rules]\n".to_owned());
+        let keys = [
+            TorKey::new(None, &[]),
+            TorKey::new(None, std::slice::from_ref(&b1)),
+            TorKey::new(None, std::slice::from_ref(&b2)),
+            TorKey::new(None, &[b1.clone(), b2.clone()]),
+            TorKey::new(toml.clone(), &[]),
+            TorKey::new(toml.clone(), std::slice::from_ref(&b1)),
+        ];
+        let dirs: std::collections::HashSet<String> = keys.iter().map(TorKey::dir_name).collect();
+        assert_eq!(dirs.len(), keys.len(), "{dirs:?}");
+        assert!(keys[1].dir_name().starts_with("tor-bridges-"));
+        assert!(keys[5].dir_name().starts_with("tor-bridges-"));
+        // Order and repetition do not make another network.
+        let same = TorKey::new(None, &[b2.clone(), b1.clone(), b2]);
+        assert_eq!(same, keys[3]);
+        assert_eq!(same.dir_name(), keys[3].dir_name());
     }
 }

@@ -22,13 +22,13 @@ pub use kith_core::safety::SafetyNumber;
 pub use kith_core::{
     ContactLink, ErrorKind, MeetCode, MeetFailure, MessageId, OnionAddress, Timestamp,
 };
+pub use kith_store::MadeStage;
 /// See [`kith_transport::quiet_arti_shutdown_panic`]: front ends call it once at start.
 pub use kith_transport::quiet_arti_shutdown_panic;
 pub use model::{
-    ContactId, ContactOrigin, ContactState, ContactView, Direction, Event, Introducer,
+    BridgeLine, ContactId, ContactOrigin, ContactState, ContactView, Direction, Event, Introducer,
     MessageState, MessageView, Network, NetworkKind, NetworkStatus, Password, Settings,
 };
-pub use kith_store::MadeStage;
 pub use profile::{MAX_ALIAS, Profile};
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use kith_core::{MessageId, OnionAddress, Timestamp};
 pub use kith_store::{ContactId, ContactOrigin, ContactState, Direction, MessageState};
+pub use kith_transport::BridgeLine;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -34,12 +35,17 @@ impl std::fmt::Debug for Password {
 
 /// How a profile connects to its contacts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "NetworkRepr", into = "NetworkRepr")]
 pub enum Network {
     /// Through Tor onion services (the default). `extra_toml` is arti's own
     /// configuration merged over Kith's defaults (e.g. a test network).
     Tor {
         /// arti TOML, or `None` for the public Tor network.
         extra_toml: Option<String>,
+        /// Bridges: when not empty, Tor is reached only through them (for
+        /// networks that block Tor's relays). Each gets arti's pluggable
+        /// transport if it names one (obfs4).
+        bridges: Vec<BridgeLine>,
     },
     /// Plain TCP, for tests on loopback and for LAN use. Not anonymous.
     Tcp {
@@ -50,19 +56,90 @@ pub enum Network {
 
 impl Default for Network {
     fn default() -> Self {
-        Network::Tor { extra_toml: None }
+        Network::Tor {
+            extra_toml: None,
+            bridges: vec![],
+        }
     }
 }
 
 impl Network {
-    /// Which kind of network this is, for front ends and `status`.
+    /// Which kind of network this is, for front ends and `status`. Bridges
+    /// do not change it: they are another way into the same network.
     pub fn kind(&self) -> NetworkKind {
         match self {
-            Network::Tor { extra_toml: None } => NetworkKind::Tor,
+            Network::Tor {
+                extra_toml: None, ..
+            } => NetworkKind::Tor,
             Network::Tor {
                 extra_toml: Some(_),
+                ..
             } => NetworkKind::TorCustom,
             Network::Tcp { .. } => NetworkKind::Tcp,
+        }
+    }
+
+    /// The bridges this network is reached through (none for TCP).
+    pub fn bridges(&self) -> &[BridgeLine] {
+        match self {
+            Network::Tor { bridges, .. } => bridges,
+            Network::Tcp { .. } => &[],
+        }
+    }
+}
+
+/// How [`Network`] is stored (postcard, in the sealed settings): variants
+/// are numbered by position and never reordered. Settings written before
+/// bridges existed hold variant 0 or 1 and still read; a Tor network with
+/// bridges is variant 2, and one without is still written as variant 0.
+#[derive(Serialize, Deserialize)]
+enum NetworkRepr {
+    Tor {
+        extra_toml: Option<String>,
+    },
+    Tcp {
+        listen: SocketAddr,
+    },
+    TorBridges {
+        extra_toml: Option<String>,
+        bridges: Vec<BridgeLine>,
+    },
+}
+
+impl From<NetworkRepr> for Network {
+    fn from(r: NetworkRepr) -> Self {
+        match r {
+            NetworkRepr::Tor { extra_toml } => Network::Tor {
+                extra_toml,
+                bridges: vec![],
+            },
+            NetworkRepr::Tcp { listen } => Network::Tcp { listen },
+            NetworkRepr::TorBridges {
+                extra_toml,
+                bridges,
+            } => Network::Tor {
+                extra_toml,
+                bridges,
+            },
+        }
+    }
+}
+
+impl From<Network> for NetworkRepr {
+    fn from(n: Network) -> Self {
+        match n {
+            Network::Tor {
+                extra_toml,
+                bridges,
+            } if bridges.is_empty() => NetworkRepr::Tor { extra_toml },
+            Network::Tor {
+                extra_toml,
+                bridges,
+            } => NetworkRepr::TorBridges {
+                extra_toml,
+                bridges,
+            },
+            Network::Tcp { listen } => NetworkRepr::Tcp { listen },
         }
     }
 }
@@ -244,4 +321,74 @@ pub enum Event {
     },
     /// Something about introductions (offered to us, or made by us) changed.
     Introduction(crate::intro::IntroductionEvent),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(bytes: &[u8]) -> Settings {
+        kith_core::wire::decode_exact("settings", bytes).unwrap()
+    }
+
+    /// Settings stored before bridges existed still read, and a network
+    /// without bridges is still written the old way.
+    #[test]
+    fn settings_from_before_bridges_still_read() {
+        // block_unknown = false, notify_with_text = true,
+        // network = Some(Tor { extra_toml: Some("x") }), as postcard wrote it.
+        let old = [0x00, 0x01, 0x01, 0x00, 0x01, 0x01, b'x'];
+        let s = decode(&old);
+        assert!(s.notify_with_text && !s.block_unknown);
+        let tor = Network::Tor {
+            extra_toml: Some("x".into()),
+            bridges: vec![],
+        };
+        assert_eq!(s.network, Some(tor));
+        assert_eq!(postcard::to_stdvec(&s).unwrap(), old);
+        // network = Some(Tor { extra_toml: None })
+        let s = decode(&[0x00, 0x00, 0x01, 0x00, 0x00]);
+        assert_eq!(s.network, Some(Network::default()));
+        assert_eq!(s.network.map(|n| n.kind()), Some(NetworkKind::Tor));
+    }
+
+    #[test]
+    fn bridges_round_trip_and_keep_the_kind() {
+        let line: BridgeLine = "127.0.0.1:5000 0123456789ABCDEF0123456789ABCDEF01234567"
+            .parse()
+            .unwrap();
+        for extra_toml in [None, Some("[path_rules]\n".to_owned())] {
+            let custom = extra_toml.is_some();
+            let s = Settings {
+                network: Some(Network::Tor {
+                    extra_toml,
+                    bridges: vec![line.clone()],
+                }),
+                ..Settings::default()
+            };
+            let bytes = postcard::to_stdvec(&s).unwrap();
+            let back = decode(&bytes);
+            assert_eq!(back, s);
+            let net = back.network.unwrap();
+            assert_eq!(net.bridges(), std::slice::from_ref(&line));
+            let want = if custom {
+                NetworkKind::TorCustom
+            } else {
+                NetworkKind::Tor
+            };
+            assert_eq!(net.kind(), want);
+        }
+        // A stored line that no longer parses is refused, not ignored.
+        let mut bad = postcard::to_stdvec(&Settings {
+            network: Some(Network::Tor {
+                extra_toml: None,
+                bridges: vec![line],
+            }),
+            ..Settings::default()
+        })
+        .unwrap();
+        let at = bad.iter().position(|b| *b == b'5').unwrap();
+        bad[at] = b'x';
+        assert!(kith_core::wire::decode_exact::<Settings>("settings", &bad).is_err());
+    }
 }

@@ -89,9 +89,12 @@ pub(crate) async fn go_online(p: &Arc<ProfileInner>, net: Network, nickname: Str
     let started = async {
         let transport: Arc<dyn Transport> = match &net {
             Network::Tcp { listen } => Arc::new(TcpTransport::new(Some(*listen))),
-            Network::Tor { extra_toml } => {
+            Network::Tor {
+                extra_toml,
+                bridges,
+            } => {
                 let kith = p.kith.upgrade().ok_or(Error::Locked)?;
-                Arc::new(kith.tor(extra_toml.clone()).await?.transport())
+                Arc::new(kith.tor(extra_toml.clone(), bridges).await?.transport())
             }
         };
         let listener = transport

@@ -60,6 +60,23 @@ pub enum Error {
         reason: String,
     },
 
+    /// A bridge line was refused (arti's parser says why).
+    #[error("invalid bridge line: {reason}")]
+    BadBridge {
+        /// What was wrong with it.
+        reason: String,
+    },
+
+    /// A bridge needs a pluggable transport that is not installed, or that
+    /// Kith does not start by itself.
+    #[error("the {transport} bridges need a pluggable transport program: {hint}")]
+    MissingTransport {
+        /// The transport's name (`obfs4`).
+        transport: String,
+        /// What to do.
+        hint: String,
+    },
+
     /// A service nickname is not acceptable to arti.
     #[error("invalid onion service nickname")]
     BadNickname {
@@ -112,6 +129,8 @@ impl Error {
             }
             Error::NoListenAddress
             | Error::TorConfig { .. }
+            | Error::BadBridge { .. }
+            | Error::MissingTransport { .. }
             | Error::BadNickname { .. }
             | Error::NicknameReused => ErrorKind::BadLocalInput,
             Error::Bind { .. } => ErrorKind::LocalIo,

@@ -20,8 +20,8 @@ pub use listener::Listener;
 pub use status::{ServiceState, TransportStatus};
 pub use tcp::{TCP_DIAL_TIMEOUT, TcpTransport};
 pub use tor::{
-    INTRO_RATE, MAX_STREAMS_PER_CIRCUIT, TOR_DIAL_TIMEOUT, TorRuntime, TorSettings, TorTransport,
-    quiet_arti_shutdown_panic,
+    BridgeLine, INTRO_RATE, MAX_BRIDGE_LINE, MAX_STREAMS_PER_CIRCUIT, TOR_DIAL_TIMEOUT, TorRuntime,
+    TorSettings, TorTransport, quiet_arti_shutdown_panic,
 };
 
 /// The virtual port of every Kith onion service.

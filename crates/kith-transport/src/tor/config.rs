@@ -1,6 +1,6 @@
 //! arti's configuration for Kith: Kith's defaults, the caller's arti TOML
-//! merged over them exactly as arti merges its own configuration files, and
-//! the storage settings Kith alone decides.
+//! merged over them exactly as arti merges its own configuration files, the
+//! caller's bridges, and the storage settings Kith alone decides.
 
 use arti_client::TorClientConfig;
 use arti_client::config::{CfgPath, TorClientConfigBuilder};
@@ -28,7 +28,8 @@ kind = "ephemeral"
 /// may not set them (it could move state, or make arti write keys to disk).
 const RESERVED: &[&str] = &["storage"];
 
-/// Build the client configuration: Kith defaults < `extra_toml` < storage.
+/// Build the client configuration: Kith defaults < `extra_toml` < bridges
+/// (added to any the TOML lists) < storage.
 pub(crate) fn client_config(settings: &TorSettings) -> Result<TorClientConfig, Error> {
     let mut sources = ConfigurationSources::new_empty();
     sources.push_source(
@@ -68,6 +69,7 @@ pub(crate) fn client_config(settings: &TorSettings) -> Result<TorClientConfig, E
         .storage()
         .state_dir(CfgPath::new_literal(settings.state_dir.clone()))
         .cache_dir(CfgPath::new_literal(settings.cache_dir.clone()));
+    super::bridge::apply(&mut builder, &settings.bridges, super::bridge::find_program)?;
     builder.build().map_err(|e| Error::TorConfig {
         reason: e.to_string(),
     })
@@ -139,6 +141,7 @@ mod tests {
             state_dir: PathBuf::from("/nonexistent/kith/state"),
             cache_dir: PathBuf::from("/nonexistent/kith/cache"),
             extra_toml: extra.map(str::to_owned),
+            bridges: vec![],
         }
     }
 
@@ -206,6 +209,30 @@ hsdir_interval = 8
             let e = client_config(&settings(Some(bad))).unwrap_err();
             assert!(matches!(e, Error::TorConfig { .. }), "{bad}: {e}");
         }
+    }
+
+    /// The arti TOML route to bridges works as arti documents it, and
+    /// Kith's bridges come on top of a test network's TOML.
+    #[test]
+    fn bridges_from_toml_or_settings() {
+        const LINE: &str = "127.0.0.1:5000 0123456789ABCDEF0123456789ABCDEF01234567";
+        let toml = format!("{TESTNET}\n[bridges]\nenabled = true\nbridges = [\"{LINE}\"]\n");
+        let part = |s: &TorSettings| {
+            super::super::bridge::tests::bridges_part(&format!("{:?}", client_config(s).unwrap()))
+        };
+        let dbg = part(&settings(Some(&toml)));
+        assert!(dbg.contains("127.0.0.1:5000"), "{dbg}");
+        // enabled without bridges: arti's own error.
+        let e = client_config(&settings(Some("[bridges]\nenabled = true\n"))).unwrap_err();
+        assert!(matches!(e, Error::TorConfig { .. }), "{e}");
+
+        let mut s = settings(Some(TESTNET));
+        s.bridges = vec![LINE.parse().unwrap()];
+        let dbg = part(&s);
+        assert!(dbg.contains("127.0.0.1:5000"), "{dbg}");
+        assert!(dbg.contains("enabled: Explicit(true)"), "{dbg}");
+        let all = format!("{:?}", client_config(&s).unwrap());
+        assert!(all.contains("hsdir_interval"), "the TOML still applies");
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! Tor: one embedded arti client per process, onion services per profile.
 
+mod bridge;
 mod config;
+
+pub use bridge::{BridgeLine, MAX_BRIDGE_LINE};
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -87,6 +90,10 @@ pub struct TorSettings {
     /// its own files. Unknown keys and bad values are refused; `[storage]`
     /// is Kith's and refused too.
     pub extra_toml: Option<String>,
+    /// Bridges: when not empty, arti reaches the network only through them
+    /// (added to any `[bridges]` the TOML lists), starting the pluggable
+    /// transport each one names (obfs4: `obfs4proxy` or `lyrebird`).
+    pub bridges: Vec<BridgeLine>,
 }
 
 /// The process's Tor client, shared by every profile.
@@ -850,6 +857,7 @@ allow_local_addrs = true
             state_dir: dir.join("state"),
             cache_dir: dir.join("cache"),
             extra_toml: Some(NOWHERE.into()),
+            bridges: vec![],
         }
     }
 
