@@ -8,6 +8,7 @@ mod keepalive;
 mod meet;
 mod networks;
 mod peer_dates;
+mod provenance;
 mod tor_chat;
 mod tor_load;
 mod tornet;
