@@ -128,6 +128,84 @@ fn chat_over_private_tor_network() {
         "timing: queued message delivered {:.1} s after bob restarted",
         t_restart.elapsed().as_secs_f64()
     );
+
+    // Presence only for contacts (issue 8, section 4). Both close their
+    // request addresses; they have told each other their contacts-only
+    // addresses in the sessions above.
+    for (k, p) in [(&ka, "alice"), (&kb, "bob")] {
+        let out = k.ok(p, &["requests", "off"]);
+        assert!(out.contains("off"), "{out}");
+        assert_eq!(k.status(p)["requests"], "off");
+    }
+    let t_closed = Instant::now();
+    let contacts_address = |k: &Kith, p: &str| {
+        k.status(p)["contacts_address"]
+            .as_str()
+            .expect("contacts address in status")
+            .to_owned()
+    };
+    let (alice_contacts, bob_contacts) =
+        (contacts_address(&ka, "alice"), contacts_address(&kb, "bob"));
+    let bob_addr = kith_core::ContactLink::parse(&bob_link)
+        .expect("link")
+        .address;
+    assert_ne!(alice_contacts, alice_addr.hostname());
+    // A Tor client that is not a contact (it held both links) reaches
+    // neither address: the contacts addresses' descriptors are encrypted
+    // for contacts alone (C tor: "missing client authorization"), and the
+    // request addresses are no longer served.
+    for host in [&alice_contacts, &bob_contacts] {
+        // Until its descriptor is out (it is launched once a contact's key
+        // is known), C tor finds none (0xf0); then it finds one it cannot
+        // read (0xf4). It must never connect.
+        wait_until(
+            LONG,
+            "C tor finds a contacts address it may not read",
+            || match socks5_connect(net.socks_addr(), host, kith_transport::ONION_PORT) {
+                Ok(_) => panic!("a stranger reached a contacts address"),
+                Err(e) => e.to_string().contains("0xf4").then_some(()),
+            },
+        );
+    }
+    for host in [alice_addr.hostname(), bob_addr.hostname()] {
+        wait_until(LONG, "a request address stops answering", || {
+            socks5_connect(net.socks_addr(), &host, kith_transport::ONION_PORT).err()
+        });
+    }
+    println!(
+        "timing: both request addresses closed to a stranger {:.1} s after requests off",
+        t_closed.elapsed().as_secs_f64()
+    );
+    // The contacts still reach each other, both ways, also after bob
+    // restarts (a new session, through alice's contacts address alone).
+    bob.stop();
+    ka.ok("alice", &["send", "bob", "contacts only"]);
+    let t_contacts = Instant::now();
+    bob = start_tor_node(&kb, "bob", &config);
+    assert_eq!(kb.status("bob")["requests"], "off");
+    wait_until(LONG, "delivered through the contacts address", || {
+        ka.has_message("alice", "bob", "out", "contacts only", Some("delivered"))
+            .then_some(())
+    });
+    kb.ok("bob", &["send", "alice", "and back"]);
+    wait_until(LONG, "reply through the contacts address", || {
+        kb.has_message("bob", "alice", "out", "and back", Some("delivered"))
+            .then_some(())
+    });
+    println!(
+        "timing: with requests off, messages both ways {:.1} s after bob restarted",
+        t_contacts.elapsed().as_secs_f64()
+    );
+    // Still nothing for the stranger at bob's request address.
+    assert!(
+        socks5_connect(
+            net.socks_addr(),
+            &bob_addr.hostname(),
+            kith_transport::ONION_PORT
+        )
+        .is_err(),
+        "bob's request address answers while requests are off"
+    );
     bob.stop();
     alice.stop();
     drop(net);

@@ -312,7 +312,12 @@ impl TorNet {
         // The client starts only now: started earlier, it backs off while
         // there is no consensus and bootstraps up to 20 s late.
         let client_log = net
-            .start_node("client", &format!("SocksPort 127.0.0.1:{socks_port}\n"))?
+            .start_node(
+                "client",
+                // ExtendedErrors: onion-service failures get their own
+                // SOCKS reply codes (0xF0..0xF7), which tests tell apart.
+                &format!("SocksPort 127.0.0.1:{socks_port} ExtendedErrors\n"),
+            )?
             .join("tor.log");
         net.wait_for(started, "the client node to bootstrap", || {
             if fs::read_to_string(&client_log).is_ok_and(|l| l.contains("Bootstrapped 100%")) {
@@ -711,7 +716,7 @@ pub fn socks5_connect(socks: SocketAddr, host: &str, port: u16) -> io::Result<Tc
     let mut head = [0_u8; 4];
     s.read_exact(&mut head)?;
     if head[1] != 0 {
-        return Err(io::Error::other(format!("socks reply {}", head[1])));
+        return Err(io::Error::other(format!("socks reply {:#04x}", head[1])));
     }
     let skip = match head[3] {
         1 => 4 + 2,

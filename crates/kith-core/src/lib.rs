@@ -9,6 +9,7 @@ pub mod intro;
 pub mod limits;
 pub mod link;
 pub mod meet;
+pub mod reach;
 pub mod safety;
 pub mod text;
 pub mod wire;

@@ -74,6 +74,28 @@ pub enum PeerMessage {
     /// One step of an introduction (`docs/protocol.md` § 8): sent only in
     /// a session between accepted contacts.
     Introduction(IntroductionMessage),
+    /// How to reach the sender from now on (`docs/protocol.md` § 9): sent
+    /// by each side at the start of every session between accepted
+    /// contacts.
+    Reach(Reach),
+}
+
+/// The sender's contacts-only address, and the key the receiver must
+/// authorize on its own contacts-only address for the sender (see
+/// [`crate::reach`]).
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reach {
+    /// The public key of the sender's contacts service: its onion address.
+    pub contacts_service: [u8; 32],
+    /// The sender's discovery key for the receiver's contacts service.
+    pub discovery_key: crate::reach::DiscoveryKey,
+}
+
+impl std::fmt::Debug for Reach {
+    // An address: never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Reach(..)")
+    }
 }
 
 /// A session that has sent nothing for this many seconds sends a
@@ -125,6 +147,7 @@ impl std::fmt::Debug for PeerMessage {
             PeerMessage::Keepalive => f.write_str("Keepalive"),
             PeerMessage::Meet(m) => write!(f, "Meet({m:?})"),
             PeerMessage::Introduction(m) => write!(f, "Introduction({m:?})"),
+            PeerMessage::Reach(_) => f.write_str("Reach(..)"),
         }
     }
 }
@@ -153,7 +176,7 @@ impl PeerMessage {
                 }
                 Ok(())
             }
-            PeerMessage::Keepalive | PeerMessage::Meet(_) => Ok(()),
+            PeerMessage::Keepalive | PeerMessage::Meet(_) | PeerMessage::Reach(_) => Ok(()),
             PeerMessage::Introduction(m) => m.validate(),
         }
     }
@@ -275,6 +298,10 @@ mod tests {
             }),
             "welcome_accepted" => PeerMessage::Welcome(Welcome::Accepted),
             "keepalive" => PeerMessage::Keepalive,
+            "reach" => PeerMessage::Reach(Reach {
+                contacts_service: [0x0a; 32],
+                discovery_key: crate::reach::DiscoveryKey([0x0b; 32]),
+            }),
             "meet_offer" => PeerMessage::Meet(MeetMessage::Offer { ephemeral: [3; 32] }),
             "meet_answer" => PeerMessage::Meet(MeetMessage::Answer {
                 ephemeral: [4; 32],

@@ -90,6 +90,15 @@ impl MeetSlot {
         })
     }
 
+    /// Whether a meeting is in progress (our request address must then be
+    /// reachable: see `reach`).
+    pub(crate) fn in_progress(&self) -> bool {
+        self.pending
+            .locked()
+            .as_ref()
+            .is_some_and(|p| p.deadline > Instant::now())
+    }
+
     /// End meeting `id` (if it is still the one in progress).
     fn end(&self, id: u64) {
         let mut g = self.pending.locked();
@@ -268,6 +277,8 @@ async fn dial_once(p: &Arc<ProfileInner>, c: &Claim) -> Attempt {
     let target = DialTarget {
         address: c.scanned.code.identity.address(),
         tcp: c.scanned.code.tcp,
+        // The identity (link) address: the code names no other.
+        discovery: None,
     };
     let connected = async {
         let stream = transport.dial(&target).await?;
@@ -446,12 +457,15 @@ impl Profile {
             busy: false,
             outcome: watch::channel(None).0,
         });
+        // Our request address must be reachable while we meet.
+        crate::reach::changed(&self.inner);
         Ok(code)
     }
 
     /// Cancel the meeting in progress, if any.
     pub fn meet_cancel(&self) {
         *self.inner.meet.pending.locked() = None;
+        crate::reach::changed(&self.inner);
     }
 
     /// Finish the meeting in progress with the code scanned from the other

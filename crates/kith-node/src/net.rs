@@ -19,7 +19,7 @@ use kith_store::{
     Contact, ContactId, ContactOrigin, ContactState, Inserted, MessageState, NewContact,
 };
 use kith_transport::{
-    BoxStream, DialTarget, ServiceSpec, TcpTransport, Transport, TransportKind, TransportStatus,
+    BoxStream, ServiceSpec, TcpTransport, Transport, TransportKind, TransportStatus,
 };
 use rand::Rng;
 use tokio::sync::watch;
@@ -33,6 +33,7 @@ use crate::contact::ContactRules;
 use crate::error::{Error, Result};
 use crate::model::{Event, MessageView, Network, NetworkStatus};
 use crate::profile::{LockExt, ProfileInner};
+use crate::reach::{self, Address};
 
 /// First retry delay after a failed dial.
 const BACKOFF_MIN: Duration = Duration::from_secs(2);
@@ -52,6 +53,9 @@ const PENDING_RETRY_TCP: Duration = Duration::from_secs(5);
 const PUBLISH_PATIENCE: Duration = Duration::from_secs(120);
 /// Longest wait between relaunches of an unpublished service.
 const PUBLISH_PATIENCE_MAX: Duration = Duration::from_secs(15 * 60);
+/// How long a listener waits after a change before relaunching, so that a
+/// burst of changes costs one relaunch.
+const RECONFIGURE_DEBOUNCE: Duration = Duration::from_secs(2);
 /// A session that has sent nothing for this long sends a keepalive. Both
 /// sides do, so a live link is never silent for longer.
 pub(crate) const KEEPALIVE: Duration = Duration::from_secs(kith_core::wire::KEEPALIVE_AFTER_SECS);
@@ -97,12 +101,14 @@ pub(crate) async fn go_online(p: &Arc<ProfileInner>, net: Network, nickname: Str
                 Arc::new(kith.tor(extra_toml.clone(), bridges).await?.transport())
             }
         };
-        let listener = transport
-            .listen(ServiceSpec {
-                identity: p.identity.clone(),
-                nickname: nickname.clone(),
-            })
-            .await?;
+        // The request listener starts here when it runs at all, so that
+        // its errors (a TCP port taken) fail going online; the contacts
+        // listener starts in its own loop.
+        let tor = transport.kind() == TransportKind::Tor;
+        let listener = match reach::plan(p, Address::Request, &nickname, tor).await?.spec {
+            Some(spec) => Some(transport.listen(spec).await?),
+            None => None,
+        };
         Ok::<_, Error>((transport, listener))
     }
     .await;
@@ -116,7 +122,7 @@ pub(crate) async fn go_online(p: &Arc<ProfileInner>, net: Network, nickname: Str
             return Err(e);
         }
     };
-    *p.tcp_hint.locked() = listener.local_tcp_addr();
+    *p.tcp_hint.locked() = listener.as_ref().and_then(|l| l.local_tcp_addr());
     *p.network_kind.locked() = Some(net.kind());
     let (stop, _) = watch::channel(false);
     let mut tasks = vec![];
@@ -168,20 +174,29 @@ pub(crate) async fn go_online(p: &Arc<ProfileInner>, net: Network, nickname: Str
         }
     })));
 
-    // Accept loop. Every connection takes a place in the unauthenticated
-    // pool; a full pool evicts its oldest (see `admission`). The loop also
-    // keeps the service up: it relaunches a listener that ended or that the
+    // Accept loops, one per address we may run (see `reach`). Every
+    // connection takes a place in the unauthenticated pool; a full pool
+    // evicts its oldest (see `admission`). Each loop also keeps its service
+    // as it should be: it launches, relaunches or stops it as what it
+    // should run changes, and relaunches a listener that ended or that the
     // network never published.
-    tasks.push(tokio::spawn(until_stopped(
-        stop.subscribe(),
-        serve(
-            Arc::downgrade(p),
-            Arc::clone(&transport),
-            listener,
-            nickname,
+    let mut addresses = vec![(Address::Request, listener)];
+    if transport.kind() == TransportKind::Tor {
+        addresses.push((Address::Contacts, None));
+    }
+    for (address, listener) in addresses {
+        tasks.push(tokio::spawn(until_stopped(
             stop.subscribe(),
-        ),
-    )));
+            serve(
+                Arc::downgrade(p),
+                Arc::clone(&transport),
+                address,
+                nickname.clone(),
+                listener,
+                stop.subscribe(),
+            ),
+        )));
+    }
 
     let online = Online {
         transport,
@@ -200,43 +215,125 @@ pub(crate) async fn go_online(p: &Arc<ProfileInner>, net: Network, nickname: Str
     Ok(())
 }
 
-/// Accept connections on `listener`; relaunch it when it ends, or when the
-/// network is up but our service has not been published for a while (a
-/// node started before Tor was usable: arti's own upload retries can wait
-/// far longer than a user will). Patience doubles after each relaunch.
+/// Run `address`'s listener as [`reach::plan`] says, for as long as the
+/// profile is online: launch it, stop it, or relaunch it with new settings
+/// when what it should run changes (debounced: changes come in bursts);
+/// relaunch it when it ends, or when the network is up but the service has
+/// not been published for a while (a node started before Tor was usable:
+/// arti's own upload retries can wait far longer than a user will).
+/// Patience doubles after each such relaunch.
 async fn serve(
     weak: std::sync::Weak<ProfileInner>,
     transport: Arc<dyn Transport>,
-    mut listener: kith_transport::Listener,
+    address: Address,
     nickname: String,
+    mut listener: Option<kith_transport::Listener>,
     stop: watch::Receiver<bool>,
 ) {
+    let tor = transport.kind() == TransportKind::Tor;
+    let mut changes = match weak.upgrade() {
+        Some(p) => p.reach_changes.subscribe(),
+        None => return,
+    };
     let mut patience = PUBLISH_PATIENCE;
+    // What `listener` runs, to tell whether a new plan differs.
+    let mut running: Option<ServiceSpec> = None;
+    if let Some(p) = weak.upgrade()
+        && listener.is_some()
+    {
+        running = reach::plan(&p, address, &nickname, tor)
+            .await
+            .ok()
+            .and_then(|x| x.spec);
+    }
+    let mut delay = BACKOFF_MIN;
     loop {
-        let relaunch = tokio::select! {
-            () = accept_all(&weak, &mut listener, &stop) => "the listener ended",
-            () = unpublished_for(transport.status(), reached(&weak), patience) => "the service is still not published",
-        };
-        drop(listener);
-        info!("relaunching the onion service: {relaunch}");
-        let mut delay = BACKOFF_MIN;
-        listener = loop {
-            tokio::time::sleep(delay).await;
-            let Some(p) = weak.upgrade() else { return };
-            let spec = ServiceSpec {
-                identity: p.identity.clone(),
-                nickname: nickname.clone(),
-            };
-            drop(p);
-            match transport.listen(spec).await {
-                Ok(l) => break l,
-                Err(e) => {
-                    debug!("relaunching the listener failed: {e}");
-                    delay = (delay * 2).min(BACKOFF_MAX);
-                }
+        changes.borrow_and_update();
+        let Some(p) = weak.upgrade() else { return };
+        let plan = reach::plan(&p, address, &nickname, tor).await;
+        drop(p);
+        let plan = match plan {
+            Ok(plan) => plan,
+            Err(e) => {
+                debug!("cannot tell what to listen on: {e}");
+                tokio::time::sleep(BACKOFF_MAX).await;
+                continue;
             }
         };
-        patience = (patience * 2).min(PUBLISH_PATIENCE_MAX);
+        let same = match (&running, &plan.spec) {
+            (Some(a), Some(b)) => a.nickname == b.nickname && a.discovery == b.discovery,
+            (None, None) => true,
+            _ => false,
+        };
+        if !same || (plan.spec.is_some() && listener.is_none()) {
+            if listener.take().is_some() {
+                debug!(?address, "stopping a listener");
+            }
+            running = None;
+            if let Some(spec) = plan.spec.clone() {
+                match transport.listen(spec.clone()).await {
+                    Ok(l) => {
+                        debug!(?address, "listening");
+                        listener = Some(l);
+                        running = Some(spec);
+                        delay = BACKOFF_MIN;
+                    }
+                    Err(e) => {
+                        debug!(?address, "launching a listener failed: {e}");
+                        tokio::select! {
+                            () = tokio::time::sleep(delay) => {}
+                            _ = changes.changed() => {}
+                        }
+                        delay = (delay * 2).min(BACKOFF_MAX);
+                        continue;
+                    }
+                }
+            }
+        }
+        let recheck = async {
+            match plan.recheck_in {
+                Some(d) => tokio::time::sleep(d + Duration::from_millis(100)).await,
+                None => std::future::pending().await,
+            }
+        };
+        let accepting = async {
+            match listener.as_mut() {
+                Some(l) => accept_all(&weak, l, &stop).await,
+                None => std::future::pending().await,
+            }
+        };
+        let unpublished = async {
+            match &running {
+                Some(spec) => {
+                    unpublished_for(transport.status(), reached(&weak), patience, &spec.nickname)
+                        .await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = accepting => {
+                info!(?address, "relaunching the listener: it ended");
+                running = None;
+            }
+            () = unpublished => {
+                info!(?address, "relaunching the onion service: it is still not published");
+                running = None;
+                patience = (patience * 2).min(PUBLISH_PATIENCE_MAX);
+            }
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                // Let a burst of changes (several contacts' keys) settle.
+                tokio::time::sleep(RECONFIGURE_DEBOUNCE).await;
+            }
+            () = recheck => {}
+        }
+        if running.is_none() {
+            listener = None;
+            tokio::time::sleep(BACKOFF_MIN).await;
+        }
     }
 }
 
@@ -273,9 +370,15 @@ async fn unpublished_for(
     mut status: watch::Receiver<TransportStatus>,
     mut reached: watch::Receiver<u64>,
     patience: Duration,
+    nickname: &str,
 ) {
     let mut reached_open = true;
-    let stuck = |t: &TransportStatus| t.ready && t.services.iter().any(|s| !s.published);
+    let stuck = |t: &TransportStatus| {
+        t.ready
+            && t.services
+                .iter()
+                .any(|s| s.nickname == nickname && !s.published)
+    };
     loop {
         if status.wait_for(|t| stuck(t)).await.is_err() {
             return std::future::pending().await;
@@ -365,6 +468,9 @@ pub(crate) async fn contact_changed(
     id: ContactId,
     state: Option<ContactState>,
 ) {
+    // Who may hold our contacts address's key, and who can only know our
+    // request address, may have changed.
+    reach::changed(p);
     let may_talk = state.is_some_and(ContactRules::may_have_session);
     if !may_talk {
         // Removed, blocked or declined: whatever session is up ends now.
@@ -404,13 +510,16 @@ enum Outcome {
 /// soon as it does).
 async fn dialer(weak: std::sync::Weak<ProfileInner>, transport: Arc<dyn Transport>, id: ContactId) {
     let mut backoff = BACKOFF_MIN;
+    // Try the contact's contacts address first; after a failure, its
+    // request address (it may not have authorized us yet), and so on.
+    let mut contacts_first = true;
     loop {
         let Some(p) = weak.upgrade() else { return };
         let wake = p.peers.waker(id);
         let notified = wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let delay = match dial_once(&p, transport.as_ref(), id).await {
+        let delay = match dial_once(&p, transport.as_ref(), id, contacts_first).await {
             Ok(Outcome::Ended) => {
                 backoff = BACKOFF_MIN;
                 BACKOFF_MIN
@@ -421,6 +530,7 @@ async fn dialer(weak: std::sync::Weak<ProfileInner>, transport: Arc<dyn Transpor
             Err(Error::Store(e)) if e.kind() == kith_core::ErrorKind::NotFound => return,
             Err(e) => {
                 trace!("dial failed: {e}");
+                contacts_first = !contacts_first;
                 let d = backoff;
                 backoff = (backoff * 2).min(BACKOFF_MAX);
                 d
@@ -440,6 +550,7 @@ async fn dial_once(
     p: &Arc<ProfileInner>,
     transport: &dyn Transport,
     id: ContactId,
+    contacts_first: bool,
 ) -> Result<Outcome> {
     let c = p.store.call(move |s| s.contact(id)).await?;
     if !c.state.should_dial() {
@@ -450,10 +561,7 @@ async fn dial_once(
         return Ok(Outcome::Idle);
     }
     let peer = IdentityKey::from_bytes(&c.address)?;
-    let target = DialTarget {
-        address: peer.address(),
-        tcp: c.tcp_hint.as_deref().and_then(|h| h.parse().ok()),
-    };
+    let target = reach::target(p, &c, contacts_first)?;
     let stream = transport.dial(&target).await?;
     let mut conn = crate::conn::initiate(stream, &p.identity, peer).await?;
     let name = p.store.call(|s| s.profile()).await?.display_name;
@@ -578,9 +686,12 @@ async fn greet(p: &Arc<ProfileInner>, stream: BoxStream) -> Result<Option<(Conn,
 async fn stranger(p: &Arc<ProfileInner>, address: &[u8; 32], hello: &Hello) -> Result<()> {
     // The person we are meeting, dialing before our side stored them: the
     // meeting adds them; no request.
+    // Requests closed: our request address may still run (a meeting, a
+    // contact that knows no other), but takes no requests.
     if p.settings().await?.block_unknown
         || p.meet.is_meeting(address)
         || p.intro.is_expected(address)
+        || !reach::requests(p).await?.is_open(Timestamp::now())
     {
         return Ok(());
     }
@@ -692,7 +803,12 @@ async fn run_session(p: &Arc<ProfileInner>, id: ContactId, mut conn: Conn) {
         .await
         .is_ok_and(|c| c.state.may_have_session());
     let result = if still {
-        session_loop(p, id, &mut conn, &mut signals).await
+        // How to reach us from now on: first, every session.
+        let ours = reach::ours(p, &conn.peer());
+        match conn.send(&PeerMessage::Reach(ours)).await {
+            Ok(()) => session_loop(p, id, &mut conn, &mut signals).await,
+            Err(e) => Err(e),
+        }
     } else {
         Ok(())
     };
@@ -800,6 +916,7 @@ pub(crate) async fn on_message(
         PeerMessage::Text(t) => receive_text(p, id, t).await.map(Some),
         PeerMessage::Keepalive => Ok(None),
         PeerMessage::Ack(ids) => receive_ack(p, id, ids).await.map(|()| None),
+        PeerMessage::Reach(r) => reach::receive(p, id, r).await.map(|()| None),
         PeerMessage::Introduction(m) => crate::intro::on_message(p, id, m).await,
         _ => Err(Error::Protocol("unexpected message in session")),
     }
@@ -870,13 +987,12 @@ mod tests {
     async fn an_unpublished_service_is_relaunched_unless_someone_reaches_it() {
         let (status, status_rx) = watch::channel(stuck_status());
         let (reached, reached_rx) = watch::channel(0_u64);
+        let (status_rx2, reached_rx2) = (status_rx.clone(), reached_rx.clone());
         let patience = Duration::from_secs(120);
         let start = Instant::now();
-        let wait = tokio::spawn(unpublished_for(
-            status_rx.clone(),
-            reached_rx.clone(),
-            patience,
-        ));
+        let wait = tokio::spawn(async move {
+            unpublished_for(status_rx2, reached_rx2, patience, "x").await;
+        });
         // Someone reaches us at 100 s: the wait starts again from there.
         tokio::time::sleep(Duration::from_secs(100)).await;
         reached.send_modify(|n| *n += 1);
@@ -894,7 +1010,16 @@ mod tests {
 
         // Published: no relaunch, however long.
         status.send_modify(|s| s.services[0].published = true);
-        let wait = tokio::spawn(unpublished_for(status_rx, reached_rx, patience));
+        let wait = tokio::spawn(async move {
+            unpublished_for(status_rx, reached_rx, patience, "x").await;
+        });
+        // Another service's state is not ours to act on.
+        status.send_modify(|s| {
+            let mut other = s.services[0].clone();
+            other.nickname = "other".into();
+            other.published = false;
+            s.services.push(other);
+        });
         tokio::time::sleep(Duration::from_secs(3600)).await;
         assert!(!wait.is_finished());
         wait.abort();

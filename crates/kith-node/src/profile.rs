@@ -48,6 +48,9 @@ pub(crate) struct ProfileInner {
     /// Counts inbound connections that completed the handshake: proof that
     /// our service is reachable, whatever arti reports about publication.
     pub(crate) reached: watch::Sender<u64>,
+    /// Bumped whenever what our listeners should run may have changed (the
+    /// requests setting, a contact's discovery key, a meeting): see `reach`.
+    pub(crate) reach_changes: watch::Sender<u64>,
     /// The network we are online on.
     pub(crate) network_kind: Mutex<Option<NetworkKind>>,
     pub(crate) locked: AtomicBool,
@@ -148,6 +151,7 @@ impl Profile {
                 blocked: Mutex::new(blocked),
                 tcp_hint: Mutex::new(None),
                 reached: watch::channel(0).0,
+                reach_changes: watch::channel(0).0,
                 network_kind: Mutex::new(None),
                 locked: AtomicBool::new(false),
                 meet: crate::meet::MeetSlot::default(),
@@ -583,6 +587,29 @@ impl Profile {
     pub async fn settings(&self) -> Result<Settings> {
         self.check_unlocked()?;
         self.inner.settings().await
+    }
+
+    /// Our contacts-only address: where contacts reach us, never in a
+    /// link (its descriptor is readable by our contacts alone).
+    pub fn contacts_address(&self) -> OnionAddress {
+        kith_core::reach::contacts_service_key(&self.inner.identity).address()
+    }
+
+    /// Whether our request address (the one in our link) takes contact
+    /// requests.
+    pub async fn requests(&self) -> Result<crate::Requests> {
+        self.check_unlocked()?;
+        crate::reach::requests(&self.inner).await
+    }
+
+    /// Open or close our request address to contact requests, or open it
+    /// for a while ([`crate::Requests::OpenUntil`], at most
+    /// [`crate::Requests::MAX_WINDOW`] ahead). Over Tor, a closed request
+    /// address is not published at all while no meeting or new contact
+    /// needs it; contacts reach us at our contacts address.
+    pub async fn set_requests(&self, requests: crate::Requests) -> Result<()> {
+        self.check_unlocked()?;
+        crate::reach::set_requests(&self.inner, requests).await
     }
 
     /// Replace the profile's settings.

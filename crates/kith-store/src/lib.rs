@@ -18,6 +18,6 @@ pub use intro::{
 pub use kith_core::{MessageId, Timestamp};
 pub use model::{
     Contact, ContactId, ContactOrigin, ContactState, ContactSummary, Direction, Inserted, Message,
-    MessageState, NewContact, NewProfile, Profile,
+    MessageState, NewContact, NewProfile, Profile, Reach,
 };
 pub use store::Store;

@@ -1,6 +1,7 @@
 //! What the store keeps: profiles, contacts, messages; and the records sealed
 //! into the database.
 
+pub use kith_core::wire::Reach;
 use kith_core::{MessageId, Timestamp};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
@@ -185,6 +186,9 @@ pub struct Contact {
     pub added_at: Timestamp,
     /// When we last had a session with them.
     pub last_seen: Option<Timestamp>,
+    /// How they told us to reach them from now on (their contacts-only
+    /// address, and their key for ours), once they have.
+    pub reach: Option<Reach>,
 }
 
 impl std::fmt::Debug for Contact {
@@ -320,6 +324,7 @@ pub(crate) struct ContactRecord {
     pub(crate) their_name: Option<String>,
     pub(crate) added_at: Timestamp,
     pub(crate) last_seen: Option<Timestamp>,
+    pub(crate) reach: Option<Reach>,
 }
 
 impl ContactRecord {
@@ -335,6 +340,7 @@ impl ContactRecord {
             their_name: self.their_name,
             added_at: self.added_at,
             last_seen: self.last_seen,
+            reach: self.reach,
         }
     }
 
@@ -349,6 +355,7 @@ impl ContactRecord {
             their_name: c.their_name.clone(),
             added_at: c.added_at,
             last_seen: c.last_seen,
+            reach: c.reach,
         }
     }
 }
@@ -381,6 +388,7 @@ impl ContactRecordV2 {
             their_name: self.their_name,
             added_at: self.added_at,
             last_seen: self.last_seen,
+            reach: None,
         }
     }
 }
@@ -443,6 +451,10 @@ mod tests {
             their_name: Some("their secret".into()),
             added_at: Timestamp(1),
             last_seen: None,
+            reach: Some(Reach {
+                contacts_service: [0xCD; 32],
+                discovery_key: kith_core::reach::DiscoveryKey([0xCD; 32]),
+            }),
         };
         let m = Message {
             contact: ContactId(1),

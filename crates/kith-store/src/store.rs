@@ -859,6 +859,7 @@ impl Store {
             their_name: c.their_name.clone(),
             added_at: c.added_at,
             last_seen: None,
+            reach: None,
         };
         let sealed = keys.seal(contacts_slot(id), &record)?;
         let unread = keys.seal(unread_slot(id), &0_u64)?;

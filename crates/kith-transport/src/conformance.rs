@@ -60,6 +60,7 @@ fn dead_tcp_target() -> DialTarget {
     DialTarget {
         address: IdentityKeypair::from_seed(&[0xde; 32]).address(),
         tcp: Some(addr),
+        discovery: None,
     }
 }
 
@@ -98,6 +99,7 @@ pub async fn run(server: &dyn Transport, client: &dyn Transport, opts: Options) 
         .listen(ServiceSpec {
             identity,
             nickname: "conformance".into(),
+            discovery: None,
         })
         .await
         .expect("listen");
@@ -118,6 +120,7 @@ pub async fn run(server: &dyn Transport, client: &dyn Transport, opts: Options) 
     let target = DialTarget {
         address,
         tcp: local,
+        discovery: None,
     };
 
     // Bytes both ways.
@@ -215,7 +218,11 @@ pub async fn run(server: &dyn Transport, client: &dyn Transport, opts: Options) 
 
     // TCP needs a hint.
     if client.kind() == TransportKind::Tcp {
-        let no_hint = DialTarget { address, tcp: None };
+        let no_hint = DialTarget {
+            address,
+            tcp: None,
+            discovery: None,
+        };
         let e = client
             .dial(&no_hint)
             .await

@@ -85,6 +85,13 @@ pub enum Error {
         source: tor_hsservice::InvalidNickname,
     },
 
+    /// A restricted-discovery client list that Tor cannot serve.
+    #[error("cannot restrict the onion service: {reason}")]
+    BadDiscovery {
+        /// What was wrong.
+        reason: &'static str,
+    },
+
     /// A listener with this nickname is already running on this Tor runtime.
     #[error("an onion service with this nickname is already running")]
     AlreadyListening,
@@ -132,6 +139,7 @@ impl Error {
             | Error::BadBridge { .. }
             | Error::MissingTransport { .. }
             | Error::BadNickname { .. }
+            | Error::BadDiscovery { .. }
             | Error::NicknameReused => ErrorKind::BadLocalInput,
             Error::Bind { .. } => ErrorKind::LocalIo,
             Error::AlreadyListening => ErrorKind::AlreadyExists,

@@ -12,6 +12,7 @@ pub mod conformance;
 use std::net::SocketAddr;
 
 use futures::future::BoxFuture;
+use kith_core::reach::{DiscoveryKey, DiscoverySecret};
 use kith_core::{IdentityKeypair, OnionAddress};
 use tokio::sync::watch;
 
@@ -68,6 +69,9 @@ pub struct DialTarget {
     /// else; without it, TCP dialing fails with [`Error::NoRoute`]. The Tor
     /// transport ignores it.
     pub tcp: Option<SocketAddr>,
+    /// For a service in restricted discovery mode (a contacts address):
+    /// our key for decrypting its descriptor. Tor only; TCP ignores it.
+    pub discovery: Option<DiscoverySecret>,
 }
 
 /// What to listen as.
@@ -82,7 +86,16 @@ pub struct ServiceSpec {
     /// Must be unique among the live listeners of one Tor runtime; arti allows
     /// ASCII letters, digits, `-` and `_`.
     pub nickname: String,
+    /// `Some`: the service is in restricted discovery mode, its descriptor
+    /// readable only by the holders of these keys (at most
+    /// [`MAX_DISCOVERY_CLIENTS`]; the list must not be empty). `None`:
+    /// anyone who knows the address can reach it. Tor only; TCP ignores it.
+    pub discovery: Option<Vec<DiscoveryKey>>,
 }
+
+/// Most clients one restricted service authorizes: each adds to a
+/// descriptor whose size Tor bounds (arti recommends at most 160).
+pub const MAX_DISCOVERY_CLIENTS: usize = 150;
 
 /// A way to reach peers and be reached by them.
 ///

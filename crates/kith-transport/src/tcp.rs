@@ -217,6 +217,7 @@ mod tests {
             let target = DialTarget {
                 address,
                 tcp: Some(hint.parse().unwrap()),
+                discovery: None,
             };
             let e = t.dial(&target).await.err().unwrap();
             assert!(matches!(e, Error::NoRoute { .. }), "{hint}: {e}");
@@ -229,6 +230,7 @@ mod tests {
         let spec = ServiceSpec {
             identity: kith_core::IdentityKeypair::from_seed(&[1; 32]),
             nickname: "x".into(),
+            discovery: None,
         };
         let e = t.listen(spec).await.err().unwrap();
         assert_eq!(e.kind(), kith_core::ErrorKind::BadLocalInput);
@@ -240,6 +242,7 @@ mod tests {
         let spec = |n: &str| ServiceSpec {
             identity: kith_core::IdentityKeypair::from_seed(&[1; 32]),
             nickname: n.into(),
+            discovery: None,
         };
         let l = a.listen(spec("one")).await.unwrap();
         let b = TcpTransport::new(l.local_tcp_addr());

@@ -20,12 +20,15 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tor_cell::relaycell::msg::{Connected, End, EndReason};
 use tor_config::BoolOrAuto;
+use tor_hscrypto::pk::{HsClientDescEncKey, HsClientDescEncSecretKey};
 use tor_hscrypto::pk::{HsId, HsIdKey, HsIdKeypair};
+use tor_hsservice::config::restricted_discovery::HsClientNickname;
 use tor_hsservice::config::{OnionServiceConfigBuilder, TokenBucketConfig};
 use tor_hsservice::status::{OnionServiceStatus, Problem};
 use tor_hsservice::{
     HsIdKeypairSpecifier, HsNickname, RendRequest, RunningOnionService, StreamRequest,
 };
+use tor_llcrypto::pk::curve25519;
 use tor_llcrypto::pk::ed25519;
 use tor_proto::stream::IncomingStreamRequest;
 use tor_rtcompat::PreferredRuntime;
@@ -33,7 +36,11 @@ use tracing::{debug, info, instrument, trace, warn};
 
 use crate::listener::{ACCEPT_QUEUE, Listener};
 use crate::status::{ServiceState, TransportStatus};
-use crate::{BoxStream, DialTarget, Error, ONION_PORT, ServiceSpec, Transport, TransportKind};
+use crate::{
+    BoxStream, DialTarget, Error, MAX_DISCOVERY_CLIENTS, ONION_PORT, ServiceSpec, Transport,
+    TransportKind,
+};
+use kith_core::reach::{DiscoveryKey, DiscoverySecret};
 
 /// How long a Tor dial may take by default (descriptor fetch, introduction
 /// and rendezvous on a slow network).
@@ -211,6 +218,8 @@ struct Shared {
     /// Services: live nicknames, and which key each nickname has carried in
     /// this process (arti's keystore keys derived keys by nickname).
     services: Arc<Mutex<ServiceNames>>,
+    /// One lock per restricted service address we dial with a discovery key.
+    discovery_locks: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
     /// arti's runtime. Last: dropped after the client and the tasks.
     arti: Mutex<ArtiRuntime>,
 }
@@ -241,6 +250,33 @@ impl Shared {
 
     fn base_client(&self) -> Result<Arc<Client>, Error> {
         lock(&self.client).clone().ok_or(Error::Shutdown)
+    }
+
+    /// Put `secret` in the keystore as our discovery key for `address`'s
+    /// service, holding that address's lock (see `dial_inner`).
+    async fn discovery_key(
+        &self,
+        client: &Client,
+        address: &kith_core::OnionAddress,
+        secret: &DiscoverySecret,
+    ) -> Result<tokio::sync::OwnedMutexGuard<()>, Error> {
+        let hsid = HsId::from_str(&address.hostname())
+            .map_err(|e| Error::Bug(format!("arti rejects a Kith address: {e}")))?;
+        let gate = Arc::clone(
+            lock(&self.discovery_locks)
+                .entry(address.to_bytes())
+                .or_default(),
+        );
+        let held = gate.lock_owned().await;
+        let key =
+            HsClientDescEncSecretKey::from(curve25519::StaticSecret::from(*secret.to_bytes()));
+        let replaced = client
+            .remove_service_discovery_key(KeystoreSelector::Primary, hsid)
+            .and_then(|_| {
+                client.insert_service_discovery_key(KeystoreSelector::Primary, hsid, key)
+            });
+        replaced.map_err(|e| Error::tor("storing a discovery key", e))?;
+        Ok(held)
     }
 }
 
@@ -287,6 +323,7 @@ impl TorRuntime {
             shutdown,
             tasks: Mutex::new(JoinSet::new()),
             services: Arc::default(),
+            discovery_locks: Mutex::default(),
             arti: Mutex::new(arti),
         });
 
@@ -542,6 +579,20 @@ impl TorTransport {
         let mut prefs = StreamPrefs::new();
         prefs.connect_to_onion_services(BoolOrAuto::Explicit(true));
         trace!(peer = %target.address.redacted(), "dialing onion service");
+        // A restricted service: arti's keystore (one per runtime, shared by
+        // the profiles on this network) holds one discovery key per service
+        // address, read when the connection starts. Two profiles of this
+        // process that are both contacts of the same peer hold different
+        // keys for it, so a dial with a key holds that address's lock until
+        // it is done.
+        let _key_held = match &target.discovery {
+            None => None,
+            Some(secret) => Some(
+                self.shared
+                    .discovery_key(&client, &target.address, secret)
+                    .await?,
+            ),
+        };
         match tokio::time::timeout(
             self.dial_timeout,
             client.connect_with_prefs((host.as_str(), ONION_PORT), &prefs),
@@ -582,11 +633,16 @@ impl TorTransport {
         // docs/threat-model.md, "Load"): few streams per circuit, a rate
         // limit at the introduction points, and proof of work that clients
         // must solve while the service is under load.
-        let config = OnionServiceConfigBuilder::default()
+        let mut builder = OnionServiceConfigBuilder::default();
+        builder
             .nickname(guard.hs_nickname.clone())
             .max_concurrent_streams_per_circuit(MAX_STREAMS_PER_CIRCUIT)
             .rate_limit_at_intro(Some(TokenBucketConfig::new(INTRO_RATE.0, INTRO_RATE.1)))
-            .enable_pow(true)
+            .enable_pow(true);
+        if let Some(clients) = &spec.discovery {
+            restrict_discovery(&mut builder, clients)?;
+        }
+        let config = builder
             .build()
             .map_err(|e| Error::Bug(format!("onion service config: {e}")))?;
         // Relaunches in this process get a fresh arti nickname (see
@@ -633,6 +689,38 @@ impl TorTransport {
         ));
         Ok(Listener::new(rx, None, spec.nickname, stop_tx))
     }
+}
+
+/// Restricted discovery: our descriptor is encrypted for `clients` alone
+/// (Tor's "client authorization"). arti reads the list once, at launch; a
+/// changed list means a relaunch.
+fn restrict_discovery(
+    builder: &mut OnionServiceConfigBuilder,
+    clients: &[DiscoveryKey],
+) -> Result<(), Error> {
+    if clients.is_empty() {
+        return Err(Error::BadDiscovery {
+            reason: "a restricted service needs at least one client",
+        });
+    }
+    if clients.len() > MAX_DISCOVERY_CLIENTS {
+        return Err(Error::BadDiscovery {
+            reason: "too many clients for one restricted service",
+        });
+    }
+    let rd = builder.restricted_discovery();
+    rd.enabled(true);
+    let keys = rd.static_keys().access();
+    for (i, key) in clients.iter().enumerate() {
+        // Nicknames are local labels; arti wants them unique.
+        let nick = HsClientNickname::from_str(&format!("c{i}"))
+            .map_err(|e| Error::Bug(format!("client nickname: {e}")))?;
+        keys.push((
+            nick,
+            HsClientDescEncKey::from(curve25519::PublicKey::from(key.0)),
+        ));
+    }
+    Ok(())
 }
 
 /// Holds a nickname while its service runs; on drop, removes the service's
@@ -865,6 +953,7 @@ allow_local_addrs = true
         ServiceSpec {
             identity: IdentityKeypair::from_seed(&[seed; 32]),
             nickname: nickname.into(),
+            discovery: None,
         }
     }
 
@@ -1007,6 +1096,7 @@ allow_local_addrs = true
         let target = DialTarget {
             address: IdentityKeypair::from_seed(&[2; 32]).address(),
             tcp: None,
+            discovery: None,
         };
         let e = b.dial(&target).await.err().unwrap();
         assert_eq!(e.kind(), ErrorKind::TorUnreachable, "{e}");
