@@ -79,6 +79,16 @@ pub(crate) enum Request {
     Messages {
         alias: String,
     },
+    Introduce {
+        a: String,
+        b: String,
+        note: String,
+    },
+    IntroductionList,
+    IntroductionAnswer {
+        id: String,
+        accept: bool,
+    },
     Status,
     MeetStart,
     MeetFinish {
@@ -211,6 +221,7 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
         Request::ContactList => json!({
             "contacts": p.contacts().await?.iter().map(contact_json).collect::<Vec<_>>(),
             "dropped_requests": p.dropped_requests(),
+            "introductions": crate::intro::list(p).await?,
         }),
         Request::ContactAccept { alias } => {
             p.accept_contact(contact_id(p, &alias).await?).await?;
@@ -270,6 +281,9 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
             p.meet_cancel();
             Value::Null
         }
+        Request::Introduce { a, b, note } => crate::intro::introduce(p, &a, &b, &note).await?,
+        Request::IntroductionList => crate::intro::list(p).await?,
+        Request::IntroductionAnswer { id, accept } => crate::intro::answer(p, &id, accept).await?,
         Request::Status => status_json(
             running,
             &p.network_status(),

@@ -3,6 +3,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A CLI prints.
 
 mod control;
+mod intro;
 mod listen;
 mod local;
 mod meet;
@@ -117,6 +118,21 @@ enum Command {
         #[arg(long, default_value_t = meet::MAX_TIMEOUT)]
         timeout: u64,
     },
+    /// Introduce two of your contacts to each other: each is asked; when
+    /// both accept they become contacts ("introduced by" you). Prints the
+    /// introduction's id.
+    Introduce {
+        /// One contact's alias.
+        a: String,
+        /// The other's alias.
+        b: String,
+        /// A note for both (at most 512 bytes).
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Introductions offered to you, or made by you.
+    #[command(subcommand)]
+    Introduction(intro::IntroductionCmd),
     /// Show the node's network state.
     Status {
         /// As JSON.
@@ -413,6 +429,11 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
             } else if let Some(line) = dropped_line(dropped) {
                 println!("{line}");
             }
+            if !json {
+                for l in intro::waiting_lines(&v) {
+                    println!("{l}");
+                }
+            }
         }
         Command::Contact(ContactCmd::Accept { alias }) => {
             ctx.request(Request::ContactAccept { alias }).await?;
@@ -466,6 +487,8 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Meet { alias, timeout } => meet::run(&ctx, &alias, timeout).await?,
+        Command::Introduce { a, b, note } => intro::introduce_cmd(&ctx, a, b, note).await?,
+        Command::Introduction(cmd) => intro::run(&ctx, cmd).await?,
         Command::Status { json } => {
             let dir = ctx.profile_dir()?;
             let v = match control::ask_daemon(&dir, &Request::Status).await? {

@@ -13,7 +13,6 @@ mod model;
 mod net;
 mod peers;
 mod profile;
-mod reach;
 
 pub use error::{Error, Result};
 pub use intro::{IntroductionEvent, IntroductionView, OfferState};
@@ -31,7 +30,6 @@ pub use model::{
     MessageState, MessageView, Network, NetworkKind, NetworkStatus, Password, Settings,
 };
 pub use profile::{MAX_ALIAS, Profile};
-pub use reach::Requests;
 
 #[cfg(test)]
 mod tests;
