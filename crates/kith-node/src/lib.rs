@@ -13,6 +13,7 @@ mod model;
 mod net;
 mod peers;
 mod profile;
+mod reach;
 
 pub use error::{Error, Result};
 pub use intro::{IntroductionEvent, IntroductionView, OfferState};
@@ -30,6 +31,7 @@ pub use model::{
     MessageState, MessageView, Network, NetworkKind, NetworkStatus, Password, Settings,
 };
 pub use profile::{MAX_ALIAS, Profile};
+pub use reach::Requests;
 
 #[cfg(test)]
 mod tests;
