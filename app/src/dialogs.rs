@@ -310,6 +310,8 @@ pub(crate) struct SettingsUi {
     pub(crate) delete_busy: bool,
     pub(crate) delete_message: Option<String>,
     pub(crate) message: Option<Result<String, String>>,
+    /// Why the network chosen cannot be saved, shown under its button.
+    net_error: Option<String>,
     reading_file: bool,
 }
 
@@ -356,6 +358,7 @@ impl SettingsUi {
             delete_busy: false,
             delete_message: None,
             message: None,
+            net_error: None,
             reading_file: false,
         }
     }
@@ -510,6 +513,9 @@ pub(crate) fn settings(app: &mut KithApp, ctx: &egui::Context, active: &str) {
             if ui.button("Save network and reconnect").clicked() {
                 apply_network = true;
             }
+            if let Some(e) = &u.net_error {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            }
             ui.separator();
 
             ui.label(egui::RichText::new("Privacy").strong());
@@ -596,7 +602,16 @@ pub(crate) fn settings(app: &mut KithApp, ctx: &egui::Context, active: &str) {
     }
     if save_prefs || apply_network {
         let network = match u.network() {
-            Ok(n) => Some(n),
+            Ok(n) => {
+                if apply_network {
+                    u.net_error = None;
+                }
+                Some(n)
+            }
+            Err(e) if apply_network => {
+                u.net_error = Some(e);
+                None
+            }
             Err(e) => {
                 u.message = Some(Err(e));
                 None

@@ -676,3 +676,41 @@ fn requests_blocking_and_the_network_banner() {
     strangers.shutdown();
     h.state_mut().shutdown();
 }
+
+/// Bridges in the network settings: turned on, a box for bridge lines; a
+/// bad line is named by its number and nothing is saved or restarted.
+#[test]
+fn settings_bridges() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app(dir.path());
+    create_profile(&mut h, "Alice");
+    wait_online(&mut h);
+    click(&mut h, "Settings");
+    assert!(h.query_by_label("Bridge lines, one per line").is_none());
+    click(&mut h, "Reach Tor through bridges (where Tor is blocked)");
+    fill(
+        &mut h,
+        "Bridge lines, one per line",
+        "127.0.0.1:9001 0123456789ABCDEF0123456789ABCDEF01234567\nobfs4 127.0.0.1:9002 not-a-fingerprint",
+    );
+    click(&mut h, "Save network and reconnect");
+    wait(&mut h, "the bad line named", |h| {
+        has_label(h, "Bridge line 2: invalid bridge line")
+    });
+    // Nothing restarted: still online over TCP, no Tor client started.
+    assert!(matches!(
+        h.state().active_status(),
+        Some(NetworkStatus::Online { published: true })
+    ));
+    assert_eq!(h.state().active_network_kind(), Some(NetworkKind::Tcp));
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.starts_with("tor")), "{names:?}");
+    unfocus(&mut h);
+    show(&mut h, "Bridge lines, one per line");
+    h.snapshot("settings_bridges");
+    h.state_mut().shutdown();
+}
