@@ -97,6 +97,8 @@ pub(crate) struct Session {
     pub(crate) sending: bool,
     pub(crate) chat_error: Option<String>,
     pub(crate) add: Option<AddContactDialog>,
+    /// The "Meet in person" dialog, when open.
+    pub(crate) meet: Option<crate::meet::MeetDialog>,
     pub(crate) settings_ui: Option<SettingsUi>,
     pub(crate) events_task: tokio::task::JoinHandle<()>,
     pub(crate) online_busy: bool,
@@ -322,6 +324,7 @@ impl KithApp {
             sending: false,
             chat_error: None,
             add: None,
+            meet: None,
             settings_ui: None,
             events_task,
             online_busy: false,

@@ -196,6 +196,19 @@ impl Backend {
         });
     }
 
+    /// Run `fut` on the runtime for a caller that takes its result through
+    /// a channel of its own (polled with `try_recv`); the UI repaints after.
+    pub(crate) fn run<F>(&self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let ctx = self.ctx.clone();
+        self.rt.spawn(async move {
+            fut.await;
+            ctx.request_repaint();
+        });
+    }
+
     /// Run blocking work (file and image decoding, clipboard) on the
     /// runtime's blocking pool.
     pub(crate) fn spawn_blocking<F>(&self, f: F)

@@ -12,8 +12,20 @@ const MAX_FRAMES: usize = 300;
 
 /// Open the first camera and look for a Kith QR code. Blocking: run it on
 /// the blocking pool.
-#[cfg(feature = "camera")]
 pub(crate) fn scan() -> Result<String, ScanError> {
+    scan_with(|text| {
+        kith_core::ContactLink::parse(text)
+            .map(|l| l.to_string())
+            .map_err(|e| ScanError::NotAKithLink(e.to_string()))
+    })
+}
+
+/// Open the first camera and look for a QR code that `parse` accepts (a
+/// link, a meet code). Blocking: run it on the blocking pool.
+#[cfg(feature = "camera")]
+pub(crate) fn scan_with(
+    parse: impl Fn(&str) -> Result<String, ScanError>,
+) -> Result<String, ScanError> {
     use nokhwa::pixel_format::LumaFormat;
     use nokhwa::utils::{CameraIndex, RequestedFormat, RequestedFormatType};
 
@@ -40,12 +52,12 @@ pub(crate) fn scan() -> Result<String, ScanError> {
         let Some(img) = image::GrayImage::from_raw(w, h, luma.into_raw()) else {
             continue;
         };
-        match crate::qr::decode_luma(&img) {
-            Ok(link) => {
+        match crate::qr::decode_luma_with(&img, &parse) {
+            Ok(text) => {
                 let _ = camera.stop_stream();
-                return Ok(link.to_string());
+                return Ok(text);
             }
-            Err(e @ ScanError::NotAKithLink(_)) => last = e,
+            Err(e @ (ScanError::NotAKithLink(_) | ScanError::NotAMeetCode(_))) => last = e,
             Err(_) => {}
         }
     }
@@ -55,7 +67,9 @@ pub(crate) fn scan() -> Result<String, ScanError> {
 
 /// Without the `camera` feature there is no camera path.
 #[cfg(not(feature = "camera"))]
-pub(crate) fn scan() -> Result<String, ScanError> {
+pub(crate) fn scan_with(
+    _parse: impl Fn(&str) -> Result<String, ScanError>,
+) -> Result<String, ScanError> {
     Err(ScanError::NotAnImage(
         "this build of Kith has no camera support (build with --features camera)".into(),
     ))

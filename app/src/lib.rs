@@ -6,6 +6,7 @@ mod camera;
 pub mod demo;
 mod dialogs;
 mod main_view;
+mod meet;
 mod notify;
 mod peer_text;
 pub mod qr;

@@ -145,6 +145,7 @@ pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
         confirm_dialog(s, &ctx, &mut actions);
     }
     crate::dialogs::add_contact(app, &ctx, &active);
+    crate::meet::dialog(app, &ctx, &active);
     crate::dialogs::settings(app, &ctx, &active);
     perform(app, &active, actions);
 }
@@ -467,6 +468,9 @@ fn contacts_panel(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
             ui.horizontal(|ui| {
                 if ui.button("Add contact").clicked() {
                     s.add = Some(AddContactDialog::default());
+                }
+                if ui.button("Meet in person").clicked() {
+                    s.meet = Some(crate::meet::MeetDialog::default());
                 }
                 if ui.button("Settings").clicked() {
                     s.settings_ui = Some(SettingsUi::new(s.settings.as_ref()));

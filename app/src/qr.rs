@@ -1,4 +1,4 @@
-//! QR codes: draw my link, read someone else's from an image.
+//! QR codes: draw my link or meet code, read someone else's from an image.
 //!
 //! Rendering uses `qrcode`, reading uses `rqrr`. Everything here is pure and
 //! synchronous; callers run decoding off the UI thread (it can take a while
@@ -22,6 +22,8 @@ pub enum ScanError {
     NoQrCode,
     /// A QR code, but not a Kith link.
     NotAKithLink(String),
+    /// A QR code, but not a meet code (meeting in person).
+    NotAMeetCode(String),
 }
 
 impl std::fmt::Display for ScanError {
@@ -34,16 +36,25 @@ impl std::fmt::Display for ScanError {
             ScanError::NotAKithLink(e) => {
                 write!(f, "This QR code is not a Kith contact link ({e}).")
             }
+            ScanError::NotAMeetCode(e) => {
+                write!(f, "This QR code is not a Kith meet code ({e}).")
+            }
         }
     }
 }
 
 /// The modules of a link's QR code, `true` for dark, row by row, with the
 /// quiet zone included. Returns the side length too.
+#[cfg(test)]
 pub(crate) fn modules(link: &ContactLink) -> (usize, Vec<bool>) {
-    let payload = link.qr_payload();
-    // A link is at most MAX_LINK_LEN bytes, far below a QR code's capacity.
-    let code = match qrcode::QrCode::with_error_correction_level(&payload, qrcode::EcLevel::M) {
+    payload_modules(&link.qr_payload())
+}
+
+/// The modules of the QR code of any short text (a link, a meet code).
+pub(crate) fn payload_modules(payload: &str) -> (usize, Vec<bool>) {
+    // A link is at most MAX_LINK_LEN bytes, a meet code 160: far below a QR
+    // code's capacity.
+    let code = match qrcode::QrCode::with_error_correction_level(payload, qrcode::EcLevel::M) {
         Ok(c) => c,
         Err(_) => return (0, vec![]),
     };
@@ -61,8 +72,14 @@ pub(crate) fn modules(link: &ContactLink) -> (usize, Vec<bool>) {
 }
 
 /// The link's QR code as a greyscale picture, `scale` pixels per module.
+#[cfg(test)]
 pub(crate) fn render_gray(link: &ContactLink, scale: u32) -> image::GrayImage {
-    let (side, m) = modules(link);
+    render_gray_payload(&link.qr_payload(), scale)
+}
+
+/// The QR code of any short text as a greyscale picture.
+pub(crate) fn render_gray_payload(payload: &str, scale: u32) -> image::GrayImage {
+    let (side, m) = payload_modules(payload);
     let scale = scale.max(1);
     let px = u32::try_from(side).unwrap_or(0) * scale;
     image::GrayImage::from_fn(px, px, |x, y| {
@@ -77,7 +94,12 @@ pub(crate) fn render_gray(link: &ContactLink, scale: u32) -> image::GrayImage {
 
 /// The link's QR code as PNG bytes.
 pub fn render_png(link: &ContactLink, scale: u32) -> Result<Vec<u8>, image::ImageError> {
-    let img = render_gray(link, scale);
+    render_payload_png(&link.qr_payload(), scale)
+}
+
+/// The QR code of any short text (a meet code's QR payload) as PNG bytes.
+pub fn render_payload_png(payload: &str, scale: u32) -> Result<Vec<u8>, image::ImageError> {
+    let img = render_gray_payload(payload, scale);
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png)?;
     Ok(out.into_inner())
@@ -86,7 +108,12 @@ pub fn render_png(link: &ContactLink, scale: u32) -> Result<Vec<u8>, image::Imag
 /// The link's QR code as an egui image (one pixel per module; draw it with
 /// nearest-neighbour filtering).
 pub(crate) fn render_egui(link: &ContactLink) -> egui::ColorImage {
-    let (side, m) = modules(link);
+    render_egui_payload(&link.qr_payload())
+}
+
+/// The QR code of any short text as an egui image (see [`render_egui`]).
+pub(crate) fn render_egui_payload(payload: &str) -> egui::ColorImage {
+    let (side, m) = payload_modules(payload);
     let pixels = m
         .iter()
         .map(|&dark| {
@@ -102,6 +129,19 @@ pub(crate) fn render_egui(link: &ContactLink) -> egui::ColorImage {
 
 /// Read a contact link from an encoded picture (PNG, JPEG).
 pub fn decode_image_bytes(bytes: &[u8]) -> Result<ContactLink, ScanError> {
+    decode_image_bytes_with(bytes, parse_link)
+}
+
+/// A QR code's text as a contact link.
+fn parse_link(text: &str) -> Result<ContactLink, ScanError> {
+    ContactLink::parse(text).map_err(|e| ScanError::NotAKithLink(e.to_string()))
+}
+
+/// Read the first QR code that `parse` accepts from an encoded picture.
+pub(crate) fn decode_image_bytes_with<T>(
+    bytes: &[u8],
+    parse: impl Fn(&str) -> Result<T, ScanError>,
+) -> Result<T, ScanError> {
     let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| ScanError::NotAnImage(e.to_string()))?;
@@ -111,7 +151,7 @@ pub fn decode_image_bytes(bytes: &[u8]) -> Result<ContactLink, ScanError> {
     let img = reader
         .decode()
         .map_err(|e| ScanError::NotAnImage(e.to_string()))?;
-    decode_luma(&img.to_luma8())
+    decode_luma_with(&img.to_luma8(), parse)
 }
 
 /// Read a contact link from RGBA pixels (as the clipboard gives them).
@@ -120,13 +160,27 @@ pub(crate) fn decode_rgba(
     height: u32,
     rgba: Vec<u8>,
 ) -> Result<ContactLink, ScanError> {
-    let img = image::RgbaImage::from_raw(width, height, rgba)
-        .ok_or_else(|| ScanError::NotAnImage("truncated pixels".into()))?;
-    decode_luma(&image::DynamicImage::ImageRgba8(img).to_luma8())
+    decode_rgba_with(width, height, rgba, parse_link)
 }
 
-/// Read a contact link from greyscale pixels.
-pub(crate) fn decode_luma(img: &image::GrayImage) -> Result<ContactLink, ScanError> {
+/// Read the first QR code that `parse` accepts from RGBA pixels.
+pub(crate) fn decode_rgba_with<T>(
+    width: u32,
+    height: u32,
+    rgba: Vec<u8>,
+    parse: impl Fn(&str) -> Result<T, ScanError>,
+) -> Result<T, ScanError> {
+    let img = image::RgbaImage::from_raw(width, height, rgba)
+        .ok_or_else(|| ScanError::NotAnImage("truncated pixels".into()))?;
+    decode_luma_with(&image::DynamicImage::ImageRgba8(img).to_luma8(), parse)
+}
+
+/// Read the first QR code that `parse` accepts from greyscale pixels; when
+/// codes are found but none is accepted, the last refusal.
+pub(crate) fn decode_luma_with<T>(
+    img: &image::GrayImage,
+    parse: impl Fn(&str) -> Result<T, ScanError>,
+) -> Result<T, ScanError> {
     let img = if img.width().max(img.height()) > MAX_SCAN_SIDE {
         image::imageops::resize(
             img,
@@ -147,9 +201,9 @@ pub(crate) fn decode_luma(img: &image::GrayImage) -> Result<ContactLink, ScanErr
     let mut last_err = None;
     for grid in prepared.detect_grids() {
         if let Ok((_, text)) = grid.decode() {
-            match ContactLink::parse(&text) {
-                Ok(link) => return Ok(link),
-                Err(e) => last_err = Some(ScanError::NotAKithLink(e.to_string())),
+            match parse(&text) {
+                Ok(v) => return Ok(v),
+                Err(e) => last_err = Some(e),
             }
         }
     }
@@ -194,7 +248,10 @@ mod tests {
             Err(ScanError::NotAnImage(_))
         ));
         let blank = image::GrayImage::from_pixel(200, 200, image::Luma([255]));
-        assert_eq!(decode_luma(&blank), Err(ScanError::NoQrCode));
+        assert_eq!(
+            decode_luma_with(&blank, parse_link),
+            Err(ScanError::NoQrCode)
+        );
         let code = qrcode::QrCode::new("https://example.org").unwrap();
         let w = code.width();
         let colors = code.to_colors();
@@ -207,7 +264,10 @@ mod tests {
                 && colors[(my - 4) * w + mx - 4] == qrcode::Color::Dark;
             image::Luma([if dark { 0 } else { 255 }])
         });
-        assert!(matches!(decode_luma(&img), Err(ScanError::NotAKithLink(_))));
+        assert!(matches!(
+            decode_luma_with(&img, parse_link),
+            Err(ScanError::NotAKithLink(_))
+        ));
     }
 
     #[test]
@@ -215,6 +275,6 @@ mod tests {
         let small = render_gray(&link(), 40);
         let mut big = image::GrayImage::from_pixel(4000, 3000, image::Luma([255]));
         image::imageops::overlay(&mut big, &small, 100, 100);
-        assert_eq!(decode_luma(&big).unwrap(), link());
+        assert_eq!(decode_luma_with(&big, parse_link).unwrap(), link());
     }
 }
