@@ -97,6 +97,10 @@ pub(crate) enum Request {
         timeout_secs: Option<u64>,
     },
     MeetCancel,
+    /// Change (or just read) whether our link's address takes requests.
+    Requests {
+        change: Option<crate::requests::RequestsChange>,
+    },
 }
 
 /// The daemon's answer.
@@ -284,12 +288,21 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
         Request::Introduce { a, b, note } => crate::intro::introduce(p, &a, &b, &note).await?,
         Request::IntroductionList => crate::intro::list(p).await?,
         Request::IntroductionAnswer { id, accept } => crate::intro::answer(p, &id, accept).await?,
-        Request::Status => status_json(
-            running,
-            &p.network_status(),
-            network_kind(p).await?,
-            p.dropped_requests(),
-        ),
+        Request::Requests { change } => crate::requests::execute(p, change).await?,
+        Request::Status => {
+            let mut v = status_json(
+                running,
+                &p.network_status(),
+                network_kind(p).await?,
+                p.dropped_requests(),
+            );
+            let r = crate::requests::requests_json(p.requests().await?);
+            v["requests"] = r["requests"].clone();
+            v["requests_until"] = r["until"].clone();
+            // For the user (and tests) only; never logged.
+            v["contacts_address"] = p.contacts_address().hostname().into();
+            v
+        }
     })
 }
 

@@ -8,6 +8,7 @@ mod listen;
 mod local;
 mod meet;
 mod password;
+mod requests;
 mod term;
 mod timefmt;
 
@@ -20,7 +21,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use kith_node::{
     BridgeLine, ContactLink, Kith, KithConfig, Network, NetworkStatus, Password, Profile,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use control::Request;
@@ -139,6 +140,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Whether the address in your link takes contact requests: on, off,
+    /// or for a while (`kith requests window 48h`).
+    #[command(subcommand)]
+    Requests(requests::RequestsCmd),
 }
 
 #[derive(Subcommand, Debug)]
@@ -489,6 +494,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
         Command::Meet { alias, timeout } => meet::run(&ctx, &alias, timeout).await?,
         Command::Introduce { a, b, note } => intro::introduce_cmd(&ctx, a, b, note).await?,
         Command::Introduction(cmd) => intro::run(&ctx, cmd).await?,
+        Command::Requests(cmd) => requests::run(&ctx, cmd).await?,
         Command::Status { json } => {
             let dir = ctx.profile_dir()?;
             let v = match control::ask_daemon(&dir, &Request::Status).await? {
@@ -636,6 +642,10 @@ fn status_line(v: &Value) -> String {
     }
     if let Some(d) = dropped_line(v["dropped_requests"].as_u64().unwrap_or_default()) {
         line.push_str(&format!("\n{d}"));
+    }
+    if !v["requests"].is_null() {
+        let r = json!({ "requests": v["requests"], "until": v["requests_until"] });
+        line.push_str(&format!("\n{}", requests::line(&r)));
     }
     line
 }
