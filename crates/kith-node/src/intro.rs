@@ -166,10 +166,11 @@ pub enum OfferState {
 impl OfferState {
     fn of(o: &OfferedIntroduction) -> OfferState {
         match (o.off, o.answer) {
+            // We declined it ourselves: that is what we remember.
+            (_, Some(false)) => OfferState::Declined,
             (true, _) => OfferState::DidNotHappen,
             (false, None) => OfferState::Waiting,
             (false, Some(true)) => OfferState::Accepted,
-            (false, Some(false)) => OfferState::Declined,
         }
     }
 
@@ -1157,14 +1158,14 @@ mod tests {
                 .iter()
                 .all(|c| c.address != ana.address())
         );
-        // Bo's declined offer is settled too; ana's is only shown, and
-        // answering it forgets it.
+        // Bo remembers declining (carol settled, so bo confirmed her "off");
+        // ana's is only shown, and answering it forgets it.
         until("bo settles", || async {
             bo.introductions().await.expect("l").iter().all(|v| {
                 matches!(
                     v,
                     IntroductionView::Offered {
-                        state: OfferState::DidNotHappen,
+                        state: OfferState::Declined,
                         ..
                     }
                 )
