@@ -61,6 +61,27 @@ pub const MAX_ACK_IDS: usize = 256;
 /// other side's user reads it before agreeing to anything.
 pub const MAX_INTRODUCTION_NOTE: usize = 512;
 
+/// Longest text dropped into an inbox (`docs/protocol.md` § 11), in bytes
+/// of UTF-8; checked by the dropper before dialing, and by the inbox.
+///
+/// 4 KiB is a long note from a stranger, and small enough that a full
+/// inbox ([`MAX_INBOX_DROPS`]) stays one sealed setting value.
+pub const MAX_DROP_BODY: usize = 4 * 1024;
+
+/// Largest encoded message of the inbox exchange (`version ‖
+/// postcard(InboxMessage)`), in bytes. One travels in one session record.
+pub const MAX_INBOX_MESSAGE: usize = 8 * 1024;
+
+/// Most drops an inbox keeps. When it is full, new drops are refused (the
+/// dropper is told the inbox is full); what the user has is never pushed
+/// out by strangers.
+pub const MAX_INBOX_DROPS: usize = 50;
+
+/// Bytes a stored or sent drop adds around its body, at most: version (1),
+/// tag (1), body length (2), an id (16), a time (10), the optional reply
+/// address (1 + kind 1 + key 32 + optional `SocketAddr` 1 + 1 + 16 + 3).
+pub(crate) const DROP_OVERHEAD: usize = 1 + 1 + 2 + 16 + 10 + 1 + 1 + 32 + 1 + 1 + 16 + 3;
+
 /// Longest setting key. Keys are names chosen by Kith's code (`"settings"`),
 /// never by a user or a peer; the limit only catches mistakes.
 pub const MAX_SETTING_KEY: usize = 128;
@@ -101,11 +122,16 @@ const _: () = assert!(MAX_ACK_IDS * 16 + ACK_OVERHEAD <= MAX_MESSAGE);
 const _: () =
     assert!(MAX_DISPLAY_NAME + MAX_INTRODUCTION_NOTE + INTRODUCTION_OFFER_OVERHEAD <= MAX_MESSAGE);
 const _: () = assert!(MAX_DISPLAY_NAME + INTRODUCTION_LINK_OVERHEAD <= MAX_MESSAGE);
+const _: () = assert!(MAX_DROP_BODY + DROP_OVERHEAD <= MAX_INBOX_MESSAGE);
+const _: () = assert!(MAX_INBOX_MESSAGE <= MAX_MESSAGE);
+// A full inbox is one setting value (with room for its length prefixes).
+const _: () = assert!(MAX_INBOX_DROPS * (MAX_DROP_BODY + DROP_OVERHEAD) + 16 <= MAX_SETTING);
 // The overheads above assume these varint widths.
 const _: () = assert!(MAX_BODY < 1 << 21);
 const _: () = assert!(MAX_DISPLAY_NAME < 1 << 7);
 const _: () = assert!(MAX_ACK_IDS < 1 << 14);
 const _: () = assert!(MAX_INTRODUCTION_NOTE < 1 << 14);
+const _: () = assert!(MAX_DROP_BODY < 1 << 14);
 // A peer's display name, suffixed, must make a valid alias.
 const _: () = assert!(MAX_ALIAS >= MAX_DISPLAY_NAME + "-".len() + 10);
 

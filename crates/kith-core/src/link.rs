@@ -1,7 +1,12 @@
-//! Contact links: `kith://<56-char address>[?tcp=IP:PORT]`.
+//! Links: `kith://<56-char address>[?tcp=IP:PORT]` (a contact link) and
+//! `kith://<56-char address>?inbox[&tcp=IP:PORT]` (an inbox link).
 //!
-//! A link is what a person shares (as text or as a QR code) so that others can
-//! add them. It carries the address and optional transport hints. Parsing is
+//! A contact link is what a person shares (as text or as a QR code) so that
+//! others can add them; an inbox link is a public address where anyone can
+//! drop a message (`docs/protocol.md` § 11). Both carry the address and
+//! optional transport hints. The two are never confused: a contact link
+//! parser refuses an inbox link, and the other way round, each with a
+//! message saying what the link is; [`Link::parse`] takes either. Parsing is
 //! strict: one scheme, no path, no fragment, only known parameters, each once,
 //! and hints that are literal socket addresses (never host names: Kith does
 //! no DNS lookups of peers).
@@ -31,7 +36,94 @@ impl ContactLink {
         ContactLink { address, tcp: None }
     }
 
-    /// Parse a link, strictly. Surrounding white space is ignored.
+    /// Parse a contact link, strictly. Surrounding white space is ignored.
+    /// An inbox link is refused, with a message saying so.
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        match Link::parse(s)? {
+            Link::Contact(l) => Ok(l),
+            Link::Inbox(_) => Err(Error::BadLink(
+                "this is an inbox link: drop a message there with `kith drop`, it cannot be added as a contact",
+            )),
+        }
+    }
+
+    /// The payload of this link's QR code: the link text itself.
+    pub fn qr_payload(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl std::str::FromStr for ContactLink {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::parse(s)
+    }
+}
+
+impl std::fmt::Display for ContactLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{SCHEME}{}", self.address)?;
+        if let Some(tcp) = self.tcp {
+            write!(f, "?tcp={tcp}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A parsed inbox link: `kith://<address>?inbox[&tcp=IP:PORT]`.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct InboxLink {
+    /// The inbox's address (its own key, not the owner's identity).
+    pub address: OnionAddress,
+    /// Where to reach it with the TCP transport (tests and LAN), if given.
+    pub tcp: Option<SocketAddr>,
+}
+
+impl InboxLink {
+    /// Parse an inbox link, strictly. A contact link is refused, with a
+    /// message saying so.
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        match Link::parse(s)? {
+            Link::Inbox(l) => Ok(l),
+            Link::Contact(_) => Err(Error::BadLink(
+                "this is a contact link, not an inbox link (an inbox link ends in ?inbox)",
+            )),
+        }
+    }
+}
+
+impl std::str::FromStr for InboxLink {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::parse(s)
+    }
+}
+
+impl std::fmt::Display for InboxLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{SCHEME}{}?{INBOX_MARKER}", self.address)?;
+        if let Some(tcp) = self.tcp {
+            write!(f, "&tcp={tcp}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The query parameter (without a value) that marks an inbox link.
+pub const INBOX_MARKER: &str = "inbox";
+
+/// Either kind of link, as typed or scanned.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Link {
+    /// A contact link.
+    Contact(ContactLink),
+    /// An inbox link.
+    Inbox(InboxLink),
+}
+
+impl Link {
+    /// Parse either kind of link, strictly. Surrounding white space is
+    /// ignored.
     pub fn parse(s: &str) -> Result<Self, Error> {
         let s = s.trim();
         if s.len() > MAX_LINK_LEN {
@@ -58,15 +150,24 @@ impl ContactLink {
             return Err(Error::BadLink("unexpected path after the address"));
         }
         let address = OnionAddress::parse(addr)?;
-        let mut link = ContactLink::new(address);
+        let mut tcp = None;
+        let mut inbox = false;
         if let Some(q) = query {
-            for pair in q.split('&') {
+            for (i, pair) in q.split('&').enumerate() {
+                if pair == INBOX_MARKER {
+                    // The marker comes first, once: one spelling per link.
+                    if i != 0 {
+                        return Err(Error::BadLink("the inbox marker comes first"));
+                    }
+                    inbox = true;
+                    continue;
+                }
                 let (k, v) = pair
                     .split_once('=')
                     .ok_or(Error::BadLink("parameter without '='"))?;
                 match k {
                     "tcp" => {
-                        if link.tcp.is_some() {
+                        if tcp.is_some() {
                             return Err(Error::BadLink("tcp given twice"));
                         }
                         let sa: SocketAddr = v
@@ -75,35 +176,26 @@ impl ContactLink {
                         if sa.port() == 0 {
                             return Err(Error::BadLink("tcp port 0"));
                         }
-                        link.tcp = Some(sa);
+                        tcp = Some(sa);
                     }
                     _ => return Err(Error::BadLink("unknown parameter")),
                 }
             }
         }
-        Ok(link)
-    }
-
-    /// The payload of this link's QR code: the link text itself.
-    pub fn qr_payload(&self) -> String {
-        self.to_string()
-    }
-}
-
-impl std::str::FromStr for ContactLink {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        Self::parse(s)
+        Ok(if inbox {
+            Link::Inbox(InboxLink { address, tcp })
+        } else {
+            Link::Contact(ContactLink { address, tcp })
+        })
     }
 }
 
-impl std::fmt::Display for ContactLink {
+impl std::fmt::Display for Link {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{SCHEME}{}", self.address)?;
-        if let Some(tcp) = self.tcp {
-            write!(f, "?tcp={tcp}")?;
+        match self {
+            Link::Contact(l) => l.fmt(f),
+            Link::Inbox(l) => l.fmt(f),
         }
-        Ok(())
     }
 }
 
@@ -147,6 +239,35 @@ mod tests {
             "kith://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac".into(),
         ] {
             assert!(ContactLink::parse(&s).is_err(), "accepted {s:?}");
+        }
+    }
+
+    #[test]
+    fn inbox_links_are_never_contact_links() {
+        let l = InboxLink::parse(&format!("kith://{A}?inbox")).unwrap();
+        assert_eq!(l.tcp, None);
+        assert_eq!(l.to_string(), format!("kith://{A}?inbox"));
+        let t = InboxLink::parse(&format!("kith://{A}?inbox&tcp=127.0.0.1:9")).unwrap();
+        assert_eq!(t.tcp, Some("127.0.0.1:9".parse().unwrap()));
+        assert_eq!(InboxLink::parse(&t.to_string()).unwrap(), t);
+        assert_eq!(Link::parse(&t.to_string()).unwrap(), Link::Inbox(t.clone()));
+        // Each parser refuses the other kind, saying what it is.
+        let e = ContactLink::parse(&t.to_string()).unwrap_err();
+        assert!(e.to_string().contains("inbox link"), "{e}");
+        let e = InboxLink::parse(&format!("kith://{A}")).unwrap_err();
+        assert!(e.to_string().contains("contact link"), "{e}");
+        assert!(matches!(
+            Link::parse(&format!("kith://{A}")).unwrap(),
+            Link::Contact(_)
+        ));
+        for s in [
+            format!("kith://{A}?inbox&inbox"),
+            format!("kith://{A}?tcp=127.0.0.1:9&inbox"),
+            format!("kith://{A}?inbox=1"),
+            format!("kith://{A}?Inbox"),
+            format!("kith://{A}?inbox&"),
+        ] {
+            assert!(Link::parse(&s).is_err(), "accepted {s:?}");
         }
     }
 }
