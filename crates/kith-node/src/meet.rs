@@ -492,6 +492,8 @@ impl Profile {
             .meet_run(id, deadline, outcome, code, alias, limit)
             .await;
         p.meet.end(id);
+        // Our request address need not stay up for the meeting any more.
+        crate::reach::changed(p);
         let cid = result?;
         self.contact(cid).await
     }
