@@ -457,8 +457,16 @@ impl Profile {
             busy: false,
             outcome: watch::channel(None).0,
         });
-        // Our request address must be reachable while we meet.
+        // Our request address must be reachable while we meet, and no
+        // longer once the meeting's deadline has passed.
         crate::reach::changed(&self.inner);
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            tokio::time::sleep(MEET_DEADLINE).await;
+            if let Some(p) = weak.upgrade() {
+                crate::reach::changed(&p);
+            }
+        });
         Ok(code)
     }
 
