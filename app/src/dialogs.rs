@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use kith_core::ContactLink;
-use kith_node::{BridgeLine, Network, Password, Settings};
+use kith_node::{BridgeLine, Network, Password, Profile, Requests, Settings, Timestamp};
 
 use crate::app::KithApp;
 use crate::backend::{Reply, read_small_file};
@@ -313,6 +313,81 @@ pub(crate) struct SettingsUi {
     /// Why the network chosen cannot be saved, shown under its button.
     net_error: Option<String>,
     reading_file: bool,
+    /// Whether the address in the link takes contact requests.
+    requests: RequestsUi,
+}
+
+/// The three ways the settings window offers for contact requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RequestsChoice {
+    On,
+    Off,
+    /// On for [`REQUESTS_WINDOW`], then off.
+    Window,
+}
+
+/// How long "for two days" keeps requests on.
+const REQUESTS_WINDOW: std::time::Duration = std::time::Duration::from_secs(48 * 3600);
+
+/// Contact requests in the settings window: the node's answer arrives on
+/// the window's own channel.
+#[derive(Default)]
+struct RequestsUi {
+    /// As the node last said; `None` until read.
+    current: Option<Requests>,
+    /// What the radio buttons show.
+    choice: Option<RequestsChoice>,
+    /// The read or change in flight.
+    rx: Option<std::sync::mpsc::Receiver<Result<Requests, String>>>,
+    error: Option<String>,
+}
+
+impl RequestsUi {
+    fn choice_of(r: Requests) -> RequestsChoice {
+        match r {
+            Requests::Open => RequestsChoice::On,
+            Requests::OpenUntil(_) if r.is_open(Timestamp::now()) => RequestsChoice::Window,
+            Requests::Closed | Requests::OpenUntil(_) => RequestsChoice::Off,
+        }
+    }
+
+    /// Take the node's answer, if it came.
+    fn poll(&mut self) {
+        let Some(rx) = &self.rx else { return };
+        match rx.try_recv() {
+            Ok(Ok(r)) => {
+                self.current = Some(r);
+                self.choice = Some(Self::choice_of(r));
+                self.error = None;
+                self.rx = None;
+            }
+            Ok(Err(e)) => {
+                self.error = Some(e);
+                self.choice = self.current.map(Self::choice_of);
+                self.rx = None;
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => self.rx = None,
+        }
+    }
+}
+
+/// Ask the node where requests stand, or change it (`to`).
+fn requests_call(
+    backend: &crate::backend::Backend,
+    p: &Profile,
+    to: Option<Requests>,
+) -> std::sync::mpsc::Receiver<Result<Requests, String>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let p = p.clone();
+    backend.run(async move {
+        let r = match to {
+            Some(r) => p.set_requests(r).await.map(|()| r),
+            None => p.requests().await,
+        };
+        let _ = tx.send(r.map_err(|e| e.to_string()));
+    });
+    rx
 }
 
 impl SettingsUi {
@@ -360,6 +435,7 @@ impl SettingsUi {
             message: None,
             net_error: None,
             reading_file: false,
+            requests: RequestsUi::default(),
         }
     }
 
@@ -465,6 +541,8 @@ pub(crate) fn settings(app: &mut KithApp, ctx: &egui::Context, active: &str) {
     let mut change_pw = false;
     let mut lock = false;
     let mut delete = false;
+    u.requests.poll();
+    let mut set_requests = None;
     let modal = egui::Modal::new(egui::Id::unique(("settings", active))).show(ctx, |ui| {
         ui.set_max_width(520.0);
         egui::ScrollArea::vertical().max_height(ctx.content_rect().height() - 80.0).show(ui, |ui| {
@@ -514,6 +592,48 @@ pub(crate) fn settings(app: &mut KithApp, ctx: &egui::Context, active: &str) {
                 apply_network = true;
             }
             if let Some(e) = &u.net_error {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            }
+            ui.separator();
+
+            ui.label(egui::RichText::new("Contact requests").strong());
+            ui.label(
+                "Contacts always reach you at an address only they can look up. The address in your \
+                 link is where new people ask to connect:",
+            );
+            let busy = u.requests.rx.is_some();
+            ui.add_enabled_ui(!busy && u.requests.current.is_some(), |ui| {
+                let before = u.requests.choice;
+                let mut choice = before.unwrap_or(RequestsChoice::On);
+                ui.radio_value(&mut choice, RequestsChoice::On, "Take requests from anyone who has my link");
+                ui.radio_value(&mut choice, RequestsChoice::Window, "Take requests for two days, then stop");
+                ui.radio_value(
+                    &mut choice,
+                    RequestsChoice::Off,
+                    "Take none: my link's address goes offline; only contacts see when I am online",
+                );
+                if before.is_some() && Some(choice) != before {
+                    u.requests.choice = Some(choice);
+                    set_requests = Some(match choice {
+                        RequestsChoice::On => Requests::Open,
+                        RequestsChoice::Off => Requests::Closed,
+                        RequestsChoice::Window => Requests::OpenUntil(Timestamp(
+                            Timestamp::now().as_millis()
+                                + u64::try_from(REQUESTS_WINDOW.as_millis()).unwrap_or(u64::MAX),
+                        )),
+                    });
+                }
+            });
+            if let Some(Requests::OpenUntil(t)) = u.requests.current
+                && u.requests.choice == Some(RequestsChoice::Window)
+            {
+                ui.label(
+                    egui::RichText::new(format!("Requests stop at {}.", crate::timefmt::short(t, Timestamp::now())))
+                        .small()
+                        .weak(),
+                );
+            }
+            if let Some(e) = &u.requests.error {
                 ui.colored_label(ui.visuals().error_fg_color, e);
             }
             ui.separator();
@@ -596,6 +716,11 @@ pub(crate) fn settings(app: &mut KithApp, ctx: &egui::Context, active: &str) {
     }
     let profile = active.to_owned();
     let p = s.profile.clone();
+    if u.requests.current.is_none() && u.requests.rx.is_none() && u.requests.error.is_none() {
+        u.requests.rx = Some(requests_call(&app.backend, &p, None));
+    } else if let Some(r) = set_requests {
+        u.requests.rx = Some(requests_call(&app.backend, &p, Some(r)));
+    }
     if let Some(path) = read_file {
         u.reading_file = true;
         app.backend.read_tor_config(&profile, path);

@@ -437,6 +437,18 @@ fn add_contact_dialog_qr_and_bad_input() {
     h.state_mut().shutdown();
 }
 
+const REQUESTS_ON: &str = "Take requests from anyone who has my link";
+const REQUESTS_OFF: &str =
+    "Take none: my link's address goes offline; only contacts see when I am online";
+
+/// Whether the radio button or checkbox `label` is on.
+fn toggled(h: &H, label: &str) -> bool {
+    use egui_kittest::kittest::NodeT as _;
+    h.query_by_label(label).is_some_and(|n| {
+        n.accesskit_node().toggled() == Some(egui::accesskit::Toggled::True)
+    })
+}
+
 #[test]
 fn settings_dialog() {
     let dir = tempfile::tempdir().unwrap();
@@ -445,8 +457,27 @@ fn settings_dialog() {
     wait_online(&mut h);
     click(&mut h, "Settings");
     assert!(h.query_by_label("Lock profile").is_some());
+    // Contact requests: as the node says (on, by default).
+    wait(&mut h, "requests read from the node", |h| {
+        toggled(h, REQUESTS_ON)
+    });
+    assert!(!toggled(&h, REQUESTS_OFF));
     unfocus(&mut h);
     h.snapshot("settings");
+
+    // Requests off: stored by the node, read back when the window opens again.
+    click(&mut h, REQUESTS_OFF);
+    wait(&mut h, "requests off", |h| toggled(h, REQUESTS_OFF));
+    for _ in 0..20 {
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    click(&mut h, "Close");
+    click(&mut h, "Settings");
+    wait(&mut h, "requests off, read back from the node", |h| {
+        toggled(h, REQUESTS_OFF)
+    });
+    assert!(!toggled(&h, REQUESTS_ON));
 
     // Password change: mismatch, then a wrong current password.
     fill(&mut h, "Current password", "wrong current password");
