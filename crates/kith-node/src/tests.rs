@@ -379,3 +379,54 @@ async fn provenance_and_safety_numbers() {
     );
     k.shutdown().await;
 }
+
+/// Requests closed: a stranger's request is answered as pending and not
+/// stored; a window opens the address again for a while (issue 8 §4; over
+/// TCP the listener stays, so this is what "closed" means there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_closed_then_a_window() {
+    use crate::Requests;
+    use kith_core::Timestamp;
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let k = kith(dir.path());
+    let (a, b) = pair(&k).await;
+    assert_eq!(b.requests().await.expect("read"), Requests::Open);
+    b.set_requests(Requests::Closed).await.expect("close");
+    assert_eq!(b.requests().await.expect("read"), Requests::Closed);
+
+    let bob = a.add_contact(&b.link(), "bob").await.expect("add");
+    // Alice's dialer asks (answered pending) and asks again every few seconds.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert!(
+        b.contacts().await.expect("contacts").is_empty(),
+        "a request was stored while requests were closed"
+    );
+    assert_eq!(
+        a.contact(bob.id).await.expect("bob").state,
+        ContactState::Outgoing
+    );
+
+    // Windows must end in the future, within 30 days.
+    let now = Timestamp::now().as_millis();
+    for bad in [now - 1, now + 31 * 24 * 3600 * 1000] {
+        assert!(
+            b.set_requests(Requests::OpenUntil(Timestamp(bad)))
+                .await
+                .is_err(),
+            "{bad}"
+        );
+    }
+    b.set_requests(Requests::OpenUntil(Timestamp(now + 60_000)))
+        .await
+        .expect("window");
+    until("the request arrives within the window", || async {
+        b.contacts()
+            .await
+            .expect("contacts")
+            .iter()
+            .any(|c| c.state == ContactState::IncomingRequest)
+    })
+    .await;
+    k.shutdown().await;
+}
