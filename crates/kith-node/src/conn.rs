@@ -223,6 +223,23 @@ impl Conn {
         self.decode(&frame)
     }
 
+    /// Send bytes encoded by another protocol than [`PeerMessage`] (the
+    /// inbox exchange) in one record.
+    pub(crate) async fn send_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        let record = self.session.seal(bytes)?;
+        write_all(&mut self.writer, &record).await
+    }
+
+    /// Receive the next record's bytes, undecoded; `Ok(None)` when the
+    /// peer closed cleanly.
+    pub(crate) async fn recv_bytes(&mut self) -> Result<Option<Vec<u8>>> {
+        let frame = next_frame(&mut self.frames).await?;
+        match self.session.open(&frame)? {
+            Record::Data(bytes) => Ok(Some(bytes)),
+            Record::Close => Ok(None),
+        }
+    }
+
     /// Receive the next message, within `limit`.
     pub(crate) async fn recv_timeout(
         &mut self,

@@ -45,6 +45,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A drop into an inbox did not land.
+    #[error("{0}")]
+    Drop(#[from] crate::inbox::DropRefused),
     /// An internal invariant was violated.
     #[error("internal error: {0}")]
     Bug(&'static str),
@@ -65,6 +68,8 @@ impl Error {
             Error::Timeout(_) => ErrorKind::PeerUnreachable,
             Error::Locked => ErrorKind::Shutdown,
             Error::Io { .. } => ErrorKind::LocalIo,
+            // Off, rotated, full or busy: that inbox cannot take it now.
+            Error::Drop(_) => ErrorKind::PeerUnreachable,
             Error::Bug(_) => ErrorKind::Bug,
         }
     }

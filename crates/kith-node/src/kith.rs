@@ -252,6 +252,19 @@ impl Kith {
             })
     }
 
+    /// Drop `text` into the inbox at `link` without any profile: over
+    /// `net` (TCP: dial-only; Tor: the client for that network), as a
+    /// one-time identity made for this one message (`docs/protocol.md`
+    /// § 11). Anonymous only over Tor.
+    pub async fn drop_message(
+        &self,
+        net: &crate::model::Network,
+        link: &kith_core::InboxLink,
+        text: &str,
+    ) -> Result<()> {
+        crate::inbox::drop_anonymously(&self.inner, net, link, text).await
+    }
+
     /// Lock every profile and stop Tor, in that order.
     pub async fn shutdown(&self) {
         let all: Vec<Profile> = self.lock_profiles().drain().map(|(_, p)| p).collect();

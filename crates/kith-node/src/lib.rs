@@ -6,6 +6,7 @@ mod contact;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod inbox;
 mod intro;
 mod kith;
 mod meet;
@@ -16,12 +17,14 @@ mod profile;
 mod reach;
 
 pub use error::{Error, Result};
+pub use inbox::{DropRefused, InboxDrop, InboxStatus, LeaveReply, ReplyAddress};
 pub use intro::{IntroductionEvent, IntroductionView, OfferState};
 pub use kith::{KdfChoice, Kith, KithConfig, MAX_PROFILE_NAME, validate_profile_name};
 pub use kith_core::intro::IntroductionId;
 pub use kith_core::safety::SafetyNumber;
 pub use kith_core::{
-    ContactLink, ErrorKind, MeetCode, MeetFailure, MessageId, OnionAddress, Timestamp,
+    ContactLink, ErrorKind, InboxLink, Link, MeetCode, MeetFailure, MessageId, OnionAddress,
+    Timestamp,
 };
 pub use kith_store::MadeStage;
 /// See [`kith_transport::quiet_arti_shutdown_panic`]: front ends call it once at start.

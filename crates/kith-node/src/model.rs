@@ -321,6 +321,8 @@ pub enum Event {
     },
     /// Something about introductions (offered to us, or made by us) changed.
     Introduction(crate::intro::IntroductionEvent),
+    /// A message was dropped into the inbox (see `Profile::inbox`).
+    InboxDrop(MessageId),
 }
 
 #[cfg(test)]

@@ -180,16 +180,17 @@ pub(crate) async fn go_online(p: &Arc<ProfileInner>, net: Network, nickname: Str
     // as it should be: it launches, relaunches or stops it as what it
     // should run changes, and relaunches a listener that ended or that the
     // network never published.
-    let mut addresses = vec![(Address::Request, listener)];
+    let mut addresses = vec![(Address::Request, listener, Arc::clone(&transport))];
     if transport.kind() == TransportKind::Tor {
-        addresses.push((Address::Contacts, None));
+        addresses.push((Address::Contacts, None, Arc::clone(&transport)));
     }
-    for (address, listener) in addresses {
+    addresses.push((Address::Inbox, None, inbox_transport(&net, &transport)));
+    for (address, listener, transport) in addresses {
         tasks.push(tokio::spawn(until_stopped(
             stop.subscribe(),
             serve(
                 Arc::downgrade(p),
-                Arc::clone(&transport),
+                transport,
                 address,
                 nickname.clone(),
                 listener,
@@ -213,6 +214,19 @@ pub(crate) async fn go_online(p: &Arc<ProfileInner>, net: Network, nickname: Str
     *guard = Some(online);
     info!("profile online");
     Ok(())
+}
+
+/// The transport the inbox listens on: over TCP its own, on another port
+/// of the same IP (one TCP transport listens at one address), so that its
+/// link never points at the request listener; over Tor the same client.
+fn inbox_transport(net: &Network, transport: &Arc<dyn Transport>) -> Arc<dyn Transport> {
+    match net {
+        Network::Tcp { listen } => Arc::new(TcpTransport::new(Some(std::net::SocketAddr::new(
+            listen.ip(),
+            0,
+        )))),
+        Network::Tor { .. } => Arc::clone(transport),
+    }
 }
 
 /// Run `address`'s listener as [`reach::plan`] says, for as long as the
@@ -261,7 +275,11 @@ async fn serve(
             }
         };
         let same = match (&running, &plan.spec) {
-            (Some(a), Some(b)) => a.nickname == b.nickname && a.discovery == b.discovery,
+            (Some(a), Some(b)) => {
+                a.nickname == b.nickname
+                    && a.discovery == b.discovery
+                    && a.identity.public() == b.identity.public()
+            }
             (None, None) => true,
             _ => false,
         };
@@ -269,11 +287,21 @@ async fn serve(
             if listener.take().is_some() {
                 debug!(?address, "stopping a listener");
             }
+            if address == Address::Inbox
+                && let Some(p) = weak.upgrade()
+            {
+                crate::inbox::listening(&p, None);
+            }
             running = None;
             if let Some(spec) = plan.spec.clone() {
                 match transport.listen(spec.clone()).await {
                     Ok(l) => {
                         debug!(?address, "listening");
+                        if address == Address::Inbox
+                            && let Some(p) = weak.upgrade()
+                        {
+                            crate::inbox::listening(&p, l.local_tcp_addr());
+                        }
                         listener = Some(l);
                         running = Some(spec);
                         delay = BACKOFF_MIN;
@@ -298,7 +326,7 @@ async fn serve(
         };
         let accepting = async {
             match listener.as_mut() {
-                Some(l) => accept_all(&weak, l, &stop).await,
+                Some(l) => accept_all(&weak, l, &stop, address).await,
                 None => std::future::pending().await,
             }
         };
@@ -341,12 +369,19 @@ async fn accept_all(
     weak: &std::sync::Weak<ProfileInner>,
     listener: &mut kith_transport::Listener,
     stop: &watch::Receiver<bool>,
+    address: Address,
 ) {
     while let Some(stream) = listener.accept().await {
         let Some(p) = weak.upgrade() else { return };
         let slot = p.admission.admit();
         tokio::spawn(until_stopped(stop.clone(), async move {
-            if let Err(e) = incoming(&p, stream, slot).await {
+            // Routed by the listener that accepted it: what arrives at the
+            // inbox is never a contact, a request or a meeting.
+            let r = match address {
+                Address::Inbox => crate::inbox::incoming(&p, stream, slot).await,
+                Address::Request | Address::Contacts => incoming(&p, stream, slot).await,
+            };
+            if let Err(e) = r {
                 debug!("incoming connection ended: {e}");
             }
         }));

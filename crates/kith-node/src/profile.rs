@@ -58,6 +58,8 @@ pub(crate) struct ProfileInner {
     pub(crate) meet: crate::meet::MeetSlot,
     /// Introductions: identities being added from an introduction link.
     pub(crate) intro: crate::intro::IntroState,
+    /// The inbox's listener address and rate limit.
+    pub(crate) inbox: crate::inbox::InboxState,
 }
 
 /// A handle to an unlocked profile. Cheap to clone.
@@ -156,6 +158,7 @@ impl Profile {
                 locked: AtomicBool::new(false),
                 meet: crate::meet::MeetSlot::default(),
                 intro: crate::intro::IntroState::default(),
+                inbox: crate::inbox::InboxState::default(),
             }),
         })
     }

@@ -70,6 +70,8 @@ pub(crate) enum Address {
     Request,
     /// The contacts-only address.
     Contacts,
+    /// The inbox's address (its own key: `crate::inbox`), while it is on.
+    Inbox,
 }
 
 impl Address {
@@ -78,6 +80,8 @@ impl Address {
         match self {
             Address::Request => base.to_owned(),
             Address::Contacts => format!("{base}-c"),
+            // Per key: see `crate::inbox::plan`.
+            Address::Inbox => format!("{base}-i"),
         }
     }
 }
@@ -139,6 +143,9 @@ pub(crate) async fn plan(
     nickname: &str,
     tor: bool,
 ) -> Result<Plan> {
+    if address == Address::Inbox {
+        return crate::inbox::plan(p, nickname).await;
+    }
     let nickname = address.nickname(nickname);
     match (address, tor) {
         (Address::Request, false) => Ok(Plan {
@@ -176,6 +183,7 @@ pub(crate) async fn plan(
                 recheck_in,
             })
         }
+        (Address::Inbox, _) => Err(Error::Bug("the inbox plans itself")),
         (Address::Contacts, true) => {
             let contacts = p.store.call(|s| s.contacts()).await?;
             let mut keys: Vec<_> = contacts
