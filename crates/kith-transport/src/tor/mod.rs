@@ -809,6 +809,7 @@ fn publish_service(
                 Problem::Runtime(_) => "the service failed",
                 Problem::DescriptorUpload(_) => "publishing the descriptor failed",
                 Problem::Ipt(_) => "establishing introduction points failed",
+                Problem::Pow(_) => "proof of work failed",
                 _ => "other problem",
             }
             .to_owned()
