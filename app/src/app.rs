@@ -107,6 +107,8 @@ pub(crate) struct Session {
     pub(crate) dropped_requests: u64,
     /// A destructive action waiting for the person to confirm it.
     pub(crate) confirm: Option<Confirm>,
+    /// The contact whose safety number the "Verify safety number" dialog shows.
+    pub(crate) verify: Option<ContactId>,
 }
 
 impl Session {
@@ -331,6 +333,7 @@ impl KithApp {
             error: None,
             dropped_requests,
             confirm: None,
+            verify: None,
         });
         self.sessions.sort_by(|a, b| a.name().cmp(b.name()));
         self.active = Some(name);

@@ -1,6 +1,6 @@
 //! The main screen: profiles side bar, contacts, requests, Tor status, chat.
 
-use kith_core::Timestamp;
+use kith_core::{SafetyNumber, Timestamp};
 use kith_node::{
     ContactId, ContactOrigin, ContactState, ContactView, Direction, MessageState, MessageView,
     NetworkKind, NetworkStatus,
@@ -38,14 +38,38 @@ fn dot(ui: &mut egui::Ui, color: egui::Color32, label: &str) {
     resp.widget_info(move || egui::WidgetInfo::labeled(egui::Role::Label, true, &label));
 }
 
-/// How we know a contact, in words.
-pub(crate) fn origin_text(c: &ContactView) -> &'static str {
+/// The mark after "verified" (in the bundled fonts: see the glyph test).
+pub(crate) const VERIFIED_MARK: &str = "✔";
+
+/// How we know a contact, in words: "by link", "met in person",
+/// "introduced by Carol", "asked to connect".
+pub(crate) fn origin_text(c: &ContactView) -> String {
     match c.origin {
-        ContactOrigin::Link => "added by link",
-        ContactOrigin::MetInPerson => "met in person",
-        ContactOrigin::Introduced { .. } => "introduced",
-        ContactOrigin::Request => "asked to connect",
+        ContactOrigin::Link => "by link".to_owned(),
+        ContactOrigin::MetInPerson => "met in person".to_owned(),
+        ContactOrigin::Introduced { .. } => {
+            match c.introducer.as_ref().and_then(|i| i.alias.as_deref()) {
+                Some(a) => format!("introduced by {}", peer_text::name(a)),
+                None => "introduced by someone no longer a contact".to_owned(),
+            }
+        }
+        ContactOrigin::Request => "asked to connect".to_owned(),
     }
+}
+
+/// "verified ✔" or "not verified".
+pub(crate) fn verified_text(verified: bool) -> String {
+    if verified {
+        format!("verified {VERIFIED_MARK}")
+    } else {
+        "not verified".to_owned()
+    }
+}
+
+/// A contact's provenance in one line, for the contact list and the chat
+/// header: "met in person · verified ✔", "by link · not verified".
+pub(crate) fn provenance_text(c: &ContactView) -> String {
+    format!("{} · {}", origin_text(c), verified_text(c.verified))
 }
 
 /// A message's delivery state, in words (with a symbol for the eye).
@@ -143,6 +167,7 @@ pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
             chat(s, ui, &mut actions);
         });
         confirm_dialog(s, &ctx, &mut actions);
+        verify_dialog(s, &ctx, &mut actions);
     }
     crate::dialogs::add_contact(app, &ctx, &active);
     crate::meet::dialog(app, &ctx, &active);
@@ -160,6 +185,8 @@ pub(crate) enum ContactAction {
     Block,
     Unblock,
     Remove,
+    /// Mark verified (the safety numbers matched), or not.
+    MarkVerified(bool),
 }
 
 impl ContactAction {
@@ -172,6 +199,7 @@ impl ContactAction {
             ContactAction::Block => "Blocking",
             ContactAction::Unblock => "Unblocking",
             ContactAction::Remove => "Removing the contact",
+            ContactAction::MarkVerified(_) => "Marking the contact",
         }
     }
 }
@@ -202,6 +230,8 @@ struct Actions {
     send: Option<String>,
     contact: Vec<(ContactId, ContactAction)>,
     confirm: Option<Confirm>,
+    /// Open the safety-number dialog for this contact.
+    verify: Option<ContactId>,
     online: bool,
     offline: bool,
 }
@@ -215,6 +245,9 @@ fn perform(app: &mut KithApp, active: &str, a: Actions) {
     };
     if let Some(c) = a.confirm {
         s.confirm = Some(c);
+    }
+    if let Some(c) = a.verify {
+        s.verify = Some(c);
     }
     for &(id, what) in &a.contact {
         if matches!(what, ContactAction::Block | ContactAction::Remove) {
@@ -279,6 +312,7 @@ fn perform(app: &mut KithApp, active: &str, a: Actions) {
                 ContactAction::Block => p.block_contact(id).await,
                 ContactAction::Unblock => p.unblock_contact(id).await,
                 ContactAction::Remove => p.remove_contact(id).await,
+                ContactAction::MarkVerified(v) => p.mark_verified(id, v).await,
             };
             match r {
                 Ok(()) => Reply::Event {
@@ -338,6 +372,79 @@ fn confirm_dialog(s: &mut Session, ctx: &egui::Context, actions: &mut Actions) {
     });
     if done || modal.should_close() {
         s.confirm = None;
+    }
+}
+
+/// "Verify safety number": the number both devices show for this contact,
+/// what to do with it, and "Mark as verified" (or not).
+fn verify_dialog(s: &mut Session, ctx: &egui::Context, actions: &mut Actions) {
+    let Some(id) = s.verify else {
+        return;
+    };
+    let Some(c) = s.contact(id).cloned() else {
+        // Removed meanwhile.
+        s.verify = None;
+        return;
+    };
+    // Two public keys and one hash: cheap enough for a frame.
+    let number = SafetyNumber::new(&s.profile.address().key(), &c.address.key());
+    let who = peer_text::name(&c.alias).into_owned();
+    let mut done = false;
+    let modal = egui::Modal::new(egui::Id::unique(("verify-contact", s.name()))).show(ctx, |ui| {
+        ui.set_max_width(420.0);
+        ui.heading(format!("Safety number with “{who}”"));
+        ui.add(
+            egui::Label::new(format!(
+                "{who}’s device shows the same number for you. Compare all of it, \
+                 in person or on a call you trust. If every digit matches, no one \
+                 swapped the link between you."
+            ))
+            .wrap(),
+        );
+        ui.add_space(8.0);
+        egui::Frame::new()
+            .fill(ui.visuals().faint_bg_color)
+            .corner_radius(6.0)
+            .inner_margin(egui::Margin::symmetric(12, 8))
+            .show(ui, |ui| {
+                ui.vertical_centered(|ui| {
+                    for row in number.rows(4) {
+                        ui.add(
+                            egui::Label::new(egui::RichText::new(row).monospace().size(18.0))
+                                .selectable(true),
+                        );
+                    }
+                });
+            });
+        ui.add_space(6.0);
+        ui.label(format!(
+            "{} · {}",
+            origin_text(&c),
+            verified_text(c.verified)
+        ));
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            let (label, hover) = if c.verified {
+                (
+                    "Mark as not verified",
+                    "If you are no longer sure it is them",
+                )
+            } else {
+                ("Mark as verified", "Only if every digit matched")
+            };
+            if ui.button(label).on_hover_text(hover).clicked() {
+                actions
+                    .contact
+                    .push((c.id, ContactAction::MarkVerified(!c.verified)));
+                done = true;
+            }
+            if ui.button("Close").clicked() {
+                done = true;
+            }
+        });
+    });
+    if done || modal.should_close() {
+        s.verify = None;
     }
 }
 
@@ -570,8 +677,13 @@ fn request_card(ui: &mut egui::Ui, c: &ContactView, actions: &mut Actions) {
     });
 }
 
-/// Block and remove, for a contact (its row's context menu, the chat's menu).
+/// Verify, block and remove, for a contact (its row's context menu, the
+/// chat's menu).
 fn contact_menu(ui: &mut egui::Ui, c: &ContactView, actions: &mut Actions) {
+    if ui.button("Verify safety number…").clicked() {
+        actions.verify = Some(c.id);
+        ui.close();
+    }
     if ui.button("Block…").clicked() {
         actions.confirm = Some(Confirm::new(ContactAction::Block, c));
         ui.close();
@@ -696,7 +808,7 @@ fn contact_row(
                             }
                         });
                     });
-                    let mut sub = origin_text(c).to_owned();
+                    let mut sub = provenance_text(c);
                     if c.state == ContactState::Outgoing {
                         sub.push_str(" · waiting for them to accept");
                     }
@@ -735,7 +847,7 @@ fn contact_row(
         "{}, {}, {}{}",
         peer_text::name(&c.alias),
         if c.online { "online" } else { "offline" },
-        origin_text(c),
+        provenance_text(c),
         if c.unread > 0 {
             format!(", {} unread", c.unread)
         } else {
@@ -796,18 +908,19 @@ fn chat(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             ui.menu_button(MENU_BUTTON, |ui| contact_menu(ui, &c, actions))
                 .response
-                .on_hover_text("Block or remove this contact")
+                .on_hover_text("Verify, block or remove this contact")
                 .widget_info(|| {
                     egui::WidgetInfo::labeled(egui::Role::Button, true, "Contact menu")
                 });
         });
     });
-    ui.label(
-        egui::RichText::new(format!("{} · {}", origin_text(&c), c.address.redacted()))
-            .small()
-            .weak(),
-    )
-    .on_hover_text(c.address.to_string());
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 4.0;
+        ui.label(egui::RichText::new(provenance_text(&c)).small().weak());
+        ui.label(egui::RichText::new("·").small().weak());
+        ui.label(egui::RichText::new(c.address.redacted()).small().weak())
+            .on_hover_text(c.address.to_string());
+    });
     ui.separator();
     if !matches!(c.state, ContactState::Accepted | ContactState::Outgoing) {
         // Blocked or declined elsewhere (the `kith` command) while open here.
@@ -941,6 +1054,64 @@ mod tests {
         );
     }
 
+    fn view(origin: ContactOrigin, verified: bool, introducer: Option<&str>) -> ContactView {
+        let key = |n: u8| kith_core::IdentityKeypair::from_seed(&[n; 32]).address();
+        ContactView {
+            id: ContactId(1),
+            alias: "bob".into(),
+            address: key(1),
+            state: ContactState::Accepted,
+            origin,
+            verified,
+            introducer: introducer.map(|a| kith_node::Introducer {
+                address: key(2),
+                alias: Some(a.to_owned()).filter(|a| !a.is_empty()),
+            }),
+            their_name: None,
+            online: false,
+            unread: 0,
+            last_message: None,
+        }
+    }
+
+    #[test]
+    fn provenance_in_words() {
+        let by = ContactOrigin::Introduced { by: [2; 32] };
+        for (c, want) in [
+            (
+                view(ContactOrigin::MetInPerson, true, None),
+                "met in person · verified ✔",
+            ),
+            (
+                view(ContactOrigin::Link, false, None),
+                "by link · not verified",
+            ),
+            (
+                view(ContactOrigin::Link, true, None),
+                "by link · verified ✔",
+            ),
+            (
+                view(ContactOrigin::Request, false, None),
+                "asked to connect · not verified",
+            ),
+            (
+                view(by, false, Some("carol")),
+                "introduced by carol · not verified",
+            ),
+            (
+                view(by, false, Some("")),
+                "introduced by someone no longer a contact · not verified",
+            ),
+            // An introducer's alias with a bidi override shows without it.
+            (
+                view(by, true, Some("car\u{202E}ol")),
+                "introduced by carol · verified ✔",
+            ),
+        ] {
+            assert_eq!(provenance_text(&c), want);
+        }
+    }
+
     /// Every emoji offered, and every symbol the chat draws, comes from the
     /// fonts bundled with the app (no tofu on a machine without emoji fonts).
     #[test]
@@ -965,7 +1136,8 @@ mod tests {
             [NetworkKind::TorCustom, NetworkKind::Tcp]
                 .map(|k| network_warning(k).unwrap_or("").to_owned()),
         );
-        offered.push("“”…".to_owned());
+        offered.push("“”…’·".to_owned());
+        offered.push(verified_text(true));
         let missing: Vec<String> = ctx.fonts_mut(|f| {
             offered
                 .into_iter()

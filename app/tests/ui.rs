@@ -708,6 +708,103 @@ fn requests_blocking_and_the_network_banner() {
     h.state_mut().shutdown();
 }
 
+/// The safety number of a contact, in the chat's menu: the same number the
+/// other side computes, "Mark as verified", then the header says so, and
+/// un-marking.
+#[test]
+fn verify_safety_number_dialog() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app(dir.path());
+    create_profile(&mut h, "Alice");
+    wait_online(&mut h);
+    let strangers = Strangers::new();
+    let link = h.state().active_link().unwrap();
+    let carol = strangers.ask("carol", "Carol", &link);
+    wait(&mut h, "request card", |h| {
+        has_label(h, "Calls themselves “Carol” — not verified")
+    });
+    click(&mut h, "Accept");
+    wait(&mut h, "accepted", |h| {
+        h.state()
+            .active_contacts()
+            .iter()
+            .any(|c| c.state == ContactState::Accepted)
+    });
+    // Provenance in the list: she asked; nothing verified yet.
+    wait(&mut h, "online", |h| {
+        h.state().active_contacts().iter().any(|c| c.online)
+    });
+    assert!(has_label(&h, "asked to connect · not verified"));
+    h.get_by_label_contains("Carol, ").click();
+    h.step();
+    wait(&mut h, "chat header", |h| {
+        h.query_by_label("Message").is_some()
+    });
+
+    click(&mut h, "Contact menu");
+    click(&mut h, "Verify safety number…");
+    wait(&mut h, "dialog", |h| {
+        has_label(h, "Safety number with “Carol”")
+    });
+    // The number Carol's side computes, in three rows of four groups.
+    let theirs = strangers.rt.block_on(async {
+        let me = carol.contacts().await.unwrap()[0].id;
+        carol.safety_number(me).await.unwrap()
+    });
+    let rows = theirs.rows(4);
+    assert_eq!(rows.len(), 3);
+    for row in &rows {
+        assert!(has_label(&h, row), "row {row} shown");
+    }
+    assert!(has_label(&h, "Mark as verified"));
+    unfocus(&mut h);
+    mask_times(&mut h);
+    let mut masked: Vec<&str> = rows.iter().map(String::as_str).collect();
+    masked.push("…");
+    mask_labels(&mut h, &masked);
+    h.snapshot_options(
+        "verify_safety_number",
+        &egui_kittest::SnapshotOptions::new().max_failed_pixels(1000),
+    );
+
+    click(&mut h, "Mark as verified");
+    wait(&mut h, "verified", |h| {
+        h.state().active_contacts().iter().any(|c| c.verified)
+    });
+    wait(&mut h, "header says so", |h| {
+        has_label(h, "asked to connect · verified ✔")
+    });
+    assert!(!has_label(&h, "Safety number with"), "the dialog closed");
+    // Only this side is marked.
+    let on_carol = strangers
+        .rt
+        .block_on(async { carol.contacts().await.unwrap()[0].verified });
+    assert!(!on_carol);
+
+    // Un-marking.
+    click(&mut h, "Contact menu");
+    click(&mut h, "Verify safety number…");
+    wait(&mut h, "dialog again", |h| {
+        has_label(h, "Mark as not verified")
+    });
+    click(&mut h, "Mark as not verified");
+    wait(&mut h, "not verified", |h| {
+        h.state().active_contacts().iter().all(|c| !c.verified)
+    });
+    // Close leaves it as it is.
+    click(&mut h, "Contact menu");
+    click(&mut h, "Verify safety number…");
+    wait(&mut h, "dialog a third time", |h| {
+        has_label(h, "Mark as verified")
+    });
+    click(&mut h, "Close");
+    wait(&mut h, "closed", |h| !has_label(h, "Safety number with"));
+    assert!(h.state().active_contacts().iter().all(|c| !c.verified));
+
+    strangers.shutdown();
+    h.state_mut().shutdown();
+}
+
 /// Bridges in the network settings: turned on, a box for bridge lines; a
 /// bad line is named by its number and nothing is saved or restarted.
 #[test]

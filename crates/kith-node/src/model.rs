@@ -309,7 +309,7 @@ pub enum Event {
     ContactOffline(ContactId),
     /// A stranger asked to become a contact.
     ContactRequest(ContactId),
-    /// Contacts changed (added, accepted, removed, renamed).
+    /// Contacts changed (added, accepted, removed, renamed, marked verified).
     ContactsChanged,
     /// The network state changed.
     Network(NetworkStatus),
