@@ -272,3 +272,78 @@ fn meeting_in_person_over_tcp() {
     assert!(k.has_message(l, "small", "in", "nice to meet you", None));
     assert!(k.has_message(s, "big", "in", "likewise", None));
 }
+
+/// The same over real onion services on a private Tor network, with
+/// requests off on both sides: a meeting publishes the request address for
+/// its duration, and the contacts then talk through their contacts
+/// addresses.
+#[test]
+fn meeting_in_person_over_private_tor() {
+    let net = kith_tests::tornet::TorNet::start().expect("private Tor network");
+    let config = net.dir().join("kith-meet-arti.toml");
+    std::fs::write(&config, net.arti_toml()).expect("write arti config");
+    let cfg = config.to_string_lossy().into_owned();
+    let tor_long = Duration::from_secs(240);
+    // Separate data directories: each process has its own Tor state.
+    let (ka, kb) = (Kith::new(), Kith::new());
+    ka.create("ana");
+    kb.create("ben");
+    let args = ["run", "--transport", "tor", "--tor-config", cfg.as_str()];
+    let _a = ka.start_with("ana", &args, tor_long);
+    let _b = kb.start_with("ben", &args, tor_long);
+    for (k, p) in [(&ka, "ana"), (&kb, "ben")] {
+        k.ok(p, &["requests", "off"]);
+    }
+    // Both request addresses are really gone (a Tor client that is not ours
+    // no longer reaches them) before the meeting brings them back.
+    for (k, p) in [(&ka, "ana"), (&kb, "ben")] {
+        let host = kith_core::ContactLink::parse(k.ok(p, &["link"]).trim())
+            .expect("link")
+            .address
+            .hostname();
+        wait_until(tor_long, "a request address stops answering", || {
+            kith_tests::tornet::socks5_connect(net.socks_addr(), &host, kith_transport::ONION_PORT)
+                .err()
+        });
+    }
+    let start = Instant::now();
+    let mut a = Meeting::start(&ka, "ana", "ben", 240);
+    let mut b = Meeting::start(&kb, "ben", "ana", 240);
+    // Codes over Tor carry no TCP hint.
+    let (ca, cb) = (a.code.clone(), b.code.clone());
+    for c in [&ca, &cb] {
+        assert!(
+            kith_core::MeetCode::parse(c).expect("code").tcp.is_none(),
+            "{c}"
+        );
+    }
+    a.give(&cb);
+    b.give(&ca);
+    for (e, who) in [(a.finish(tor_long), "ana"), (b.finish(tor_long), "ben")] {
+        assert!(e.success, "{who}: {} {}", e.stdout, e.stderr);
+    }
+    println!(
+        "timing: met in person over Tor in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    for (k, who, alias) in [(&ka, "ana", "ben"), (&kb, "ben", "ana")] {
+        let c = k.contacts(who);
+        assert_eq!(c.len(), 1, "{who}: {c:?}");
+        assert_eq!(c[0]["alias"], alias);
+        assert_eq!(c[0]["origin"], "met_in_person");
+        assert_eq!(c[0]["verified"], true);
+        assert_eq!(k.status(who)["requests"], "off");
+    }
+    ka.ok("ana", &["send", "ben", "over onion services"]);
+    wait_until(tor_long, "delivered over Tor", || {
+        ka.has_message(
+            "ana",
+            "ben",
+            "out",
+            "over onion services",
+            Some("delivered"),
+        )
+        .then_some(())
+    });
+    assert!(kb.has_message("ben", "ana", "in", "over onion services", None));
+}
