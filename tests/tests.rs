@@ -4,6 +4,7 @@ mod bridges;
 mod cli_chat;
 mod cli_hardening;
 mod flood;
+mod inbox;
 mod introductions;
 mod keepalive;
 mod meet;

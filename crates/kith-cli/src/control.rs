@@ -101,6 +101,16 @@ pub(crate) enum Request {
     Requests {
         change: Option<crate::requests::RequestsChange>,
     },
+    /// An inbox operation (`kith inbox …`).
+    Inbox {
+        action: crate::inbox::InboxOp,
+    },
+    /// Drop a message into someone's inbox through this node.
+    Drop {
+        link: String,
+        text: String,
+        leave: crate::inbox::LeaveArg,
+    },
 }
 
 /// The daemon's answer.
@@ -289,6 +299,10 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
         Request::IntroductionList => crate::intro::list(p).await?,
         Request::IntroductionAnswer { id, accept } => crate::intro::answer(p, &id, accept).await?,
         Request::Requests { change } => crate::requests::execute(p, change).await?,
+        Request::Inbox { action } => crate::inbox::execute(p, action).await?,
+        Request::Drop { link, text, leave } => {
+            crate::inbox::drop_via(p, &link, &text, leave).await?
+        }
         Request::Status => {
             let mut v = status_json(
                 running,

@@ -3,6 +3,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A CLI prints.
 
 mod control;
+mod inbox;
 mod intro;
 mod listen;
 mod local;
@@ -144,6 +145,30 @@ enum Command {
     /// or for a while (`kith requests window 48h`).
     #[command(subcommand)]
     Requests(requests::RequestsCmd),
+    /// Your inbox: a public address where anyone can drop you a message
+    /// without an identity (`on`, `off`, `rotate`, `link`, `list`, …).
+    #[command(subcommand)]
+    Inbox(inbox::InboxCmd),
+    /// Drop a message into an inbox (`kith://…?inbox`) as a one-time
+    /// identity: through your profile's running node (`--profile`), or on
+    /// its own with no profile at all. Anonymous only over Tor.
+    Drop {
+        /// The inbox link.
+        link: String,
+        /// The message (at most 4096 bytes).
+        text: String,
+        /// Leave one of your addresses for an answer (needs --profile and
+        /// its running node).
+        #[arg(long, value_enum)]
+        leave: Option<inbox::LeaveArg>,
+        /// Run on its own over this network, without any node (default:
+        /// Tor).
+        #[arg(long, value_enum)]
+        transport: Option<TransportArg>,
+        /// arti TOML merged over Kith's Tor defaults, when on its own.
+        #[arg(long)]
+        tor_config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -495,6 +520,14 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
         Command::Introduce { a, b, note } => intro::introduce_cmd(&ctx, a, b, note).await?,
         Command::Introduction(cmd) => intro::run(&ctx, cmd).await?,
         Command::Requests(cmd) => requests::run(&ctx, cmd).await?,
+        Command::Inbox(cmd) => inbox::run(&ctx, cmd).await?,
+        Command::Drop {
+            link,
+            text,
+            leave,
+            transport,
+            tor_config,
+        } => inbox::drop_cmd(&ctx, link, text, leave, transport, tor_config).await?,
         Command::Status { json } => {
             let dir = ctx.profile_dir()?;
             let v = match control::ask_daemon(&dir, &Request::Status).await? {
