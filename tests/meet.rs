@@ -1,8 +1,8 @@
 //! Story (issue 8 § 1): people meet in person. Each runs `kith meet --alias`,
 //! which prints a code (QR and text); each types (here: pipes) the other's
 //! code into it; both end with a verified contact met in person and can
-//! chat. A tampered code, an old (replayed) code and a third person's code
-//! fail with their own messages and add nothing. Real processes over TCP on
+//! chat. A tampered code, an old (replayed) code, a third person's code and
+//! a shoulder-surfed code fail with their own messages and add nothing. Real processes over TCP on
 //! 127.0.0.1.
 
 use std::io::{BufRead, BufReader, Write};
@@ -236,13 +236,18 @@ fn meeting_in_person_over_tcp() {
     assert_no_contacts(&k, &names);
 
     // The real thing: both scan (the listener a little later), both end
-    // with a verified contact met in person.
+    // with a verified contact met in person. Meanwhile m, who looked over
+    // l's shoulder, enters l's code: l is not expecting m, and its meeting
+    // with s goes on undisturbed.
     let mut a = Meeting::start(&k, s, "big", 60);
     let mut b = Meeting::start(&k, l, "small", 60);
+    let mut eve = Meeting::start(&k, m, "l", 30);
     let (ca, cb) = (a.code.clone(), b.code.clone());
+    eve.give(&cb);
     a.give(&cb);
     std::thread::sleep(Duration::from_millis(500));
     b.give(&ca);
+    assert_failed(&eve.finish(LONG), m, "not expecting you");
     for (e, who) in [(a.finish(LONG), s), (b.finish(LONG), l)] {
         assert!(e.success, "{who}: {} {}", e.stdout, e.stderr);
         assert!(
