@@ -152,3 +152,72 @@ fn inbox_end_to_end_over_tcp() {
     bob.stop();
     alice.stop();
 }
+
+/// The same over real onion services, on a private Tor network: the inbox
+/// is its own onion service; a drop from a process with no profile (its
+/// own arti client) lands; after a rotation the old address fails.
+#[test]
+fn inbox_over_private_tor_network() {
+    use kith_tests::tornet::TorNet;
+    const TOR: Duration = Duration::from_secs(240);
+    let net = TorNet::start().expect("private Tor network");
+    let config = net.dir().join("kith-arti.toml");
+    std::fs::write(&config, net.arti_toml()).expect("write arti config");
+    let cfg = config.to_string_lossy().into_owned();
+    // Separate data directories: each process has its own Tor state.
+    let (ka, kd) = (Kith::new(), Kith::new());
+    ka.create("alice");
+    let alice = ka.start_with(
+        "alice",
+        &["run", "--transport", "tor", "--tor-config", &cfg],
+        TOR,
+    );
+    ka.ok("alice", &["inbox", "on"]);
+    let link = ka.ok("alice", &["inbox", "link"]).trim().to_owned();
+    assert!(link.ends_with("?inbox"), "{link}");
+    let contact_link = ka.ok("alice", &["link"]);
+    assert!(!contact_link.contains(&link["kith://".len()..][..56]));
+    let drop = |link: &str, text: &str| {
+        Command::new(kith_bin())
+            .arg("--data-dir")
+            .arg(kd.dir.path())
+            .args(["drop", "--tor-config", &cfg, link, text])
+            .env_remove("KITH_PROFILE")
+            .env_remove("KITH_DATA_DIR")
+            .env_remove("KITH_PASSWORD")
+            .stdin(Stdio::null())
+            .output()
+            .expect("running kith")
+    };
+    // The service takes a while to publish: try until it lands.
+    wait_until(TOR, "a drop over Tor", || {
+        let out = drop(&link, "over tor");
+        if !out.status.success() {
+            eprintln!("drop: {}", stderr(&out).trim());
+        }
+        out.status.success().then_some(())
+    });
+    let v = inbox(&ka, "alice");
+    assert_eq!(v["messages"][0]["body"], "over tor", "{v}");
+    assert!(ka.contacts("alice").is_empty());
+
+    // Rotated: a new onion service; the old address no longer answers.
+    ka.ok("alice", &["inbox", "rotate"]);
+    let new_link = ka.ok("alice", &["inbox", "link"]).trim().to_owned();
+    assert_ne!(new_link, link);
+    wait_until(TOR, "a drop at the new address", || {
+        drop(&new_link, "new address")
+            .status
+            .success()
+            .then_some(())
+    });
+    let out = drop(&link, "old address");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("the inbox did not answer"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(bodies(&ka, "alice"), ["over tor", "new address"]);
+    alice.stop();
+}
