@@ -107,6 +107,8 @@ pub(crate) struct Session {
     pub(crate) dropped_requests: u64,
     /// A destructive action waiting for the person to confirm it.
     pub(crate) confirm: Option<Confirm>,
+    /// Introductions offered to us and made by us; the "Introduce…" dialog.
+    pub(crate) intro: crate::intro::IntroUi,
     /// The contact whose safety number the "Verify safety number" dialog shows.
     pub(crate) verify: Option<ContactId>,
 }
@@ -333,6 +335,7 @@ impl KithApp {
             error: None,
             dropped_requests,
             confirm: None,
+            intro: crate::intro::IntroUi::default(),
             verify: None,
         });
         self.sessions.sort_by(|a, b| a.name().cmp(b.name()));
@@ -698,6 +701,14 @@ impl KithApp {
                 if let Some(s) = self.session_mut(&profile) {
                     s.error = Some(format!("{what}: {error}"));
                     s.contacts_dirty = true;
+                }
+            }
+            Reply::Introductions { profile, result } => {
+                if let Some(s) = self.session_mut(&profile) {
+                    match result {
+                        Ok(list) => s.intro.list = list,
+                        Err(e) => s.error = Some(format!("Reading introductions: {e}")),
+                    }
                 }
             }
             Reply::Event { profile, event } => self.apply_event(ctx, &profile, event),

@@ -9,7 +9,8 @@ use std::future::Future;
 use std::path::PathBuf;
 
 use kith_node::{
-    ContactId, ContactView, Error, Event, Kith, MessageView, Network, Profile, Settings,
+    ContactId, ContactView, Error, Event, IntroductionView, Kith, MessageView, Network, Profile,
+    Settings,
 };
 use tokio::sync::mpsc;
 
@@ -47,6 +48,13 @@ pub(crate) enum Reply {
         profile: String,
         /// The contacts.
         result: Result<Vec<ContactView>, Error>,
+    },
+    /// Introductions offered to and made by a profile (read with its contacts).
+    Introductions {
+        /// Which profile.
+        profile: String,
+        /// The introductions.
+        result: Result<Vec<IntroductionView>, Error>,
     },
     /// One conversation.
     Messages {
@@ -273,6 +281,13 @@ impl Backend {
 
     /// Re-read a profile's contacts.
     pub(crate) fn load_contacts(&self, profile: &Profile) {
+        let q = profile.clone();
+        self.spawn(async move {
+            Reply::Introductions {
+                profile: q.name().to_owned(),
+                result: q.introductions().await,
+            }
+        });
         let p = profile.clone();
         self.spawn(async move {
             Reply::Contacts {

@@ -167,12 +167,14 @@ pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
             chat(s, ui, &mut actions);
         });
         confirm_dialog(s, &ctx, &mut actions);
+        crate::intro::dialog(s, &ctx);
         verify_dialog(s, &ctx, &mut actions);
     }
     crate::dialogs::add_contact(app, &ctx, &active);
     crate::meet::dialog(app, &ctx, &active);
     crate::dialogs::settings(app, &ctx, &active);
     perform(app, &active, actions);
+    crate::intro::perform(app, &active);
 }
 
 /// Something the person can do to a contact or a request.
@@ -230,6 +232,8 @@ struct Actions {
     send: Option<String>,
     contact: Vec<(ContactId, ContactAction)>,
     confirm: Option<Confirm>,
+    /// Open the "Introduce…" dialog for this contact.
+    introduce: Option<ContactId>,
     /// Open the safety-number dialog for this contact.
     verify: Option<ContactId>,
     online: bool,
@@ -245,6 +249,9 @@ fn perform(app: &mut KithApp, active: &str, a: Actions) {
     };
     if let Some(c) = a.confirm {
         s.confirm = Some(c);
+    }
+    if let Some(c) = a.introduce {
+        s.intro.open(c);
     }
     if let Some(c) = a.verify {
         s.verify = Some(c);
@@ -612,6 +619,7 @@ fn contacts_panel(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
                     }
                     ui.separator();
                 }
+                crate::intro::cards(ui, &mut s.intro);
                 if !s.contacts_loaded {
                     ui.spinner();
                 }
@@ -680,6 +688,10 @@ fn request_card(ui: &mut egui::Ui, c: &ContactView, actions: &mut Actions) {
 /// Verify, block and remove, for a contact (its row's context menu, the
 /// chat's menu).
 fn contact_menu(ui: &mut egui::Ui, c: &ContactView, actions: &mut Actions) {
+    if c.state == ContactState::Accepted && ui.button("Introduce…").clicked() {
+        actions.introduce = Some(c.id);
+        ui.close();
+    }
     if ui.button("Verify safety number…").clicked() {
         actions.verify = Some(c.id);
         ui.close();
