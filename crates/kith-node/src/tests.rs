@@ -220,9 +220,17 @@ async fn block_closes_the_session_and_the_request_never_comes_back() {
     let bob = a.add_contact(&b.link(), "bob").await.expect("add");
     let req = next_request(&mut b_events, 10).await.expect("request");
     b.accept_contact(req).await.expect("accept");
-    a.send(bob.id, "before").await.expect("send");
+    let before = a.send(bob.id, "before").await.expect("send");
     until("session up both ways", || async {
         b.contact(req).await.expect("c").online && a.contact(bob.id).await.expect("c").online
+    })
+    .await;
+    until("the first message delivered", || async {
+        a.messages(bob.id)
+            .await
+            .expect("m")
+            .iter()
+            .any(|x| x.id == before.id && x.state == MessageState::Delivered)
     })
     .await;
 
