@@ -466,8 +466,12 @@ pub(crate) async fn go_offline(p: &Arc<ProfileInner>) {
     let mut guard = p.online.lock().await;
     if let Some(online) = guard.take() {
         let _ = online.stop.send(true);
-        for t in online.tasks {
+        for t in &online.tasks {
             t.abort();
+        }
+        // Their listeners are dropped once they have stopped.
+        for t in online.tasks {
+            let _ = t.await;
         }
         drop(online.transport);
         p.peers.clear();

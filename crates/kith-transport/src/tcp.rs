@@ -20,6 +20,11 @@ use crate::{BoxStream, DialTarget, Error, ServiceSpec, Transport, TransportKind}
 /// How long a TCP dial may take by default.
 pub const TCP_DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Attempts, and the pause between them, to bind a port that is still in
+/// use (by a listener of ours that is closing).
+const REBIND_TRIES: u32 = 20;
+const REBIND_PAUSE: Duration = Duration::from_millis(50);
+
 /// The TCP transport.
 #[derive(Debug)]
 pub struct TcpTransport {
@@ -78,9 +83,24 @@ impl TcpTransport {
     #[instrument(skip_all, level = "trace")]
     async fn listen_inner(&self, spec: ServiceSpec) -> Result<Listener, Error> {
         let addr = self.listen.ok_or(Error::NoListenAddress)?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| Error::Bind { addr, source })?;
+        // A listener of ours that just stopped on this port (going offline
+        // and online again) closes its socket in its own task: give it a
+        // moment before calling the port taken.
+        let mut tries = 0;
+        let listener = loop {
+            match TcpListener::bind(addr).await {
+                Ok(l) => break l,
+                Err(source)
+                    if source.kind() == std::io::ErrorKind::AddrInUse
+                        && addr.port() != 0
+                        && tries < REBIND_TRIES =>
+                {
+                    tries += 1;
+                    tokio::time::sleep(REBIND_PAUSE).await;
+                }
+                Err(source) => return Err(Error::Bind { addr, source }),
+            }
+        };
         let local = listener
             .local_addr()
             .map_err(|source| Error::Bind { addr, source })?;
