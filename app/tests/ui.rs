@@ -444,9 +444,8 @@ const REQUESTS_OFF: &str =
 /// Whether the radio button or checkbox `label` is on.
 fn toggled(h: &H, label: &str) -> bool {
     use egui_kittest::kittest::NodeT as _;
-    h.query_by_label(label).is_some_and(|n| {
-        n.accesskit_node().toggled() == Some(egui::accesskit::Toggled::True)
-    })
+    h.query_by_label(label)
+        .is_some_and(|n| n.accesskit_node().toggled() == Some(egui::accesskit::Toggled::True))
 }
 
 #[test]
@@ -841,4 +840,124 @@ fn settings_bridges() {
     show(&mut h, "Bridge lines, one per line");
     h.snapshot("settings_bridges");
     h.state_mut().shutdown();
+}
+
+/// Issue 8 §2: an introduction offered to us is a card beside the requests
+/// ("Carol wants to introduce you to Bo", the note), answered in the app;
+/// once Bo accepts too, Bo is a contact introduced by Carol. "Introduce…"
+/// in a contact's menu asks whom to introduce them to.
+#[test]
+fn introduction_card_and_introduce_dialog() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app(dir.path());
+    create_profile(&mut h, "Alice");
+    wait_online(&mut h);
+    let strangers = Strangers::new();
+    let link = h.state().active_link().unwrap();
+    // Carol asks Alice to connect; Alice accepts.
+    let carol = strangers.ask("carol", "Carol", &link);
+    wait(&mut h, "carol's request", |h| {
+        has_label(h, "Calls themselves “Carol” — not verified")
+    });
+    click(&mut h, "Accept");
+    wait(&mut h, "carol accepted and online", |h| {
+        h.state()
+            .active_contacts()
+            .iter()
+            .any(|c| c.state == ContactState::Accepted && c.online)
+    });
+    // Bo asks Carol; Carol accepts, then introduces Alice and Bo.
+    let bo = strangers.ask("bo", "Bo", &carol.link().to_string());
+    let (alice_at_carol, bo_at_carol) = strangers.rt.block_on(async {
+        let bo_at_carol = loop {
+            let cs = carol.contacts().await.unwrap();
+            if let Some(c) = cs.iter().find(|c| c.address == bo.address()) {
+                break c.id;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        carol.accept_contact(bo_at_carol).await.unwrap();
+        let alice_at_carol = carol.contact_by_alias("them").await.unwrap().id;
+        (alice_at_carol, bo_at_carol)
+    });
+    let id = strangers
+        .rt
+        .block_on(carol.introduce(alice_at_carol, bo_at_carol, "you both draw maps"))
+        .unwrap();
+    wait(&mut h, "introduction card", |h| {
+        has_label(h, "Carol wants to introduce you to Bo")
+    });
+    assert!(has_label(&h, "“you both draw maps”"), "the note shows");
+    unfocus(&mut h);
+    let carol_redacted = carol.address().redacted();
+    mask_labels(&mut h, &[&carol_redacted]);
+    mask_times(&mut h);
+    h.snapshot("introduction_card");
+    click(&mut h, "Accept");
+    wait(&mut h, "accepted, waiting for Bo", |h| {
+        has_label(h, "You accepted; waiting for them")
+    });
+    // Bo accepts: Alice and Bo are contacts, introduced by Carol.
+    strangers.rt.block_on(async {
+        loop {
+            if bo
+                .introductions()
+                .await
+                .unwrap()
+                .iter()
+                .any(|v| v.id() == id)
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bo.answer_introduction(id, true).await.unwrap();
+    });
+    let carol_key = carol.address().to_bytes();
+    wait(&mut h, "bo, introduced by carol", |h| {
+        h.state().active_contacts().iter().any(|c| {
+            c.address == bo.address()
+                && c.state == ContactState::Accepted
+                && c.origin == kith_node::ContactOrigin::Introduced { by: carol_key }
+        })
+    });
+    wait(&mut h, "the card is gone", |h| {
+        !has_label(h, "Carol wants to introduce you to Bo")
+    });
+
+    // "Introduce…" from Carol's menu: whom to, and a note.
+    h.get_by_label_contains("Carol, online").click();
+    h.step();
+    wait(&mut h, "carol's chat", |h| has_label(h, "Contact menu"));
+    click(&mut h, "Contact menu");
+    click(&mut h, "Introduce…");
+    wait(&mut h, "introduce dialog", |h| {
+        has_label(h, "Introduce “Carol” to…")
+    });
+    // The radio button (its text is a node of the same name).
+    h.get_by_role_and_label(egui::accesskit::Role::RadioButton, "Bo")
+        .click();
+    h.step();
+    h.step();
+    unfocus(&mut h);
+    mask_times(&mut h);
+    mask_labels(&mut h, &[&carol_redacted]);
+    h.snapshot_options(
+        "introduce_dialog",
+        &egui_kittest::SnapshotOptions::new().max_failed_pixels(1000),
+    );
+    click(&mut h, "Introduce");
+    strangers.rt.block_on(async {
+        for _ in 0..400 {
+            let offered = carol.introductions().await.unwrap().into_iter().any(
+                |v| matches!(v, kith_node::IntroductionView::Offered { name, .. } if name == "Bo"),
+            );
+            if offered {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("carol got no introduction from alice");
+    });
+    strangers.shutdown();
 }
