@@ -925,6 +925,9 @@ fn introduction_card_and_introduce_dialog() {
         !has_label(h, "Carol wants to introduce you to Bo")
     });
 
+    // They connect (Alice's node and Bo's dial each other).
+    wait(&mut h, "bo online", |h| has_label(h, "Bo, online"));
+
     // "Introduce…" from Carol's menu: whom to, and a note.
     h.get_by_label_contains("Carol, online").click();
     h.step();
