@@ -619,11 +619,11 @@ impl KithApp {
             Reply::ContactAdded { profile, result } => {
                 if let Some(s) = self.session_mut(&profile) {
                     match result {
-                        Ok(c) => {
+                        Ok(id) => {
                             s.add = None;
-                            s.selected = Some(c.id);
+                            s.selected = Some(id);
                             s.chat.clear();
-                            s.chat_for = Some(c.id);
+                            s.chat_for = Some(id);
                             s.contacts_dirty = true;
                         }
                         Err(e) => {

@@ -78,8 +78,8 @@ pub(crate) enum Reply {
     ContactAdded {
         /// Which profile.
         profile: String,
-        /// The contact, or why not.
-        result: Result<ContactView, Error>,
+        /// The new contact's id (its view comes with the contact list), or why not.
+        result: Result<ContactId, Error>,
     },
     /// Settings were saved.
     SettingsSaved {

@@ -266,7 +266,7 @@ pub(crate) fn add_contact(app: &mut KithApp, ctx: &egui::Context, active: &str) 
                 app.backend.spawn(async move {
                     Reply::ContactAdded {
                         profile,
-                        result: p.add_contact(&link, &alias).await,
+                        result: p.add_contact(&link, &alias).await.map(|c| c.id),
                     }
                 });
             }
