@@ -239,26 +239,39 @@ pub(crate) fn target(p: &ProfileInner, c: &Contact, contacts_first: bool) -> Res
     })
 }
 
-/// A contact told us how to reach it: keep it, and re-authorize our contacts
-/// address when its key for it is new.
+/// A contact told us how to reach it: keep it, and authorize its key on our
+/// contacts address.
+///
+/// Both values are derived from the two identities (protocol § 9), so an
+/// honest contact sends the same `Reach` every session. The first one is
+/// kept; a later, different one is refused without any work: otherwise a
+/// hostile contact could make us relaunch our contacts address (and so
+/// cut every other contact off for a while) as often as it likes. A repeat
+/// costs one read, no write.
 pub(crate) async fn receive(p: &Arc<ProfileInner>, id: ContactId, r: Reach) -> Result<()> {
     // A bad key is refused before anything is stored.
     IdentityKey::from_bytes(&r.contacts_service)?;
-    let key_changed = p
+    // `Some(true)`: new; `Some(false)`: as known; `None`: a change, refused.
+    let outcome = p
         .store
         .call(move |s| {
+            match s.contact(id)?.reach {
+                Some(known) if known == r => return Ok(Some(false)),
+                Some(_) => return Ok(None),
+                None => {}
+            }
             s.update_contact_with(id, |c| {
-                let before = c.reach;
                 c.reach = Some(r);
-                Ok::<bool, std::convert::Infallible>(
-                    before.map(|b| b.discovery_key) != Some(r.discovery_key),
-                )
-            })
+                Ok::<(), std::convert::Infallible>(())
+            })?
+            .unwrap_or_else(|never| match never {});
+            Ok(Some(true))
         })
-        .await?
-        .unwrap_or_else(|never| match never {});
-    if key_changed {
-        changed(p);
+        .await?;
+    match outcome {
+        Some(true) => changed(p),
+        Some(false) => {}
+        None => return Err(Error::Protocol("a contact changed how it is reached")),
     }
     Ok(())
 }

@@ -438,3 +438,51 @@ async fn requests_closed_then_a_window() {
     .await;
     k.shutdown().await;
 }
+
+/// A contact's `Reach` is fixed for the pair: once known, a different one
+/// is refused without re-planning our listeners (a hostile contact cannot
+/// make us relaunch our contacts address at will); the same one again is
+/// accepted and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_cannot_change_its_reach() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let k = kith(dir.path());
+    let (a, b) = pair(&k).await;
+    let bob = a.add_contact(&b.link(), "bob").await.expect("add");
+    let mut b_events = b.subscribe();
+    let req = next_request(&mut b_events, 10).await.expect("request");
+    b.accept_contact(req).await.expect("accept");
+    let id = bob.id;
+    let known = loop {
+        let c = a
+            .inner
+            .store
+            .call(move |s| s.contact(id))
+            .await
+            .expect("contact");
+        if let Some(r) = c.reach {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let plans = *a.inner.reach_changes.borrow();
+    crate::reach::receive(&a.inner, id, known)
+        .await
+        .expect("the same Reach again");
+    let mut other = known;
+    other.discovery_key = kith_core::reach::DiscoveryKey([7; 32]);
+    assert!(crate::reach::receive(&a.inner, id, other).await.is_err());
+    let c = a
+        .inner
+        .store
+        .call(move |s| s.contact(id))
+        .await
+        .expect("contact");
+    assert_eq!(c.reach, Some(known));
+    assert_eq!(
+        *a.inner.reach_changes.borrow(),
+        plans,
+        "listeners re-planned"
+    );
+    k.shutdown().await;
+}
