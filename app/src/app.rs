@@ -111,6 +111,8 @@ pub(crate) struct Session {
     pub(crate) intro: crate::intro::IntroUi,
     /// The contact whose safety number the "Verify safety number" dialog shows.
     pub(crate) verify: Option<ContactId>,
+    /// The inbox: its status, drops, and what the inbox view shows.
+    pub(crate) inbox: crate::inbox::InboxUi,
 }
 
 impl Session {
@@ -277,6 +279,18 @@ impl KithApp {
         self.active_session().map(|s| self.network_kind(s))
     }
 
+    /// The drops in the active profile's inbox, as the app shows them (for tests).
+    pub fn active_inbox(&self) -> Vec<kith_node::InboxDrop> {
+        self.active_session()
+            .map(|s| s.inbox.drops.clone())
+            .unwrap_or_default()
+    }
+
+    /// The inbox link the active profile shows, while its inbox is on (for tests).
+    pub fn active_inbox_link(&self) -> Option<String> {
+        self.active_session().and_then(|s| s.inbox.link_text())
+    }
+
     /// Names of unlocked profiles (for tests).
     pub fn unlocked_names(&self) -> Vec<String> {
         self.sessions.iter().map(|s| s.name().to_owned()).collect()
@@ -337,6 +351,7 @@ impl KithApp {
             confirm: None,
             intro: crate::intro::IntroUi::default(),
             verify: None,
+            inbox: crate::inbox::InboxUi::new(),
         });
         self.sessions.sort_by(|a, b| a.name().cmp(b.name()));
         self.active = Some(name);
@@ -459,6 +474,14 @@ impl KithApp {
         }
         for p in to_load {
             self.backend.load_contacts(&p);
+        }
+        // The same for inboxes.
+        for s in &mut self.sessions {
+            if s.inbox.dirty && !s.inbox.loading {
+                s.inbox.dirty = false;
+                s.inbox.loading = true;
+                crate::inbox::load(&self.backend, &s.profile);
+            }
         }
     }
 
@@ -683,6 +706,7 @@ impl KithApp {
                 if let Some(s) = self.session_mut(&profile) {
                     s.online_busy = false;
                     s.status = s.profile.network_status();
+                    s.inbox.dirty = true;
                     if let Err(e) = result
                         && !matches!(s.status, NetworkStatus::Failed { .. })
                     {
@@ -711,12 +735,31 @@ impl KithApp {
                     }
                 }
             }
+            Reply::Inbox { profile, result } => {
+                if let Some(s) = self.session_mut(&profile) {
+                    s.inbox.loaded(result);
+                }
+            }
+            Reply::InboxDone {
+                profile,
+                ask,
+                result,
+            } => {
+                if let Some(s) = self.session_mut(&profile) {
+                    if matches!(ask, crate::inbox::Ask::Request(..)) && result.is_ok() {
+                        // The request is a new contact, waiting for them.
+                        s.contacts_dirty = true;
+                    }
+                    s.inbox.done(&ask, result);
+                }
+            }
             Reply::Event { profile, event } => self.apply_event(ctx, &profile, event),
             Reply::Resync { profile } => {
                 if let Some(s) = self.session_mut(&profile) {
                     s.contacts_dirty = true;
                     s.dropped_requests = s.profile.dropped_requests();
                     s.status = s.profile.network_status();
+                    s.inbox.dirty = true;
                     if let Some(c) = s.selected {
                         let p = s.profile.clone();
                         self.backend.load_messages(&p, c, false);
@@ -752,7 +795,17 @@ impl KithApp {
             return;
         };
         match event {
-            Event::Network(st) => s.status = st,
+            Event::Network(st) => {
+                s.status = st;
+                // Online or offline: the inbox link's TCP hint comes or goes.
+                s.inbox.dirty = true;
+            }
+            Event::InboxDrop(id) => {
+                s.inbox.arrived(id);
+                if !focused {
+                    self.unseen += 1;
+                }
+            }
             Event::MessageReceived { contact, message } => {
                 if s.chat_for == Some(contact) {
                     if !s.chat.iter().any(|m| m.id == message.id) {

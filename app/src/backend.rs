@@ -9,8 +9,8 @@ use std::future::Future;
 use std::path::PathBuf;
 
 use kith_node::{
-    ContactId, ContactView, Error, Event, IntroductionView, Kith, MessageView, Network, Profile,
-    Settings,
+    ContactId, ContactView, Error, Event, InboxDrop, InboxStatus, IntroductionView, Kith,
+    MessageView, Network, Profile, Settings,
 };
 use tokio::sync::mpsc;
 
@@ -148,6 +148,22 @@ pub(crate) enum Reply {
         profile: String,
         /// The TOML, or why not.
         result: Result<String, String>,
+    },
+    /// The inbox was read.
+    Inbox {
+        /// Which profile.
+        profile: String,
+        /// Whether it is on, its link, and its drops (oldest first), or why not.
+        result: Result<(InboxStatus, Vec<InboxDrop>), Error>,
+    },
+    /// Something asked in the inbox ended.
+    InboxDone {
+        /// Which profile.
+        profile: String,
+        /// What was asked.
+        ask: crate::inbox::Ask,
+        /// Done, or why not.
+        result: Result<(), Error>,
     },
     /// A desktop notification could not be shown: show it in the window.
     NotifyFallback {

@@ -50,6 +50,12 @@ pub(crate) fn validate_link(link: &str, alias: &str) -> Result<ContactLink, Stri
         return Err("Paste the link your contact gave you (it starts with kith://).".into());
     }
     let l = ContactLink::parse(link).map_err(|e| format!("This is not a valid Kith link: {e}."))?;
+    validate_alias(alias)?;
+    Ok(l)
+}
+
+/// Check a name given to a contact (as the node takes it): what is wrong, if anything.
+pub(crate) fn validate_alias(alias: &str) -> Result<(), String> {
     if alias.trim().is_empty() {
         return Err("Give this contact a name, as you want to see it.".into());
     }
@@ -59,7 +65,7 @@ pub(crate) fn validate_link(link: &str, alias: &str) -> Result<ContactLink, Stri
             kith_node::MAX_ALIAS
         ));
     }
-    Ok(l)
+    Ok(())
 }
 
 /// Read a QR code from an image file, off the UI thread.

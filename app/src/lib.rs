@@ -5,6 +5,7 @@ mod backend;
 mod camera;
 pub mod demo;
 mod dialogs;
+mod inbox;
 mod intro;
 mod main_view;
 mod meet;

@@ -164,7 +164,11 @@ pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
         contacts_panel(s, ui, &mut actions);
         egui::CentralPanel::default().show(ui, |ui| {
             network_banner(ui, kind, false);
-            chat(s, ui, &mut actions);
+            if s.inbox.open {
+                crate::inbox::view(s, ui);
+            } else {
+                chat(s, ui, &mut actions);
+            }
         });
         confirm_dialog(s, &ctx, &mut actions);
         crate::intro::dialog(s, &ctx);
@@ -175,6 +179,7 @@ pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
     crate::dialogs::settings(app, &ctx, &active);
     perform(app, &active, actions);
     crate::intro::perform(app, &active);
+    crate::inbox::perform(app, &active);
 }
 
 /// Something the person can do to a contact or a request.
@@ -236,6 +241,8 @@ struct Actions {
     introduce: Option<ContactId>,
     /// Open the safety-number dialog for this contact.
     verify: Option<ContactId>,
+    /// Show the inbox.
+    inbox: bool,
     online: bool,
     offline: bool,
 }
@@ -255,6 +262,12 @@ fn perform(app: &mut KithApp, active: &str, a: Actions) {
     }
     if let Some(c) = a.verify {
         s.verify = Some(c);
+    }
+    if a.inbox {
+        if let Some(c) = s.selected {
+            s.deselect(c);
+        }
+        s.inbox.show();
     }
     for &(id, what) in &a.contact {
         if matches!(what, ContactAction::Block | ContactAction::Remove) {
@@ -276,6 +289,7 @@ fn perform(app: &mut KithApp, active: &str, a: Actions) {
     } else {
         let mut load = None;
         if let Some(c) = a.select {
+            s.inbox.hide();
             s.selected = Some(c);
             s.chat_error = None;
             if s.chat_for != Some(c) {
@@ -474,7 +488,8 @@ fn profiles_bar(app: &mut KithApp, ui: &mut egui::Ui) {
                     .contacts
                     .iter()
                     .filter(|c| c.state == ContactState::IncomingRequest)
-                    .count();
+                    .count()
+                    + s.inbox.unseen();
                 ui.horizontal(|ui| {
                     dot(ui, if up { green() } else { egui::Color32::GRAY }, &words);
                     let mut text = s.display_name.clone();
@@ -600,6 +615,10 @@ fn contacts_panel(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
             }
             ui.separator();
             egui::ScrollArea::vertical().show(ui, |ui| {
+                if crate::inbox::entry(ui, &s.inbox) {
+                    actions.inbox = true;
+                }
+                ui.add_space(4.0);
                 if let Some(t) = dropped_text(s.dropped_requests) {
                     ui.label(egui::RichText::new(t).weak()).on_hover_text(
                         "More people asked to connect than Kith keeps waiting at once, \
@@ -1150,6 +1169,7 @@ mod tests {
         );
         offered.push("“”…’·".to_owned());
         offered.push(verified_text(true));
+        offered.push(crate::inbox::ENTRY_SIGN.to_owned());
         let missing: Vec<String> = ctx.fonts_mut(|f| {
             offered
                 .into_iter()

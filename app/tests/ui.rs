@@ -8,8 +8,8 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use kith_app::{AppConfig, KithApp};
 use kith_node::{
-    ContactState, KdfChoice, Kith, KithConfig, MessageState, Network, NetworkKind, NetworkStatus,
-    Password, Profile,
+    ContactState, KdfChoice, Kith, KithConfig, LeaveReply, MessageState, Network, NetworkKind,
+    NetworkStatus, Password, Profile, ReplyAddress,
 };
 
 type H = Harness<'static, KithApp>;
@@ -508,6 +508,12 @@ fn settings_dialog() {
     h.state_mut().shutdown();
 }
 
+fn loopback() -> Network {
+    Network::Tcp {
+        listen: "127.0.0.1:0".parse().expect("loopback address"),
+    }
+}
+
 /// People who are not contacts yet: profiles on an engine of their own in
 /// this process, over TCP on 127.0.0.1.
 struct Strangers {
@@ -535,25 +541,27 @@ impl Strangers {
         }
     }
 
-    /// A new profile named `display` (as they choose) asks `link` to connect.
-    fn ask(&self, profile: &str, display: &str, link: &str) -> Profile {
-        let link = kith_core::ContactLink::parse(link).expect("the app's link parses");
+    /// A new profile named `display` (as they choose), online.
+    fn online(&self, profile: &str, display: &str) -> Profile {
         self.rt.block_on(async {
             let p = self
                 .kith
                 .create_profile(profile, display, Password::new(PASSWORD.into()))
                 .await
                 .expect("stranger's profile");
-            p.go_online(Network::Tcp {
-                listen: "127.0.0.1:0".parse().expect("loopback address"),
-            })
-            .await
-            .expect("stranger online");
-            p.add_contact(&link, "them")
-                .await
-                .expect("stranger adds the app");
+            p.go_online(loopback()).await.expect("stranger online");
             p
         })
+    }
+
+    /// A new profile named `display` (as they choose) asks `link` to connect.
+    fn ask(&self, profile: &str, display: &str, link: &str) -> Profile {
+        let link = kith_core::ContactLink::parse(link).expect("the app's link parses");
+        let p = self.online(profile, display);
+        self.rt
+            .block_on(p.add_contact(&link, "them"))
+            .expect("stranger adds the app");
+        p
     }
 
     fn shutdown(&self) {
@@ -964,4 +972,303 @@ fn introduction_card_and_introduce_dialog() {
         panic!("carol got no introduction from alice");
     });
     strangers.shutdown();
+}
+
+const INBOX_ON: &str = "Inbox on: take anonymous messages";
+
+/// The `n`th control (top to bottom) with this label.
+fn nth<'a>(h: &'a H, label: &'a str, n: usize) -> egui_kittest::Node<'a> {
+    let mut all: Vec<_> = h.query_all_by_label(label).collect();
+    all.sort_by(|a, b| a.rect().min.y.total_cmp(&b.rect().min.y));
+    assert!(n < all.len(), "no control number {n} labelled {label}");
+    all.swap_remove(n)
+}
+
+/// Click the `n`th control (top to bottom) with this label.
+fn click_nth(h: &mut H, label: &str, n: usize) {
+    nth(h, label, n).scroll_to_me();
+    h.step();
+    h.step();
+    nth(h, label, n).hover();
+    h.step();
+    nth(h, label, n).click();
+    h.step();
+    h.step();
+}
+
+/// The inbox link a profile of the strangers' shows, once its TCP listener runs.
+fn inbox_link_of(strangers: &Strangers, p: &Profile) -> kith_node::InboxLink {
+    strangers.rt.block_on(async {
+        for _ in 0..200 {
+            if let Some(l) = p.inbox_status().await.expect("inbox status").link
+                && l.tcp.is_some()
+            {
+                return l;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the stranger's inbox never listened");
+    })
+}
+
+/// Issue 8 §5: the inbox beside the requests. Off by default; switched on,
+/// its link (not the contact link) and QR code show. Drops from a profile
+/// that leaves its inbox, one that leaves its contact link and one from no
+/// profile at all land in it, counted on the entry, oldest first, the
+/// hostile text shown as codes. Reply, Ask to connect, Block and Delete do
+/// what they say; a new address changes the link and the old one stops
+/// working; switched off, the link goes.
+#[test]
+fn inbox_on_drops_reply_block_delete_rotate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app(dir.path());
+    create_profile(&mut h, "Alice");
+    wait_online(&mut h);
+    // Off by default.
+    wait(&mut h, "inbox entry", |h| has_label(h, "Inbox (off)"));
+    click(&mut h, "Inbox (off)");
+    wait(&mut h, "inbox shown", |h| {
+        h.query_by_label(INBOX_ON).is_some()
+    });
+    assert!(!toggled(&h, INBOX_ON));
+    assert!(!has_label(&h, "Your inbox link"));
+    assert!(has_label(&h, "No messages in the inbox."));
+
+    // On: its link and QR code, which are not the contact link.
+    click(&mut h, INBOX_ON);
+    wait(&mut h, "inbox link shown", |h| {
+        toggled(h, INBOX_ON)
+            && h.state()
+                .active_inbox_link()
+                .is_some_and(|l| l.contains("?inbox&tcp=127.0.0.1:"))
+    });
+    let link_text = h.state().active_inbox_link().unwrap();
+    wait(&mut h, "the link as text", |h| has_label(h, &link_text));
+    assert!(h.query_by_label("Your inbox QR code").is_some());
+    assert!(h.query_by_label("Copy inbox link").is_some());
+    assert!(has_label(
+        &h,
+        "Your inbox link — for anonymous messages, not your contact link"
+    ));
+    let link = kith_node::InboxLink::parse(&link_text).expect("an inbox link");
+    let contact = kith_core::ContactLink::parse(&h.state().active_link().unwrap()).unwrap();
+    assert_ne!(link.address, contact.address);
+    assert_ne!(link.tcp, contact.tcp);
+
+    // Closed, drops arrive: the entry counts them.
+    click(&mut h, "Close inbox");
+    assert!(h.query_by_label(INBOX_ON).is_none());
+    let strangers = Strangers::new();
+    let bob = strangers.online("bob", "Bob");
+    strangers.rt.block_on(bob.set_inbox(true)).unwrap();
+    let bob_inbox = inbox_link_of(&strangers, &bob);
+    let carol = strangers.online("carol", "Carol");
+    strangers.rt.block_on(async {
+        bob.drop_message(&link, "Hello from Bob, answer me here", LeaveReply::Inbox)
+            .await
+            .expect("bob's drop");
+        carol
+            .drop_message(&link, "Carol here: add me", LeaveReply::Contact)
+            .await
+            .expect("carol's drop");
+        strangers
+            .kith
+            .drop_message(&loopback(), &link, "nobody \u{1b}[31mhere\u{202E}gnp.exe")
+            .await
+            .expect("anonymous drop");
+    });
+    wait(&mut h, "badge", |h| has_label(h, "Inbox, 3 new"));
+    // The profile bar counts them too.
+    assert!(has_label(&h, "Alice (3)"));
+    assert!(
+        h.state().active_contacts().is_empty(),
+        "no contact, no request"
+    );
+
+    // Shown: oldest first, what each left, the hostile text as codes.
+    click(&mut h, "Inbox, 3 new");
+    wait(&mut h, "drops shown", |h| {
+        has_label(h, "Hello from Bob, answer me here")
+            && has_label(h, "Carol here: add me")
+            && has_label(h, "nobody [U+001B][31mhere[U+202E]gnp.exe")
+    });
+    wait(&mut h, "badge gone", |h| {
+        h.query_by_role_and_label(egui::accesskit::Role::Button, "Inbox")
+            .is_some()
+            && !has_label(h, "3 new")
+    });
+    let bodies: Vec<String> = h
+        .state()
+        .active_inbox()
+        .into_iter()
+        .map(|d| d.body)
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            "Hello from Bob, answer me here",
+            "Carol here: add me",
+            "nobody \u{1b}[31mhere\u{202E}gnp.exe"
+        ]
+    );
+    // What each left, as the node read it.
+    let left: Vec<Option<ReplyAddress>> = h
+        .state()
+        .active_inbox()
+        .into_iter()
+        .map(|d| d.reply)
+        .collect();
+    assert_eq!(
+        left,
+        [
+            Some(ReplyAddress::Inbox(bob_inbox)),
+            Some(ReplyAddress::Contact(carol.link())),
+            None
+        ]
+    );
+    let y = |h: &H, t: &str| h.get_by_label_contains(t).rect().min.y;
+    assert!(y(&h, "Hello from Bob") < y(&h, "Carol here"));
+    assert!(y(&h, "Carol here") < y(&h, "nobody"));
+    assert_eq!(h.query_all_by_label("new").count(), 3, "marked new");
+    // Reply only where an inbox was left, Ask to connect only where a
+    // contact link was, Block where either was, Delete everywhere.
+    assert_eq!(h.query_all_by_label("Reply").count(), 1);
+    assert_eq!(h.query_all_by_label("Ask to connect…").count(), 1);
+    assert_eq!(h.query_all_by_label("Block sender…").count(), 2);
+    assert_eq!(h.query_all_by_label("Delete").count(), 3);
+    assert!(has_label(&h, "Anonymous: it left no reply address"));
+    unfocus(&mut h);
+    mask_labels(&mut h, &[&link_text, "Your inbox QR code", "Received "]);
+    h.snapshot_options(
+        "inbox",
+        &egui_kittest::SnapshotOptions::new().max_failed_pixels(1000),
+    );
+
+    // Reply to Bob, leaving Alice's inbox: it lands in Bob's.
+    click(&mut h, "Reply");
+    fill(&mut h, "Your reply", "Hi Bob, got it");
+    click(&mut h, "My inbox link (they can answer here)");
+    click(&mut h, "Send reply");
+    wait(&mut h, "reply sent", |h| {
+        has_label(h, "Your reply was dropped into their inbox.")
+    });
+    assert!(h.query_by_label("Your reply").is_none(), "the form closed");
+    let at_bob = strangers.rt.block_on(bob.inbox()).unwrap();
+    assert_eq!(at_bob.len(), 1);
+    assert_eq!(at_bob[0].body, "Hi Bob, got it");
+    assert_eq!(at_bob[0].reply, Some(ReplyAddress::Inbox(link.clone())));
+
+    // Ask Carol to connect: a contact request from Alice's profile.
+    click(&mut h, "Ask to connect…");
+    assert!(has_label(&h, "it shows them who you are"));
+    fill(&mut h, "Name for them", "Carol");
+    click(&mut h, "Send contact request");
+    wait(&mut h, "carol asked", |h| {
+        h.state()
+            .active_contacts()
+            .iter()
+            .any(|c| c.address == carol.address() && c.state == ContactState::Outgoing)
+    });
+    assert!(has_label(&h, "Contact request sent to “Carol”"));
+    strangers.rt.block_on(async {
+        for _ in 0..200 {
+            let cs = carol.contacts().await.unwrap();
+            if cs.iter().any(|c| {
+                c.address.to_string() == contact.address.to_string()
+                    && c.state == ContactState::IncomingRequest
+            }) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("carol got no request from alice");
+    });
+
+    // Block Bob (after a plain warning): his drop goes, a later one from
+    // his reply address is discarded though he is told it was stored.
+    click_nth(&mut h, "Block sender…", 0);
+    wait(&mut h, "confirmation", |h| {
+        has_label(h, "Block this sender?")
+    });
+    assert!(has_label(&h, "Blocking is a filter, not a guarantee"));
+    click(&mut h, "Block");
+    wait(&mut h, "bob's drop gone", |h| {
+        h.state().active_inbox().len() == 2 && !has_label(h, "Hello from Bob")
+    });
+    strangers.rt.block_on(async {
+        bob.drop_message(&link, "Bob again", LeaveReply::Inbox)
+            .await
+            .expect("told it was stored");
+        strangers
+            .kith
+            .drop_message(&loopback(), &link, "after the block")
+            .await
+            .expect("anonymous drop");
+    });
+    wait(&mut h, "the next drop", |h| has_label(h, "after the block"));
+    assert!(!has_label(&h, "Bob again"));
+    assert_eq!(h.state().active_inbox().len(), 3);
+
+    // Delete the first anonymous drop: the others stay.
+    click_nth(&mut h, "Delete", 1);
+    wait(&mut h, "deleted", |h| {
+        h.state().active_inbox().len() == 2 && !has_label(h, "nobody")
+    });
+    assert!(has_label(&h, "Carol here: add me"));
+    assert!(has_label(&h, "after the block"));
+
+    // A new address, after a plain warning: the link changes, the old one
+    // stops working, the new one takes drops.
+    click(&mut h, "New address…");
+    wait(&mut h, "rotate warning", |h| {
+        has_label(h, "Give your inbox a new address?")
+    });
+    assert!(has_label(&h, "The old link stops working at once"));
+    click(&mut h, "Make a new address");
+    wait(&mut h, "new link", |h| {
+        h.state()
+            .active_inbox_link()
+            .is_some_and(|l| l != link_text && l.contains("&tcp=127.0.0.1:"))
+            && has_label(h, "Your inbox has a new address.")
+    });
+    let new_text = h.state().active_inbox_link().unwrap();
+    assert!(has_label(&h, &new_text));
+    assert!(!has_label(&h, &link_text));
+    let new_link = kith_node::InboxLink::parse(&new_text).unwrap();
+    assert_ne!(new_link.address, link.address);
+    let old = strangers.rt.block_on(strangers.kith.drop_message(
+        &loopback(),
+        &link,
+        "sent to the old address",
+    ));
+    assert!(
+        matches!(
+            old,
+            Err(kith_node::Error::Drop(kith_node::DropRefused::Unreachable))
+        ),
+        "{old:?}"
+    );
+    strangers
+        .rt
+        .block_on(
+            strangers
+                .kith
+                .drop_message(&loopback(), &new_link, "sent to the new address"),
+        )
+        .expect("the new link works");
+    wait(&mut h, "drop at the new link", |h| {
+        has_label(h, "sent to the new address")
+    });
+    assert!(!has_label(&h, "sent to the old address"));
+
+    // Off: the link goes; kept drops stay.
+    click(&mut h, INBOX_ON);
+    wait(&mut h, "off", |h| {
+        !toggled(h, INBOX_ON)
+            && h.state().active_inbox_link().is_none()
+            && !has_label(h, "Your inbox link")
+    });
+    assert_eq!(h.state().active_inbox().len(), 3);
+    strangers.shutdown();
+    h.state_mut().shutdown();
 }
