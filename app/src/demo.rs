@@ -2,8 +2,8 @@
 //!
 //! Makes throwaway profiles in a temporary folder, with the dangerously fast
 //! password hashing, talking over plain TCP on 127.0.0.1 only: Alice and Bob
-//! exchange a few messages, and Carol asks Alice to connect. Nothing here is
-//! used by a normal start.
+//! exchange a few messages, Carol asks Alice to connect, and two anonymous
+//! messages wait in Alice's inbox. Nothing here is used by a normal start.
 
 use std::time::Duration;
 
@@ -36,6 +36,19 @@ async fn until_delivered(p: &Profile, c: ContactId) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     anyhow::bail!("demo messages were not delivered in time")
+}
+
+/// The inbox link of `p` once its TCP listener runs (its port is in the link).
+async fn inbox_link_when_listening(p: &Profile) -> anyhow::Result<kith_node::InboxLink> {
+    for _ in 0..200 {
+        if let Some(l) = p.inbox_status().await?.link
+            && l.tcp.is_some()
+        {
+            return Ok(l);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("the demo inbox did not start listening in time")
 }
 
 /// Build the demo on `rt`.
@@ -80,7 +93,20 @@ pub fn build(rt: &tokio::runtime::Runtime) -> anyhow::Result<Demo> {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        // Carol's part is done: only her request stays, at Alice.
+        // Alice's inbox takes two anonymous messages: one from Carol, who
+        // leaves her contact link, and one from no profile at all.
+        alice.set_inbox(true).await?;
+        let inbox = inbox_link_when_listening(&alice).await?;
+        carol
+            .drop_message(
+                &inbox,
+                "Saw your stall at the market. Could we talk about the garden project?",
+                kith_node::LeaveReply::Contact,
+            )
+            .await?;
+        k.drop_message(&loopback(), &inbox, "Thank you for the flyers.")
+            .await?;
+        // Carol's part is done: only her request and her drop stay, at Alice.
         k.lock("carol").await;
         anyhow::Ok(())
     })

@@ -306,6 +306,24 @@ pub(crate) fn entry_label(on: Option<bool>, new: usize) -> String {
     }
 }
 
+/// What the entry says under its name: on or off, and how many messages it
+/// keeps (the badge counts only those new since unlocking: the node keeps no
+/// read state).
+pub(crate) fn entry_sub(on: Option<bool>, kept: usize) -> String {
+    let kept = match kept {
+        0 => None,
+        1 => Some("1 message".to_owned()),
+        n => Some(format!("{n} messages")),
+    };
+    match (on, kept) {
+        (Some(false), None) => "off".to_owned(),
+        (Some(false), Some(k)) => format!("off · {k}"),
+        (_, Some(k)) => k,
+        (Some(true), None) => "anonymous messages".to_owned(),
+        (None, None) => String::new(),
+    }
+}
+
 /// The "Inbox" entry in the contacts panel, with its badge. Clicked: shows it.
 pub(crate) fn entry(ui: &mut egui::Ui, inbox: &InboxUi) -> bool {
     let new = inbox.unseen();
@@ -333,12 +351,7 @@ pub(crate) fn entry(ui: &mut egui::Ui, inbox: &InboxUi) -> bool {
                             )
                             .selectable(false),
                         );
-                        let sub = match on {
-                            Some(true) => "anonymous messages",
-                            Some(false) => "off",
-                            None => "",
-                        };
-                        let mut sub = egui::RichText::new(sub).small();
+                        let mut sub = egui::RichText::new(entry_sub(on, inbox.drops.len())).small();
                         sub = if selected {
                             sub.color(ui.visuals().selection.stroke.color)
                         } else {
@@ -440,6 +453,10 @@ pub(crate) fn view(s: &mut Session, ui: &mut egui::Ui) {
     }
     ui.add_space(4.0);
     let Some(status) = i.status.clone() else {
+        // Not read yet, or reading failed (said in the note).
+        if let Some((_, note)) = &i.note {
+            note_line(ui, note);
+        }
         ui.spinner();
         return;
     };
@@ -838,12 +855,28 @@ pub(crate) fn perform(app: &mut KithApp, active: &str) {
     let Some(s) = app.session_mut(active) else {
         return;
     };
-    let asked = std::mem::take(&mut s.inbox.asked);
+    let mut asked = std::mem::take(&mut s.inbox.asked);
     for a in &asked {
         if matches!(a, Ask::Switch(_)) {
             s.inbox.busy = true;
         }
     }
+    // A reply needs the network; say so rather than try.
+    let offline = s.profile.network_kind().is_none();
+    asked.retain(|a| match a {
+        Ask::Reply(id, ..) if offline => {
+            s.inbox.pending.remove(id);
+            s.inbox.note = Some((
+                Some(*id),
+                Err(format!(
+                    "{}. You are offline: go online first (your reply is still here).",
+                    a.failed_text()
+                )),
+            ));
+            false
+        }
+        _ => true,
+    });
     let p = s.profile.clone();
     for ask in asked {
         let p = p.clone();
@@ -878,6 +911,16 @@ mod tests {
         assert_eq!(entry_label(Some(true), 3), "Inbox, 3 new");
         // Drops kept from before it was switched off still count.
         assert_eq!(entry_label(Some(false), 1), "Inbox, 1 new");
+    }
+
+    #[test]
+    fn the_entry_says_what_it_keeps() {
+        assert_eq!(entry_sub(None, 0), "");
+        assert_eq!(entry_sub(Some(false), 0), "off");
+        assert_eq!(entry_sub(Some(false), 2), "off · 2 messages");
+        assert_eq!(entry_sub(Some(true), 0), "anonymous messages");
+        assert_eq!(entry_sub(Some(true), 1), "1 message");
+        assert_eq!(entry_sub(Some(true), 50), "50 messages");
     }
 
     #[test]

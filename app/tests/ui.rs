@@ -369,7 +369,12 @@ fn add_contact_dialog_qr_and_bad_input() {
     let link = h.get_by_label("Your link").rect();
     h.mask(qr);
     h.mask(link);
-    h.snapshot("add_contact");
+    // The masked link's width follows its port's digits: a pixel column
+    // at its edge can differ from run to run.
+    h.snapshot_options(
+        "add_contact",
+        &egui_kittest::SnapshotOptions::new().max_failed_pixels(100),
+    );
 
     // Nothing typed.
     click(&mut h, "Add this contact");
@@ -1016,7 +1021,7 @@ fn inbox_link_of(strangers: &Strangers, p: &Profile) -> kith_node::InboxLink {
 /// that leaves its inbox, one that leaves its contact link and one from no
 /// profile at all land in it, counted on the entry, oldest first, the
 /// hostile text shown as codes. Reply, Ask to connect, Block and Delete do
-/// what they say; a new address changes the link and the old one stops
+/// what they say, and a reply that cannot go is refused in words; a new address changes the link and the old one stops
 /// working; switched off, the link goes.
 #[test]
 fn inbox_on_drops_reply_block_delete_rotate() {
@@ -1158,6 +1163,23 @@ fn inbox_on_drops_reply_block_delete_rotate() {
     assert_eq!(at_bob[0].body, "Hi Bob, got it");
     assert_eq!(at_bob[0].reply, Some(ReplyAddress::Inbox(link.clone())));
 
+    // Bob's inbox has a new address since: a reply fails, in words, and
+    // stays in its box.
+    strangers.rt.block_on(bob.rotate_inbox()).unwrap();
+    click(&mut h, "Reply");
+    fill(&mut h, "Your reply", "Still there?");
+    click(&mut h, "Send reply");
+    wait(&mut h, "reply refused", |h| {
+        has_label(h, "Your reply was not sent. The inbox did not answer")
+    });
+    assert_eq!(
+        h.get_by_label("Your reply").value().as_deref(),
+        Some("Still there?")
+    );
+    click(&mut h, "Cancel");
+    assert!(h.query_by_label("Your reply").is_none());
+    assert_eq!(strangers.rt.block_on(bob.inbox()).unwrap().len(), 1);
+
     // Ask Carol to connect: a contact request from Alice's profile.
     click(&mut h, "Ask to connect…");
     assert!(has_label(&h, "it shows them who you are"));
@@ -1184,19 +1206,21 @@ fn inbox_on_drops_reply_block_delete_rotate() {
         panic!("carol got no request from alice");
     });
 
-    // Block Bob (after a plain warning): his drop goes, a later one from
-    // his reply address is discarded though he is told it was stored.
-    click_nth(&mut h, "Block sender…", 0);
+    // Carol left her contact link: blocking it (after a plain warning)
+    // deletes her drop, and a later one leaving it is discarded, though she
+    // is told it was stored.
+    click_nth(&mut h, "Block sender…", 1);
     wait(&mut h, "confirmation", |h| {
         has_label(h, "Block this sender?")
     });
     assert!(has_label(&h, "Blocking is a filter, not a guarantee"));
     click(&mut h, "Block");
-    wait(&mut h, "bob's drop gone", |h| {
-        h.state().active_inbox().len() == 2 && !has_label(h, "Hello from Bob")
+    wait(&mut h, "carol's drop gone", |h| {
+        h.state().active_inbox().len() == 2 && !has_label(h, "Carol here")
     });
     strangers.rt.block_on(async {
-        bob.drop_message(&link, "Bob again", LeaveReply::Inbox)
+        carol
+            .drop_message(&link, "Carol again", LeaveReply::Contact)
             .await
             .expect("told it was stored");
         strangers
@@ -1206,7 +1230,7 @@ fn inbox_on_drops_reply_block_delete_rotate() {
             .expect("anonymous drop");
     });
     wait(&mut h, "the next drop", |h| has_label(h, "after the block"));
-    assert!(!has_label(&h, "Bob again"));
+    assert!(!has_label(&h, "Carol again"));
     assert_eq!(h.state().active_inbox().len(), 3);
 
     // Delete the first anonymous drop: the others stay.
@@ -1214,7 +1238,7 @@ fn inbox_on_drops_reply_block_delete_rotate() {
     wait(&mut h, "deleted", |h| {
         h.state().active_inbox().len() == 2 && !has_label(h, "nobody")
     });
-    assert!(has_label(&h, "Carol here: add me"));
+    assert!(has_label(&h, "Hello from Bob, answer me here"));
     assert!(has_label(&h, "after the block"));
 
     // A new address, after a plain warning: the link changes, the old one
@@ -1268,7 +1292,18 @@ fn inbox_on_drops_reply_block_delete_rotate() {
             && h.state().active_inbox_link().is_none()
             && !has_label(h, "Your inbox link")
     });
-    assert_eq!(h.state().active_inbox().len(), 3);
+    assert_eq!(
+        h.state()
+            .active_inbox()
+            .into_iter()
+            .map(|d| d.body)
+            .collect::<Vec<_>>(),
+        [
+            "Hello from Bob, answer me here",
+            "after the block",
+            "sent to the new address"
+        ]
+    );
     strangers.shutdown();
     h.state_mut().shutdown();
 }
