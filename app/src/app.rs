@@ -796,9 +796,12 @@ impl KithApp {
         };
         match event {
             Event::Network(st) => {
+                // Online or offline: the inbox link's TCP hint comes or goes
+                // (not at each step of Tor's progress).
+                if std::mem::discriminant(&s.status) != std::mem::discriminant(&st) {
+                    s.inbox.dirty = true;
+                }
                 s.status = st;
-                // Online or offline: the inbox link's TCP hint comes or goes.
-                s.inbox.dirty = true;
             }
             Event::InboxDrop(id) => {
                 s.inbox.arrived(id);
