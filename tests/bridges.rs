@@ -285,21 +285,18 @@ fn within(what: &str, report: &dyn Fn() -> String, mut f: impl FnMut() -> bool) 
 #[test]
 fn nodes_reach_tor_only_through_bridges() {
     let t0 = Instant::now();
-    let mut net = TorNet::start_early().expect("private Tor network");
-    // The bridges bootstrap while the network finishes its start.
-    let plain = Bridge::start(&net, "bridgeplain", false);
-    let obfs4 = Bridge::start(&net, "bridgeobfs4", true);
-    net.wait_ready().expect("private Tor network ready");
-    let plain_line = plain.line(&net);
-    let obfs4_line = obfs4.line(&net);
+    let net = TorNet::shared().expect("private Tor network");
+    let plain = Bridge::start(net, "bridgeplain", false);
+    let obfs4 = Bridge::start(net, "bridgeobfs4", true);
+    let plain_line = plain.line(net);
+    let obfs4_line = obfs4.line(net);
     println!(
         "timing: network and both bridges ready after {:.1} s",
         t0.elapsed().as_secs_f64()
     );
-    let forbidden = network_ports(&net, &[&plain.data, &obfs4.data]);
+    let forbidden = network_ports(net, &[&plain.data, &obfs4.data]);
     assert!(forbidden.len() >= 14, "{forbidden:?}");
-    let config = net.dir().join("kith-arti.toml");
-    std::fs::write(&config, net.arti_toml()).expect("write arti config");
+    let config = net.arti_config();
 
     // Alice is on the ordinary network; Bob only has the plain bridge,
     // Carol only the obfs4 one.
@@ -308,10 +305,10 @@ fn nodes_reach_tor_only_through_bridges() {
     kb.create("bob");
     kc.create("carol");
     let t_nodes = Instant::now();
-    let alice = start_node(&ka, "alice", &config, None);
-    let bob = start_node(&kb, "bob", &config, Some(&plain_line));
+    let alice = start_node(&ka, "alice", config, None);
+    let bob = start_node(&kb, "bob", config, Some(&plain_line));
     let watch_bob = Watch::start(bob.pid().expect("bob's pid"));
-    let carol = start_node(&kc, "carol", &config, Some(&obfs4_line));
+    let carol = start_node(&kc, "carol", config, Some(&obfs4_line));
     let watch_carol = Watch::start(carol.pid().expect("carol's pid"));
     let report = || {
         format!(
@@ -333,6 +330,13 @@ fn nodes_reach_tor_only_through_bridges() {
         "timing: the three nodes online after {:.1} s",
         t_nodes.elapsed().as_secs_f64()
     );
+    // Each says how it reaches Tor.
+    assert_eq!(ka.status("alice")["bridges"], 0);
+    for (k, p) in [(&kb, "bob"), (&kc, "carol")] {
+        assert_eq!(k.status(p)["bridges"], 1);
+        let human = k.ok(p, &["status"]);
+        assert!(human.contains("through 1 bridge"), "{human}");
+    }
 
     // Alice asks both; each accepts; messages both ways.
     let t_chat = Instant::now();
@@ -419,7 +423,6 @@ fn nodes_reach_tor_only_through_bridges() {
     bob.stop();
     carol.stop();
     alice.stop();
-    drop(net);
     println!(
         "timing: whole bridges suite {:.1} s",
         t0.elapsed().as_secs_f64()

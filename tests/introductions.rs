@@ -294,3 +294,103 @@ fn a_contact_who_is_not_the_introducer_adds_no_one() {
     drop(s);
     drop(daemons);
 }
+
+/// The same story over real onion services on the private Tor network, each
+/// person a process with its own Tor state. Ana and Bo close their request
+/// addresses once Carol is their contact: the introduction still completes,
+/// because an introduced contact is reached on the request address only
+/// until the two have exchanged contacts addresses.
+#[test]
+fn introduced_over_private_tor_with_requests_off() {
+    use kith_tests::tornet::TorNet;
+    const TOR: Duration = Duration::from_secs(240);
+    let net = TorNet::shared().expect("private Tor network");
+    let cfg = net.arti_config().to_string_lossy().into_owned();
+    let people = ["carol", "ana", "bo"];
+    let ks: Vec<Kith> = people.iter().map(|_| Kith::new()).collect();
+    let k = |who: &str| &ks[people.iter().position(|p| *p == who).expect("person")];
+    let mut daemons = vec![];
+    for p in people {
+        k(p).create(p);
+        daemons.push(k(p).start_with(p, &["run", "--transport", "tor", "--tor-config", &cfg], TOR));
+    }
+    let t0 = std::time::Instant::now();
+    for other in ["ana", "bo"] {
+        k("carol").ok(
+            "carol",
+            &["contact", "add", &link(k(other), other), "--alias", other],
+        );
+        wait_until(TOR, &format!("{other} sees carol's request"), || {
+            contact(k(other), other, "carol").filter(|c| c["state"] == "request")
+        });
+        k(other).ok(other, &["contact", "accept", "carol"]);
+        wait_until(TOR, &format!("carol sees {other} accepted"), || {
+            contact(k("carol"), "carol", other)
+                .filter(|c| c["state"] == "accepted" && c["online"] == true)
+        });
+        k(other).ok(other, &["requests", "off"]);
+    }
+    println!(
+        "timing: carol befriended ana and bo over Tor in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    let (ana_addr, bo_addr) = (
+        address_of(&link(k("ana"), "ana")),
+        address_of(&link(k("bo"), "bo")),
+    );
+    let t1 = std::time::Instant::now();
+    let id = k("carol").ok("carol", &["introduce", "ana", "bo", "--note", "over tor"]);
+    let id = id.trim();
+    for p in ["ana", "bo"] {
+        let o = wait_until(TOR, &format!("the introduction at {p}"), || {
+            introductions(k(p), p)
+                .into_iter()
+                .find(|i| i["kind"] == "offered" && i["state"] == "waiting")
+        });
+        assert_eq!(o["id"], id);
+        assert_eq!(o["introduced_by"], "carol");
+        assert_eq!(o["note"], "over tor");
+    }
+    assert!(!knows(k("ana"), "ana", &bo_addr));
+    k("ana").ok("ana", &["introduction", "accept", id]);
+    k("bo").ok("bo", &["introduction", "accept", id]);
+    for (me, other, addr) in [("ana", "bo", &bo_addr), ("bo", "ana", &ana_addr)] {
+        let c = wait_until(TOR, &format!("{me} has {other}"), || {
+            contact(k(me), me, other).filter(|c| c["state"] == "accepted")
+        });
+        assert_eq!(&c["address"], addr.as_str());
+        assert_eq!(c["origin"], "introduced", "{c}");
+        assert_eq!(c["introduced_by"]["alias"], "carol", "{c}");
+    }
+    k("ana").ok("ana", &["send", "bo", "hello bo, over onion services"]);
+    wait_until(TOR, "bo reads ana over Tor", || {
+        k("bo")
+            .has_message("bo", "ana", "in", "hello bo, over onion services", None)
+            .then_some(())
+    });
+    k("bo").ok("bo", &["send", "ana", "hello ana"]);
+    wait_until(TOR, "ana reads bo over Tor", || {
+        k("ana")
+            .has_message("ana", "bo", "in", "hello ana", None)
+            .then_some(())
+    });
+    println!(
+        "timing: introduced, accepted and chatting over Tor in {:.1} s",
+        t1.elapsed().as_secs_f64()
+    );
+    // Once the two have each other's contacts address, their request
+    // addresses are unpublished again: a Tor client that is not theirs
+    // reaches neither.
+    for p in ["ana", "bo"] {
+        assert_eq!(k(p).status(p)["requests"], "off");
+        let host = ContactLink::parse(&link(k(p), p))
+            .expect("link")
+            .address
+            .hostname();
+        wait_until(TOR, &format!("{p}'s request address goes dark"), || {
+            kith_tests::tornet::socks5_connect(net.socks_addr(), &host, kith_transport::ONION_PORT)
+                .err()
+        });
+    }
+    drop(daemons);
+}

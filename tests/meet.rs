@@ -284,10 +284,8 @@ fn meeting_in_person_over_tcp() {
 /// addresses.
 #[test]
 fn meeting_in_person_over_private_tor() {
-    let net = kith_tests::tornet::TorNet::start().expect("private Tor network");
-    let config = net.dir().join("kith-meet-arti.toml");
-    std::fs::write(&config, net.arti_toml()).expect("write arti config");
-    let cfg = config.to_string_lossy().into_owned();
+    let net = kith_tests::tornet::TorNet::shared().expect("private Tor network");
+    let cfg = net.arti_config().to_string_lossy().into_owned();
     let tor_long = Duration::from_secs(240);
     // Separate data directories: each process has its own Tor state.
     let (ka, kb) = (Kith::new(), Kith::new());

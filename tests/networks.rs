@@ -61,7 +61,7 @@ async fn befriend_and_write(a: &Profile, b: &Profile, body: &str) {
 fn profiles_on_different_networks_in_one_process() {
     // As the binaries do: arti's proof-of-work thread stops with its runtime.
     kith_node::quiet_arti_shutdown_panic();
-    let net = TorNet::start().expect("private Tor network");
+    let net = TorNet::shared().expect("private Tor network");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

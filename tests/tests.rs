@@ -1,4 +1,8 @@
 //! Kith end-to-end suites: one module per user story.
+//!
+//! The suites on Tor share one private Tor network per test process
+//! ([`kith_tests::tornet::TorNet::shared`]); only `tor_load`, whose nodes
+//! start before any network is up, starts one of its own.
 
 mod bridges;
 mod cli_chat;

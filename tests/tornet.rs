@@ -43,20 +43,20 @@ fn round_trip(socks: SocketAddr, onion: &str) -> std::io::Result<String> {
 
 #[test]
 fn c_tor_onion_service_round_trip() {
-    let net = TorNet::start().expect("private Tor network");
+    let net = TorNet::shared().expect("private Tor network");
     println!(
-        "timing: network ready after {:.1} s",
+        "timing: network ready after {:.1} s (shared: it may have been up already)",
         net.elapsed_ready().as_secs_f64()
     );
 
     let echo = echo_server();
     let t0 = Instant::now();
-    let hs = net.dir().join("service").join("hs");
+    let hs = net.dir().join("echoservice").join("hs");
     let torrc = format!(
         "HiddenServiceDir {}\nHiddenServicePort 80 {echo}\n",
         hs.display()
     );
-    net.start_node("service", &torrc)
+    net.start_node("echoservice", &torrc)
         .expect("start onion service node");
     let hostname = hs.join("hostname");
     let onion = loop {

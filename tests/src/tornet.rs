@@ -10,6 +10,11 @@
 //! Every tor process gets `__OwningControllerProcess <our pid>`, so it exits by
 //! itself if the test process dies without running [`Drop`]; the directory of
 //! such a dead run is removed by the next [`TorNet::start`].
+//!
+//! Suites share one network per test process ([`TorNet::shared`]): a network
+//! takes half a minute and seven tor processes to start, and the machine CI
+//! runs on has two cores. Only a suite that needs a network of its own (one
+//! that is not up yet when its nodes start) starts one.
 
 use std::collections::hash_map::RandomState;
 use std::fmt::Write as _;
@@ -20,7 +25,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Directory authorities (also relays and exits).
@@ -122,6 +127,8 @@ pub struct TorNet {
     elapsed_ready: Duration,
     /// Lines naming the authorities, for extra nodes.
     dir_authority_lines: String,
+    /// [`TorNet::arti_toml`] in a file (written once, before anyone reads it).
+    arti_config: PathBuf,
     /// Last field: dropped after the processes are stopped.
     dir: tempfile::TempDir,
 }
@@ -133,6 +140,27 @@ fn progress(msg: &str) {
 }
 
 impl TorNet {
+    /// The network every suite of this test process shares, started by the
+    /// first suite that asks (the others wait for it) and ready
+    /// ([`TorNet::start`]). It is never dropped: its tor processes exit with
+    /// the test process (`__OwningControllerProcess`), and the next start
+    /// removes its directory. Suites on it must pick node names of their own
+    /// for [`TorNet::start_node`]. If the start fails, the next caller tries
+    /// again.
+    pub fn shared() -> io::Result<&'static TorNet> {
+        static SHARED: OnceLock<TorNet> = OnceLock::new();
+        static STARTING: Mutex<()> = Mutex::new(());
+        if let Some(net) = SHARED.get() {
+            return Ok(net);
+        }
+        let _one_at_a_time = STARTING.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(net) = SHARED.get() {
+            return Ok(net);
+        }
+        let net = Self::start()?;
+        Ok(SHARED.get_or_init(|| net))
+    }
+
     /// Start the network; blocks until every authority serves a consensus
     /// that lists all 7 relays with the `HSDir` flag and the client node has
     /// bootstrapped (the client starts only then). Retries with other ports if a tor cannot bind.
@@ -162,7 +190,10 @@ impl TorNet {
                     ));
                 }
                 Err(StartError::PortsTaken(e) | StartError::Io(e)) => return Err(e),
-                Ok(net) => return Ok(net),
+                Ok(net) => {
+                    fs::write(&net.arti_config, net.arti_toml())?;
+                    return Ok(net);
+                }
             }
         }
     }
@@ -257,6 +288,7 @@ impl TorNet {
             elapsed_first_consensus: Duration::ZERO,
             elapsed_ready: Duration::ZERO,
             dir_authority_lines,
+            arti_config: dir.path().join("kith-arti.toml"),
             dir,
         };
         for i in 0..AUTHORITIES + RELAYS {
@@ -415,8 +447,16 @@ impl TorNet {
     /// unless `extra_torrc` says so, stopped with the network. `extra_torrc`
     /// is appended to its torrc (e.g. `HiddenServiceDir`/`HiddenServicePort`
     /// lines; relative paths are relative to the returned data directory).
-    /// Returns its data directory; its log is `tor.log` in there.
+    /// Returns its data directory; its log is `tor.log` in there. `name` is a
+    /// tor nickname (1 to 19 letters and digits), unique in the network.
     pub fn start_node(&self, name: &str, extra_torrc: &str) -> io::Result<PathBuf> {
+        // tor's rule for nicknames; it would exit at once on another.
+        if name.is_empty() || name.len() > 19 || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{name:?}: a tor nickname is 1 to 19 letters and digits"),
+            ));
+        }
         let data = self.dir.path().join(name);
         private_dir(&data)?;
         let log = data.join("tor.log");
@@ -495,6 +535,11 @@ impl TorNet {
              hsdir_interval = 8\n",
         );
         t
+    }
+
+    /// A file holding [`TorNet::arti_toml`], for `kith run --tor-config`.
+    pub fn arti_config(&self) -> &Path {
+        &self.arti_config
     }
 
     /// SOCKS5 address of the network's C tor client node.

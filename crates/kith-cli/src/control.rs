@@ -315,6 +315,11 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
             v["requests_until"] = r["until"].clone();
             // For the user (and tests) only; never logged.
             v["contacts_address"] = p.contacts_address().hostname().into();
+            let inbox = p.inbox_status().await?;
+            v["inbox"] = json!({ "on": inbox.on, "count": inbox.count });
+            // How many bridges the running network goes through (null
+            // while offline); the lines themselves stay in the settings.
+            v["bridges"] = json!(p.bridges_in_use());
             v
         }
     })

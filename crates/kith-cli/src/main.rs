@@ -272,7 +272,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KITH_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log_filter(&cli))),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -293,8 +293,35 @@ fn main() -> ExitCode {
 
 /// Print an error, escaped (it may quote what a peer sent), and fail.
 fn fail(e: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {}", escape(&format!("{e:#}"), Field::Line));
+    eprintln!("error: {}", escape(&error_text(e), Field::Line));
     ExitCode::FAILURE
+}
+
+/// An error and its causes on one line, each cause once: the engine's
+/// errors already say what their source said, so a cause whose words are
+/// in the text so far adds nothing.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text
+}
+
+/// What is logged when `KITH_LOG` does not say: warnings for the daemon;
+/// for a one-shot command, Kith's own warnings but only Tor's errors (a
+/// `kith drop` that starts its own Tor client should print its answer, not
+/// pages of circuit-building notes).
+fn default_log_filter(cli: &Cli) -> &'static str {
+    if matches!(cli.command, Command::Run { .. }) {
+        "warn"
+    } else {
+        "error,kith_cli=warn,kith_node=warn,kith_transport=warn,kith_store=warn,kith_session=warn,kith_core=warn"
+    }
 }
 
 struct Ctx {
@@ -660,6 +687,11 @@ fn status_line(v: &Value) -> String {
         "tcp" => "plain TCP (not anonymous)".to_owned(),
         other => escape(other, Field::Line).into_owned(),
     };
+    let network = match v["bridges"].as_u64() {
+        Some(1) => format!("{network}, through 1 bridge"),
+        Some(n) if n > 1 => format!("{network}, through {n} bridges"),
+        _ => network,
+    };
     let mut line = format!(
         "{} ({}%{}) on {network}",
         text("state"),
@@ -679,6 +711,12 @@ fn status_line(v: &Value) -> String {
     if !v["requests"].is_null() {
         let r = json!({ "requests": v["requests"], "until": v["requests_until"] });
         line.push_str(&format!("\n{}", requests::line(&r)));
+    }
+    match (v["inbox"]["on"].as_bool(), v["inbox"]["count"].as_u64()) {
+        (Some(true), Some(n)) => line.push_str(&format!("\ninbox on: {n} kept")),
+        (Some(false), Some(0)) => line.push_str("\ninbox off"),
+        (Some(false), Some(n)) => line.push_str(&format!("\ninbox off: {n} kept")),
+        _ => {}
     }
     line
 }
@@ -800,6 +838,27 @@ async fn wait_for_signal() {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn each_cause_is_said_once() {
+        // The engine's error says its source's words already.
+        let e = anyhow::Error::from(kith_node::Error::from(kith_node::DropRefused::Busy));
+        let busy = kith_node::DropRefused::Busy.to_string();
+        assert_eq!(error_text(&e), busy);
+        // A context adds its words, then the cause's.
+        let e = Err::<(), _>(std::io::Error::other("disk on fire"))
+            .context("reading the file")
+            .expect_err("an error");
+        assert_eq!(error_text(&e), "reading the file: disk on fire");
+    }
+
+    #[test]
+    fn one_shot_commands_log_only_tor_errors() {
+        let cli = Cli::try_parse_from(["kith", "drop", "kith://x?inbox", "hi"]).expect("cli");
+        assert!(default_log_filter(&cli).starts_with("error,"));
+        let cli = Cli::try_parse_from(["kith", "run"]).expect("cli");
+        assert_eq!(default_log_filter(&cli), "warn");
+    }
 
     fn network_of(args: &[&str]) -> anyhow::Result<Network> {
         let cli = Cli::try_parse_from(args)?;
@@ -1071,5 +1130,25 @@ mod tests {
             dropped_line(1).as_deref(),
             Some("1 request dropped (over the limits for contact requests)")
         );
+    }
+
+    #[test]
+    fn status_says_bridges_and_inbox() {
+        let mut v = control::status_json(
+            true,
+            &NetworkStatus::Online { published: true },
+            kith_node::NetworkKind::TorCustom,
+            0,
+        );
+        v["bridges"] = json!(2);
+        v["inbox"] = json!({ "on": true, "count": 4 });
+        let line = status_line(&v);
+        assert!(line.contains(", through 2 bridges"), "{line}");
+        assert!(line.ends_with("\ninbox on: 4 kept"), "{line}");
+        v["bridges"] = json!(0);
+        v["inbox"] = json!({ "on": false, "count": 0 });
+        let line = status_line(&v);
+        assert!(!line.contains("bridge"), "{line}");
+        assert!(line.ends_with("\ninbox off"), "{line}");
     }
 }

@@ -123,7 +123,11 @@ pub(crate) async fn go_online(p: &Arc<ProfileInner>, net: Network, nickname: Str
         }
     };
     *p.tcp_hint.locked() = listener.as_ref().and_then(|l| l.local_tcp_addr());
-    *p.network_kind.locked() = Some(net.kind());
+    let bridges = match &net {
+        Network::Tor { bridges, .. } => bridges.len(),
+        Network::Tcp { .. } => 0,
+    };
+    *p.network_kind.locked() = Some((net.kind(), bridges));
     let (stop, _) = watch::channel(false);
     let mut tasks = vec![];
 

@@ -51,8 +51,9 @@ pub(crate) struct ProfileInner {
     /// Bumped whenever what our listeners should run may have changed (the
     /// requests setting, a contact's discovery key, a meeting): see `reach`.
     pub(crate) reach_changes: watch::Sender<u64>,
-    /// The network we are online on.
-    pub(crate) network_kind: Mutex<Option<NetworkKind>>,
+    /// The network we are online on: its kind, and how many bridges it
+    /// goes through.
+    pub(crate) network_kind: Mutex<Option<(NetworkKind, usize)>>,
     pub(crate) locked: AtomicBool,
     /// The meeting in person in progress, if any.
     pub(crate) meet: crate::meet::MeetSlot,
@@ -224,7 +225,13 @@ impl Profile {
 
     /// The kind of network the profile is online on; `None` while offline.
     pub fn network_kind(&self) -> Option<NetworkKind> {
-        *self.inner.network_kind.locked()
+        self.inner.network_kind.locked().map(|(k, _)| k)
+    }
+
+    /// How many bridges the network we are online on goes through (0: Tor
+    /// is reached directly, or TCP); `None` while offline.
+    pub fn bridges_in_use(&self) -> Option<usize> {
+        self.inner.network_kind.locked().map(|(_, n)| n)
     }
 
     /// Contact requests dropped over the caps (too many pending, or arriving
