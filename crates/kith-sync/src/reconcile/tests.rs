@@ -392,3 +392,61 @@ fn shapes() {
         eprintln!("{line}");
     }
 }
+
+const VECTORS_DESCRIPTION: &str = "Group sync (docs/protocol.md section 12). \
+    Items of vector_items: 20 items, item i has timestamp 1000 + i/2 and id [i + 1; 32]. \
+    initiate_empty: the first message of a side with no items; answer_one: the answer to it \
+    of a side holding only item 0; initiate_twenty: the first message of a side with the 20 \
+    items; want: a Want frame of group 07x32 for the id 01x32. \
+    Written by the kith-sync unit test reconcile::tests::vectors with KITH_WRITE_VECTORS=1.";
+
+fn vector_items() -> Vec<Item> {
+    (0..20_u8)
+        .map(|i| Item {
+            timestamp: 1000 + u64::from(i / 2),
+            id: GroupMessageId([i + 1; 32]),
+        })
+        .collect()
+}
+
+/// `docs/vectors/sync.json` matches this code (`KITH_WRITE_VECTORS=1`
+/// rewrites it first), and `docs/protocol.md` quotes the same bytes.
+#[test]
+fn vectors() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/vectors/sync.json");
+    let initiate_empty = Reconciler::new(vec![]).unwrap().initiate().unwrap();
+    let mut one = Reconciler::new(vector_items()[..1].to_vec()).unwrap();
+    let step = one.respond(&initiate_empty).unwrap();
+    assert!(step.done);
+    let answer_one = step.send.unwrap();
+    let initiate_twenty = Reconciler::new(vector_items()).unwrap().initiate().unwrap();
+    let want = crate::frame::encode(&crate::frame::SyncFrame::Want {
+        group: kith_core::group::GroupId([7; 32]),
+        ids: vec![GroupMessageId([1; 32])],
+    })
+    .unwrap();
+    let ours = serde_json::json!({
+        "description": VECTORS_DESCRIPTION,
+        "initiate_empty_hex": hex::encode(&initiate_empty),
+        "answer_one_hex": hex::encode(&answer_one),
+        "initiate_twenty_hex": hex::encode(&initiate_twenty),
+        "want_hex": hex::encode(&want),
+    });
+    if std::env::var_os("KITH_WRITE_VECTORS").is_some() {
+        let json = serde_json::to_string_pretty(&ours).unwrap();
+        std::fs::write(path, json + "\n").unwrap();
+    }
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(file, ours);
+    let doc = include_str!("../../../../docs/protocol.md");
+    for k in ["initiate_empty_hex", "answer_one_hex", "initiate_twenty_hex", "want_hex"] {
+        let hex = ours[k].as_str().unwrap();
+        assert!(doc.contains(hex), "docs/protocol.md lacks {k} {hex}");
+    }
+    // And the initiator of the empty side learns it needs item 0.
+    let mut empty = Reconciler::new(vec![]).unwrap();
+    empty.initiate().unwrap();
+    assert!(empty.respond(&answer_one).unwrap().done);
+    assert_eq!(empty.need().len(), 1);
+}
