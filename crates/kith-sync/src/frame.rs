@@ -48,6 +48,9 @@ pub enum SyncFrame {
         group: GroupId,
         /// At most [`MAX_MESSAGES`], each at most `MAX_GROUP_MESSAGE` bytes.
         messages: Vec<Vec<u8>>,
+        /// The last frame answering a `Want`: what it asked for and this
+        /// side did not send, it does not have.
+        end: bool,
     },
 }
 
@@ -138,7 +141,8 @@ pub fn want_frames(group: GroupId, ids: &[GroupMessageId]) -> Vec<SyncFrame> {
 }
 
 /// `Messages` frames answering a `Want`: the asked messages this replica
-/// holds (unknown ids are skipped), in frames that fit [`MAX_SYNC_FRAME`].
+/// holds (unknown ids are skipped), in frames that fit [`MAX_SYNC_FRAME`],
+/// the last one (perhaps empty) marked `end`.
 pub fn answer_want(replica: &Replica, ids: &[GroupMessageId]) -> Vec<SyncFrame> {
     let group = replica.group();
     // Version, tag, group, counts: well under this.
@@ -155,17 +159,17 @@ pub fn answer_want(replica: &Replica, ids: &[GroupMessageId]) -> Vec<SyncFrame> 
             frames.push(SyncFrame::Messages {
                 group,
                 messages: std::mem::take(&mut batch),
+                end: false,
             });
             size = FRAME_OVERHEAD;
         }
         size += len;
         batch.push(m.encoded().to_vec());
     }
-    if !batch.is_empty() {
-        frames.push(SyncFrame::Messages {
-            group,
-            messages: batch,
-        });
-    }
+    frames.push(SyncFrame::Messages {
+        group,
+        messages: batch,
+        end: true,
+    });
     frames
 }

@@ -4,6 +4,7 @@ mod error;
 pub mod frame;
 pub mod reconcile;
 pub mod replica;
+pub mod session;
 
 #[doc(hidden)]
 pub mod fuzzing;
@@ -11,3 +12,4 @@ pub mod fuzzing;
 pub use error::Error;
 pub use reconcile::{Item, Reconciler, Step};
 pub use replica::{Inserted, Limits, Replica, Source};
+pub use session::{GroupSync, Output};

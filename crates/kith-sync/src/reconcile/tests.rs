@@ -440,7 +440,12 @@ fn vectors() {
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(file, ours);
     let doc = include_str!("../../../../docs/protocol.md");
-    for k in ["initiate_empty_hex", "answer_one_hex", "initiate_twenty_hex", "want_hex"] {
+    for k in [
+        "initiate_empty_hex",
+        "answer_one_hex",
+        "initiate_twenty_hex",
+        "want_hex",
+    ] {
         let hex = ours[k].as_str().unwrap();
         assert!(doc.contains(hex), "docs/protocol.md lacks {k} {hex}");
     }
