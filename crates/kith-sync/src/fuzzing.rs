@@ -37,7 +37,7 @@ pub fn reconcile_message(data: &[u8]) {
     }
 }
 
-/// Feed arbitrary bytes as a run of messages (split at `0xff 0xfe`) to one
+/// Feed arbitrary bytes as a run of messages (split at each `0xfe`) to one
 /// responder: the state machine stays bounded and never panics.
 pub fn reconcile_session(data: &[u8]) {
     let mut r = Reconciler::new(fixed_items()).expect("fixed items are valid");
