@@ -13,7 +13,7 @@
 //! replica hold: over a cap, the message is refused with
 //! [`Error::OverCap`].
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use kith_core::Timestamp;
 use kith_core::group::{GroupId, GroupMessage, GroupMessageId};
@@ -110,7 +110,14 @@ pub struct Replica {
     authors: HashMap<[u8; 32], AuthorStats>,
     relayers: HashMap<[u8; 32], RelayerWindow>,
     waiting: usize,
+    /// Ids of messages refused for what they are (forged, malformed, out of
+    /// chain), most recent last: not asked for again.
+    refused: HashSet<GroupMessageId>,
+    refused_order: VecDeque<GroupMessageId>,
 }
+
+/// Most refused ids remembered.
+const MAX_REFUSED: usize = 10_000;
 
 impl std::fmt::Debug for Replica {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -135,6 +142,8 @@ impl Replica {
             authors: HashMap::new(),
             relayers: HashMap::new(),
             waiting: 0,
+            refused: HashSet::new(),
+            refused_order: VecDeque::new(),
         }
     }
 
@@ -158,12 +167,36 @@ impl Replica {
         source: Source,
         now: Timestamp,
     ) -> Result<Inserted, Error> {
-        if self.entries.contains_key(&GroupMessageId::of(bytes)) {
+        let id = GroupMessageId::of(bytes);
+        if self.entries.contains_key(&id) {
             return Ok(Inserted::Known);
         }
         self.charge_relayer(source, bytes.len(), now)?;
-        let msg = GroupMessage::decode(bytes)?;
-        self.insert_checked(msg, source)
+        let result = GroupMessage::decode(bytes)
+            .map_err(Error::Message)
+            .and_then(|msg| self.insert_checked(msg, source));
+        if let Err(Error::Message(_) | Error::BadChain(_) | Error::WrongGroup) = &result {
+            self.remember_refused(id);
+        }
+        result
+    }
+
+    fn remember_refused(&mut self, id: GroupMessageId) {
+        if self.refused.insert(id) {
+            self.refused_order.push_back(id);
+            if self.refused_order.len() > MAX_REFUSED
+                && let Some(old) = self.refused_order.pop_front()
+            {
+                self.refused.remove(&old);
+            }
+        }
+    }
+
+    /// Whether a message with this id was refused for what it is (forged,
+    /// malformed, out of chain, of another group): not worth asking for
+    /// again. The last 10 000 such ids are remembered.
+    pub fn was_refused(&self, id: &GroupMessageId) -> bool {
+        self.refused.contains(id)
     }
 
     /// Take a message already decoded (or written here).
@@ -344,6 +377,7 @@ impl Replica {
             let Some(e) = self.entries.remove(&id) else {
                 continue;
             };
+            self.remember_refused(id);
             if e.unmet > 0 {
                 self.release_waiting(e.source);
             }

@@ -114,7 +114,7 @@ impl GroupSync {
                 let need: Vec<GroupMessageId> = if step.done {
                     r.need()
                         .iter()
-                        .filter(|id| !replica.contains(id))
+                        .filter(|id| !replica.contains(id) && !replica.was_refused(id))
                         .copied()
                         .collect()
                 } else {

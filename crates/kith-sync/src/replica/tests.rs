@@ -99,6 +99,9 @@ fn forged_and_altered_are_refused() {
         Err(Error::Message(kith_core::Error::BadSignature))
     );
     assert!(r.is_empty());
+    // Remembered, so not asked for again.
+    assert!(r.was_refused(&GroupMessageId::of(&b)));
+    assert!(!r.was_refused(&m.id()));
     assert_eq!(
         r.insert_encoded(&b, relayer(9), NOW).unwrap_err().kind(),
         kith_core::ErrorKind::PeerAuthenticationFailed
@@ -149,6 +152,7 @@ fn chain_that_names_another_author_or_wrong_seq_is_refused() {
         Inserted::Accepted(vec![a[0].id()])
     );
     assert!(!r.contains(&late.id()));
+    assert!(r.was_refused(&late.id()));
     assert_eq!(r.waiting(), 0);
 }
 
