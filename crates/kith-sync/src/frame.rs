@@ -173,3 +173,118 @@ pub fn answer_want(replica: &Replica, ids: &[GroupMessageId]) -> Vec<SyncFrame> 
     });
     frames
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const G: GroupId = GroupId([7; 32]);
+
+    #[test]
+    fn round_trip_and_typed_refusals() {
+        let f = SyncFrame::Messages {
+            group: G,
+            messages: vec![vec![1, 2, 3]],
+            end: true,
+        };
+        let b = encode(&f).unwrap();
+        assert_eq!(decode(&b).unwrap(), f);
+        let mut trailing = b.clone();
+        trailing.push(0);
+        assert!(matches!(
+            decode(&trailing),
+            Err(Error::Decode {
+                reason: "trailing bytes",
+                ..
+            })
+        ));
+        let mut v2 = b.clone();
+        v2[0] = 2;
+        assert!(matches!(
+            decode(&v2),
+            Err(Error::UnsupportedVersion { version: 2, .. })
+        ));
+        let mut tag = b;
+        tag[1] = 9;
+        assert!(matches!(decode(&tag), Err(Error::Decode { .. })));
+        assert!(matches!(decode(&[]), Err(Error::Decode { .. })));
+        assert!(matches!(
+            decode(&vec![1; MAX_SYNC_FRAME + 1]),
+            Err(Error::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn over_the_bounds_is_refused_both_ways() {
+        let want = SyncFrame::Want {
+            group: G,
+            ids: vec![GroupMessageId([1; 32]); MAX_WANT + 1],
+        };
+        assert!(matches!(encode(&want), Err(Error::TooLarge { .. })));
+        let bytes = postcard::to_extend(&want, vec![CURRENT_VERSION]).unwrap();
+        assert!(matches!(decode(&bytes), Err(Error::TooLarge { .. })));
+        let many = SyncFrame::Messages {
+            group: G,
+            messages: vec![vec![]; MAX_MESSAGES + 1],
+            end: false,
+        };
+        let bytes = postcard::to_extend(&many, vec![CURRENT_VERSION]).unwrap();
+        assert!(matches!(decode(&bytes), Err(Error::TooLarge { .. })));
+        let big = SyncFrame::Messages {
+            group: G,
+            messages: vec![vec![0; MAX_GROUP_MESSAGE + 1]],
+            end: false,
+        };
+        let bytes = postcard::to_extend(&big, vec![CURRENT_VERSION]).unwrap();
+        assert!(matches!(decode(&bytes), Err(Error::TooLarge { .. })));
+        // A length prefix that claims more than there is.
+        assert!(matches!(
+            decode(&[1, 1, 7, 0xff, 0xff, 0xff, 0x0f]),
+            Err(Error::Decode { .. })
+        ));
+    }
+
+    #[test]
+    fn answers_fit_the_frame() {
+        use kith_core::group::{GroupBody, GroupContent, GroupMessage};
+        use kith_core::{IdentityKeypair, Timestamp};
+        let k = IdentityKeypair::from_seed(&[1; 32]);
+        let mut r = Replica::new(G, crate::Limits::default());
+        let mut ids = Vec::new();
+        let mut prev: Option<GroupMessageId> = None;
+        for seq in 0..12 {
+            let m = GroupMessage::sign(
+                &k,
+                GroupContent {
+                    group: G,
+                    author: k.public().to_bytes(),
+                    seq,
+                    previous: prev.into_iter().collect(),
+                    parent: None,
+                    timestamp: Timestamp(seq),
+                    body: GroupBody::Post {
+                        text: "x".repeat(kith_core::group::MAX_GROUP_TEXT),
+                    },
+                },
+            )
+            .unwrap();
+            prev = Some(m.id());
+            ids.push(m.id());
+            r.insert(m, crate::Source::Local, Timestamp(0)).unwrap();
+        }
+        ids.push(GroupMessageId([9; 32]));
+        let frames = answer_want(&r, &ids);
+        assert!(frames.len() >= 3);
+        let mut n = 0;
+        for (i, f) in frames.iter().enumerate() {
+            let b = encode(f).unwrap();
+            assert!(b.len() <= MAX_SYNC_FRAME);
+            let SyncFrame::Messages { messages, end, .. } = f else {
+                panic!("not messages");
+            };
+            assert_eq!(*end, i + 1 == frames.len());
+            n += messages.len();
+        }
+        assert_eq!(n, 12);
+    }
+}
