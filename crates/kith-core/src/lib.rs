@@ -4,6 +4,7 @@ pub mod address;
 pub mod clock;
 mod error;
 pub mod error_kind;
+pub mod group;
 pub mod identity;
 pub mod inbox;
 pub mod intro;

@@ -1,0 +1,598 @@
+//! Private groups: the signed messages members relay to each other
+//! (`docs/protocol.md` § 12).
+//!
+//! A group message is written and signed by its author and carried by any
+//! member: a relayer cannot forge or alter it. Each author's messages form a
+//! chain: message `seq` names the id(s) of the author's previous message(s),
+//! so a replica can tell that something is missing and ask for it
+//! (`kith-sync`).
+//!
+//! Layout of one encoded message:
+//! `version: u8 ‖ postcard(GroupContent) ‖ signature: [u8; 64]`, where the
+//! signature is the author's ed25519 signature (strict verification) over
+//! `SIGNATURE_CONTEXT ‖ version ‖ postcard(GroupContent)`, and the message id
+//! is `SHA-256(ID_CONTEXT ‖ whole encoding)`. A [`GroupMessage`] value exists
+//! only signed by us or decoded and verified: holding one means its
+//! signature, bounds and chain shape have been checked.
+
+use ed25519_dalek::Signature;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::Error;
+use crate::clock::Timestamp;
+use crate::identity::{IdentityKey, IdentityKeypair};
+use crate::limits::MAX_DISPLAY_NAME;
+
+/// Group message versions this build speaks, newest last.
+///
+/// REMOVING ELEMENTS FROM THIS LIST BREAKS OLDER PEERS.
+pub const SUPPORTED_VERSIONS: &[u8] = &[1];
+/// The version we write.
+pub const CURRENT_VERSION: u8 = 1;
+
+/// Prefix of the signed bytes (domain separation from every other signature
+/// made with an identity key).
+pub const SIGNATURE_CONTEXT: &[u8] = b"kith group message v1\0";
+/// Prefix of the hashed bytes that give a message its id.
+pub const ID_CONTEXT: &[u8] = b"kith group message id v1\0";
+
+/// Largest encoded group message, in bytes (with its signature). Small
+/// enough that a batch of them fits a peer message.
+pub const MAX_GROUP_MESSAGE: usize = 12 * 1024;
+/// Longest text of a post, in bytes of UTF-8.
+pub const MAX_GROUP_TEXT: usize = 8 * 1024;
+/// Longest group name, in bytes of UTF-8 (a display name's limit).
+pub const MAX_GROUP_NAME: usize = MAX_DISPLAY_NAME;
+/// Longest group description, in bytes of UTF-8.
+pub const MAX_GROUP_DESCRIPTION: usize = 512;
+/// Latest timestamp a message may carry (2^53 ms, about the year 287 000):
+/// keeps the reconciliation's time deltas far from overflow.
+pub const MAX_GROUP_TIMESTAMP: u64 = 1 << 53;
+/// Most previous-message ids one message may name (more than one only
+/// where the author's own devices forked the chain).
+pub const MAX_GROUP_PREVIOUS: usize = 4;
+
+/// A group's id: 32 random bytes chosen by its creator.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct GroupId(pub [u8; 32]);
+
+impl GroupId {
+    /// A fresh random id.
+    pub fn random<R: rand_core::CryptoRngCore + ?Sized>(rng: &mut R) -> Self {
+        let mut b = [0_u8; 32];
+        rng.fill_bytes(&mut b);
+        GroupId(b)
+    }
+
+    /// Lowercase hex, as shown to scripts.
+    pub fn to_hex(&self) -> String {
+        data_encoding::HEXLOWER.encode(&self.0)
+    }
+}
+
+impl std::fmt::Debug for GroupId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GroupId({}..)", &self.to_hex()[..8])
+    }
+}
+
+/// A group message's id: the hash of its signed encoding.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct GroupMessageId(pub [u8; 32]);
+
+impl GroupMessageId {
+    /// The id of a message's signed encoding (whether or not it verifies):
+    /// lets a replica skip what it has before checking any signature.
+    pub fn of(encoded: &[u8]) -> Self {
+        let mut h = Sha256::new();
+        h.update(ID_CONTEXT);
+        h.update(encoded);
+        GroupMessageId(h.finalize().into())
+    }
+
+    /// Lowercase hex, as shown to scripts.
+    pub fn to_hex(&self) -> String {
+        data_encoding::HEXLOWER.encode(&self.0)
+    }
+}
+
+impl std::fmt::Debug for GroupMessageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GroupMessageId({}..)", &self.to_hex()[..16])
+    }
+}
+
+/// What a group message says. Tags are postcard's, by position: never
+/// reorder; add new kinds at the end.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum GroupBody {
+    /// The creator's first message: the group's name and description.
+    Create {
+        /// 1–[`MAX_GROUP_NAME`] bytes, not only white space.
+        name: String,
+        /// At most [`MAX_GROUP_DESCRIPTION`] bytes.
+        description: String,
+    },
+    /// A text post (a reply when the message has a parent).
+    Post {
+        /// 1–[`MAX_GROUP_TEXT`] bytes, not only white space.
+        text: String,
+    },
+    /// The author adds a member (an invitation that was accepted).
+    Add {
+        /// The member's identity key.
+        member: [u8; 32],
+    },
+    /// The author removes a member: later messages are not sent to them.
+    Remove {
+        /// The member's identity key.
+        member: [u8; 32],
+    },
+    /// The author leaves the group.
+    Leave,
+}
+
+impl std::fmt::Debug for GroupBody {
+    // Never prints text.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GroupBody::Create { name, description } => {
+                write!(f, "Create({} + {} bytes)", name.len(), description.len())
+            }
+            GroupBody::Post { text } => write!(f, "Post({} bytes)", text.len()),
+            GroupBody::Add { .. } => f.write_str("Add(..)"),
+            GroupBody::Remove { .. } => f.write_str("Remove(..)"),
+            GroupBody::Leave => f.write_str("Leave"),
+        }
+    }
+}
+
+/// The signed part of a group message.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct GroupContent {
+    /// The group it belongs to.
+    pub group: GroupId,
+    /// The author's identity key (a valid ed25519 point).
+    pub author: [u8; 32],
+    /// The author's sequence number in this group, from 0.
+    pub seq: u64,
+    /// The author's previous message(s) in this group: empty exactly for
+    /// `seq` 0, otherwise 1–[`MAX_GROUP_PREVIOUS`] ids in ascending order.
+    pub previous: Vec<GroupMessageId>,
+    /// The message this one replies to, if any (any author's).
+    pub parent: Option<GroupMessageId>,
+    /// When the author wrote it, by the author's clock.
+    pub timestamp: Timestamp,
+    /// What it says.
+    pub body: GroupBody,
+}
+
+impl GroupContent {
+    /// The bounds and chain shape every message must have.
+    fn validate(&self) -> Result<(), Error> {
+        let bad = |reason| {
+            Err(Error::Decode {
+                object: "group message",
+                reason,
+            })
+        };
+        if self.timestamp.0 > MAX_GROUP_TIMESTAMP {
+            return bad("timestamp out of range");
+        }
+        if (self.seq == 0) != self.previous.is_empty() {
+            return bad("previous ids must be empty exactly at seq 0");
+        }
+        if self.previous.len() > MAX_GROUP_PREVIOUS {
+            return Err(Error::TooLarge {
+                object: "group message previous ids",
+                len: self.previous.len(),
+                max: MAX_GROUP_PREVIOUS,
+            });
+        }
+        if self.previous.windows(2).any(|w| w[0] >= w[1]) {
+            return bad("previous ids not strictly ascending");
+        }
+        let text = |s: &str, object, max, may_be_empty: bool| {
+            if s.len() > max {
+                Err(Error::TooLarge {
+                    object,
+                    len: s.len(),
+                    max,
+                })
+            } else if !may_be_empty && s.trim().is_empty() {
+                Err(Error::Decode {
+                    object,
+                    reason: "empty",
+                })
+            } else {
+                Ok(())
+            }
+        };
+        match &self.body {
+            GroupBody::Create { name, description } => {
+                if self.seq != 0 {
+                    return bad("create is not the author's first message");
+                }
+                text(name, "group name", MAX_GROUP_NAME, false)?;
+                text(
+                    description,
+                    "group description",
+                    MAX_GROUP_DESCRIPTION,
+                    true,
+                )
+            }
+            GroupBody::Post { text: t } => text(t, "group post", MAX_GROUP_TEXT, false),
+            GroupBody::Add { member } | GroupBody::Remove { member } => {
+                IdentityKey::from_bytes(member).map(|_| ())
+            }
+            GroupBody::Leave => Ok(()),
+        }
+    }
+
+    fn encode_unsigned(&self) -> Result<Vec<u8>, Error> {
+        postcard::to_extend(self, vec![CURRENT_VERSION]).map_err(|_| Error::Decode {
+            object: "group message",
+            reason: "cannot encode",
+        })
+    }
+}
+
+fn signed_input(unsigned: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(SIGNATURE_CONTEXT.len() + unsigned.len());
+    m.extend_from_slice(SIGNATURE_CONTEXT);
+    m.extend_from_slice(unsigned);
+    m
+}
+
+fn message_id(encoded: &[u8]) -> GroupMessageId {
+    GroupMessageId::of(encoded)
+}
+
+/// A signed group message whose signature, bounds and chain shape have been
+/// checked. Made by [`GroupMessage::sign`] or [`GroupMessage::decode`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct GroupMessage {
+    content: GroupContent,
+    author: IdentityKey,
+    encoded: Vec<u8>,
+    id: GroupMessageId,
+}
+
+impl std::fmt::Debug for GroupMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupMessage")
+            .field("id", &self.id)
+            .field("seq", &self.content.seq)
+            .field("body", &self.content.body)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GroupMessage {
+    /// Sign `content` as `author`. The content's `author` field must be
+    /// `author`'s public key.
+    pub fn sign(author: &IdentityKeypair, content: GroupContent) -> Result<Self, Error> {
+        let key = author.public();
+        if content.author != key.to_bytes() {
+            return Err(Error::Decode {
+                object: "group message",
+                reason: "author is not the signing key",
+            });
+        }
+        content.validate()?;
+        let mut encoded = content.encode_unsigned()?;
+        let sig = author.sign(&signed_input(&encoded));
+        encoded.extend_from_slice(&sig);
+        if encoded.len() > MAX_GROUP_MESSAGE {
+            return Err(Error::TooLarge {
+                object: "group message",
+                len: encoded.len(),
+                max: MAX_GROUP_MESSAGE,
+            });
+        }
+        let id = message_id(&encoded);
+        Ok(GroupMessage {
+            content,
+            author: key,
+            encoded,
+            id,
+        })
+    }
+
+    /// Decode and verify a message as relayed by anyone: size, version,
+    /// canonical encoding, bounds, chain shape and the author's signature.
+    pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
+        if bytes.len() > MAX_GROUP_MESSAGE {
+            return Err(Error::TooLarge {
+                object: "group message",
+                len: bytes.len(),
+                max: MAX_GROUP_MESSAGE,
+            });
+        }
+        let Some(unsigned_len) = bytes.len().checked_sub(64) else {
+            return Err(Error::Decode {
+                object: "group message",
+                reason: "too short",
+            });
+        };
+        let (unsigned, sig) = bytes.split_at(unsigned_len);
+        let (&version, body) = unsigned.split_first().ok_or(Error::Decode {
+            object: "group message",
+            reason: "too short",
+        })?;
+        if !SUPPORTED_VERSIONS.contains(&version) {
+            return Err(Error::UnsupportedVersion {
+                object: "group message",
+                version,
+            });
+        }
+        let content: GroupContent = crate::wire::decode_exact("group message", body)?;
+        content.validate()?;
+        // One message, one encoding: otherwise one signed message could be
+        // relayed under several ids (postcard reads overlong varints).
+        if content.encode_unsigned()? != unsigned {
+            return Err(Error::Decode {
+                object: "group message",
+                reason: "not the canonical encoding",
+            });
+        }
+        let author = IdentityKey::from_bytes(&content.author)?;
+        let sig: [u8; 64] = sig.try_into().map_err(|_| Error::Decode {
+            object: "group message",
+            reason: "too short",
+        })?;
+        author
+            .verifying_key()
+            .verify_strict(&signed_input(unsigned), &Signature::from_bytes(&sig))
+            .map_err(|_| Error::BadSignature)?;
+        Ok(GroupMessage {
+            content,
+            author,
+            encoded: bytes.to_vec(),
+            id: message_id(bytes),
+        })
+    }
+
+    /// The message's id.
+    pub fn id(&self) -> GroupMessageId {
+        self.id
+    }
+
+    /// The signed content.
+    pub fn content(&self) -> &GroupContent {
+        &self.content
+    }
+
+    /// The author (whose signature was checked).
+    pub fn author(&self) -> IdentityKey {
+        self.author
+    }
+
+    /// The whole signed encoding, as relayed.
+    pub fn encoded(&self) -> &[u8] {
+        &self.encoded
+    }
+
+    /// The author's signature.
+    pub fn signature(&self) -> [u8; 64] {
+        let mut s = [0_u8; 64];
+        s.copy_from_slice(&self.encoded[self.encoded.len() - 64..]);
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alice() -> IdentityKeypair {
+        IdentityKeypair::from_seed(&[1; 32])
+    }
+
+    pub(crate) fn post(seq: u64, previous: Vec<GroupMessageId>, text: &str) -> GroupContent {
+        GroupContent {
+            group: GroupId([7; 32]),
+            author: alice().public().to_bytes(),
+            seq,
+            previous,
+            parent: None,
+            timestamp: Timestamp(1_700_000_000_000),
+            body: GroupBody::Post { text: text.into() },
+        }
+    }
+
+    #[test]
+    fn sign_decode_round_trip() {
+        let m = GroupMessage::sign(&alice(), post(0, vec![], "hi")).unwrap();
+        let d = GroupMessage::decode(m.encoded()).unwrap();
+        assert_eq!(d, m);
+        assert_eq!(d.author(), alice().public());
+        let next = GroupMessage::sign(&alice(), post(1, vec![m.id()], "again")).unwrap();
+        assert_ne!(next.id(), m.id());
+        assert_eq!(GroupMessage::decode(next.encoded()).unwrap(), next);
+        assert_eq!(format!("{:?}", m.content().body), "Post(2 bytes)");
+    }
+
+    #[test]
+    fn every_altered_byte_is_refused() {
+        let m = GroupMessage::sign(&alice(), post(0, vec![], "hello group")).unwrap();
+        for i in 0..m.encoded().len() {
+            let mut b = m.encoded().to_vec();
+            b[i] ^= 0x01;
+            assert!(GroupMessage::decode(&b).is_err(), "byte {i} altered");
+        }
+        // Truncated or extended.
+        let b = m.encoded();
+        assert!(GroupMessage::decode(&b[..b.len() - 1]).is_err());
+        let mut longer = b.to_vec();
+        longer.push(0);
+        assert!(GroupMessage::decode(&longer).is_err());
+        assert!(GroupMessage::decode(&[]).is_err());
+        assert!(GroupMessage::decode(&[1; 10]).is_err());
+    }
+
+    #[test]
+    fn forged_author_is_refused() {
+        // Mallory signs a message naming Alice as author.
+        let mallory = IdentityKeypair::from_seed(&[2; 32]);
+        assert!(GroupMessage::sign(&mallory, post(0, vec![], "hi")).is_err());
+        let content = post(0, vec![], "hi");
+        let mut bytes = content.encode_unsigned().unwrap();
+        let sig = mallory.sign(&signed_input(&bytes));
+        bytes.extend_from_slice(&sig);
+        assert_eq!(GroupMessage::decode(&bytes), Err(Error::BadSignature));
+        // A signature without the context does not verify either.
+        let mut bytes = content.encode_unsigned().unwrap();
+        let sig = alice().sign(&bytes);
+        bytes.extend_from_slice(&sig);
+        assert_eq!(GroupMessage::decode(&bytes), Err(Error::BadSignature));
+    }
+
+    #[test]
+    fn altered_content_resigned_by_a_relayer_is_refused() {
+        let m = GroupMessage::sign(&alice(), post(0, vec![], "original")).unwrap();
+        let mut c = m.content().clone();
+        c.body = GroupBody::Post {
+            text: "altered".into(),
+        };
+        let mut bytes = c.encode_unsigned().unwrap();
+        bytes.extend_from_slice(&m.signature());
+        assert_eq!(GroupMessage::decode(&bytes), Err(Error::BadSignature));
+    }
+
+    #[test]
+    fn chain_shape_and_bounds() {
+        let a = alice();
+        let id = |n| GroupMessageId([n; 32]);
+        assert!(GroupMessage::sign(&a, post(1, vec![], "x")).is_err());
+        assert!(GroupMessage::sign(&a, post(0, vec![id(1)], "x")).is_err());
+        assert!(GroupMessage::sign(&a, post(2, vec![id(2), id(1)], "x")).is_err());
+        assert!(GroupMessage::sign(&a, post(2, vec![id(1), id(1)], "x")).is_err());
+        assert!(GroupMessage::sign(&a, post(2, vec![id(1), id(2)], "x")).is_ok());
+        let five = (1..=5).map(id).collect();
+        assert!(matches!(
+            GroupMessage::sign(&a, post(9, five, "x")),
+            Err(Error::TooLarge { .. })
+        ));
+        assert!(GroupMessage::sign(&a, post(0, vec![], " \n")).is_err());
+        let long = "x".repeat(MAX_GROUP_TEXT + 1);
+        assert!(matches!(
+            GroupMessage::sign(&a, post(0, vec![], &long)),
+            Err(Error::TooLarge { .. })
+        ));
+        let max = "x".repeat(MAX_GROUP_TEXT);
+        let m = GroupMessage::sign(&a, post(0, vec![], &max)).unwrap();
+        assert!(m.encoded().len() <= MAX_GROUP_MESSAGE);
+        let mut c = post(1, vec![id(1)], "x");
+        c.body = GroupBody::Create {
+            name: "n".into(),
+            description: String::new(),
+        };
+        assert!(GroupMessage::sign(&a, c).is_err());
+        let mut c = post(0, vec![], "x");
+        c.body = GroupBody::Add { member: [0; 32] };
+        // [0; 32] is a valid (small-order) point encoding; [2, 0..] is not.
+        let mut bad = [0_u8; 32];
+        bad[0] = 2;
+        c.body = GroupBody::Remove { member: bad };
+        assert_eq!(GroupMessage::sign(&a, c), Err(Error::InvalidKey));
+    }
+
+    #[test]
+    fn overlong_encoding_is_refused() {
+        // seq 0 written as the overlong varint 80 00: same value, other bytes.
+        let c = post(0, vec![], "hi");
+        let canonical = c.encode_unsigned().unwrap();
+        let seq_at = 1 + 32 + 32;
+        assert_eq!(canonical[seq_at], 0);
+        let mut overlong = canonical[..seq_at].to_vec();
+        overlong.extend_from_slice(&[0x80, 0x00]);
+        overlong.extend_from_slice(&canonical[seq_at + 1..]);
+        let sig = alice().sign(&signed_input(&overlong));
+        overlong.extend_from_slice(&sig);
+        assert!(matches!(
+            GroupMessage::decode(&overlong),
+            Err(Error::Decode {
+                reason: "not the canonical encoding",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn unknown_version_and_oversize() {
+        let m = GroupMessage::sign(&alice(), post(0, vec![], "hi")).unwrap();
+        let mut b = m.encoded().to_vec();
+        b[0] = 2;
+        assert_eq!(
+            GroupMessage::decode(&b),
+            Err(Error::UnsupportedVersion {
+                object: "group message",
+                version: 2
+            })
+        );
+        assert!(matches!(
+            GroupMessage::decode(&vec![1; MAX_GROUP_MESSAGE + 1]),
+            Err(Error::TooLarge { .. })
+        ));
+    }
+
+    const VECTORS_DESCRIPTION: &str = "Group messages (docs/protocol.md section 12). \
+        Author from the ed25519 seed 01x32, group id 07x32. first: seq 0, a post \"hi\" at \
+        1700000000000 ms; reply: seq 1 after first, replying to it, \"re\" at 1700000001000 ms. \
+        signed_hex is what the signature covers, encoded_hex the whole message, id_hex its id. \
+        Written by the kith-core unit test group::tests::vectors with KITH_WRITE_VECTORS=1.";
+
+    fn vector(m: &GroupMessage) -> serde_json::Value {
+        let unsigned = &m.encoded()[..m.encoded().len() - 64];
+        serde_json::json!({
+            "signed_hex": hex::encode(signed_input(unsigned)),
+            "encoded_hex": hex::encode(m.encoded()),
+            "id_hex": m.id().to_hex(),
+        })
+    }
+
+    pub(crate) fn vector_messages() -> (GroupMessage, GroupMessage) {
+        let first = GroupMessage::sign(&alice(), post(0, vec![], "hi")).unwrap();
+        let mut c = post(1, vec![first.id()], "re");
+        c.parent = Some(first.id());
+        c.timestamp = Timestamp(1_700_000_001_000);
+        let reply = GroupMessage::sign(&alice(), c).unwrap();
+        (first, reply)
+    }
+
+    /// `docs/vectors/group.json` matches this code (`KITH_WRITE_VECTORS=1`
+    /// rewrites it first), and `docs/protocol.md` quotes the same bytes.
+    #[test]
+    fn vectors() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/vectors/group.json");
+        let (first, reply) = vector_messages();
+        let ours = serde_json::json!({
+            "description": VECTORS_DESCRIPTION,
+            "first": vector(&first),
+            "reply": vector(&reply),
+        });
+        if std::env::var_os("KITH_WRITE_VECTORS").is_some() {
+            let json = serde_json::to_string_pretty(&ours).unwrap();
+            std::fs::write(path, json + "\n").unwrap();
+        }
+        let file: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(file, ours);
+        for m in [&first, &reply] {
+            let v = vector(m);
+            let bytes = hex::decode(v["encoded_hex"].as_str().unwrap()).unwrap();
+            assert_eq!(GroupMessage::decode(&bytes).unwrap(), *m);
+        }
+        let doc = include_str!("../../../docs/protocol.md");
+        for m in [&first, &reply] {
+            let v = vector(m);
+            for k in ["encoded_hex", "id_hex"] {
+                let hex = v[k].as_str().unwrap();
+                assert!(doc.contains(hex), "docs/protocol.md lacks the {k} {hex}");
+            }
+        }
+    }
+}

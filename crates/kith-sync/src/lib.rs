@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+
+mod error;
+pub mod frame;
+pub mod reconcile;
+pub mod replica;
+pub mod session;
+
+#[doc(hidden)]
+pub mod fuzzing;
+
+pub use error::Error;
+pub use reconcile::{Item, Reconciler, Step};
+pub use replica::{Inserted, Limits, Replica, Source};
+pub use session::{GroupSync, Output};

@@ -1,0 +1,380 @@
+//! One group's sync with one peer, from reconciliation to the last message
+//! (`docs/protocol.md` § 12.4): the state machine the node runs over a
+//! session. It takes each [`SyncFrame`] the peer sent and gives the frames
+//! to send back; it never does I/O.
+
+use std::collections::BTreeSet;
+
+use kith_core::Timestamp;
+use kith_core::group::{GroupId, GroupMessageId};
+
+use crate::Error;
+use crate::frame::{self, MAX_WANT, SyncFrame};
+use crate::reconcile::Reconciler;
+use crate::replica::{Inserted, Replica, Source};
+
+/// What handling one frame gave.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Output {
+    /// Encoded frames to send to the peer, in order.
+    pub send: Vec<Vec<u8>>,
+    /// Messages accepted into the replica (new, with their whole chain).
+    pub accepted: Vec<GroupMessageId>,
+    /// Messages kept waiting for predecessors.
+    pub waiting: usize,
+    /// Messages the peer sent that were refused (forged, altered, out of
+    /// chain, over a cap), with why. The node decides what to do with a
+    /// peer that relays such things; nothing of them was kept.
+    pub refused: Vec<Error>,
+}
+
+/// One group's sync with one peer.
+pub struct GroupSync {
+    group: GroupId,
+    peer: Source,
+    reconciler: Option<Reconciler>,
+    /// Asked for and not yet received.
+    wanted: BTreeSet<GroupMessageId>,
+    /// `Want` frames sent and not yet answered to their `end`.
+    open_wants: usize,
+    /// Asked for, and the peer answered it does not have them.
+    unavailable: BTreeSet<GroupMessageId>,
+    /// Ids answered so far: at most what we hold, plus one `Want`.
+    answered: usize,
+    bytes_in: usize,
+    bytes_out: usize,
+}
+
+impl std::fmt::Debug for GroupSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupSync")
+            .field("group", &self.group)
+            .field("wanted", &self.wanted.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl GroupSync {
+    /// Start a sync with `peer`: the sync and its first frame.
+    pub fn initiate(replica: &Replica, peer: [u8; 32]) -> Result<(Self, Vec<u8>), Error> {
+        let mut r = Reconciler::new(replica.items())?;
+        let first = r.initiate()?;
+        let mut s = GroupSync::respond_to(replica.group(), peer);
+        s.reconciler = Some(r);
+        let frame = s.encode(&SyncFrame::Reconcile {
+            group: s.group,
+            message: first,
+        })?;
+        Ok((s, frame))
+    }
+
+    /// The side that did not start: made when the first frame of `peer`
+    /// for `group` arrives, then given that frame through [`Self::handle`].
+    pub fn respond_to(group: GroupId, peer: [u8; 32]) -> Self {
+        GroupSync {
+            group,
+            peer: Source::Peer(peer),
+            reconciler: None,
+            wanted: BTreeSet::new(),
+            open_wants: 0,
+            unavailable: BTreeSet::new(),
+            answered: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+        }
+    }
+
+    /// Handle one frame from the peer (as received, encoded). A frame that
+    /// does not decode, or breaks the exchange, is an error: close the
+    /// sync. Refused messages inside a `Messages` frame are reported in
+    /// [`Output::refused`] and do not stop the rest.
+    pub fn handle(
+        &mut self,
+        replica: &mut Replica,
+        bytes: &[u8],
+        now: Timestamp,
+    ) -> Result<Output, Error> {
+        self.bytes_in += bytes.len();
+        let frame = frame::decode(bytes)?;
+        if frame.group() != self.group || replica.group() != self.group {
+            return Err(Error::WrongGroup);
+        }
+        let mut out = Output::default();
+        match frame {
+            SyncFrame::Reconcile { message, .. } => {
+                if self.reconciler.is_none() {
+                    self.reconciler = Some(Reconciler::new(replica.items())?);
+                }
+                let r = self
+                    .reconciler
+                    .as_mut()
+                    .ok_or(Error::Bug("reconciler just made"))?;
+                let step = r.respond(&message)?;
+                let need: Vec<GroupMessageId> = if step.done {
+                    r.need()
+                        .iter()
+                        .filter(|id| !replica.contains(id) && !replica.was_refused(id))
+                        .copied()
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                if let Some(m) = step.send {
+                    out.send.push(self.encode(&SyncFrame::Reconcile {
+                        group: self.group,
+                        message: m,
+                    })?);
+                }
+                self.want(&need, &mut out)?;
+            }
+            SyncFrame::Want { ids, .. } => {
+                self.answered += ids.len();
+                let max = replica.len() + MAX_WANT;
+                if self.answered > max {
+                    return Err(Error::OverCap {
+                        what: "ids asked for in one sync",
+                        max,
+                    });
+                }
+                for f in frame::answer_want(replica, &ids) {
+                    out.send.push(self.encode(&f)?);
+                }
+            }
+            SyncFrame::Messages { messages, end, .. } => {
+                for m in messages {
+                    self.wanted.remove(&GroupMessageId::of(&m));
+                    match replica.insert_encoded(&m, self.peer, now) {
+                        Ok(Inserted::Accepted(ids)) => out.accepted.extend(ids),
+                        Ok(Inserted::Waiting { .. }) => out.waiting += 1,
+                        Ok(Inserted::Known) => {}
+                        Err(e) => out.refused.push(e),
+                    }
+                }
+                if end {
+                    self.open_wants = self.open_wants.checked_sub(1).ok_or(Error::Decode {
+                        object: "sync frame",
+                        reason: "an answer to no want",
+                    })?;
+                    if self.open_wants == 0 {
+                        // Every want is answered: the rest the peer lacks.
+                        self.unavailable.append(&mut self.wanted);
+                    }
+                }
+                // Predecessors named by what waits: ask for them too (once).
+                let more: Vec<GroupMessageId> = replica
+                    .wanted_predecessors()
+                    .into_iter()
+                    .filter(|id| !self.wanted.contains(id) && !self.unavailable.contains(id))
+                    .collect();
+                self.want(&more, &mut out)?;
+            }
+        }
+        Ok(out)
+    }
+
+    fn want(&mut self, ids: &[GroupMessageId], out: &mut Output) -> Result<(), Error> {
+        self.wanted.extend(ids.iter().copied());
+        for f in frame::want_frames(self.group, ids) {
+            self.open_wants += 1;
+            out.send.push(self.encode(&f)?);
+        }
+        Ok(())
+    }
+
+    fn encode(&mut self, f: &SyncFrame) -> Result<Vec<u8>, Error> {
+        let b = frame::encode(f)?;
+        self.bytes_out += b.len();
+        Ok(b)
+    }
+
+    /// Whether this side is done: the reconciliation is over and every
+    /// `Want` is answered.
+    pub fn is_done(&self) -> bool {
+        self.reconciler.as_ref().is_some_and(Reconciler::is_done) && self.open_wants == 0
+    }
+
+    /// Ids asked for and not yet received.
+    pub fn wanted(&self) -> &BTreeSet<GroupMessageId> {
+        &self.wanted
+    }
+
+    /// Ids asked for that the peer answered it does not have (a
+    /// predecessor it never received either): ask another member.
+    pub fn unavailable(&self) -> &BTreeSet<GroupMessageId> {
+        &self.unavailable
+    }
+
+    /// Bytes of frames received and sent so far.
+    pub fn bytes(&self) -> (usize, usize) {
+        (self.bytes_in, self.bytes_out)
+    }
+
+    /// The group.
+    pub fn group(&self) -> GroupId {
+        self.group
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kith_core::IdentityKeypair;
+    use kith_core::group::{GroupBody, GroupContent, GroupMessage};
+
+    use super::*;
+    use crate::replica::Limits;
+
+    const GROUP: GroupId = GroupId([7; 32]);
+    const NOW: Timestamp = Timestamp(1_700_000_000_000);
+
+    fn chain(n: u8, len: u64) -> Vec<GroupMessage> {
+        let k = IdentityKeypair::from_seed(&[n; 32]);
+        let mut out: Vec<GroupMessage> = Vec::new();
+        for seq in 0..len {
+            let c = GroupContent {
+                group: GROUP,
+                author: k.public().to_bytes(),
+                seq,
+                previous: out.last().map(|m| vec![m.id()]).unwrap_or_default(),
+                parent: None,
+                timestamp: Timestamp(NOW.0 + seq * 1000 + u64::from(n)),
+                body: GroupBody::Post {
+                    text: format!("post {seq} by {n}"),
+                },
+            };
+            out.push(GroupMessage::sign(&k, c).unwrap());
+        }
+        out
+    }
+
+    /// Run two syncs against each other until neither has anything to send.
+    fn run(a: &mut Replica, b: &mut Replica) -> (usize, usize) {
+        let (mut sa, first) = GroupSync::initiate(a, [2; 32]).unwrap();
+        let mut sb = GroupSync::respond_to(GROUP, [1; 32]);
+        let mut to_b = vec![first];
+        let mut to_a: Vec<Vec<u8>> = Vec::new();
+        let mut rounds = 0;
+        while !to_a.is_empty() || !to_b.is_empty() {
+            rounds += 1;
+            assert!(rounds < 100);
+            for f in std::mem::take(&mut to_b) {
+                let o = sb.handle(b, &f, NOW).unwrap();
+                assert!(o.refused.is_empty(), "{:?}", o.refused);
+                to_a.extend(o.send);
+            }
+            for f in std::mem::take(&mut to_a) {
+                let o = sa.handle(a, &f, NOW).unwrap();
+                assert!(o.refused.is_empty(), "{:?}", o.refused);
+                to_b.extend(o.send);
+            }
+        }
+        assert!(sa.is_done() && sb.is_done());
+        let (ain, aout) = sa.bytes();
+        let (bin, bout) = sb.bytes();
+        assert_eq!((ain, aout), (bout, bin));
+        (ain + aout, rounds)
+    }
+
+    #[test]
+    fn two_members_converge_with_their_chains() {
+        let authors: Vec<Vec<GroupMessage>> = (1..=3).map(|n| chain(n, 200)).collect();
+        let mut a = Replica::new(GROUP, Limits::default());
+        let mut b = Replica::new(GROUP, Limits::default());
+        for (i, m) in authors.iter().flatten().enumerate() {
+            // Each lacks one message in 50, not the same: gaps in the chains.
+            if i % 50 != 7 {
+                a.insert(m.clone(), Source::Local, NOW).unwrap();
+            }
+            if i % 50 != 20 {
+                b.insert(m.clone(), Source::Local, NOW).unwrap();
+            }
+        }
+        assert!(a.missing() > 0 && b.missing() > 0);
+        let (bytes, _) = run(&mut a, &mut b);
+        for r in [&a, &b] {
+            assert_eq!(r.len(), 600);
+            assert_eq!(r.waiting(), 0);
+            assert_eq!(r.missing(), 0);
+        }
+        assert_eq!(a.items(), b.items());
+        // In sync now: one small round trip.
+        let (again, rounds) = run(&mut a, &mut b);
+        assert!(again < 300, "{again}");
+        assert_eq!(rounds, 1);
+        assert!(bytes > again);
+    }
+
+    #[test]
+    fn a_predecessor_nobody_has_is_reported_unavailable() {
+        let c = chain(1, 3);
+        let mut a = Replica::new(GROUP, Limits::default());
+        let mut b = Replica::new(GROUP, Limits::default());
+        // b has 0 and 2, never 1; a has nothing.
+        b.insert(c[0].clone(), Source::Local, NOW).unwrap();
+        b.insert(c[2].clone(), Source::Local, NOW).unwrap();
+        assert_eq!(b.missing(), 1);
+        run(&mut a, &mut b);
+        assert_eq!(a.len(), 2);
+        assert_eq!(a.waiting(), 1);
+        assert_eq!(a.missing(), 1);
+    }
+
+    #[test]
+    fn new_member_gets_everything() {
+        let mut a = Replica::new(GROUP, Limits::default());
+        let mut b = Replica::new(GROUP, Limits::default());
+        for m in chain(1, 300) {
+            b.insert(m, Source::Local, NOW).unwrap();
+        }
+        run(&mut a, &mut b);
+        assert_eq!(a.len(), 300);
+        assert_eq!(a.accepted().count(), 300);
+    }
+
+    #[test]
+    fn forged_messages_are_refused_and_reported() {
+        let mut a = Replica::new(GROUP, Limits::default());
+        let mut sa = GroupSync::respond_to(GROUP, [2; 32]);
+        let m = chain(1, 1).remove(0);
+        let mut forged = m.encoded().to_vec();
+        let n = forged.len();
+        forged[n - 1] ^= 1;
+        let f = frame::encode(&SyncFrame::Messages {
+            group: GROUP,
+            messages: vec![forged, m.encoded().to_vec()],
+            end: false,
+        })
+        .unwrap();
+        let o = sa.handle(&mut a, &f, NOW).unwrap();
+        assert_eq!(o.refused.len(), 1);
+        assert_eq!(o.accepted, vec![m.id()]);
+        // A frame of another group, or garbage, ends the sync.
+        let other = frame::encode(&SyncFrame::Want {
+            group: GroupId([8; 32]),
+            ids: vec![],
+        })
+        .unwrap();
+        assert_eq!(
+            sa.handle(&mut a, &other, NOW).unwrap_err(),
+            Error::WrongGroup
+        );
+        assert!(sa.handle(&mut a, &[1, 9, 9], NOW).is_err());
+    }
+
+    #[test]
+    fn endless_wants_hit_a_cap() {
+        let mut a = Replica::new(GROUP, Limits::default());
+        let mut sa = GroupSync::respond_to(GROUP, [2; 32]);
+        let f = frame::encode(&SyncFrame::Want {
+            group: GROUP,
+            ids: vec![GroupMessageId([1; 32]); MAX_WANT],
+        })
+        .unwrap();
+        // Answered with an empty end frame: none of them is here.
+        assert_eq!(sa.handle(&mut a, &f, NOW).unwrap().send.len(), 1);
+        assert!(matches!(
+            sa.handle(&mut a, &f, NOW),
+            Err(Error::OverCap { .. })
+        ));
+    }
+}
