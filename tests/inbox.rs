@@ -91,12 +91,15 @@ fn inbox_end_to_end_over_tcp() {
     assert_eq!(v["on"], true);
     let ms = v["messages"].as_array().expect("messages");
     assert_eq!(ms.len(), 2, "{v}");
+    assert!(ms.iter().all(|m| m["seen"] == false), "{v}");
+    // That listing marked them seen.
     let st = k.status("alice");
     assert_eq!(
         st["inbox"],
-        serde_json::json!({ "on": true, "count": 2 }),
+        serde_json::json!({ "on": true, "count": 2, "unseen": 0 }),
         "{st}"
     );
+    assert_eq!(inbox(&k, "alice")["messages"][1]["seen"], true);
     assert_eq!(ms[0]["body"], "from bob's node");
     assert_eq!(ms[0]["reply"], serde_json::Value::Null);
     assert_eq!(ms[1]["body"], "from nobody");

@@ -480,7 +480,7 @@ impl KithApp {
             if s.inbox.dirty && !s.inbox.loading {
                 s.inbox.dirty = false;
                 s.inbox.loading = true;
-                crate::inbox::load(&self.backend, &s.profile);
+                crate::inbox::load(&self.backend, &s.profile, s.inbox.open);
             }
         }
     }
@@ -803,6 +803,7 @@ impl KithApp {
                 }
                 s.status = st;
             }
+            Event::InboxChanged => s.inbox.dirty = true,
             Event::InboxDrop(id) => {
                 s.inbox.arrived(id);
                 if !focused {

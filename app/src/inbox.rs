@@ -10,23 +10,16 @@
 //! is hostile text: it is shown through [`peer_text`].
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use kith_core::limits::{MAX_DROP_BODY, MAX_INBOX_DROPS};
 use kith_node::{
-    Error, InboxDrop, InboxStatus, LeaveReply, MessageId, NetworkKind, Profile, ReplyAddress,
-    Timestamp,
+    Error, InboxDrop, InboxStatus, LeaveReply, MessageId, Profile, ReplyAddress, Timestamp,
 };
 
 use crate::app::{KithApp, Session};
 use crate::backend::{Backend, Reply};
 use crate::peer_text;
 
-/// How long a read waits for the inbox's TCP listener (its port goes in the
-/// link) after switching on, a new address, or going online.
-const LISTENER_WAIT: Duration = Duration::from_secs(5);
-/// How often it looks meanwhile.
-const LISTENER_POLL: Duration = Duration::from_millis(100);
 /// The sign in front of "Inbox" (in the bundled fonts: see the glyph test).
 pub(crate) const ENTRY_SIGN: &str = "📥";
 /// Side of the inbox's QR code, in points.
@@ -45,7 +38,8 @@ pub(crate) struct InboxUi {
     pub(crate) dirty: bool,
     /// The central panel shows the inbox (instead of a conversation).
     pub(crate) open: bool,
-    /// Drops that arrived while the inbox was not shown: the entry's badge.
+    /// Drops not seen yet (arrived while the inbox was not shown, or while
+    /// the app was closed): the entry's badge.
     unseen: HashSet<MessageId>,
     /// Drops marked "new" while the inbox is shown (those that arrived since
     /// it was last shown).
@@ -212,6 +206,15 @@ impl InboxUi {
             Ok((status, drops)) => {
                 self.status = Some(status);
                 self.drops = drops;
+                // What the node has not seen marked (arrived while the app
+                // was closed, or before this unlock) is new too.
+                for d in self.drops.iter().filter(|d| !d.seen) {
+                    if self.open {
+                        self.fresh.insert(d.id);
+                    } else {
+                        self.unseen.insert(d.id);
+                    }
+                }
                 // A drop that arrived during the read is not in it yet: keep
                 // its mark until the next read (`dirty` says there is one).
                 if !self.dirty {
@@ -270,31 +273,32 @@ impl InboxUi {
     }
 }
 
-/// Read the inbox: its status and drops.
-pub(crate) fn load(backend: &Backend, profile: &Profile) {
+/// Read the inbox: its status and drops; `shown`: the user sees them now,
+/// so the node marks them seen (what was new keeps its mark in the app
+/// until the inbox is closed).
+pub(crate) fn load(backend: &Backend, profile: &Profile, shown: bool) {
     let p = profile.clone();
     backend.spawn(async move {
+        let mut result = read(&p).await;
+        if shown
+            && let Ok((_, drops)) = &result
+            && drops.iter().any(|d| !d.seen)
+            && let Err(e) = p.inbox_mark_seen().await
+        {
+            result = Err(e);
+        }
         Reply::Inbox {
             profile: p.name().to_owned(),
-            result: read(&p).await,
+            result,
         }
     });
 }
 
+/// Over TCP the link carries the port of the inbox's listener, known once it
+/// runs, a moment after switching on, a new address or going online: the
+/// node says so (`Event::InboxChanged`) and the inbox is read again then.
 async fn read(p: &Profile) -> Result<(InboxStatus, Vec<InboxDrop>), Error> {
-    let mut status = p.inbox_status().await?;
-    // Over TCP the link carries the port of the inbox's listener, known once
-    // it runs, a moment after switching on, a new address or going online;
-    // the node sends no event for it, so wait for it a little here.
-    let start = tokio::time::Instant::now();
-    while status.link.as_ref().is_some_and(|l| l.tcp.is_none())
-        && p.network_kind() == Some(NetworkKind::Tcp)
-        && start.elapsed() < LISTENER_WAIT
-    {
-        tokio::time::sleep(LISTENER_POLL).await;
-        status = p.inbox_status().await?;
-    }
-    Ok((status, p.inbox().await?))
+    Ok((p.inbox_status().await?, p.inbox().await?))
 }
 
 /// "Inbox, 3 new", "Inbox (off)": the entry's words for screen readers.
@@ -307,8 +311,7 @@ pub(crate) fn entry_label(on: Option<bool>, new: usize) -> String {
 }
 
 /// What the entry says under its name: on or off, and how many messages it
-/// keeps (the badge counts only those new since unlocking: the node keeps no
-/// read state).
+/// keeps (the badge counts those not seen yet).
 pub(crate) fn entry_sub(on: Option<bool>, kept: usize) -> String {
     let kept = match kept {
         0 => None,
@@ -959,13 +962,33 @@ mod tests {
             on: true,
             link: None,
             count: 0,
+            unseen: 0,
         };
         i.loaded(Ok((status.clone(), vec![])));
         assert_eq!(i.unseen(), 1);
         // A later read without it (deleted elsewhere) drops the mark.
         i.dirty = false;
-        i.loaded(Ok((status, vec![])));
+        i.loaded(Ok((status.clone(), vec![])));
         assert_eq!(i.unseen(), 0);
+        // What the node has not seen (it came while the app was closed) is
+        // counted while the inbox is closed, and marked new once shown.
+        let kept = |seen| InboxDrop {
+            id: a,
+            received_at: Timestamp(0),
+            body: "kept".into(),
+            reply: None,
+            seen,
+        };
+        i.loaded(Ok((status.clone(), vec![kept(false)])));
+        assert_eq!(i.unseen(), 1);
+        i.show();
+        assert!(i.fresh.contains(&a));
+        i.loaded(Ok((status.clone(), vec![kept(true)])));
+        assert!(i.fresh.contains(&a), "marked new until closed");
+        i.hide();
+        i.loaded(Ok((status, vec![kept(true)])));
+        assert_eq!(i.unseen(), 0);
+        assert!(i.fresh.is_empty());
     }
 
     /// The QR code shown reads back as the inbox link, and never as a

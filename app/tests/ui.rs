@@ -453,6 +453,15 @@ fn toggled(h: &H, label: &str) -> bool {
         .is_some_and(|n| n.accesskit_node().toggled() == Some(egui::accesskit::Toggled::True))
 }
 
+/// Toggled, and enabled: the choice shown is the one read from the node
+/// (the radios show a default, disabled, until then).
+fn chosen(h: &H, label: &str) -> bool {
+    use egui_kittest::kittest::NodeT as _;
+    toggled(h, label)
+        && h.query_by_label(label)
+            .is_some_and(|n| !n.accesskit_node().is_disabled())
+}
+
 #[test]
 fn settings_dialog() {
     let dir = tempfile::tempdir().unwrap();
@@ -463,7 +472,7 @@ fn settings_dialog() {
     assert!(h.query_by_label("Lock profile").is_some());
     // Contact requests: as the node says (on, by default).
     wait(&mut h, "requests read from the node", |h| {
-        toggled(h, REQUESTS_ON)
+        chosen(h, REQUESTS_ON)
     });
     assert!(!toggled(&h, REQUESTS_OFF));
     unfocus(&mut h);
@@ -471,7 +480,7 @@ fn settings_dialog() {
 
     // Requests off: stored by the node, read back when the window opens again.
     click(&mut h, REQUESTS_OFF);
-    wait(&mut h, "requests off", |h| toggled(h, REQUESTS_OFF));
+    wait(&mut h, "requests off", |h| chosen(h, REQUESTS_OFF));
     for _ in 0..20 {
         h.step();
         std::thread::sleep(std::time::Duration::from_millis(50));
@@ -479,7 +488,7 @@ fn settings_dialog() {
     click(&mut h, "Close");
     click(&mut h, "Settings");
     wait(&mut h, "requests off, read back from the node", |h| {
-        toggled(h, REQUESTS_OFF)
+        chosen(h, REQUESTS_OFF)
     });
     assert!(!toggled(&h, REQUESTS_ON));
 

@@ -316,7 +316,7 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
             // For the user (and tests) only; never logged.
             v["contacts_address"] = p.contacts_address().hostname().into();
             let inbox = p.inbox_status().await?;
-            v["inbox"] = json!({ "on": inbox.on, "count": inbox.count });
+            v["inbox"] = json!({ "on": inbox.on, "count": inbox.count, "unseen": inbox.unseen });
             // How many bridges the running network goes through (null
             // while offline); the lines themselves stay in the settings.
             v["bridges"] = json!(p.bridges_in_use());

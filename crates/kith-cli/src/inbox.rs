@@ -32,10 +32,12 @@ pub(crate) enum InboxCmd {
     Rotate,
     /// Print the inbox's link (`kith://…?inbox`), while it is on.
     Link,
-    /// List the messages dropped into the inbox, oldest first.
+    /// List the messages dropped into the inbox, oldest first, and mark
+    /// them seen.
     List {
         /// As JSON: {"on", "link", "messages": [{"id", "received_at",
-        /// "body", "reply": null | {"kind", "link"}}]}.
+        /// "body", "reply": null | {"kind", "link"}, "seen"}]} ("seen":
+        /// whether an earlier listing, or the app, showed it).
         #[arg(long)]
         json: bool,
     },
@@ -141,6 +143,7 @@ fn drop_json(d: &InboxDrop) -> Value {
         "received_at": d.received_at.as_millis(),
         "body": d.body,
         "reply": reply,
+        "seen": d.seen,
     })
 }
 
@@ -168,10 +171,12 @@ pub(crate) async fn execute(p: &Profile, op: InboxOp) -> anyhow::Result<Value> {
         }
         InboxOp::List => {
             let st = p.inbox_status().await?;
+            let drops = p.inbox().await?;
+            p.inbox_mark_seen().await?;
             json!({
                 "on": st.on,
                 "link": st.link.map(|l| l.to_string()),
-                "messages": p.inbox().await?.iter().map(drop_json).collect::<Vec<_>>(),
+                "messages": drops.iter().map(drop_json).collect::<Vec<_>>(),
             })
         }
         InboxOp::Reply { id, text, leave } => {

@@ -712,7 +712,11 @@ fn status_line(v: &Value) -> String {
         let r = json!({ "requests": v["requests"], "until": v["requests_until"] });
         line.push_str(&format!("\n{}", requests::line(&r)));
     }
+    let unseen = v["inbox"]["unseen"].as_u64().unwrap_or_default();
     match (v["inbox"]["on"].as_bool(), v["inbox"]["count"].as_u64()) {
+        (Some(true), Some(n)) if unseen > 0 => {
+            line.push_str(&format!("\ninbox on: {n} kept, {unseen} not seen yet"));
+        }
         (Some(true), Some(n)) => line.push_str(&format!("\ninbox on: {n} kept")),
         (Some(false), Some(0)) => line.push_str("\ninbox off"),
         (Some(false), Some(n)) => line.push_str(&format!("\ninbox off: {n} kept")),
@@ -1141,10 +1145,12 @@ mod tests {
             0,
         );
         v["bridges"] = json!(2);
-        v["inbox"] = json!({ "on": true, "count": 4 });
+        v["inbox"] = json!({ "on": true, "count": 4, "unseen": 0 });
         let line = status_line(&v);
         assert!(line.contains(", through 2 bridges"), "{line}");
         assert!(line.ends_with("\ninbox on: 4 kept"), "{line}");
+        v["inbox"]["unseen"] = json!(1);
+        assert!(status_line(&v).ends_with("\ninbox on: 4 kept, 1 not seen yet"));
         v["bridges"] = json!(0);
         v["inbox"] = json!({ "on": false, "count": 0 });
         let line = status_line(&v);

@@ -44,6 +44,9 @@ use crate::reach::{self, Plan};
 const CONFIG_KEY: &str = "inbox";
 /// Settings key of the stored drops.
 const DROPS_KEY: &str = "inbox-drops";
+/// Settings key of the ids of the drops the user has seen (only ids of
+/// drops still kept: at most [`MAX_INBOX_DROPS`]).
+const SEEN_KEY: &str = "inbox-seen";
 /// Drops accepted in a burst.
 pub(crate) const DROP_BURST: u32 = 20;
 /// One more drop is accepted this often after a burst.
@@ -122,6 +125,8 @@ pub struct InboxDrop {
     pub body: String,
     /// Where the dropper may be answered, if they left an address.
     pub reply: Option<ReplyAddress>,
+    /// Whether the user has seen it ([`Profile::inbox_mark_seen`]).
+    pub seen: bool,
 }
 
 impl std::fmt::Debug for InboxDrop {
@@ -230,7 +235,31 @@ fn read_drops(s: &kith_store::Store) -> kith_store::Result<Vec<StoredDrop>> {
 fn write_drops(s: &mut kith_store::Store, drops: &[StoredDrop]) -> kith_store::Result<()> {
     let bytes =
         postcard::to_stdvec(drops).map_err(|_| kith_store::Error::corrupt("inbox drops"))?;
-    s.set_setting(DROPS_KEY, &bytes)
+    s.set_setting(DROPS_KEY, &bytes)?;
+    // Seen marks of drops no longer kept go with them.
+    let seen = read_seen(s)?;
+    if seen.iter().any(|id| !drops.iter().any(|d| d.id == *id)) {
+        let kept: Vec<MessageId> = seen
+            .into_iter()
+            .filter(|id| drops.iter().any(|d| d.id == *id))
+            .collect();
+        write_seen(s, &kept)?;
+    }
+    Ok(())
+}
+
+fn read_seen(s: &kith_store::Store) -> kith_store::Result<Vec<MessageId>> {
+    match s.setting(SEEN_KEY)? {
+        None => Ok(vec![]),
+        Some(b) => kith_core::wire::decode_exact("inbox seen marks", &b)
+            .map_err(|_| kith_store::Error::corrupt("inbox seen marks")),
+    }
+}
+
+fn write_seen(s: &mut kith_store::Store, seen: &[MessageId]) -> kith_store::Result<()> {
+    let bytes =
+        postcard::to_stdvec(seen).map_err(|_| kith_store::Error::corrupt("inbox seen marks"))?;
+    s.set_setting(SEEN_KEY, &bytes)
 }
 
 /// The inbox service's arti nickname: its own per key (arti keeps one key
@@ -259,6 +288,7 @@ pub(crate) async fn plan(p: &Arc<ProfileInner>, base: &str) -> Result<Plan> {
 /// The inbox listener runs at `tcp` (or stopped: `None`).
 pub(crate) fn listening(p: &ProfileInner, tcp: Option<SocketAddr>) {
     *p.inbox.tcp.locked() = tcp;
+    p.emit(Event::InboxChanged);
 }
 
 /// Someone dialed our inbox address. They authenticate as whatever one-time
@@ -394,6 +424,8 @@ pub struct InboxStatus {
     pub link: Option<InboxLink>,
     /// Drops kept now.
     pub count: usize,
+    /// Of those, the ones the user has not seen.
+    pub unseen: usize,
 }
 
 impl Profile {
@@ -405,7 +437,9 @@ impl Profile {
             c.fresh_key();
         }
         c.on = on;
-        set_config(&self.inner, &c).await
+        set_config(&self.inner, &c).await?;
+        self.inner.emit(Event::InboxChanged);
+        Ok(())
     }
 
     /// A fresh inbox key: the old address stops working at once (a dropper
@@ -416,14 +450,24 @@ impl Profile {
         c.fresh_key();
         // The old listener's TCP address is the old link's.
         *self.inner.inbox.tcp.locked() = None;
-        set_config(&self.inner, &c).await
+        set_config(&self.inner, &c).await?;
+        self.inner.emit(Event::InboxChanged);
+        Ok(())
     }
 
     /// Whether the inbox is on, its link, how many drops it keeps.
     pub async fn inbox_status(&self) -> Result<InboxStatus> {
         self.check_unlocked()?;
         let c = config(&self.inner).await?;
-        let count = self.inner.store.call(|s| read_drops(s)).await?.len();
+        let (count, unseen) = self
+            .inner
+            .store
+            .call(|s| {
+                let (drops, seen) = (read_drops(s)?, read_seen(s)?);
+                let unseen = drops.iter().filter(|d| !seen.contains(&d.id)).count();
+                Ok((drops.len(), unseen))
+            })
+            .await?;
         let link = match c.keypair() {
             Some(k) if c.on => Some(InboxLink {
                 address: k.address(),
@@ -440,13 +484,41 @@ impl Profile {
             on: c.on,
             link,
             count,
+            unseen,
         })
+    }
+
+    /// Mark every drop kept now as seen (a front end showing the inbox; the
+    /// CLI listing it).
+    pub async fn inbox_mark_seen(&self) -> Result<()> {
+        self.check_unlocked()?;
+        let changed = self
+            .inner
+            .store
+            .call(|s| {
+                let (drops, seen) = (read_drops(s)?, read_seen(s)?);
+                if drops.iter().all(|d| seen.contains(&d.id)) && seen.len() == drops.len() {
+                    return Ok(false);
+                }
+                let all: Vec<MessageId> = drops.iter().map(|d| d.id).collect();
+                write_seen(s, &all)?;
+                Ok(true)
+            })
+            .await?;
+        if changed {
+            self.inner.emit(Event::InboxChanged);
+        }
+        Ok(())
     }
 
     /// The drops in the inbox, oldest first.
     pub async fn inbox(&self) -> Result<Vec<InboxDrop>> {
         self.check_unlocked()?;
-        let drops = self.inner.store.call(|s| read_drops(s)).await?;
+        let (drops, seen) = self
+            .inner
+            .store
+            .call(|s| Ok((read_drops(s)?, read_seen(s)?)))
+            .await?;
         Ok(drops
             .iter()
             .map(|d| InboxDrop {
@@ -454,6 +526,7 @@ impl Profile {
                 received_at: d.received_at,
                 body: d.body.clone(),
                 reply: d.reply.as_ref().and_then(ReplyAddress::of),
+                seen: seen.contains(&d.id),
             })
             .collect())
     }
@@ -658,6 +731,53 @@ mod tests {
             Err(Error::Drop(d)) => d,
             other => panic!("not refused: {other:?}"),
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn seen_marks_survive_a_relock_and_go_with_their_drops() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let k = kith(dir.path());
+        let a = online(&k, "alice").await;
+        a.set_inbox(true).await.expect("on");
+        let l = link(&a).await;
+        for text in ["one", "two"] {
+            k.drop_message(&tcp(), &l, text).await.expect("drop");
+        }
+        let st = a.inbox_status().await.expect("status");
+        assert_eq!((st.count, st.unseen), (2, 2));
+        assert!(a.inbox().await.expect("inbox").iter().all(|d| !d.seen));
+        let mut events = a.subscribe();
+        a.inbox_mark_seen().await.expect("seen");
+        assert!(matches!(
+            tokio::time::timeout(Duration::from_secs(5), events.recv()).await,
+            Ok(Ok(Event::InboxChanged))
+        ));
+        k.drop_message(&tcp(), &l, "three").await.expect("drop");
+        let drops = a.inbox().await.expect("inbox");
+        let seen: Vec<bool> = drops.iter().map(|d| d.seen).collect();
+        assert_eq!(seen, [true, true, false]);
+        // Kept in the store: the same after locking and unlocking.
+        a.go_offline().await;
+        k.lock("alice").await;
+        let a = k
+            .unlock("alice", Password::new("pw".into()))
+            .await
+            .expect("unlock");
+        let st = a.inbox_status().await.expect("status");
+        assert_eq!((st.count, st.unseen), (3, 1));
+        // A deleted drop takes its mark with it; a repeat marks nothing.
+        a.inbox_delete(drops[0].id).await.expect("delete");
+        a.inbox_mark_seen().await.expect("seen");
+        let st = a.inbox_status().await.expect("status");
+        assert_eq!((st.count, st.unseen), (2, 0));
+        let mut events = a.subscribe();
+        a.inbox_mark_seen().await.expect("seen again");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), events.recv())
+                .await
+                .is_err(),
+            "nothing changed, nothing said"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

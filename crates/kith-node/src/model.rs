@@ -323,6 +323,10 @@ pub enum Event {
     Introduction(crate::intro::IntroductionEvent),
     /// A message was dropped into the inbox (see `Profile::inbox`).
     InboxDrop(MessageId),
+    /// The inbox changed otherwise: switched on or off, a new address, its
+    /// listener started or stopped (a TCP link's port is known only then),
+    /// drops marked seen. Read `Profile::inbox_status` again.
+    InboxChanged,
 }
 
 #[cfg(test)]
