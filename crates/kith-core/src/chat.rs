@@ -32,9 +32,20 @@ pub struct Chat {
     pub disappear: DisappearTimer,
 }
 
+impl std::fmt::Debug for Chat {
+    // Never prints the text.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chat")
+            .field("id", &self.id)
+            .field("reply_to", &self.reply_to)
+            .field("disappear", &self.disappear)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A reaction to a message of the conversation, replacing the sender's
-/// previous reaction to it, if any.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// previous reaction to it, if any. (`Debug` does not print the emoji.)
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reaction {
     /// The reaction's own id: acknowledged by `Ack`, like a message.
     pub id: MessageId,

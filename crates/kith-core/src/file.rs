@@ -179,6 +179,28 @@ pub struct FileOffer {
     pub disappear: DisappearTimer,
 }
 
+impl std::fmt::Debug for FileOffer {
+    // Never prints the name.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileOffer")
+            .field("id", &self.id)
+            .field("size", &self.size)
+            .field("chunk_size", &self.chunk_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for FileChunk {
+    // Never prints the data.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileChunk")
+            .field("file", &self.file)
+            .field("index", &self.index)
+            .field("len", &self.data.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl FileOffer {
     /// How many chunks the file has: `ceil(size / chunk_size)` (0 for an
     /// empty file).

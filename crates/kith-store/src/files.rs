@@ -232,6 +232,8 @@ impl Store {
             next: 0,
             state: FileState::Offered,
         };
+        // The row first: chunks reference it. Its hash is set below.
+        write_record(keys, &tx, contact, row, &rec)?;
         let mut h = Sha256::new();
         let mut buf = vec![0_u8; DEFAULT_CHUNK as usize];
         for index in 0..chunk_count(&rec) {
@@ -583,5 +585,327 @@ impl Store {
             });
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conversation::tests::{PW, id, on_disk, setup};
+    use kith_core::ErrorKind;
+    use kith_core::limits::MAX_CHUNK;
+
+    fn data(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i * 7 + i / 251) as u8).collect()
+    }
+
+    fn name(s: &str) -> FileName {
+        FileName::sanitize(s).unwrap()
+    }
+
+    fn kind<T: std::fmt::Debug>(r: Result<T>) -> ErrorKind {
+        r.unwrap_err().kind()
+    }
+
+    /// A file sent from one store to another, chunk by chunk, with both
+    /// sides closed and reopened half way: it resumes where it stopped and
+    /// arrives with the same SHA-256.
+    #[test]
+    fn a_file_goes_across_and_resumes_after_restarts() {
+        let (_da, pa, mut a, bob) = setup();
+        let (_db, pb, mut b, alice) = setup();
+        let bytes = data(1_000_000);
+        let offer = a
+            .insert_outgoing_file(
+                bob,
+                id(1),
+                &name("photo.jpg"),
+                bytes.len() as u64,
+                &mut bytes.as_slice(),
+                Timestamp(5),
+            )
+            .unwrap();
+        let want: [u8; 32] = Sha256::digest(&bytes).into();
+        assert_eq!(offer.sha256, want);
+        assert_eq!(offer.chunk_size, DEFAULT_CHUNK);
+        assert_eq!(offer.chunk_count(), 62);
+        assert!(
+            a.outbox(bob)
+                .unwrap()
+                .contains(&kith_core::PeerMessage::FileOffer(offer.clone()))
+        );
+        // The offer arrives; a repeat is a duplicate.
+        assert!(matches!(
+            b.insert_incoming_file(alice, &offer, Timestamp(5), Timestamp(6))
+                .unwrap(),
+            Inserted::New(_)
+        ));
+        assert_eq!(
+            b.insert_incoming_file(alice, &offer, Timestamp(5), Timestamp(7))
+                .unwrap(),
+            Inserted::Duplicate
+        );
+        // Not accepted yet: chunks are refused.
+        let c0 = a.outgoing_chunk(bob, id(1), 0).unwrap();
+        assert_eq!(
+            b.store_chunk(alice, &c0).unwrap(),
+            ChunkStored::Refused(ChunkRefusal::NotReceiving)
+        );
+        assert_eq!(
+            b.accept_file(alice, id(1)).unwrap(),
+            Some(ChunkStored::Stored { next: 0 })
+        );
+        assert_eq!(b.accept_file(alice, id(1)).unwrap(), None);
+        assert_eq!(a.file_resume_requested(bob, id(1), 0).unwrap(), Some(62));
+        for i in 0..30 {
+            let c = a.outgoing_chunk(bob, id(1), i).unwrap();
+            assert_eq!(
+                b.store_chunk(alice, &c).unwrap(),
+                ChunkStored::Stored { next: i + 1 }
+            );
+        }
+        // Both restart.
+        a.close().unwrap();
+        b.close().unwrap();
+        let mut a = Store::open(&pa, PW).unwrap();
+        let mut b = Store::open(&pb, PW).unwrap();
+        assert_eq!(b.receiving_files(alice).unwrap(), [(id(1), 30)]);
+        let f = b.file(alice, id(1)).unwrap().unwrap();
+        assert_eq!(
+            (f.state, f.next, f.chunks),
+            (FileState::Transferring, 30, 62)
+        );
+        assert_eq!(f.bytes_done(), 30 * u64::from(DEFAULT_CHUNK));
+        assert_eq!(
+            kind(b.write_file(alice, id(1), &mut Vec::new())),
+            ErrorKind::NotFound
+        );
+        // A repeat of an old chunk and one past a gap: refused.
+        let old = a.outgoing_chunk(bob, id(1), 29).unwrap();
+        assert_eq!(
+            b.store_chunk(alice, &old).unwrap(),
+            ChunkStored::Refused(ChunkRefusal::OutOfOrder { expected: 30 })
+        );
+        assert_eq!(a.file_resume_requested(bob, id(1), 30).unwrap(), Some(62));
+        for i in 30..62 {
+            let c = a.outgoing_chunk(bob, id(1), i).unwrap();
+            let r = b.store_chunk(alice, &c).unwrap();
+            if i < 61 {
+                assert_eq!(r, ChunkStored::Stored { next: i + 1 });
+            } else {
+                assert_eq!(r, ChunkStored::Complete);
+            }
+        }
+        assert_eq!(b.receiving_files(alice).unwrap(), []);
+        assert!(a.file_done(bob, id(1), FileStatus::Received).unwrap());
+        assert!(!a.file_done(bob, id(1), FileStatus::Corrupt).unwrap());
+        assert_eq!(
+            a.file(bob, id(1)).unwrap().unwrap().state,
+            FileState::Complete
+        );
+        b.close().unwrap();
+        let b = Store::open(&pb, PW).unwrap();
+        let mut out = vec![];
+        assert_eq!(b.write_file(alice, id(1), &mut out).unwrap(), 1_000_000);
+        assert_eq!(out, bytes);
+        let files = b.files(alice).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(
+            (files[0].name.as_str(), files[0].state),
+            ("photo.jpg", FileState::Complete)
+        );
+        assert_eq!(b.messages(alice).unwrap()[0].kind, MessageKind::File);
+        let mut again = vec![];
+        a.write_file(bob, id(1), &mut again).unwrap();
+        assert_eq!(again, bytes);
+    }
+
+    #[test]
+    fn hostile_chunks_and_lying_files() {
+        let (_d, path, mut b, alice) = setup();
+        let bytes = data(2 * DEFAULT_CHUNK as usize + 10);
+        let good: [u8; 32] = Sha256::digest(&bytes).into();
+        let offer = |n: u8, sha256: [u8; 32]| FileOffer {
+            id: id(n),
+            sent_at: Timestamp(1),
+            name: name("f.bin"),
+            size: bytes.len() as u64,
+            sha256,
+            chunk_size: DEFAULT_CHUNK,
+            disappear: kith_core::chat::DisappearTimer::Off,
+        };
+        let chunk = |n: u8, index: u32, data: &[u8]| FileChunk {
+            file: id(n),
+            index,
+            data: data.to_vec(),
+        };
+        let part = |i: usize| {
+            let s = i * DEFAULT_CHUNK as usize;
+            &bytes[s..(s + DEFAULT_CHUNK as usize).min(bytes.len())]
+        };
+        // Chunks for files nobody offered, or for one of our messages.
+        assert_eq!(
+            b.store_chunk(alice, &chunk(9, 0, b"x")).unwrap(),
+            ChunkStored::Refused(ChunkRefusal::UnknownFile)
+        );
+        b.insert_outgoing(alice, id(8), "text", Timestamp(1))
+            .unwrap();
+        assert_eq!(
+            b.store_chunk(alice, &chunk(8, 0, b"x")).unwrap(),
+            ChunkStored::Refused(ChunkRefusal::UnknownFile)
+        );
+        // Lying sizes: a short chunk, a long one, the last one too long.
+        b.insert_incoming_file(alice, &offer(1, good), Timestamp(1), Timestamp(2))
+            .unwrap();
+        b.accept_file(alice, id(1)).unwrap();
+        let flood = vec![7_u8; MAX_CHUNK as usize];
+        for bad in [&part(0)[1..], &flood[..]] {
+            assert_eq!(
+                b.store_chunk(alice, &chunk(1, 0, bad)).unwrap(),
+                ChunkStored::Refused(ChunkRefusal::WrongLength)
+            );
+        }
+        // A flood of chunks past the one wanted stores nothing.
+        for i in 1..50 {
+            assert_eq!(
+                b.store_chunk(alice, &chunk(1, i, part(0))).unwrap(),
+                ChunkStored::Refused(ChunkRefusal::OutOfOrder { expected: 0 })
+            );
+        }
+        let n: i64 = b
+            .conn
+            .query_row("SELECT COUNT(*) FROM file_chunks", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+        b.store_chunk(alice, &chunk(1, 0, part(0))).unwrap();
+        b.store_chunk(alice, &chunk(1, 1, part(1))).unwrap();
+        let mut last = part(2).to_vec();
+        last.push(0);
+        assert_eq!(
+            b.store_chunk(alice, &chunk(1, 2, &last)).unwrap(),
+            ChunkStored::Refused(ChunkRefusal::WrongLength)
+        );
+        assert_eq!(
+            b.store_chunk(alice, &chunk(1, 2, part(2))).unwrap(),
+            ChunkStored::Complete
+        );
+        // A hash that lies: every chunk dropped, from the file too.
+        b.insert_incoming_file(alice, &offer(2, [0xAB; 32]), Timestamp(1), Timestamp(2))
+            .unwrap();
+        b.accept_file(alice, id(2)).unwrap();
+        b.store_chunk(alice, &chunk(2, 0, part(0))).unwrap();
+        b.store_chunk(alice, &chunk(2, 1, part(1))).unwrap();
+        b.checkpoint().unwrap();
+        let sealed: Vec<u8> = b
+            .conn
+            .query_row(
+                "SELECT data FROM file_chunks WHERE idx = 1 AND file_id = (SELECT MAX(file_id) FROM file_chunks)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(on_disk(&path, &sealed[1..41]), ["db"]);
+        assert_eq!(
+            b.store_chunk(alice, &chunk(2, 2, part(2))).unwrap(),
+            ChunkStored::Corrupt
+        );
+        assert_eq!(on_disk(&path, &sealed[1..41]), Vec::<&str>::new());
+        let f = b.file(alice, id(2)).unwrap().unwrap();
+        assert_eq!((f.state, f.next), (FileState::Corrupt, 0));
+        assert_eq!(
+            kind(b.write_file(alice, id(2), &mut Vec::new())),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            b.store_chunk(alice, &chunk(2, 0, part(0))).unwrap(),
+            ChunkStored::Refused(ChunkRefusal::NotReceiving)
+        );
+        // Refused: nothing kept, nothing more taken.
+        b.insert_incoming_file(alice, &offer(3, good), Timestamp(1), Timestamp(2))
+            .unwrap();
+        b.accept_file(alice, id(3)).unwrap();
+        b.store_chunk(alice, &chunk(3, 0, part(0))).unwrap();
+        assert!(b.refuse_file(alice, id(3)).unwrap());
+        assert!(!b.refuse_file(alice, id(3)).unwrap());
+        assert_eq!(
+            b.store_chunk(alice, &chunk(3, 1, part(1))).unwrap(),
+            ChunkStored::Refused(ChunkRefusal::NotReceiving)
+        );
+        // Deleting a complete file deletes its data.
+        assert!(b.delete_message(alice, id(1)).unwrap());
+        assert_eq!(b.file(alice, id(1)).unwrap(), None);
+        let n: i64 = b
+            .conn
+            .query_row("SELECT COUNT(*) FROM file_chunks", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+        // Ours: not theirs to resume, and a lying reader is refused.
+        assert_eq!(b.file_resume_requested(alice, id(3), 0).unwrap(), None);
+        let mut short = &bytes[..100];
+        assert_eq!(
+            kind(b.insert_outgoing_file(alice, id(4), &name("s"), 101, &mut short, Timestamp(1))),
+            ErrorKind::BadLocalInput
+        );
+        let mut long = &bytes[..100];
+        assert_eq!(
+            kind(b.insert_outgoing_file(alice, id(4), &name("s"), 99, &mut long, Timestamp(1))),
+            ErrorKind::BadLocalInput
+        );
+        assert_eq!(
+            kind(b.insert_outgoing_file(
+                alice,
+                id(4),
+                &name("s"),
+                MAX_FILE_SIZE + 1,
+                &mut std::io::empty(),
+                Timestamp(1)
+            )),
+            ErrorKind::BadLocalInput
+        );
+        assert_eq!(b.file(alice, id(4)).unwrap(), None);
+        // An empty file is complete once accepted.
+        let empty = FileOffer {
+            size: 0,
+            sha256: Sha256::digest([]).into(),
+            ..offer(5, good)
+        };
+        b.insert_incoming_file(alice, &empty, Timestamp(1), Timestamp(2))
+            .unwrap();
+        assert_eq!(
+            b.accept_file(alice, id(5)).unwrap(),
+            Some(ChunkStored::Complete)
+        );
+        assert_eq!(b.write_file(alice, id(5), &mut Vec::new()).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_tampered_chunk_is_corrupt() {
+        let (_d, path, mut a, bob) = setup();
+        let bytes = data(3 * DEFAULT_CHUNK as usize);
+        a.insert_outgoing_file(
+            bob,
+            id(1),
+            &name("x"),
+            bytes.len() as u64,
+            &mut bytes.as_slice(),
+            Timestamp(1),
+        )
+        .unwrap();
+        a.close().unwrap();
+        // Two chunks swapped (their clear index too): the sealed index
+        // and the AD catch it.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "UPDATE file_chunks SET idx = 99 WHERE idx = 0;
+             UPDATE file_chunks SET idx = 0 WHERE idx = 1;
+             UPDATE file_chunks SET idx = 1 WHERE idx = 99;",
+        )
+        .unwrap();
+        conn.close().unwrap();
+        let a = Store::open(&path, PW).unwrap();
+        assert_eq!(
+            kind(a.write_file(bob, id(1), &mut Vec::new())),
+            ErrorKind::StoreCorrupt
+        );
     }
 }

@@ -2587,6 +2587,138 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), before);
     }
 
+    /// A store made by schema-3 code (before conversations), with: bob
+    /// (met in person, verified, accepted; ours delivered "to bob", his
+    /// "bob read" read, his "bob unread", ours "to bob queued" not sent),
+    /// carol (asked, her "carol asks" unread), dave (by link, no
+    /// messages). Password `v3-password`, fast KDF.
+    const V3_STORE: &[u8] = include_bytes!("../tests/fixtures/v3.db");
+    const V3_PW: &[u8] = b"v3-password";
+
+    #[test]
+    fn opening_a_v3_store_migrates_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profile.db");
+        std::fs::write(&path, V3_STORE).unwrap();
+        assert_eq!(file_version(&path), 3);
+        assert_eq!(kind(Store::open(&path, b"nope")), ErrorKind::WrongPassword);
+        assert_eq!(std::fs::read(&path).unwrap(), V3_STORE);
+
+        let mut store = Store::open(&path, V3_PW).unwrap();
+        assert_eq!(file_version(&path), SCHEMA_VERSION);
+        assert_eq!(store.profile().unwrap().display_name, "Alice v3");
+        assert_eq!(store.setting("settings").unwrap().unwrap(), b"{\"v\":3}");
+        check_summaries(&store);
+        let all = store.contact_summaries().unwrap();
+        let view: Vec<_> = all
+            .iter()
+            .map(|s| {
+                (
+                    s.contact.alias.as_str(),
+                    s.contact.origin,
+                    s.contact.verified,
+                    s.unread,
+                    s.last.as_ref().map(|m| m.body.as_str()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            view,
+            [
+                (
+                    "bob",
+                    ContactOrigin::MetInPerson,
+                    true,
+                    1,
+                    Some("to bob queued")
+                ),
+                (
+                    "carol",
+                    ContactOrigin::Request,
+                    false,
+                    1,
+                    Some("carol asks")
+                ),
+                ("dave", ContactOrigin::Link, false, 0, None),
+            ]
+        );
+        let bob = all[0].contact.id;
+        let msgs = store.messages(bob).unwrap();
+        let got: Vec<_> = msgs
+            .iter()
+            .map(|m| (m.body.as_str(), m.direction, m.state, m.read))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("to bob", Direction::Out, MessageState::Delivered, true),
+                ("bob read", Direction::In, MessageState::Received, true),
+                ("bob unread", Direction::In, MessageState::Received, false),
+                ("to bob queued", Direction::Out, MessageState::Queued, true),
+            ]
+        );
+        // Every old message is text, without reply, timer or reactions.
+        assert!(msgs.iter().all(|m| m.kind == MessageKind::Text
+            && m.reply_to.is_none()
+            && m.expires_at.is_none()
+            && m.reactions.is_empty()));
+        assert_eq!(msgs[1].sent_at, Timestamp(12));
+        assert_eq!(msgs[0].delivered_at, Some(Timestamp(11)));
+        assert_eq!(
+            store.undelivered(bob).unwrap()[0].msg_id,
+            MessageId([4; 16])
+        );
+        assert_eq!(
+            store.conversation(bob).unwrap(),
+            crate::ConversationSettings::default()
+        );
+        // A current store: the new features work and persist.
+        store
+            .set_disappear(
+                bob,
+                MessageId([9; 16]),
+                kith_core::chat::DisappearTimer::OneDay,
+                Timestamp(100),
+            )
+            .unwrap();
+        store
+            .react(
+                bob,
+                MessageId([8; 16]),
+                MessageId([3; 16]),
+                Some(&kith_core::chat::Emoji::new("👍").unwrap()),
+            )
+            .unwrap();
+        assert!(store.delete_message(bob, MessageId([2; 16])).unwrap());
+        store.close().unwrap();
+        let store = Store::open(&path, V3_PW).unwrap();
+        let msgs = store.messages(bob).unwrap();
+        assert_eq!(msgs.len(), 4);
+        assert_eq!(msgs[1].reactions.len(), 1);
+        assert_eq!(
+            store.quote(bob, MessageId([2; 16])).unwrap(),
+            crate::Quote::Deleted
+        );
+        assert_eq!(
+            store.conversation(bob).unwrap().disappear,
+            kith_core::chat::DisappearTimer::OneDay
+        );
+        check_summaries(&store);
+    }
+
+    #[test]
+    fn a_failed_migration_leaves_the_v3_store() {
+        // A damaged message: the re-sealing stops, nothing is written.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profile.db");
+        std::fs::write(&path, V3_STORE).unwrap();
+        tamper(&path, |c| flip_byte(c, "messages", "meta", 2, 40));
+        let before = std::fs::read(&path).unwrap();
+        assert_eq!(kind(Store::open(&path, V3_PW)), ErrorKind::StoreCorrupt);
+        assert_eq!(file_version(&path), 3);
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
     // ---- Tampering ----
 
     fn two_contacts_with_messages() -> (tempfile::TempDir, PathBuf, ContactId, ContactId) {
