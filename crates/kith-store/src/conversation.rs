@@ -1382,8 +1382,10 @@ pub(crate) mod tests {
         found
     }
 
-    /// The sealed cells of message row `row`: nonce and ciphertext, 40
-    /// bytes of each (the version byte left out).
+    /// Pieces of the sealed cells of message row `row`: 32 bytes from the
+    /// start (the nonce and the first ciphertext bytes, the version byte
+    /// left out), the middle and the end (the tag) of each, so that a cell
+    /// zeroed only in part is caught too.
     fn sealed_cells(s: &Store, row: i64) -> Vec<Vec<u8>> {
         let (m, b): (Vec<u8>, Vec<u8>) = s
             .conn
@@ -1393,7 +1395,14 @@ pub(crate) mod tests {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap();
-        vec![m[1..41].to_vec(), b[1..41].to_vec()]
+        let mut out = vec![];
+        for cell in [m, b] {
+            let mid = cell.len() / 2;
+            out.push(cell[1..33].to_vec());
+            out.push(cell[mid..mid + 32].to_vec());
+            out.push(cell[cell.len() - 32..].to_vec());
+        }
+        out
     }
 
     fn row_of(s: &Store, c: ContactId, m: MessageId) -> i64 {
