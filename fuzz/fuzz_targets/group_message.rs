@@ -1,5 +1,5 @@
 #![no_main]
-//! A relayed group message (`docs/protocol.md` § 12.1): decoding and
+//! A relayed group message (`docs/protocol.md` § 14.1): decoding and
 //! verification; whatever verifies has the id of its bytes.
 use libfuzzer_sys::fuzz_target;
 

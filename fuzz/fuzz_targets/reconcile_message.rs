@@ -1,5 +1,5 @@
 #![no_main]
-//! One reconciliation message (`docs/protocol.md` § 12.3): the decoder's
+//! One reconciliation message (`docs/protocol.md` § 14.3): the decoder's
 //! round trip, and a responder over a fixed replica answering it.
 use libfuzzer_sys::fuzz_target;
 

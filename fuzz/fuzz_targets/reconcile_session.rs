@@ -1,5 +1,5 @@
 #![no_main]
-//! The reconciliation state machine (`docs/protocol.md` § 12.3) fed a run
+//! The reconciliation state machine (`docs/protocol.md` § 14.3) fed a run
 //! of messages from a hostile peer: bounded, never a panic.
 use libfuzzer_sys::fuzz_target;
 

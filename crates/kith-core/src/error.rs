@@ -45,6 +45,29 @@ pub enum Error {
         /// The limit.
         max: usize,
     },
+    /// A reaction that is not a short emoji.
+    #[error("invalid reaction: {0}")]
+    BadEmoji(&'static str),
+    /// A disappearing timer of a duration that is not allowed.
+    #[error("invalid disappearing timer: {secs} s (allowed: off, 5m, 1h, 1d, 7d, 30d)")]
+    BadTimer {
+        /// The duration asked for, in seconds.
+        secs: u64,
+    },
+    /// A disappearing timer's name that is not one of the allowed ones.
+    #[error("invalid disappearing timer (allowed: off, 5m, 1h, 1d, 7d, 30d)")]
+    BadTimerName,
+    /// A file name that is not safe (or is empty once made safe).
+    #[error("invalid file name: {0}")]
+    BadFileName(&'static str),
+    /// A file over the size limit.
+    #[error("file too large: {size} bytes, at most {max} ({} MiB)", max / (1024 * 1024))]
+    FileTooLarge {
+        /// Its size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
     /// A meeting in person failed (see [`MeetFailure`] for each reason).
     #[error("{0}")]
     Meet(#[from] MeetFailure),
@@ -54,12 +77,20 @@ impl Error {
     /// Where this failure comes from.
     ///
     /// Decoding errors are classed as peer violations: links and addresses
-    /// typed by a user come through [`Error::BadLink`]/[`Error::BadAddress`].
+    /// typed by a user come through [`Error::BadLink`]/[`Error::BadAddress`],
+    /// emoji, timers and file names checked before sending through their
+    /// own variants. (The same values arriving in a peer message fail its
+    /// decoding: [`Error::Decode`].)
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::InvalidKey | Error::BadAddress(_) | Error::BadLink(_) => {
-                ErrorKind::BadLocalInput
-            }
+            Error::InvalidKey
+            | Error::BadAddress(_)
+            | Error::BadLink(_)
+            | Error::BadEmoji(_)
+            | Error::BadTimer { .. }
+            | Error::BadTimerName
+            | Error::BadFileName(_)
+            | Error::FileTooLarge { .. } => ErrorKind::BadLocalInput,
             Error::BadSignature => ErrorKind::PeerAuthenticationFailed,
             Error::Decode { .. } | Error::TooLarge { .. } => ErrorKind::PeerProtocolViolation,
             Error::UnsupportedVersion { .. } => ErrorKind::PeerIncompatible,

@@ -131,9 +131,103 @@ pub fn introduction_message(data: &[u8]) {
     }
 }
 
+/// Feed arbitrary bytes as one of the conversation and file messages
+/// (`docs/protocol.md` §§ 12–13, tags 8 to 16; the first byte picks the
+/// tag): whatever decodes re-encodes to a message that decodes to itself,
+/// and keeps every limit its types promise (a valid emoji, a safe file
+/// name, sizes and counts within bounds, chunk lengths the offer can
+/// check without overflow).
+pub fn conversation_message(data: &[u8]) {
+    use crate::limits::{MAX_BODY, MAX_CHUNK, MAX_CHUNKS, MAX_DELETE_IDS, MAX_FILE_SIZE};
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let mut bytes = vec![wire::CURRENT_VERSION, 8 + pick % 9];
+    bytes.extend_from_slice(rest);
+    let Ok(msg) = wire::decode(&bytes) else {
+        return;
+    };
+    let again = wire::encode(&msg).expect("a decoded message encodes");
+    assert_eq!(wire::decode(&again).expect("re-decodes"), msg);
+    match msg {
+        PeerMessage::Chat(c) => assert!(c.body.len() <= MAX_BODY),
+        PeerMessage::Reaction(r) => {
+            if let Some(e) = r.emoji {
+                assert!(crate::chat::Emoji::new(e.as_str()).is_ok());
+            }
+        }
+        PeerMessage::Delete { targets } | PeerMessage::DeleteAck { targets } => {
+            assert!((1..=MAX_DELETE_IDS).contains(&targets.len()));
+        }
+        PeerMessage::Disappear(d) => {
+            assert!(crate::chat::DisappearTimer::from_secs(u64::from(d.timer.secs())).is_ok());
+        }
+        PeerMessage::FileOffer(o) => {
+            assert!(o.size <= MAX_FILE_SIZE);
+            let name = crate::file::FileName::sanitize(o.name.as_str()).expect("a safe name");
+            assert_eq!(name, o.name, "a received name is already safe");
+            let n = o.chunk_count();
+            assert!(n <= MAX_CHUNKS);
+            if n > 0 {
+                let last = o.chunk_len(n - 1).expect("the last chunk");
+                assert!(last >= 1 && last <= o.chunk_size as usize);
+                let total = u64::from(n - 1) * u64::from(o.chunk_size) + last as u64;
+                assert_eq!(total, o.size);
+            }
+            assert_eq!(o.chunk_len(n), None);
+        }
+        PeerMessage::FileChunk(c) => {
+            assert!(!c.data.is_empty() && c.data.len() <= MAX_CHUNK as usize);
+            assert!(c.index < MAX_CHUNKS);
+        }
+        PeerMessage::FileResume { from, .. } => assert!(from <= MAX_CHUNKS),
+        PeerMessage::FileDone { .. } => {}
+        other => panic!("tag {} decoded as {other:?}", bytes[1]),
+    }
+}
+
+/// Feed arbitrary text to the file-name sanitizer: what comes out is safe,
+/// sanitizes to itself, and is accepted as a received name.
+pub fn file_name(data: &[u8]) {
+    let s = String::from_utf8_lossy(data);
+    if let Ok(n) = crate::file::FileName::sanitize(&s) {
+        let n = n.as_str();
+        assert!(!n.is_empty() && n.len() <= crate::limits::MAX_FILE_NAME);
+        assert!(!n.contains(['/', '\\']) && !n.starts_with('.'));
+        assert!(!n.chars().any(crate::text::is_disallowed_in_name));
+        let again = crate::file::FileName::sanitize(n).expect("a safe name sanitizes");
+        assert_eq!(again.as_str(), n);
+        assert!(crate::file::FileName::try_from(n.to_owned()).is_ok());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
+
+    /// Every conversation vector goes through the entry point.
+    #[test]
+    fn conversation_entry_point_accepts_the_vectors() {
+        #[derive(serde::Deserialize)]
+        struct V {
+            hex: String,
+        }
+        let vs: Vec<V> =
+            serde_json::from_str(include_str!("../../../docs/vectors/wire.json")).unwrap();
+        let mut n = 0;
+        for v in vs {
+            let b = data_encoding::HEXLOWER.decode(v.hex.as_bytes()).unwrap();
+            if (8..=16).contains(&b[1]) {
+                let mut data = vec![b[1] - 8];
+                data.extend_from_slice(&b[2..]);
+                super::conversation_message(&data);
+                n += 1;
+            }
+        }
+        assert_eq!(n, 11);
+        super::file_name(b"../../x");
+        super::file_name(b"");
+    }
 
     /// Found by `cargo fuzz`: a multi-byte character across the end of
     /// where `kith://` would be panicked the slicing.
@@ -226,6 +320,16 @@ mod tests {
         #[test]
         fn introduction_message_never_panics(data in proptest::collection::vec(any::<u8>(), 0..120)) {
             super::introduction_message(&data);
+        }
+
+        #[test]
+        fn conversation_message_never_panics(data in proptest::collection::vec(any::<u8>(), 0..120)) {
+            super::conversation_message(&data);
+        }
+
+        #[test]
+        fn file_name_never_panics(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            super::file_name(&data);
         }
 
         #[test]

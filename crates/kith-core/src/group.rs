@@ -1,5 +1,5 @@
 //! Private groups: the signed messages members relay to each other
-//! (`docs/protocol.md` § 12).
+//! (`docs/protocol.md` § 14).
 //!
 //! A group message is written and signed by its author and carried by any
 //! member: a relayer cannot forge or alter it. Each author's messages form a
@@ -539,7 +539,7 @@ mod tests {
         ));
     }
 
-    const VECTORS_DESCRIPTION: &str = "Group messages (docs/protocol.md section 12). \
+    const VECTORS_DESCRIPTION: &str = "Group messages (docs/protocol.md section 14). \
         Author from the ed25519 seed 01x32, group id 07x32. first: seq 0, a post \"hi\" at \
         1700000000000 ms; reply: seq 1 after first, replying to it, \"re\" at 1700000001000 ms. \
         signed_hex is what the signature covers, encoded_hex the whole message, id_hex its id. \

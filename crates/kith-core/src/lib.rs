@@ -1,9 +1,11 @@
 #![doc = include_str!("../README.md")]
 
 pub mod address;
+pub mod chat;
 pub mod clock;
 mod error;
 pub mod error_kind;
+pub mod file;
 pub mod group;
 pub mod identity;
 pub mod inbox;

@@ -115,6 +115,66 @@ pub(crate) const INTRODUCTION_OFFER_OVERHEAD: usize = 1 + 1 + 1 + 16 + 1 + 2;
 /// (1 + 1 + 16 + 3), as for `Hello`.
 pub(crate) const INTRODUCTION_LINK_OVERHEAD: usize = 3 + 16 + 32 + 1 + 1 + 1 + 16 + 3;
 
+/// Longest reaction, in bytes of UTF-8: one emoji, possibly a sequence of
+/// several code points joined (a family, a flag, a skin tone). The longest
+/// common ones (a couple with two skin tones) are 35 bytes.
+pub const MAX_REACTION: usize = 48;
+
+/// Most characters (Unicode scalar values) in one reaction.
+pub const MAX_REACTION_CHARS: usize = 12;
+
+/// Most message ids in one `Delete` or `DeleteAck` (`docs/protocol.md`
+/// § 12): a user deletes a handful at a time; larger batches are split.
+pub const MAX_DELETE_IDS: usize = 64;
+
+/// Largest file that can be sent, in bytes: 100 MiB.
+///
+/// Enough for pictures, documents and short videos; a file is stored
+/// (sealed, in chunks) on both sides, so the limit also bounds what a
+/// contact can make us store with one offer.
+pub const MAX_FILE_SIZE: u64 = 100 * 1024 * 1024;
+
+/// Longest file name, in bytes of UTF-8 (what most file systems allow).
+pub const MAX_FILE_NAME: usize = 255;
+
+/// Smallest chunk size a file offer may announce.
+pub const MIN_CHUNK: u32 = 1024;
+
+/// Largest chunk size a file offer may announce, and the most bytes one
+/// `FileChunk` carries.
+pub const MAX_CHUNK: u32 = 32 * 1024;
+
+/// The chunk size Kith sends with: 16 320 bytes, so that one chunk message
+/// (at most [`CHUNK_OVERHEAD`] more) fills a 16 384-byte session record
+/// (`docs/protocol.md` § 4.5: 3 bytes of record header and a 16-byte tag)
+/// with almost no padding.
+pub const DEFAULT_CHUNK: u32 = 16_320;
+
+/// Most chunks a file can have: [`MAX_FILE_SIZE`] in [`MIN_CHUNK`]s.
+pub const MAX_CHUNKS: u32 = (MAX_FILE_SIZE / MIN_CHUNK as u64) as u32;
+
+/// Bytes a `Chat` message adds around its body, at most: version (1), tag
+/// (1), id (16), time (10), body length (3), `reply_to` (1 + 16), timer
+/// (varint u32: 5).
+pub(crate) const CHAT_OVERHEAD: usize = 1 + 1 + 16 + 10 + 3 + 1 + 16 + 5;
+
+/// Bytes a `Reaction` takes around its emoji, at most: version, tag, id
+/// (16), target (16), option (1), length (1).
+pub(crate) const REACTION_OVERHEAD: usize = 1 + 1 + 16 + 16 + 1 + 1;
+
+/// Bytes a `Delete` or `DeleteAck` adds around its ids: version, tag, count
+/// (1 for up to 127).
+pub(crate) const DELETE_OVERHEAD: usize = 1 + 1 + 1;
+
+/// Bytes a `FileOffer` adds around its name, at most: version, tag, id
+/// (16), time (10), name length (2), size (10), SHA-256 (32), chunk size
+/// (5), timer (5).
+pub(crate) const FILE_OFFER_OVERHEAD: usize = 1 + 1 + 16 + 10 + 2 + 10 + 32 + 5 + 5;
+
+/// Bytes a `FileChunk` adds around its data, at most: version, tag, file id
+/// (16), index (varint: 3 for up to 2^21), data length (varint: 3).
+pub const CHUNK_OVERHEAD: usize = 1 + 1 + 16 + 3 + 3;
+
 // The largest encoding of every message must fit MAX_MESSAGE.
 const _: () = assert!(MAX_BODY + TEXT_OVERHEAD <= MAX_MESSAGE);
 const _: () = assert!(MAX_DISPLAY_NAME + HELLO_OVERHEAD <= MAX_MESSAGE);
@@ -126,12 +186,26 @@ const _: () = assert!(MAX_DROP_BODY + DROP_OVERHEAD <= MAX_INBOX_MESSAGE);
 const _: () = assert!(MAX_INBOX_MESSAGE <= MAX_MESSAGE);
 // A full inbox is one setting value (with room for its length prefixes).
 const _: () = assert!(MAX_INBOX_DROPS * (MAX_DROP_BODY + DROP_OVERHEAD) + 16 <= MAX_SETTING);
+const _: () = assert!(MAX_BODY + CHAT_OVERHEAD <= MAX_MESSAGE);
+const _: () = assert!(MAX_REACTION + REACTION_OVERHEAD <= MAX_MESSAGE);
+const _: () = assert!(MAX_DELETE_IDS * 16 + DELETE_OVERHEAD <= MAX_MESSAGE);
+const _: () = assert!(MAX_FILE_NAME + FILE_OFFER_OVERHEAD <= MAX_MESSAGE);
+const _: () = assert!(MAX_CHUNK as usize + CHUNK_OVERHEAD <= MAX_MESSAGE);
+const _: () = assert!(MIN_CHUNK <= DEFAULT_CHUNK && DEFAULT_CHUNK <= MAX_CHUNK);
+// A default chunk message, in a record (3-byte header, 16-byte tag), fits
+// the 16 384-byte padding bucket.
+const _: () = assert!(DEFAULT_CHUNK as usize + CHUNK_OVERHEAD + 3 + 16 <= 16_384);
 // The overheads above assume these varint widths.
 const _: () = assert!(MAX_BODY < 1 << 21);
 const _: () = assert!(MAX_DISPLAY_NAME < 1 << 7);
 const _: () = assert!(MAX_ACK_IDS < 1 << 14);
 const _: () = assert!(MAX_INTRODUCTION_NOTE < 1 << 14);
 const _: () = assert!(MAX_DROP_BODY < 1 << 14);
+const _: () = assert!(MAX_DELETE_IDS < 1 << 7);
+const _: () = assert!(MAX_REACTION < 1 << 7);
+const _: () = assert!(MAX_FILE_NAME < 1 << 14);
+const _: () = assert!(MAX_CHUNKS < 1 << 21);
+const _: () = assert!((MAX_CHUNK as usize) < 1 << 21);
 // A peer's display name, suffixed, must make a valid alias.
 const _: () = assert!(MAX_ALIAS >= MAX_DISPLAY_NAME + "-".len() + 10);
 

@@ -13,10 +13,12 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+pub use crate::chat::{Chat, DisappearSetting, DisappearTimer, Emoji, Reaction};
 use crate::clock::Timestamp;
+pub use crate::file::{FileChunk, FileName, FileOffer, FileStatus};
 use crate::intro::IntroductionMessage;
-use crate::limits::MAX_DISPLAY_NAME;
 pub use crate::limits::{MAX_ACK_IDS, MAX_BODY, MAX_MESSAGE};
+use crate::limits::{MAX_CHUNKS, MAX_DELETE_IDS, MAX_DISPLAY_NAME};
 use crate::meet::MeetMessage;
 
 /// Wire versions this build speaks, newest last.
@@ -44,6 +46,15 @@ impl MessageId {
     /// Lowercase hex, as shown to scripts.
     pub fn to_hex(&self) -> String {
         data_encoding::HEXLOWER.encode(&self.0)
+    }
+
+    /// Parse [`MessageId::to_hex`]'s form (32 hex digits, either case), as
+    /// commands take it (`--reply-to ID`).
+    pub fn parse_hex(s: &str) -> Option<Self> {
+        let bytes = data_encoding::HEXLOWER_PERMISSIVE
+            .decode(s.trim().as_bytes())
+            .ok()?;
+        Some(MessageId(bytes.try_into().ok()?))
     }
 }
 
@@ -78,6 +89,49 @@ pub enum PeerMessage {
     /// by each side at the start of every session between accepted
     /// contacts.
     Reach(Reach),
+    /// A chat message that may answer another and carries the sender's
+    /// disappearing timer (`docs/protocol.md` § 12). A receiver handles a
+    /// `Text` as a `Chat` without reply, timer off.
+    Chat(Chat),
+    /// A reaction to a message, or its withdrawal (§ 12). Acknowledged by
+    /// `Ack(id)`.
+    Reaction(Reaction),
+    /// "Delete these messages of mine on your side too" (§ 12): the
+    /// receiver deletes those of the listed messages the sender wrote, and
+    /// answers [`PeerMessage::DeleteAck`].
+    Delete {
+        /// The messages, 1 to [`MAX_DELETE_IDS`].
+        targets: Vec<MessageId>,
+    },
+    /// The answer to [`PeerMessage::Delete`]: these are gone here (or were
+    /// never here); the sender stops asking.
+    DeleteAck {
+        /// The ids of the `Delete`, 1 to [`MAX_DELETE_IDS`].
+        targets: Vec<MessageId>,
+    },
+    /// The conversation's disappearing timer changed (§ 12). Acknowledged
+    /// by `Ack(id)`.
+    Disappear(DisappearSetting),
+    /// A file on offer (§ 13). Acknowledged by `Ack(id)` once stored.
+    FileOffer(FileOffer),
+    /// One chunk of a file (§ 13).
+    FileChunk(FileChunk),
+    /// Receiver → sender: "send the chunks of `file` from index `from`"
+    /// (§ 13): accepting an offer (`from` 0), and resuming after a cut.
+    FileResume {
+        /// The file.
+        file: MessageId,
+        /// The first chunk wanted: every one before it is stored.
+        from: u32,
+    },
+    /// Receiver → sender: the file is received (hash checked), refused, or
+    /// was corrupt (§ 13).
+    FileDone {
+        /// The file.
+        file: MessageId,
+        /// What became of it.
+        status: FileStatus,
+    },
 }
 
 /// The sender's contacts-only address, and the key the receiver must
@@ -148,6 +202,30 @@ impl std::fmt::Debug for PeerMessage {
             PeerMessage::Meet(m) => write!(f, "Meet({m:?})"),
             PeerMessage::Introduction(m) => write!(f, "Introduction({m:?})"),
             PeerMessage::Reach(_) => f.write_str("Reach(..)"),
+            PeerMessage::Chat(c) => write!(
+                f,
+                "Chat({:?}, {} bytes, reply: {}, {:?})",
+                c.id,
+                c.body.len(),
+                c.reply_to.is_some(),
+                c.disappear
+            ),
+            PeerMessage::Reaction(r) => write!(f, "Reaction({:?})", r.id),
+            PeerMessage::Delete { targets } => write!(f, "Delete({} ids)", targets.len()),
+            PeerMessage::DeleteAck { targets } => write!(f, "DeleteAck({} ids)", targets.len()),
+            PeerMessage::Disappear(d) => write!(f, "Disappear({:?}, {:?})", d.id, d.timer),
+            PeerMessage::FileOffer(o) => {
+                write!(f, "FileOffer({:?}, {} chunks)", o.id, o.chunk_count())
+            }
+            PeerMessage::FileChunk(c) => write!(
+                f,
+                "FileChunk({:?}, {}, {} bytes)",
+                c.file,
+                c.index,
+                c.data.len()
+            ),
+            PeerMessage::FileResume { file, from } => write!(f, "FileResume({file:?}, {from})"),
+            PeerMessage::FileDone { file, status } => write!(f, "FileDone({file:?}, {status:?})"),
         }
     }
 }
@@ -178,6 +256,31 @@ impl PeerMessage {
             }
             PeerMessage::Keepalive | PeerMessage::Meet(_) | PeerMessage::Reach(_) => Ok(()),
             PeerMessage::Introduction(m) => m.validate(),
+            PeerMessage::Chat(c) => check("message body", c.body.len(), MAX_BODY),
+            // Its emoji is valid by construction.
+            PeerMessage::Reaction(_) | PeerMessage::Disappear(_) => Ok(()),
+            PeerMessage::Delete { targets } | PeerMessage::DeleteAck { targets } => {
+                check("delete", targets.len(), MAX_DELETE_IDS)?;
+                if targets.is_empty() {
+                    return Err(Error::Decode {
+                        object: "delete",
+                        reason: "empty",
+                    });
+                }
+                Ok(())
+            }
+            PeerMessage::FileOffer(o) => o.validate(),
+            PeerMessage::FileChunk(c) => c.validate(),
+            PeerMessage::FileResume { from, .. } => {
+                if *from > MAX_CHUNKS {
+                    return Err(Error::Decode {
+                        object: "file resume",
+                        reason: "index past the largest file",
+                    });
+                }
+                Ok(())
+            }
+            PeerMessage::FileDone { .. } => Ok(()),
         }
     }
 }
@@ -252,6 +355,71 @@ mod tests {
 
     fn intro(m: IntroductionMessage) -> PeerMessage {
         PeerMessage::Introduction(m)
+    }
+
+    const HELLO_SHA256: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+
+    fn offer() -> FileOffer {
+        FileOffer {
+            id: MessageId([0x0c; 16]),
+            sent_at: Timestamp(1_700_000_000_000),
+            name: FileName::sanitize("a.txt").unwrap(),
+            size: 5,
+            sha256: hex::decode(HELLO_SHA256).unwrap().try_into().unwrap(),
+            chunk_size: crate::limits::DEFAULT_CHUNK,
+            disappear: DisappearTimer::Off,
+        }
+    }
+
+    /// The vectors of `docs/protocol.md` §§ 12–13, by name.
+    fn conversation_vector(name: &str) -> Option<PeerMessage> {
+        let chat = |reply_to, disappear| {
+            PeerMessage::Chat(Chat {
+                id: MessageId([9; 16]),
+                sent_at: Timestamp(1_700_000_000_000),
+                body: "hi".into(),
+                reply_to,
+                disappear,
+            })
+        };
+        let file = MessageId([0x0c; 16]);
+        Some(match name {
+            "chat" => chat(None, DisappearTimer::Off),
+            "chat_reply" => chat(Some(MessageId([8; 16])), DisappearTimer::SevenDays),
+            "reaction" => PeerMessage::Reaction(Reaction {
+                id: MessageId([0x0a; 16]),
+                target: MessageId([9; 16]),
+                emoji: Some(Emoji::new("👍").unwrap()),
+            }),
+            "reaction_removed" => PeerMessage::Reaction(Reaction {
+                id: MessageId([0x0a; 16]),
+                target: MessageId([9; 16]),
+                emoji: None,
+            }),
+            "delete" => PeerMessage::Delete {
+                targets: vec![MessageId([9; 16])],
+            },
+            "delete_ack" => PeerMessage::DeleteAck {
+                targets: vec![MessageId([9; 16])],
+            },
+            "disappear" => PeerMessage::Disappear(DisappearSetting {
+                id: MessageId([0x0b; 16]),
+                set_at: Timestamp(1_700_000_000_000),
+                timer: DisappearTimer::OneHour,
+            }),
+            "file_offer" => PeerMessage::FileOffer(offer()),
+            "file_chunk" => PeerMessage::FileChunk(FileChunk {
+                file,
+                index: 0,
+                data: b"hello".to_vec(),
+            }),
+            "file_resume" => PeerMessage::FileResume { file, from: 0 },
+            "file_done" => PeerMessage::FileDone {
+                file,
+                status: FileStatus::Received,
+            },
+            _ => return None,
+        })
     }
 
     fn text(body: &str) -> PeerMessage {
@@ -335,12 +503,331 @@ mod tests {
             "introduction_done" => intro(IntroductionMessage::Done {
                 id: IntroductionId([7; 16]),
             }),
-            other => panic!("unknown vector {other}"),
+            other => conversation_vector(other).unwrap_or_else(|| panic!("unknown vector {other}")),
         };
         for v in vs {
             let bytes = hex::decode(&v.hex).unwrap();
             assert_eq!(decode(&bytes).unwrap(), expected(&v.name), "{}", v.name);
             assert_eq!(encode(&expected(&v.name)).unwrap(), bytes, "{}", v.name);
+        }
+    }
+
+    /// The bytes in `docs/protocol.md`'s vector tables (`| name | message |
+    /// `01 02 09×16 …` |`) are those of `docs/vectors/wire.json`, which
+    /// the encoder makes (`vectors_from_docs`).
+    #[test]
+    fn vector_tables_in_protocol_md_match_the_encoder() {
+        #[derive(serde::Deserialize)]
+        struct V {
+            name: String,
+            hex: String,
+        }
+        let vs: Vec<V> =
+            serde_json::from_str(include_str!("../../../docs/vectors/wire.json")).unwrap();
+        let doc = include_str!("../../../docs/protocol.md");
+        // `09×16` is sixteen 09s; anything else is hex.
+        let expand = |cell: &str| -> Option<String> {
+            let mut out = String::new();
+            for tok in cell.split_whitespace() {
+                match tok.split_once('×') {
+                    Some((b, n)) => out.push_str(&b.repeat(n.parse().ok()?)),
+                    None => out.push_str(tok),
+                }
+            }
+            out.bytes().all(|b| b.is_ascii_hexdigit()).then_some(out)
+        };
+        let mut checked = vec![];
+        for line in doc.lines() {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let [_, name, _, bytes, _] = cells[..] else {
+                continue;
+            };
+            let Some(v) = vs.iter().find(|v| v.name == name) else {
+                continue;
+            };
+            let Some(hex) = bytes
+                .strip_prefix('`')
+                .and_then(|b| b.strip_suffix('`'))
+                .and_then(expand)
+            else {
+                continue;
+            };
+            assert_eq!(hex, v.hex, "{name}: protocol.md differs from wire.json");
+            if let Some(m) = conversation_vector(name) {
+                assert_eq!(hex::encode(encode(&m).unwrap()), hex, "{name}");
+            }
+            checked.push(name);
+        }
+        for n in CONVERSATION_VECTORS
+            .iter()
+            .chain(&["text", "introduction_link"])
+        {
+            assert!(checked.contains(n), "{n} has no row in protocol.md");
+        }
+    }
+
+    const CONVERSATION_VECTORS: [&str; 11] = [
+        "chat",
+        "chat_reply",
+        "reaction",
+        "reaction_removed",
+        "delete",
+        "delete_ack",
+        "disappear",
+        "file_offer",
+        "file_chunk",
+        "file_resume",
+        "file_done",
+    ];
+
+    #[test]
+    fn conversation_messages_round_trip() {
+        for n in CONVERSATION_VECTORS {
+            let m = conversation_vector(n).unwrap();
+            assert_eq!(decode(&encode(&m).unwrap()).unwrap(), m, "{n}");
+        }
+        for timer in DisappearTimer::ALL {
+            let m = PeerMessage::Disappear(DisappearSetting {
+                id: MessageId([1; 16]),
+                set_at: Timestamp(u64::MAX),
+                timer,
+            });
+            assert_eq!(decode(&encode(&m).unwrap()).unwrap(), m);
+        }
+        for status in [
+            FileStatus::Received,
+            FileStatus::Refused,
+            FileStatus::Corrupt,
+        ] {
+            let m = PeerMessage::FileDone {
+                file: MessageId([1; 16]),
+                status,
+            };
+            assert_eq!(decode(&encode(&m).unwrap()).unwrap(), m);
+        }
+        // An old peer's Text still decodes, as before.
+        assert_eq!(
+            decode(&hex::decode("01020909090909090909090909090909090980d095ffbc31026869").unwrap())
+                .unwrap(),
+            text("hi")
+        );
+    }
+
+    /// A vector's bytes with `from..to` replaced by `with`.
+    fn patched(name: &str, from: usize, to: usize, with: &[u8]) -> Vec<u8> {
+        let mut b = encode(&conversation_vector(name).unwrap()).unwrap();
+        b.splice(from..to, with.iter().copied());
+        b
+    }
+
+    #[test]
+    fn hostile_conversation_messages() {
+        let malformed = |b: &[u8]| {
+            assert!(
+                matches!(
+                    decode(b),
+                    Err(Error::Decode { .. } | Error::TooLarge { .. })
+                ),
+                "{}",
+                hex::encode(b)
+            )
+        };
+        // The vectors' layout, as the tests below patch it.
+        let disappear = encode(&conversation_vector("disappear").unwrap()).unwrap();
+        assert_eq!(&disappear[24..], &[0x90, 0x1c]); // 3600
+        // Timers other than the six: 1 s, 2 h, u32::MAX, over u32.
+        for bad in [
+            &[1_u8][..],
+            &[0xa0, 0x38],
+            &[0xff, 0xff, 0xff, 0xff, 0x0f],
+            &[0x80, 0x80, 0x80, 0x80, 0x10],
+        ] {
+            malformed(&patched("disappear", 24, 26, bad));
+            // And in a chat (its last field).
+            let chat = encode(&conversation_vector("chat").unwrap()).unwrap();
+            malformed(&patched("chat", chat.len() - 1, chat.len(), bad));
+        }
+        // Reactions that are not an emoji: text, a control, empty, too long.
+        let emoji_at = 2 + 16 + 16 + 1; // after version, tag, id, target, Some
+        for bad in [&b"\x02ok"[..], b"\x01\x1b", b"\x00", b"\x03a\xcc\x81"] {
+            malformed(&patched("reaction", emoji_at, emoji_at + 5, bad));
+        }
+        let mut long = vec![52];
+        long.extend("👍".repeat(13).bytes());
+        malformed(&patched("reaction", emoji_at, emoji_at + 5, &long));
+        // Deletes: none, too many (65 ids), a count that lies.
+        for tag in [10_u8, 11] {
+            malformed(&[1, tag, 0]);
+            let mut many = vec![1, tag, 65];
+            many.extend(std::iter::repeat_n(9, 65 * 16));
+            malformed(&many);
+            let mut lying = vec![1, tag, 64];
+            lying.extend([9; 16]);
+            malformed(&lying);
+        }
+        assert!(matches!(
+            encode(&PeerMessage::Delete {
+                targets: vec![MessageId([0; 16]); MAX_DELETE_IDS + 1]
+            }),
+            Err(Error::TooLarge { .. })
+        ));
+        assert!(encode(&PeerMessage::DeleteAck { targets: vec![] }).is_err());
+        // File names: a path, a hidden file, a control, a bidi override.
+        let offer_bytes = encode(&conversation_vector("file_offer").unwrap()).unwrap();
+        let name_at = 2 + 16 + 6; // after version, tag, id, sent_at
+        assert_eq!(&offer_bytes[name_at..name_at + 6], b"\x05a.txt");
+        for bad in [
+            "../x",
+            "a/b",
+            ".ssh",
+            "a\x07b",
+            "\u{202E}txt.exe",
+            "..",
+            "",
+            "CON",
+            "x ",
+        ] {
+            let mut with = vec![u8::try_from(bad.len()).unwrap()];
+            with.extend(bad.bytes());
+            malformed(&patched("file_offer", name_at, name_at + 6, &with));
+        }
+        let mut long_name = vec![0x80, 0x02]; // 256 bytes
+        long_name.extend(std::iter::repeat_n(b'x', 256));
+        malformed(&patched("file_offer", name_at, name_at + 6, &long_name));
+        // A size over the limit (MAX_FILE_SIZE + 1 = 0x640_0001), a chunk
+        // size out of range.
+        let size_at = name_at + 6;
+        assert_eq!(offer_bytes[size_at], 5);
+        assert_eq!(crate::limits::MAX_FILE_SIZE + 1, 0x640_0001);
+        malformed(&patched(
+            "file_offer",
+            size_at,
+            size_at + 1,
+            &[0x81, 0x80, 0x80, 0x32],
+        ));
+        let mut huge = offer();
+        huge.size = u64::MAX;
+        assert!(matches!(
+            encode(&PeerMessage::FileOffer(huge)),
+            Err(Error::TooLarge { object: "file", .. })
+        ));
+        let cs_at = size_at + 1 + 32;
+        assert_eq!(&offer_bytes[cs_at..cs_at + 2], &[0xc0, 0x7f]); // 16 320
+        for bad in [&[0_u8][..], &[0xff, 0x07], &[0x81, 0x80, 0x02]] {
+            malformed(&patched("file_offer", cs_at, cs_at + 2, bad));
+        }
+        // Chunks: empty, over MAX_CHUNK, a length prefix claiming more than
+        // is there, an index past the largest file.
+        let data_at = 2 + 16 + 1;
+        malformed(&patched("file_chunk", data_at, data_at + 6, &[0]));
+        let mut big = vec![0x81, 0x80, 0x02]; // 32 769 bytes
+        big.extend(std::iter::repeat_n(7, 32_769));
+        malformed(&patched("file_chunk", data_at, data_at + 6, &big));
+        malformed(&patched(
+            "file_chunk",
+            data_at,
+            data_at + 6,
+            &[0xff, 0xff, 0x01, 1, 2],
+        ));
+        malformed(&patched("file_chunk", 18, 19, &[0x80, 0x80, 0x80, 0x01]));
+        assert!(matches!(
+            encode(&PeerMessage::FileChunk(FileChunk {
+                file: MessageId([0; 16]),
+                index: 0,
+                data: vec![0; crate::limits::MAX_CHUNK as usize + 1],
+            })),
+            Err(Error::TooLarge { .. })
+        ));
+        malformed(&patched("file_resume", 18, 19, &[0x81, 0x80, 0x80, 0x01]));
+        // Unknown file status.
+        malformed(&patched("file_done", 18, 19, &[3]));
+        // Truncations and trailing bytes of every new message fail.
+        for n in CONVERSATION_VECTORS {
+            let b = encode(&conversation_vector(n).unwrap()).unwrap();
+            for cut in 1..b.len() {
+                assert!(decode(&b[..cut]).is_err(), "{n} cut at {cut}");
+            }
+            let mut t = b.clone();
+            t.push(0);
+            assert!(decode(&t).is_err(), "{n} with a trailing byte");
+        }
+    }
+
+    #[test]
+    fn largest_conversation_messages_fit() {
+        use crate::limits::{
+            CHAT_OVERHEAD, CHUNK_OVERHEAD, DEFAULT_CHUNK, DELETE_OVERHEAD, FILE_OFFER_OVERHEAD,
+            MAX_CHUNK, MAX_FILE_NAME, MAX_REACTION, REACTION_OVERHEAD,
+        };
+        let chat = PeerMessage::Chat(Chat {
+            id: MessageId([0xff; 16]),
+            sent_at: Timestamp(u64::MAX),
+            body: "é".repeat(MAX_BODY / 2),
+            reply_to: Some(MessageId([0xff; 16])),
+            disappear: DisappearTimer::ThirtyDays,
+        });
+        let reaction = PeerMessage::Reaction(Reaction {
+            id: MessageId([0xff; 16]),
+            target: MessageId([0xff; 16]),
+            emoji: Some(Emoji::new(&"👍".repeat(12)).unwrap()),
+        });
+        let delete = PeerMessage::Delete {
+            targets: vec![MessageId([0xff; 16]); MAX_DELETE_IDS],
+        };
+        let mut o = offer();
+        o.id = MessageId([0xff; 16]);
+        o.sent_at = Timestamp(u64::MAX);
+        o.name = FileName::sanitize(&"é".repeat(MAX_FILE_NAME)).unwrap();
+        o.size = crate::limits::MAX_FILE_SIZE;
+        o.chunk_size = MAX_CHUNK;
+        o.disappear = DisappearTimer::ThirtyDays;
+        assert!(o.name.as_str().len() >= MAX_FILE_NAME - 1);
+        let chunk = |len: u32| {
+            PeerMessage::FileChunk(FileChunk {
+                file: MessageId([0xff; 16]),
+                index: MAX_CHUNKS - 1,
+                data: vec![0xff; len as usize],
+            })
+        };
+        for (m, most) in [
+            (chat, MAX_BODY + CHAT_OVERHEAD),
+            (reaction, MAX_REACTION + REACTION_OVERHEAD),
+            (delete, MAX_DELETE_IDS * 16 + DELETE_OVERHEAD),
+            (
+                PeerMessage::FileOffer(o),
+                MAX_FILE_NAME + FILE_OFFER_OVERHEAD,
+            ),
+            (chunk(MAX_CHUNK), MAX_CHUNK as usize + CHUNK_OVERHEAD),
+            (
+                chunk(DEFAULT_CHUNK),
+                DEFAULT_CHUNK as usize + CHUNK_OVERHEAD,
+            ),
+        ] {
+            let bytes = encode(&m).unwrap();
+            assert!(bytes.len() <= most, "{m:?}: {} > {most}", bytes.len());
+            assert_eq!(decode(&bytes).unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn message_ids_parse() {
+        let id = MessageId([0xab; 16]);
+        assert_eq!(MessageId::parse_hex(&id.to_hex()), Some(id));
+        assert_eq!(MessageId::parse_hex(&"AB".repeat(16)), Some(id));
+        assert_eq!(MessageId::parse_hex("abab"), None);
+        assert_eq!(MessageId::parse_hex(&"zz".repeat(16)), None);
+    }
+
+    #[test]
+    fn debug_hides_conversation_content() {
+        let all = format!(
+            "{:?} {:?} {:?}",
+            conversation_vector("chat_reply").unwrap(),
+            conversation_vector("reaction").unwrap(),
+            conversation_vector("file_offer").unwrap()
+        );
+        for bad in ["hi", "👍", "a.txt", "2cf2"] {
+            assert!(!all.contains(bad), "{bad} in {all}");
         }
     }
 

@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+mod conversation;
 mod crypto;
 mod error;
+mod files;
 mod handle;
 mod intro;
 mod model;
@@ -17,7 +19,9 @@ pub use intro::{
 };
 pub use kith_core::{MessageId, Timestamp};
 pub use model::{
-    Contact, ContactId, ContactOrigin, ContactState, ContactSummary, Direction, Inserted, Message,
-    MessageState, NewContact, NewProfile, Profile, Reach,
+    ChunkRefusal, ChunkStored, Contact, ContactId, ContactOrigin, ContactState, ContactSummary,
+    ConversationSettings, Deletion, Direction, FileInfo, FileState, HistoryPolicy, Inserted,
+    Message, MessageKind, MessageState, NewContact, NewProfile, Profile, Quote, Reach,
+    ReactionView,
 };
 pub use store::Store;

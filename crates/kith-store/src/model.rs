@@ -1,6 +1,7 @@
 //! What the store keeps: profiles, contacts, messages; and the records sealed
 //! into the database.
 
+use kith_core::chat::DisappearTimer;
 pub use kith_core::wire::Reach;
 use kith_core::{MessageId, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -258,6 +259,17 @@ pub struct Message {
     pub delivered_at: Option<Timestamp>,
     /// Whether we have read it (always true for ours).
     pub read: bool,
+    /// What it is: text, a timer change, a file (schema 4).
+    pub kind: MessageKind,
+    /// The message it answers, if any (resolve it with
+    /// [`crate::Store::quote`]).
+    pub reply_to: Option<MessageId>,
+    /// The disappearing timer it was sent with.
+    pub disappear: DisappearTimer,
+    /// When it disappears (removed from the store), if it does.
+    pub expires_at: Option<Timestamp>,
+    /// The reactions to it: at most one per side.
+    pub reactions: Vec<ReactionView>,
 }
 
 impl std::fmt::Debug for Message {
@@ -268,8 +280,186 @@ impl std::fmt::Debug for Message {
             .field("direction", &self.direction)
             .field("state", &self.state)
             .field("read", &self.read)
+            .field("kind", &self.kind)
             .finish_non_exhaustive()
     }
+}
+
+/// What a message of a conversation is.
+///
+/// Not `#[non_exhaustive]`: front ends match it, and a new kind is a
+/// schema change anyway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MessageKind {
+    /// Text (the body), possibly answering another message.
+    Text,
+    /// "The disappearing timer is now …": a line shown to both sides, set
+    /// by its author (`Direction::Out`: we did).
+    Timer(DisappearTimer),
+    /// A file (see [`crate::Store::file`]); the body is empty.
+    File,
+    /// A tombstone: the message was deleted and its content is gone. Kept
+    /// so that a quote of it reads "deleted message" and a redelivery of it
+    /// is not shown again. Not listed by [`crate::Store::messages`].
+    Deleted(Deletion),
+}
+
+/// How a message was deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Deletion {
+    /// By us, here only.
+    ForMe,
+    /// By us, for both: the contact has not confirmed yet (a `Delete` is
+    /// sent at every session until it does).
+    ForEveryonePending,
+    /// By us, for both, and the contact confirmed it removed it.
+    ForEveryoneDone,
+    /// By the contact, who wrote it, for both.
+    ByThem,
+}
+
+/// A reaction to a message, as shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReactionView {
+    /// Who reacted: `Out` for us.
+    pub by: Direction,
+    /// The emoji.
+    pub emoji: String,
+}
+
+/// What a reply's quoted message is now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Quote {
+    /// The message, as it is.
+    Message(Message),
+    /// It was deleted: show "deleted message".
+    Deleted,
+    /// We never had it, or it disappeared or was cleared: show "message not
+    /// available".
+    Unknown,
+}
+
+/// Whether a conversation's history outlives the app.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum HistoryPolicy {
+    /// Kept (the default).
+    #[default]
+    Keep,
+    /// Deleted when the app closes ([`crate::Store::clear_session_histories`]).
+    Session,
+}
+
+/// A conversation's settings (`conversations.sealed`, schema 4). A
+/// contact without a row has the defaults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationSettings {
+    /// The disappearing timer in force.
+    pub disappear: DisappearTimer,
+    /// When it was set (a logical clock: `kith_core::chat::DisappearSetting`).
+    pub disappear_set_at: Timestamp,
+    /// Keep the history, or delete it when the app closes.
+    pub history: HistoryPolicy,
+}
+
+/// Where a file transfer stands.
+///
+/// Not `#[non_exhaustive]`: front ends match it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FileState {
+    /// Offered: theirs, not accepted (or refused) yet; ours, not asked for
+    /// yet.
+    Offered,
+    /// Chunks flowing: theirs, accepted, `next` is the next chunk we need;
+    /// ours, the contact asked from `next`.
+    Transferring,
+    /// Complete: theirs, every chunk stored and the SHA-256 checked; ours,
+    /// the contact confirmed it.
+    Complete,
+    /// Refused: by us (theirs) or by the contact (ours). No chunk of theirs
+    /// is kept.
+    Refused,
+    /// The assembled chunks did not have the offer's SHA-256 (checked here
+    /// for theirs, reported by the contact for ours); theirs are dropped.
+    Corrupt,
+}
+
+/// A file of a conversation.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    /// The conversation.
+    pub contact: ContactId,
+    /// The file's id (its message id).
+    pub id: MessageId,
+    /// Ours or theirs.
+    pub direction: Direction,
+    /// Its (safe) name.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// SHA-256 of the whole file.
+    pub sha256: [u8; 32],
+    /// Bytes per chunk (the last one may be shorter).
+    pub chunk_size: u32,
+    /// How many chunks it has.
+    pub chunks: u32,
+    /// Chunks done: theirs, stored here (all of them before `next`); ours,
+    /// what the contact has according to its last `FileResume`.
+    pub next: u32,
+    /// Where the transfer stands.
+    pub state: FileState,
+}
+
+impl FileInfo {
+    /// Bytes done, from `next` (for a progress bar).
+    pub fn bytes_done(&self) -> u64 {
+        (u64::from(self.next) * u64::from(self.chunk_size)).min(self.size)
+    }
+}
+
+impl std::fmt::Debug for FileInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileInfo")
+            .field("contact", &self.contact)
+            .field("id", &self.id)
+            .field("direction", &self.direction)
+            .field("state", &self.state)
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What became of a received chunk ([`crate::Store::store_chunk`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChunkStored {
+    /// Stored; `next` is the next chunk wanted.
+    Stored {
+        /// The next chunk wanted.
+        next: u32,
+    },
+    /// That was the last chunk and the whole has the offer's SHA-256: the
+    /// file is complete (answer `FileDone(Received)`).
+    Complete,
+    /// That was the last chunk and the whole does not have the offer's
+    /// SHA-256: every chunk is dropped (answer `FileDone(Corrupt)`).
+    Corrupt,
+    /// Not stored, nothing changed: the peer sent what it must not.
+    Refused(ChunkRefusal),
+}
+
+/// Why a chunk was not stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChunkRefusal {
+    /// No such file of theirs in this conversation.
+    UnknownFile,
+    /// The file is not being received (not accepted, refused, complete).
+    NotReceiving,
+    /// Not the next chunk wanted (a repeat, or one past a gap).
+    OutOfOrder {
+        /// The chunk wanted.
+        expected: u32,
+    },
+    /// Its length is not what the offer says for its index.
+    WrongLength,
 }
 
 /// A contact as a contact list shows it: the contact, its newest message
@@ -393,8 +583,8 @@ impl ContactRecordV2 {
     }
 }
 
-/// `messages.meta`: everything about a message but its text, which changes
-/// as it is sent, delivered and read.
+/// `messages.meta` (schema 4): everything about a message but its text,
+/// which changes as it is sent, delivered and read.
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct MessageMeta {
     pub(crate) msg_id: MessageId,
@@ -404,6 +594,10 @@ pub(crate) struct MessageMeta {
     pub(crate) stored_at: Timestamp,
     pub(crate) delivered_at: Option<Timestamp>,
     pub(crate) read: bool,
+    pub(crate) kind: MessageKind,
+    pub(crate) reply_to: Option<MessageId>,
+    pub(crate) disappear: DisappearTimer,
+    pub(crate) expires_at: Option<Timestamp>,
 }
 
 impl MessageMeta {
@@ -418,8 +612,99 @@ impl MessageMeta {
             stored_at: self.stored_at,
             delivered_at: self.delivered_at,
             read: self.read,
+            kind: self.kind,
+            reply_to: self.reply_to,
+            disappear: self.disappear,
+            expires_at: self.expires_at,
+            reactions: vec![],
         }
     }
+
+    pub(crate) fn is_deleted(&self) -> bool {
+        matches!(self.kind, MessageKind::Deleted(_))
+    }
+
+    /// The tombstone of this message: its id and direction, nothing else.
+    pub(crate) fn tombstone(&self, how: Deletion) -> MessageMeta {
+        MessageMeta {
+            msg_id: self.msg_id,
+            direction: self.direction,
+            state: match self.direction {
+                Direction::In => MessageState::Received,
+                Direction::Out => MessageState::Delivered,
+            },
+            sent_at: Timestamp(0),
+            stored_at: Timestamp(0),
+            delivered_at: None,
+            read: true,
+            kind: MessageKind::Deleted(how),
+            reply_to: None,
+            disappear: DisappearTimer::Off,
+            expires_at: None,
+        }
+    }
+}
+
+/// `messages.meta` as schemas 1 to 3 stored it, read only by the migration
+/// to schema 4.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct MessageMetaV3 {
+    pub(crate) msg_id: MessageId,
+    pub(crate) direction: Direction,
+    pub(crate) state: MessageState,
+    pub(crate) sent_at: Timestamp,
+    pub(crate) stored_at: Timestamp,
+    pub(crate) delivered_at: Option<Timestamp>,
+    pub(crate) read: bool,
+}
+
+impl MessageMetaV3 {
+    /// The same message in schema 4: text, no reply, no timer.
+    pub(crate) fn migrate(self) -> MessageMeta {
+        MessageMeta {
+            msg_id: self.msg_id,
+            direction: self.direction,
+            state: self.state,
+            sent_at: self.sent_at,
+            stored_at: self.stored_at,
+            delivered_at: self.delivered_at,
+            read: self.read,
+            kind: MessageKind::Text,
+            reply_to: None,
+            disappear: DisappearTimer::Off,
+            expires_at: None,
+        }
+    }
+}
+
+/// `reactions.sealed` (schema 4).
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct ReactionRecord {
+    pub(crate) id: MessageId,
+    pub(crate) target: MessageId,
+    pub(crate) by: Direction,
+    /// Empty: taken back (kept, ours, until delivered).
+    pub(crate) emoji: String,
+    pub(crate) delivered: bool,
+}
+
+/// `files.sealed` (schema 4).
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct FileRecord {
+    pub(crate) name: String,
+    pub(crate) size: u64,
+    pub(crate) sha256: [u8; 32],
+    pub(crate) chunk_size: u32,
+    pub(crate) next: u32,
+    pub(crate) state: FileState,
+}
+
+/// `file_chunks.data` (schema 4): the index is sealed too, and checked
+/// against the clear one.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ChunkRecord {
+    pub(crate) index: u32,
+    pub(crate) data: Vec<u8>,
 }
 
 /// `settings.sealed`: the key is sealed too, to check the lookup hash.
@@ -466,6 +751,14 @@ mod tests {
             stored_at: Timestamp(1),
             delivered_at: None,
             read: false,
+            kind: MessageKind::Text,
+            reply_to: None,
+            disappear: DisappearTimer::Off,
+            expires_at: None,
+            reactions: vec![ReactionView {
+                by: Direction::In,
+                emoji: "secret".into(),
+            }],
         };
         let all = format!("{p:?} {c:?} {m:?}");
         for bad in [

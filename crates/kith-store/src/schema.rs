@@ -13,14 +13,25 @@ use crate::error::{Error, Result, db};
 /// | 1 | first release |
 /// | 2 | `contacts.unread`: each contact's unread count, sealed |
 /// | 3 | `contacts.sealed` holds the provenance: origin (with the introducer's key) and `verified` |
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+/// | 4 | conversations: `messages.meta` gains kind (text, timer line, file, tombstone), `reply_to`, timer and deadline; tables `conversations`, `reactions`, `expiries`, `files`, `file_chunks` |
+pub(crate) const SCHEMA_VERSION: i64 = 4;
 
 /// The oldest schema [`crate::Store::open`] still opens; it migrates such a
 /// store to [`SCHEMA_VERSION`] once unlocked.
 pub(crate) const OLDEST_READABLE: i64 = 1;
 
-/// Tables a store must have (besides SQLite's own `sqlite_sequence`).
+/// Tables a store of any readable version must have (besides SQLite's own
+/// `sqlite_sequence`).
 pub(crate) const TABLES: &[&str] = &["meta", "profile", "settings", "contacts", "messages"];
+
+/// Tables added by schema 4 (made by [`MIGRATE_3_TO_4`] in older stores).
+pub(crate) const TABLES_V4: &[&str] = &[
+    "conversations",
+    "reactions",
+    "expiries",
+    "files",
+    "file_chunks",
+];
 
 /// Created once, in the same transaction as the meta entries and the profile.
 ///
@@ -56,6 +67,53 @@ CREATE TABLE messages (
     body BLOB NOT NULL
 );
 CREATE INDEX messages_by_contact ON messages(contact_id, id);
+";
+
+/// Schema 4's tables, made at create and by the migration from 3.
+///
+/// - `conversations`: one row per contact with settings (its id is the
+///   contact's), sealed [`crate::ConversationSettings`]; none means the
+///   defaults.
+/// - `reactions`: at most one per message and side; `message_id` (the
+///   target's row) in clear so that deleting a message deletes its
+///   reactions; `slot_hash` (keyed, of the target row and side) keeps it
+///   one per side, `id_hash` (keyed, of contact, side, reaction id) finds
+///   ours when it is acknowledged.
+/// - `expiries`: one row per message with a disappearing deadline (its id
+///   is the message's row id), the deadline sealed: the expiry query opens
+///   these rows only, not the whole history.
+/// - `files`: one row per file message (its id is the message's row id),
+///   the transfer state sealed.
+/// - `file_chunks`: the data, one sealed chunk per row, never one blob per
+///   file; the index is in clear (and sealed, and checked).
+pub(crate) const CREATE_V4: &str = "
+CREATE TABLE conversations (
+    id INTEGER PRIMARY KEY REFERENCES contacts(id),
+    sealed BLOB NOT NULL
+);
+CREATE TABLE reactions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id INTEGER NOT NULL REFERENCES messages(id),
+    slot_hash BLOB NOT NULL UNIQUE,
+    id_hash BLOB NOT NULL UNIQUE,
+    sealed BLOB NOT NULL
+);
+CREATE INDEX reactions_by_message ON reactions(message_id);
+CREATE TABLE expiries (
+    id INTEGER PRIMARY KEY REFERENCES messages(id),
+    sealed BLOB NOT NULL
+);
+CREATE TABLE files (
+    id INTEGER PRIMARY KEY REFERENCES messages(id),
+    sealed BLOB NOT NULL
+);
+CREATE TABLE file_chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    file_id INTEGER NOT NULL REFERENCES files(id),
+    idx INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    UNIQUE (file_id, idx)
+);
 ";
 
 /// From schema 1 to 2, in the migration's transaction: the column, which the
@@ -129,7 +187,7 @@ pub(crate) fn set_meta<T: rusqlite::ToSql>(conn: &Connection, k: &str, v: T) -> 
 /// The store's single connection is the only writer, and callers hold a
 /// write transaction.
 pub(crate) fn next_id(conn: &Connection, table: &'static str) -> Result<i64> {
-    debug_assert!(TABLES.contains(&table));
+    debug_assert!(TABLES.contains(&table) || TABLES_V4.contains(&table));
     let sql = format!(
         "SELECT MAX(
             COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?1), 0),

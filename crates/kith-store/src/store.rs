@@ -11,9 +11,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use crate::crypto::{self, KdfParams, Keys, SALT_LEN, Slot};
 use crate::error::{Error, Result, db};
 use crate::model::{
-    Contact, ContactId, ContactRecord, ContactRecordV2, ContactSummary, Direction, Inserted,
-    Message, MessageMeta, MessageState, NewContact, NewProfile, Profile, ProfileRecord,
-    SettingRecord,
+    Contact, ContactId, ContactRecord, ContactRecordV2, ContactSummary, Deletion, Direction,
+    Inserted, Message, MessageKind, MessageMeta, MessageMetaV3, MessageState, NewContact,
+    NewProfile, Profile, ProfileRecord, SettingRecord,
 };
 use crate::schema::{self, OLDEST_READABLE, SCHEMA_VERSION, key};
 
@@ -28,8 +28,8 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// [`Store::change_password`], on Argon2id). In async code use
 /// [`crate::StoreHandle`].
 pub struct Store {
-    conn: Connection,
-    keys: Keys,
+    pub(crate) conn: Connection,
+    pub(crate) keys: Keys,
 }
 
 impl std::fmt::Debug for Store {
@@ -76,7 +76,7 @@ fn settings_slot(id: i64) -> Slot {
     }
 }
 
-fn meta_slot(id: i64, contact: ContactId) -> Slot {
+pub(crate) fn meta_slot(id: i64, contact: ContactId) -> Slot {
     Slot {
         table: "messages",
         column: "meta",
@@ -85,7 +85,7 @@ fn meta_slot(id: i64, contact: ContactId) -> Slot {
     }
 }
 
-fn body_slot(id: i64, contact: ContactId) -> Slot {
+pub(crate) fn body_slot(id: i64, contact: ContactId) -> Slot {
     Slot {
         table: "messages",
         column: "body",
@@ -94,7 +94,7 @@ fn body_slot(id: i64, contact: ContactId) -> Slot {
     }
 }
 
-fn check_len(s: &str, max: usize, what: &'static str) -> Result<()> {
+pub(crate) fn check_len(s: &str, max: usize, what: &'static str) -> Result<()> {
     if s.len() > max {
         return Err(Error::BadInput { what });
     }
@@ -266,14 +266,14 @@ fn create_private_file(path: &Path) -> Result<()> {
 }
 
 /// A message row as stored: row id, sealed metadata, sealed body.
-type SealedRow = (i64, Vec<u8>, Vec<u8>);
+pub(crate) type SealedRow = (i64, Vec<u8>, Vec<u8>);
 
-fn dedup_hash(keys: &Keys, contact: ContactId, msg_id: MessageId) -> Result<Vec<u8>> {
+pub(crate) fn dedup_hash(keys: &Keys, contact: ContactId, msg_id: MessageId) -> Result<Vec<u8>> {
     keys.lookup("message", &[&contact.0.to_be_bytes(), &msg_id.0])
 }
 
 /// The row id and metadata of a message, found by keyed hash and checked.
-fn find_message(
+pub(crate) fn find_message(
     keys: &Keys,
     conn: &Connection,
     contact: ContactId,
@@ -301,7 +301,7 @@ fn find_message(
 }
 
 /// A contact's unread count. [`Error::NotFound`] if there is no such contact.
-fn read_unread(keys: &Keys, conn: &Connection, contact: ContactId) -> Result<u64> {
+pub(crate) fn read_unread(keys: &Keys, conn: &Connection, contact: ContactId) -> Result<u64> {
     let sealed: Vec<u8> = conn
         .query_row(
             "SELECT unread FROM contacts WHERE id = ?1",
@@ -315,7 +315,12 @@ fn read_unread(keys: &Keys, conn: &Connection, contact: ContactId) -> Result<u64
 }
 
 /// Replace a contact's unread count (inside the caller's transaction).
-fn write_unread(keys: &Keys, conn: &Connection, contact: ContactId, n: u64) -> Result<()> {
+pub(crate) fn write_unread(
+    keys: &Keys,
+    conn: &Connection,
+    contact: ContactId,
+    n: u64,
+) -> Result<()> {
     let sealed = keys.seal(unread_slot(contact.0), &n)?;
     let changed = conn
         .execute(
@@ -365,7 +370,7 @@ fn count_unread(keys: &Keys, conn: &Connection, contact: ContactId) -> Result<u6
 }
 
 /// Open a message row's metadata and body.
-fn open_message(
+pub(crate) fn open_message(
     keys: &Keys,
     id: i64,
     contact: ContactId,
@@ -438,7 +443,12 @@ fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, last))
 }
 
-fn open_body(keys: &Keys, conn: &Connection, id: i64, contact: ContactId) -> Result<String> {
+pub(crate) fn open_body(
+    keys: &Keys,
+    conn: &Connection,
+    id: i64,
+    contact: ContactId,
+) -> Result<String> {
     let sealed: Vec<u8> = conn
         .query_row("SELECT body FROM messages WHERE id = ?1", [id], |r| {
             r.get(0)
@@ -484,6 +494,8 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db("creating the store"))?;
         tx.execute_batch(schema::CREATE)
+            .map_err(db("creating the schema"))?;
+        tx.execute_batch(schema::CREATE_V4)
             .map_err(db("creating the schema"))?;
         schema::set_meta(&tx, key::SCHEMA_VERSION, SCHEMA_VERSION)?;
         wrap.write(&tx)?;
@@ -566,6 +578,29 @@ impl Store {
             .prepare("SELECT id FROM contacts")
             .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
             .map_err(db("migrating the store"))?;
+        // 3 → 4, first (the steps below read messages in schema 4's
+        // layout): the new tables, and every message's metadata re-sealed
+        // as text without reply or timer. Schemas 1 to 3 share the old
+        // layout.
+        tx.execute_batch(schema::CREATE_V4)
+            .map_err(db("migrating the store"))?;
+        let rows: Vec<(i64, i64, Vec<u8>)> = tx
+            .prepare("SELECT id, contact_id, meta FROM messages")
+            .and_then(|mut st| {
+                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect()
+            })
+            .map_err(db("migrating the store"))?;
+        for (id, contact, sealed) in rows {
+            let slot = meta_slot(id, ContactId(contact));
+            let old: MessageMetaV3 = keys.open(slot, &sealed, "message")?;
+            let sealed = keys.seal(slot, &old.migrate())?;
+            tx.execute(
+                "UPDATE messages SET meta = ?1 WHERE id = ?2",
+                params![sealed, id],
+            )
+            .map_err(db("migrating the store"))?;
+        }
         if from < 2 {
             // 1 → 2: every contact's unread count, counted once here by
             // opening each message's metadata, then kept up to date.
@@ -578,7 +613,7 @@ impl Store {
         }
         // 2 → 3: each contact's record re-sealed with its provenance (the
         // old origin, mapped) and not verified.
-        for &id in &ids {
+        for &id in ids.iter().filter(|_| from < 3) {
             let sealed: Vec<u8> = tx
                 .query_row("SELECT sealed FROM contacts WHERE id = ?1", [id], |r| {
                     r.get(0)
@@ -651,13 +686,13 @@ impl Store {
     /// the WAL. The change is durable either way, so a failure (another
     /// connection reading the same file, which Kith does not do) is not an
     /// error of the write; the next checkpoint or the close retries.
-    fn scrub_wal(&self) {
+    pub(crate) fn scrub_wal(&self) {
         if let Err(e) = self.checkpoint() {
             tracing::debug!("kith-store: checkpoint after a write failed: {e}");
         }
     }
 
-    fn write_tx(&mut self) -> Result<rusqlite::Transaction<'_>> {
+    pub(crate) fn write_tx(&mut self) -> Result<rusqlite::Transaction<'_>> {
         self.conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db("starting a transaction"))
@@ -815,7 +850,7 @@ impl Store {
         Ok(Some(c))
     }
 
-    fn contact_exists(&self, id: ContactId) -> Result<()> {
+    pub(crate) fn contact_exists(&self, id: ContactId) -> Result<()> {
         let found = self
             .conn
             .query_row("SELECT 1 FROM contacts WHERE id = ?1", [id.0], |_| Ok(()))
@@ -1031,7 +1066,14 @@ impl Store {
         let unread: u64 = self.keys.open(unread_slot(id), &unread, "unread count")?;
         let last = match last {
             Some((mid, meta, body)) => {
-                Some(open_message(&self.keys, mid, contact.id, &meta, &body)?)
+                let m = open_message(&self.keys, mid, contact.id, &meta, &body)?;
+                if matches!(m.kind, MessageKind::Deleted(_)) {
+                    // A tombstone has nothing to preview: the one before.
+                    self.last_message(contact.id)?
+                } else {
+                    let reactions = crate::conversation::reactions_of_message(self, mid)?;
+                    Some(Message { reactions, ..m })
+                }
             }
             None => None,
         };
@@ -1042,11 +1084,14 @@ impl Store {
         })
     }
 
-    /// Delete a contact and all its messages. [`Error::NotFound`] if unknown.
+    /// Delete a contact and all its messages (with their reactions, files
+    /// and deadlines) and its conversation settings. [`Error::NotFound`] if
+    /// unknown.
     pub fn delete_contact(&mut self, id: ContactId) -> Result<()> {
         let tx = self.write_tx()?;
-        tx.execute("DELETE FROM messages WHERE contact_id = ?1", [id.0])
-            .map_err(db("deleting messages"))?;
+        crate::conversation::purge_conversation(&tx, id)?;
+        tx.execute("DELETE FROM conversations WHERE id = ?1", [id.0])
+            .map_err(db("deleting a conversation"))?;
         let n = tx
             .execute("DELETE FROM contacts WHERE id = ?1", [id.0])
             .map_err(db("deleting a contact"))?;
@@ -1060,8 +1105,11 @@ impl Store {
 
     // ---- Messages ----
 
-    fn insert_message(
-        &mut self,
+    /// Store a new message row (and its deadline), unless its id is taken
+    /// in the conversation. Inside the caller's transaction.
+    pub(crate) fn insert_message_in(
+        keys: &Keys,
+        tx: &Connection,
         contact: ContactId,
         meta: MessageMeta,
         body: &str,
@@ -1071,12 +1119,7 @@ impl Store {
                 what: "message body (too long)",
             });
         }
-        let h = dedup_hash(&self.keys, contact, meta.msg_id)?;
-        let keys = &self.keys;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db("starting a transaction"))?;
+        let h = dedup_hash(keys, contact, meta.msg_id)?;
         let known = tx
             .query_row("SELECT 1 FROM contacts WHERE id = ?1", [contact.0], |_| {
                 Ok(())
@@ -1086,16 +1129,16 @@ impl Store {
         if known.is_none() {
             return Err(Error::NotFound { what: "contact" });
         }
-        if find_message(keys, &tx, contact, meta.msg_id)?.is_some() {
+        if find_message(keys, tx, contact, meta.msg_id)?.is_some() {
             return Ok(Inserted::Duplicate);
         }
         // Re-sealed for every new message, ours too, so that a changed
-        // cell does not tell someone comparing two copies of the file which
-        // way the message went.
-        let n = read_unread(keys, &tx, contact)?;
+        // cell does not tell someone comparing two copies of the file
+        // which way the message went.
+        let n = read_unread(keys, tx, contact)?;
         let unread = meta.direction == Direction::In && !meta.read;
-        write_unread(keys, &tx, contact, n.saturating_add(u64::from(unread)))?;
-        let id = schema::next_id(&tx, "messages")?;
+        write_unread(keys, tx, contact, n.saturating_add(u64::from(unread)))?;
+        let id = schema::next_id(tx, "messages")?;
         let sealed_meta = keys.seal(meta_slot(id, contact), &meta)?;
         let sealed_body = keys.seal(body_slot(id, contact), &body)?;
         tx.execute(
@@ -1104,11 +1147,32 @@ impl Store {
             params![id, contact.0, h, sealed_meta, sealed_body],
         )
         .map_err(db("storing a message"))?;
-        tx.commit().map_err(db("storing a message"))?;
+        if let Some(at) = meta.expires_at {
+            crate::conversation::write_expiry(keys, tx, id, at)?;
+        }
         Ok(Inserted::New(meta.into_message(contact, body.to_owned())))
     }
 
-    /// Store a message we wrote, in state [`MessageState::Queued`].
+    fn insert_message(
+        &mut self,
+        contact: ContactId,
+        meta: MessageMeta,
+        body: &str,
+    ) -> Result<Inserted> {
+        let keys = &self.keys;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting a transaction"))?;
+        let inserted = Self::insert_message_in(keys, &tx, contact, meta, body)?;
+        if inserted != Inserted::Duplicate {
+            tx.commit().map_err(db("storing a message"))?;
+        }
+        Ok(inserted)
+    }
+
+    /// Store a message we wrote, in state [`MessageState::Queued`], with the
+    /// conversation's disappearing timer.
     /// [`Error::AlreadyExists`] if `msg_id` is taken in this conversation.
     pub fn insert_outgoing(
         &mut self,
@@ -1117,6 +1181,21 @@ impl Store {
         body: &str,
         at: Timestamp,
     ) -> Result<Message> {
+        self.insert_outgoing_chat(contact, msg_id, body, None, at)
+    }
+
+    /// [`Store::insert_outgoing`], answering `reply_to` (any message id of
+    /// the conversation: it is not checked, a quote of an unknown one reads
+    /// [`crate::Quote::Unknown`]).
+    pub fn insert_outgoing_chat(
+        &mut self,
+        contact: ContactId,
+        msg_id: MessageId,
+        body: &str,
+        reply_to: Option<MessageId>,
+        at: Timestamp,
+    ) -> Result<Message> {
+        let disappear = self.conversation(contact)?.disappear;
         let meta = MessageMeta {
             msg_id,
             direction: Direction::Out,
@@ -1125,6 +1204,10 @@ impl Store {
             stored_at: at,
             delivered_at: None,
             read: true,
+            kind: MessageKind::Text,
+            reply_to,
+            disappear,
+            expires_at: disappear.deadline(at),
         };
         match self.insert_message(contact, meta, body)? {
             Inserted::New(m) => Ok(m),
@@ -1136,7 +1219,8 @@ impl Store {
     ///
     /// The duplicate check (keyed hash of contact and message id) and the
     /// insert happen in one transaction, so a redelivered message is stored,
-    /// and shown, once.
+    /// and shown, once. A `Text` carries no timer: it disappears after the
+    /// conversation's timer, counted from `received_at`.
     pub fn insert_incoming(
         &mut self,
         contact: ContactId,
@@ -1145,14 +1229,50 @@ impl Store {
         sent_at: Timestamp,
         received_at: Timestamp,
     ) -> Result<Inserted> {
+        let disappear = self.conversation(contact)?.disappear;
+        let chat = kith_core::chat::Chat {
+            id: msg_id,
+            sent_at,
+            body: String::new(),
+            reply_to: None,
+            disappear,
+        };
+        self.insert_incoming_chat_body(contact, &chat, body, sent_at, received_at)
+    }
+
+    /// Store a `Chat` the contact wrote (see [`Store::insert_incoming`]):
+    /// its reply, and its own timer, counted from `received_at`. `sent_at`
+    /// is the chat's time as the caller accepts it (clamped).
+    pub fn insert_incoming_chat(
+        &mut self,
+        contact: ContactId,
+        chat: &kith_core::chat::Chat,
+        sent_at: Timestamp,
+        received_at: Timestamp,
+    ) -> Result<Inserted> {
+        self.insert_incoming_chat_body(contact, chat, &chat.body, sent_at, received_at)
+    }
+
+    fn insert_incoming_chat_body(
+        &mut self,
+        contact: ContactId,
+        chat: &kith_core::chat::Chat,
+        body: &str,
+        sent_at: Timestamp,
+        received_at: Timestamp,
+    ) -> Result<Inserted> {
         let meta = MessageMeta {
-            msg_id,
+            msg_id: chat.id,
             direction: Direction::In,
             state: MessageState::Received,
             sent_at,
             stored_at: received_at,
             delivered_at: None,
             read: false,
+            kind: MessageKind::Text,
+            reply_to: chat.reply_to,
+            disappear: chat.disappear,
+            expires_at: chat.disappear.deadline(received_at),
         };
         self.insert_message(contact, meta, body)
     }
@@ -1161,7 +1281,7 @@ impl Store {
     /// (`at` becomes `delivered_at`). Returns the message when its state
     /// changed; `None` when the message is unknown or the change would not
     /// move it forward (a repeated ack, a late `Sent` after `Delivered`, any
-    /// change to an incoming message).
+    /// change to an incoming message or a tombstone).
     pub fn set_message_state(
         &mut self,
         contact: ContactId,
@@ -1178,6 +1298,7 @@ impl Store {
             return Ok(None);
         };
         let forward = meta.direction == Direction::Out
+            && !meta.is_deleted()
             && matches!(
                 (meta.state.outgoing_rank(), state.outgoing_rank()),
                 (Some(old), Some(new)) if new > old
@@ -1201,7 +1322,7 @@ impl Store {
     }
 
     /// A conversation's messages, still sealed, in order.
-    fn message_rows(&self, contact: ContactId) -> Result<Vec<SealedRow>> {
+    pub(crate) fn message_rows(&self, contact: ContactId) -> Result<Vec<SealedRow>> {
         self.contact_exists(contact)?;
         let mut stmt = self
             .conn
@@ -1213,54 +1334,76 @@ impl Store {
             .map_err(db("reading messages"))
     }
 
-    /// A conversation's messages whose metadata passes `keep`, in insertion order.
+    /// A conversation's messages (tombstones left out) whose metadata
+    /// passes `keep`, in insertion order, each with its reactions.
     fn messages_where(
         &self,
         contact: ContactId,
         keep: impl Fn(&MessageMeta) -> bool,
     ) -> Result<Vec<Message>> {
+        let mut reactions = crate::conversation::reactions_of(self, contact)?;
         let mut out = vec![];
         for (id, meta, body) in self.message_rows(contact)? {
             let meta: MessageMeta = self.keys.open(meta_slot(id, contact), &meta, "message")?;
-            if keep(&meta) {
+            if !meta.is_deleted() && keep(&meta) {
                 let body: String = self
                     .keys
                     .open(body_slot(id, contact), &body, "message body")?;
-                out.push(meta.into_message(contact, body));
+                let mut m = meta.into_message(contact, body);
+                m.reactions = reactions.remove(&id).unwrap_or_default();
+                out.push(m);
             }
         }
         Ok(out)
     }
 
-    /// A conversation, in insertion order. [`Error::NotFound`] for an unknown contact.
+    /// A conversation, in insertion order: texts, timer lines and files,
+    /// with their reactions; not the tombstones of deleted messages.
+    /// [`Error::NotFound`] for an unknown contact.
     pub fn messages(&self, contact: ContactId) -> Result<Vec<Message>> {
         self.messages_where(contact, |_| true)
     }
 
     /// The newest message of a conversation, if any (for previews; cheaper
-    /// than `messages(contact).pop()`).
+    /// than `messages(contact).pop()`). Without its reactions; `None` when
+    /// the newest is a tombstone.
     pub fn last_message(&self, contact: ContactId) -> Result<Option<Message>> {
         self.contact_exists(contact)?;
-        let row: Option<SealedRow> = self
+        let mut stmt = self
             .conn
-            .query_row(
-                "SELECT id, meta, body FROM messages WHERE contact_id = ?1
-                 ORDER BY id DESC LIMIT 1",
-                [contact.0],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            .prepare_cached(
+                "SELECT id, meta, body FROM messages WHERE contact_id = ?1 ORDER BY id DESC",
             )
-            .optional()
             .map_err(db("reading messages"))?;
-        let Some((id, meta, body)) = row else {
-            return Ok(None);
-        };
-        open_message(&self.keys, id, contact, &meta, &body).map(Some)
+        let mut rows = stmt
+            .query_map([contact.0], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            })
+            .map_err(db("reading messages"))?;
+        // Newest first, past any tombstones (usually none: one step).
+        for row in &mut rows {
+            let (id, meta, body) = row.map_err(db("reading messages"))?;
+            let m = open_message(&self.keys, id, contact, &meta, &body)?;
+            if !matches!(m.kind, MessageKind::Deleted(_)) {
+                let reactions = crate::conversation::reactions_of_message(self, id)?;
+                return Ok(Some(Message { reactions, ..m }));
+            }
+        }
+        Ok(None)
     }
 
-    /// Our messages to `contact` not yet delivered, in insertion order.
+    /// Our text messages to `contact` not yet delivered, in insertion
+    /// order. (Everything else waiting to be sent, of every kind, is in
+    /// [`Store::outbox`].)
     pub fn undelivered(&self, contact: ContactId) -> Result<Vec<Message>> {
         self.messages_where(contact, |m| {
-            m.direction == Direction::Out && m.state != MessageState::Delivered
+            m.direction == Direction::Out
+                && m.state != MessageState::Delivered
+                && m.kind == MessageKind::Text
         })
     }
 
@@ -1300,23 +1443,20 @@ impl Store {
         read_unread(&self.keys, &self.conn, contact)
     }
 
-    /// Delete one message (its text is zeroed on disk and the WAL emptied).
-    /// `false` if there was no such message.
+    /// Delete one message for us only: it becomes a tombstone (its id, no
+    /// text, no times; its reactions, file data and deadline are deleted),
+    /// the freed cells are zeroed and the WAL emptied. `false` if there was
+    /// no such message (or it was deleted already).
     pub fn delete_message(&mut self, contact: ContactId, msg_id: MessageId) -> Result<bool> {
         let keys = &self.keys;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db("starting a transaction"))?;
-        let Some((id, meta)) = find_message(keys, &tx, contact, msg_id)? else {
+        let done = crate::conversation::tombstone(keys, &tx, contact, msg_id, Deletion::ForMe)?;
+        if !done {
             return Ok(false);
-        };
-        tx.execute("DELETE FROM messages WHERE id = ?1", [id])
-            .map_err(db("deleting a message"))?;
-        // Re-sealed whether or not it changes (see `insert_message`).
-        let n = read_unread(keys, &tx, contact)?;
-        let unread = meta.direction == Direction::In && !meta.read;
-        write_unread(keys, &tx, contact, n.saturating_sub(u64::from(unread)))?;
+        }
         tx.commit().map_err(db("deleting a message"))?;
         self.scrub_wal();
         Ok(true)
@@ -1825,20 +1965,21 @@ mod tests {
         assert!(!store.delete_message(bob, m2).unwrap());
         assert!(!store.delete_message(carol, m1).unwrap());
         assert_eq!(store.messages(bob).unwrap().len(), 2);
-        // A deleted incoming id may arrive again and is then new.
-        assert!(matches!(
+        // A deleted incoming id that arrives again stays deleted: its
+        // tombstone answers the duplicate check.
+        assert_eq!(
             store
                 .insert_incoming(bob, m2, "hi alice", Timestamp(20), Timestamp(99))
                 .unwrap(),
-            Inserted::New(_)
-        ));
+            Inserted::Duplicate
+        );
         store.close().unwrap();
 
         let store = Store::open(&path, PW).unwrap();
         let ms = store.messages(bob).unwrap();
-        assert_eq!(ms.len(), 3);
+        assert_eq!(ms.len(), 2);
         assert_eq!(ms[0].state, MessageState::Delivered);
-        assert_eq!(ms[2].body, "hi alice");
+        assert_eq!(ms[1].body, "second");
         assert_eq!(store.messages(carol).unwrap()[0].body, "hi from carol");
     }
 
@@ -2155,10 +2296,10 @@ mod tests {
         changed(&store, "outgoing delete");
         let before = cell(&store);
         store
-            .insert_incoming(bob, MessageId([1; 16]), "in", t, t)
+            .insert_incoming(bob, MessageId([3; 16]), "in", t, t)
             .unwrap();
         store
-            .insert_incoming(bob, MessageId([1; 16]), "in", t, t)
+            .insert_incoming(bob, MessageId([3; 16]), "in", t, t)
             .unwrap();
         assert_ne!(cell(&store), before);
         assert_eq!(store.unread_count(bob).unwrap(), 1);
@@ -2446,6 +2587,138 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), before);
     }
 
+    /// A store made by schema-3 code (before conversations), with: bob
+    /// (met in person, verified, accepted; ours delivered "to bob", his
+    /// "bob read" read, his "bob unread", ours "to bob queued" not sent),
+    /// carol (asked, her "carol asks" unread), dave (by link, no
+    /// messages). Password `v3-password`, fast KDF.
+    const V3_STORE: &[u8] = include_bytes!("../tests/fixtures/v3.db");
+    const V3_PW: &[u8] = b"v3-password";
+
+    #[test]
+    fn opening_a_v3_store_migrates_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profile.db");
+        std::fs::write(&path, V3_STORE).unwrap();
+        assert_eq!(file_version(&path), 3);
+        assert_eq!(kind(Store::open(&path, b"nope")), ErrorKind::WrongPassword);
+        assert_eq!(std::fs::read(&path).unwrap(), V3_STORE);
+
+        let mut store = Store::open(&path, V3_PW).unwrap();
+        assert_eq!(file_version(&path), SCHEMA_VERSION);
+        assert_eq!(store.profile().unwrap().display_name, "Alice v3");
+        assert_eq!(store.setting("settings").unwrap().unwrap(), b"{\"v\":3}");
+        check_summaries(&store);
+        let all = store.contact_summaries().unwrap();
+        let view: Vec<_> = all
+            .iter()
+            .map(|s| {
+                (
+                    s.contact.alias.as_str(),
+                    s.contact.origin,
+                    s.contact.verified,
+                    s.unread,
+                    s.last.as_ref().map(|m| m.body.as_str()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            view,
+            [
+                (
+                    "bob",
+                    ContactOrigin::MetInPerson,
+                    true,
+                    1,
+                    Some("to bob queued")
+                ),
+                (
+                    "carol",
+                    ContactOrigin::Request,
+                    false,
+                    1,
+                    Some("carol asks")
+                ),
+                ("dave", ContactOrigin::Link, false, 0, None),
+            ]
+        );
+        let bob = all[0].contact.id;
+        let msgs = store.messages(bob).unwrap();
+        let got: Vec<_> = msgs
+            .iter()
+            .map(|m| (m.body.as_str(), m.direction, m.state, m.read))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("to bob", Direction::Out, MessageState::Delivered, true),
+                ("bob read", Direction::In, MessageState::Received, true),
+                ("bob unread", Direction::In, MessageState::Received, false),
+                ("to bob queued", Direction::Out, MessageState::Queued, true),
+            ]
+        );
+        // Every old message is text, without reply, timer or reactions.
+        assert!(msgs.iter().all(|m| m.kind == MessageKind::Text
+            && m.reply_to.is_none()
+            && m.expires_at.is_none()
+            && m.reactions.is_empty()));
+        assert_eq!(msgs[1].sent_at, Timestamp(12));
+        assert_eq!(msgs[0].delivered_at, Some(Timestamp(11)));
+        assert_eq!(
+            store.undelivered(bob).unwrap()[0].msg_id,
+            MessageId([4; 16])
+        );
+        assert_eq!(
+            store.conversation(bob).unwrap(),
+            crate::ConversationSettings::default()
+        );
+        // A current store: the new features work and persist.
+        store
+            .set_disappear(
+                bob,
+                MessageId([9; 16]),
+                kith_core::chat::DisappearTimer::OneDay,
+                Timestamp(100),
+            )
+            .unwrap();
+        store
+            .react(
+                bob,
+                MessageId([8; 16]),
+                MessageId([3; 16]),
+                Some(&kith_core::chat::Emoji::new("👍").unwrap()),
+            )
+            .unwrap();
+        assert!(store.delete_message(bob, MessageId([2; 16])).unwrap());
+        store.close().unwrap();
+        let store = Store::open(&path, V3_PW).unwrap();
+        let msgs = store.messages(bob).unwrap();
+        assert_eq!(msgs.len(), 4);
+        assert_eq!(msgs[1].reactions.len(), 1);
+        assert_eq!(
+            store.quote(bob, MessageId([2; 16])).unwrap(),
+            crate::Quote::Deleted
+        );
+        assert_eq!(
+            store.conversation(bob).unwrap().disappear,
+            kith_core::chat::DisappearTimer::OneDay
+        );
+        check_summaries(&store);
+    }
+
+    #[test]
+    fn a_failed_migration_leaves_the_v3_store() {
+        // A damaged message: the re-sealing stops, nothing is written.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profile.db");
+        std::fs::write(&path, V3_STORE).unwrap();
+        tamper(&path, |c| flip_byte(c, "messages", "meta", 2, 40));
+        let before = std::fs::read(&path).unwrap();
+        assert_eq!(kind(Store::open(&path, V3_PW)), ErrorKind::StoreCorrupt);
+        assert_eq!(file_version(&path), 3);
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
     // ---- Tampering ----
 
     fn two_contacts_with_messages() -> (tempfile::TempDir, PathBuf, ContactId, ContactId) {
@@ -2726,7 +2999,7 @@ mod tests {
         let (_d, path, _, _) = two_contacts_with_messages();
         tamper(&path, |c| {
             c.execute(
-                "UPDATE meta SET value = 4 WHERE key = ?1",
+                "UPDATE meta SET value = 5 WHERE key = ?1",
                 [key::SCHEMA_VERSION],
             )
             .unwrap();
@@ -2734,8 +3007,8 @@ mod tests {
         assert!(matches!(
             Store::open(&path, PW),
             Err(Error::UnsupportedVersion {
-                found: 4,
-                supported: 3
+                found: 5,
+                supported: 4
             })
         ));
         let (_d, path, _, _) = two_contacts_with_messages();
@@ -2752,7 +3025,7 @@ mod tests {
         ));
         // A current store relabelled as version 1 or 2 does not pass for an
         // old one: the version is bound into the key wrap.
-        for old in [1, 2] {
+        for old in [1, 2, 3] {
             let (_d, path, _, _) = two_contacts_with_messages();
             tamper(&path, |c| {
                 c.execute(

@@ -1,4 +1,4 @@
-//! The frames of group sync between two members (`docs/protocol.md` § 12.4).
+//! The frames of group sync between two members (`docs/protocol.md` § 14.4).
 //!
 //! Layout: `version: u8 ‖ postcard(SyncFrame)`, at most [`MAX_SYNC_FRAME`]
 //! bytes (it fits one peer message). Every frame names its group, so one

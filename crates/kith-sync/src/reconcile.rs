@@ -1,6 +1,6 @@
 //! Range-based set reconciliation (Aljoscha Meyer's RBSR, in the style of
 //! negentropy) over a replica's `(timestamp, id)` items
-//! (`docs/protocol.md` § 12.3).
+//! (`docs/protocol.md` § 14.3).
 //!
 //! Both sides hold their items sorted. A message is a list of consecutive
 //! ranges `[lower, upper)` covering the key space from the start (the lower

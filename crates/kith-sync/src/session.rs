@@ -1,5 +1,5 @@
 //! One group's sync with one peer, from reconciliation to the last message
-//! (`docs/protocol.md` § 12.4): the state machine the node runs over a
+//! (`docs/protocol.md` § 14.4): the state machine the node runs over a
 //! session. It takes each [`SyncFrame`] the peer sent and gives the frames
 //! to send back; it never does I/O.
 

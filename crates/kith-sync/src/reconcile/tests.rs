@@ -401,7 +401,7 @@ fn any_shapes_converge() {
     }
 }
 
-const VECTORS_DESCRIPTION: &str = "Group sync (docs/protocol.md section 12). \
+const VECTORS_DESCRIPTION: &str = "Group sync (docs/protocol.md section 14). \
     Items of vector_items: 20 items, item i has timestamp 1000 + i/2 and id [i + 1; 32]. \
     initiate_empty: the first message of a side with no items; answer_one: the answer to it \
     of a side holding only item 0; initiate_twenty: the first message of a side with the 20 \
