@@ -3,6 +3,7 @@
 mod admission;
 mod conn;
 mod contact;
+mod conversation;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -30,8 +31,10 @@ pub use kith_store::MadeStage;
 /// See [`kith_transport::quiet_arti_shutdown_panic`]: front ends call it once at start.
 pub use kith_transport::quiet_arti_shutdown_panic;
 pub use model::{
-    BridgeLine, ContactId, ContactOrigin, ContactState, ContactView, Direction, Event, Introducer,
-    MessageState, MessageView, Network, NetworkKind, NetworkStatus, Password, Settings,
+    BridgeLine, ContactId, ContactOrigin, ContactState, ContactView, ConversationSettings,
+    Deletion, Direction, DisappearTimer, Event, HistoryPolicy, Introducer, MessageKind,
+    MessageState, MessageView, Network, NetworkKind, NetworkStatus, Password, QuoteView,
+    ReactionView, Removal, Reply, Settings,
 };
 pub use profile::{MAX_ALIAS, Profile};
 pub use reach::Requests;

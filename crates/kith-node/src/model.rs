@@ -2,8 +2,12 @@
 
 use std::net::SocketAddr;
 
+pub use kith_core::chat::DisappearTimer;
 use kith_core::{MessageId, OnionAddress, Timestamp};
-pub use kith_store::{ContactId, ContactOrigin, ContactState, Direction, MessageState};
+pub use kith_store::{
+    ContactId, ContactOrigin, ContactState, ConversationSettings, Deletion, Direction,
+    HistoryPolicy, MessageKind, MessageState, ReactionView,
+};
 pub use kith_transport::BridgeLine;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -240,7 +244,8 @@ pub struct Introducer {
     pub alias: Option<String>,
 }
 
-/// A message as front ends show it.
+/// A message as front ends show it: a text, a timer line
+/// ([`MessageKind::Timer`], empty body) or a file.
 #[derive(Clone)]
 pub struct MessageView {
     /// Its id.
@@ -257,6 +262,16 @@ pub struct MessageView {
     pub time: Timestamp,
     /// When the peer acknowledged it (ours only).
     pub delivered_at: Option<Timestamp>,
+    /// What it is.
+    pub kind: MessageKind,
+    /// The message it answers, with what its quote shows now.
+    pub reply_to: Option<Reply>,
+    /// Its reactions, at most one per side.
+    pub reactions: Vec<ReactionView>,
+    /// The disappearing timer it was written under.
+    pub disappear: DisappearTimer,
+    /// When it disappears from both sides, if it does.
+    pub expires_at: Option<Timestamp>,
 }
 
 impl std::fmt::Debug for MessageView {
@@ -265,13 +280,69 @@ impl std::fmt::Debug for MessageView {
             .field("id", &self.id)
             .field("direction", &self.direction)
             .field("state", &self.state)
+            .field("kind", &self.kind)
             .finish_non_exhaustive()
     }
 }
 
-impl From<kith_store::Message> for MessageView {
-    fn from(m: kith_store::Message) -> Self {
-        MessageView {
+/// The message a reply answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// Its id.
+    pub id: MessageId,
+    /// What the quote shows.
+    pub quote: QuoteView,
+}
+
+/// What a reply's quote shows now.
+#[derive(Clone, PartialEq, Eq)]
+pub enum QuoteView {
+    /// The quoted message, as it is.
+    Message {
+        /// Who wrote it.
+        direction: Direction,
+        /// Its text (empty for a file).
+        body: String,
+    },
+    /// It was deleted: "deleted message".
+    Deleted,
+    /// We never had it, or it disappeared or was cleared: "message not
+    /// available".
+    Unavailable,
+}
+
+impl std::fmt::Debug for QuoteView {
+    // Never prints the text.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QuoteView::Message { direction, .. } => write!(f, "Message({direction:?})"),
+            QuoteView::Deleted => f.write_str("Deleted"),
+            QuoteView::Unavailable => f.write_str("Unavailable"),
+        }
+    }
+}
+
+impl MessageView {
+    /// The view of a stored message, its quote read from `store`.
+    pub(crate) fn read(
+        store: &kith_store::Store,
+        m: kith_store::Message,
+    ) -> kith_store::Result<MessageView> {
+        let reply_to = match m.reply_to {
+            Some(id) => Some(Reply {
+                id,
+                quote: match store.quote(m.contact, id)? {
+                    kith_store::Quote::Message(q) => QuoteView::Message {
+                        direction: q.direction,
+                        body: q.body,
+                    },
+                    kith_store::Quote::Deleted => QuoteView::Deleted,
+                    kith_store::Quote::Unknown => QuoteView::Unavailable,
+                },
+            }),
+            None => None,
+        };
+        Ok(MessageView {
             id: m.msg_id,
             contact: m.contact,
             direction: m.direction,
@@ -279,8 +350,22 @@ impl From<kith_store::Message> for MessageView {
             state: m.state,
             time: m.sent_at,
             delivered_at: m.delivered_at,
-        }
+            kind: m.kind,
+            reply_to,
+            reactions: m.reactions,
+            disappear: m.disappear,
+            expires_at: m.expires_at,
+        })
     }
+}
+
+/// Why messages left a conversation without our user deleting them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Removal {
+    /// The contact, who wrote them, deleted them for both.
+    ByThem,
+    /// Their disappearing timer ran out.
+    Expired,
 }
 
 /// Something happened that a front end may want to show.
@@ -327,6 +412,33 @@ pub enum Event {
     /// listener started or stopped (a TCP link's port is known only then),
     /// drops marked seen. Read `Profile::inbox_status` again.
     InboxChanged,
+    /// Messages left a conversation: the contact deleted them, or they
+    /// disappeared. Re-read the conversation.
+    MessagesRemoved {
+        /// Which conversation.
+        contact: ContactId,
+        /// Which messages.
+        ids: Vec<MessageId>,
+        /// Why.
+        why: Removal,
+    },
+    /// The contact confirmed it removed our messages deleted for both.
+    DeletedForEveryone {
+        /// Which conversation.
+        contact: ContactId,
+        /// Which messages.
+        ids: Vec<MessageId>,
+    },
+    /// A reaction to a message changed (theirs arrived, or ours was set).
+    ReactionChanged {
+        /// Which conversation.
+        contact: ContactId,
+        /// The message reacted to.
+        target: MessageId,
+    },
+    /// A conversation's settings (disappearing timer, history policy)
+    /// changed, or its history was cleared.
+    ConversationChanged(ContactId),
 }
 
 #[cfg(test)]

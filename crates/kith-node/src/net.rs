@@ -30,6 +30,7 @@ use tracing::{debug, info, trace};
 use crate::admission::{HANDSHAKE_DEADLINE, Slot};
 use crate::conn::Conn;
 use crate::contact::ContactRules;
+use crate::conversation;
 use crate::error::{Error, Result};
 use crate::model::{Event, MessageView, Network, NetworkStatus};
 use crate::profile::{LockExt, ProfileInner};
@@ -911,38 +912,63 @@ async fn session_loop(
     }
 }
 
+/// Send what waits in the contact's outbox and was not sent in this
+/// session yet: texts, replies, timer lines, reactions, deletes for both
+/// (see `Store::outbox`); then mark the messages among them `Sent`.
 async fn flush(
     p: &Arc<ProfileInner>,
     id: ContactId,
     conn: &mut Conn,
     sent: &mut std::collections::HashSet<MessageId>,
 ) -> Result<()> {
-    let pending = p.store.call(move |s| s.undelivered(id)).await?;
+    let pending = p.store.call(move |s| s.outbox(id)).await?;
+    let mut to_mark = vec![];
     for m in pending {
-        let mid = m.msg_id;
-        if !sent.insert(mid) {
+        let (keys, message) = match &m {
+            PeerMessage::Text(t) => (vec![t.id], true),
+            PeerMessage::Chat(c) => (vec![c.id], true),
+            PeerMessage::Disappear(d) => (vec![d.id], true),
+            PeerMessage::Reaction(r) => (vec![r.id], false),
+            PeerMessage::Delete { targets } => (targets.clone(), false),
+            // Files are not sent by this build yet.
+            _ => continue,
+        };
+        // Every key is remembered, also after the first new one.
+        let mut fresh = false;
+        for k in &keys {
+            fresh |= sent.insert(*k);
+        }
+        if !fresh {
             continue;
         }
-        conn.send(&PeerMessage::Text(Text {
-            id: mid,
-            sent_at: m.sent_at,
-            body: m.body,
-        }))
-        .await?;
-        if m.state == MessageState::Queued {
-            let now = Timestamp::now();
-            let updated = p
-                .store
-                .call(move |s| s.set_message_state(id, m.msg_id, MessageState::Sent, now))
-                .await?;
-            if let Some(u) = updated {
-                p.emit(Event::MessageState {
-                    contact: id,
-                    id: mid,
-                    state: u.state,
-                });
-            }
+        conn.send(&m).await?;
+        if message {
+            to_mark.extend(keys);
         }
+    }
+    if to_mark.is_empty() {
+        return Ok(());
+    }
+    let now = Timestamp::now();
+    let updated = p
+        .store
+        .call(move |s| {
+            let mut updated = vec![];
+            for mid in to_mark {
+                // `None` when it is past `Queued` already (a resend).
+                if let Some(u) = s.set_message_state(id, mid, MessageState::Sent, now)? {
+                    updated.push((mid, u.state));
+                }
+            }
+            Ok(updated)
+        })
+        .await?;
+    for (mid, state) in updated {
+        p.emit(Event::MessageState {
+            contact: id,
+            id: mid,
+            state,
+        });
     }
     Ok(())
 }
@@ -961,6 +987,15 @@ pub(crate) async fn on_message(
         PeerMessage::Ack(ids) => receive_ack(p, id, ids).await.map(|()| None),
         PeerMessage::Reach(r) => reach::receive(p, id, r).await.map(|()| None),
         PeerMessage::Introduction(m) => crate::intro::on_message(p, id, m).await,
+        PeerMessage::Chat(c) => conversation::receive_chat(p, id, c).await.map(Some),
+        PeerMessage::Reaction(r) => conversation::receive_reaction(p, id, r).await.map(Some),
+        PeerMessage::Delete { targets } => {
+            conversation::receive_delete(p, id, targets).await.map(Some)
+        }
+        PeerMessage::DeleteAck { targets } => conversation::receive_delete_ack(p, id, targets)
+            .await
+            .map(|()| None),
+        PeerMessage::Disappear(d) => conversation::receive_disappear(p, id, d).await.map(Some),
         _ => Err(Error::Protocol("unexpected message in session")),
     }
 }
@@ -973,12 +1008,20 @@ async fn receive_text(p: &Arc<ProfileInner>, id: ContactId, t: Text) -> Result<P
     let sent_at = t.sent_at.clamp_peer(now);
     let inserted = p
         .store
-        .call(move |s| s.insert_incoming(id, t.id, &t.body, sent_at, now))
+        .call(
+            move |s| match s.insert_incoming(id, t.id, &t.body, sent_at, now)? {
+                Inserted::New(m) => MessageView::read(s, m).map(Some),
+                Inserted::Duplicate => Ok(None),
+            },
+        )
         .await?;
-    if let Inserted::New(m) = inserted {
+    if let Some(m) = inserted {
+        if m.expires_at.is_some() {
+            p.expiry.notify_one();
+        }
         p.emit(Event::MessageReceived {
             contact: id,
-            message: MessageView::from(m),
+            message: m,
         });
     }
     // Stored durably: now acknowledge, also for a duplicate (our first ack may have been lost).
@@ -993,10 +1036,13 @@ async fn receive_ack(p: &Arc<ProfileInner>, id: ContactId, ids: Vec<MessageId>) 
             let mut changed = vec![];
             for mid in ids {
                 // Idempotent: a repeated ack finds it delivered already.
+                // Not a message of ours: maybe one of our reactions.
                 if s.set_message_state(id, mid, MessageState::Delivered, now)?
                     .is_some()
                 {
                     changed.push(mid);
+                } else {
+                    s.set_reaction_delivered(id, mid)?;
                 }
             }
             Ok(changed)

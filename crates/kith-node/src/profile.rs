@@ -61,6 +61,8 @@ pub(crate) struct ProfileInner {
     pub(crate) intro: crate::intro::IntroState,
     /// The inbox's listener address and rate limit.
     pub(crate) inbox: crate::inbox::InboxState,
+    /// Wakes the disappearing-messages task: a deadline may be sooner.
+    pub(crate) expiry: Arc<tokio::sync::Notify>,
 }
 
 /// A handle to an unlocked profile. Cheap to clone.
@@ -139,7 +141,7 @@ impl Profile {
                     .collect::<HashSet<_>>())
             })
             .await?;
-        Ok(Profile {
+        let profile = Profile {
             inner: Arc::new(ProfileInner {
                 name: name.to_owned(),
                 identity,
@@ -160,8 +162,17 @@ impl Profile {
                 meet: crate::meet::MeetSlot::default(),
                 intro: crate::intro::IntroState::default(),
                 inbox: crate::inbox::InboxState::default(),
+                expiry: Arc::new(tokio::sync::Notify::new()),
             }),
-        })
+        };
+        // Before anyone reads the conversations: what a stop missed, and
+        // what ran out while the profile was locked.
+        crate::conversation::clear_session_histories(&profile.inner).await;
+        crate::conversation::expire(&profile.inner, Timestamp::now()).await?;
+        tokio::spawn(crate::conversation::run_expiry(Arc::downgrade(
+            &profile.inner,
+        )));
+        Ok(profile)
     }
 
     pub(crate) fn check_unlocked(&self) -> Result<()> {
@@ -283,16 +294,32 @@ impl Profile {
         self.check_unlocked()?;
         // One pass: each contact's newest message and unread count, without
         // opening whole conversations (front ends call this on every event).
-        let rows = self.inner.store.call(|s| s.contact_summaries()).await?;
+        let rows = self
+            .inner
+            .store
+            .call(|s| {
+                s.contact_summaries()?
+                    .into_iter()
+                    .map(|mut cs| {
+                        let last = cs
+                            .last
+                            .take()
+                            .map(|m| MessageView::read(s, m))
+                            .transpose()?;
+                        Ok((cs, last))
+                    })
+                    .collect::<kith_store::Result<Vec<_>>>()
+            })
+            .await?;
         let aliases: std::collections::HashMap<[u8; 32], String> = rows
             .iter()
-            .map(|cs| (cs.contact.address, cs.contact.alias.clone()))
+            .map(|(cs, _)| (cs.contact.address, cs.contact.alias.clone()))
             .collect();
         Ok(rows
             .into_iter()
-            .filter_map(|cs| {
+            .filter_map(|(cs, last)| {
                 let by = introducer_key(&cs.contact).and_then(|k| aliases.get(&k).cloned());
-                self.view(cs.contact, cs.unread, cs.last.map(Into::into), by)
+                self.view(cs.contact, cs.unread, last, by)
             })
             .collect())
     }
@@ -333,19 +360,24 @@ impl Profile {
     /// One contact.
     pub async fn contact(&self, id: ContactId) -> Result<ContactView> {
         self.check_unlocked()?;
-        let (cs, by) = self
+        let (cs, by, last) = self
             .inner
             .store
             .call(move |s| {
-                let cs = s.contact_summary(id)?;
+                let mut cs = s.contact_summary(id)?;
                 let by = match introducer_key(&cs.contact) {
                     Some(k) => s.contact_by_address(&k)?.map(|c| c.alias),
                     None => None,
                 };
-                Ok((cs, by))
+                let last = cs
+                    .last
+                    .take()
+                    .map(|m| MessageView::read(s, m))
+                    .transpose()?;
+                Ok((cs, by, last))
             })
             .await?;
-        self.view(cs.contact, cs.unread, cs.last.map(Into::into), by)
+        self.view(cs.contact, cs.unread, last, by)
             .ok_or(Error::Bug("stored contact has an invalid key"))
     }
 
@@ -540,41 +572,24 @@ impl Profile {
     /// Write a message. It is stored (queued) before this returns, and
     /// delivered when a session with the contact is up.
     pub async fn send(&self, contact: ContactId, text: &str) -> Result<MessageView> {
+        self.send_reply(contact, text, None).await
+    }
+
+    /// A conversation, oldest first: texts, timer lines and files, with
+    /// their quotes and reactions (not what was deleted).
+    pub async fn messages(&self, contact: ContactId) -> Result<Vec<MessageView>> {
         self.check_unlocked()?;
-        if text.trim().is_empty() {
-            return Err(Error::BadInput("the message is empty".into()));
-        }
-        if text.len() > kith_core::limits::MAX_BODY {
-            return Err(Error::BadInput(format!(
-                "the message is too long ({} bytes, at most {})",
-                text.len(),
-                kith_core::limits::MAX_BODY
-            )));
-        }
-        let id = MessageId::random(&mut rand::rngs::OsRng);
-        let body = text.to_owned();
-        let m = self
+        let ms = self
             .inner
             .store
             .call(move |s| {
-                let c = s.contact(contact)?;
-                if !c.state.may_send() {
-                    return Ok(None);
-                }
-                s.insert_outgoing(contact, id, &body, Timestamp::now())
-                    .map(Some)
+                s.messages(contact)?
+                    .into_iter()
+                    .map(|m| MessageView::read(s, m))
+                    .collect()
             })
-            .await?
-            .ok_or_else(|| Error::BadInput("accept this contact before writing to them".into()))?;
-        crate::net::outbox_changed(&self.inner, contact);
-        Ok(m.into())
-    }
-
-    /// A conversation, oldest first.
-    pub async fn messages(&self, contact: ContactId) -> Result<Vec<MessageView>> {
-        self.check_unlocked()?;
-        let ms = self.inner.store.call(move |s| s.messages(contact)).await?;
-        Ok(ms.into_iter().map(Into::into).collect())
+            .await?;
+        Ok(ms)
     }
 
     /// Mark a conversation read.
@@ -660,6 +675,7 @@ impl Profile {
     /// Go offline and close the store. The handle is unusable afterwards.
     pub(crate) async fn shutdown(&self) {
         self.go_offline().await;
+        crate::conversation::clear_session_histories(&self.inner).await;
         self.inner.locked.store(true, Ordering::Release);
         let _ = self.inner.store.clone().close().await;
     }

@@ -486,3 +486,192 @@ async fn a_contact_cannot_change_its_reach() {
     );
     k.shutdown().await;
 }
+
+/// Two accepted contacts, both online: (alice's view of bob, bob's of alice).
+async fn friends(a: &Profile, b: &Profile) -> (crate::ContactId, crate::ContactId) {
+    let bob = a.add_contact(&b.link(), "bob").await.expect("add");
+    let alice = b.add_contact(&a.link(), "alice").await.expect("add");
+    until("both accepted", || async {
+        a.contact(bob.id).await.expect("c").state == ContactState::Accepted
+            && b.contact(alice.id).await.expect("c").state == ContactState::Accepted
+    })
+    .await;
+    (bob.id, alice.id)
+}
+
+async fn delivered(p: &Profile, c: crate::ContactId, id: crate::MessageId) -> bool {
+    p.messages(c)
+        .await
+        .expect("m")
+        .iter()
+        .any(|m| m.id == id && m.state == MessageState::Delivered)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_reactions_and_delete_for_everyone() {
+    use crate::{Direction, MessageKind, QuoteView, Removal};
+    let dir = tempfile::tempdir().expect("tmp");
+    let k = kith(dir.path());
+    let (a, b) = pair(&k).await;
+    let (bob, alice) = friends(&a, &b).await;
+    let mut a_events = a.subscribe();
+    let mut b_events = b.subscribe();
+
+    let first = a.send(bob, "first").await.expect("send");
+    until("first delivered", || delivered(&a, bob, first.id)).await;
+    // Bob answers it.
+    let reply = b
+        .send_reply(alice, "answer", Some(first.id))
+        .await
+        .expect("reply");
+    assert_eq!(reply.reply_to.as_ref().map(|r| r.id), Some(first.id));
+    until("reply delivered", || delivered(&b, alice, reply.id)).await;
+    let got = a.messages(bob).await.expect("m");
+    let r = got.iter().find(|m| m.id == reply.id).expect("reply here");
+    assert_eq!(
+        r.reply_to.as_ref().expect("a reply").quote,
+        QuoteView::Message {
+            direction: Direction::Out,
+            body: "first".into()
+        }
+    );
+    assert!(
+        b.send_reply(alice, "x", Some(crate::MessageId([9; 16])))
+            .await
+            .is_err(),
+        "a reply to nothing"
+    );
+
+    // Alice reacts to the answer; bob sees it; then she takes it back.
+    a.react(bob, reply.id, Some("👍")).await.expect("react");
+    assert!(a.react(bob, reply.id, Some("not an emoji")).await.is_err());
+    until("bob sees the reaction", || async {
+        b.messages(alice).await.expect("m").iter().any(|m| {
+            m.id == reply.id
+                && m.reactions.len() == 1
+                && m.reactions[0].emoji == "👍"
+                && m.reactions[0].by == Direction::In
+        })
+    })
+    .await;
+    a.react(bob, reply.id, None).await.expect("withdraw");
+    until("the reaction withdrawn", || async {
+        b.messages(alice)
+            .await
+            .expect("m")
+            .iter()
+            .any(|m| m.id == reply.id && m.reactions.is_empty())
+    })
+    .await;
+
+    // Alice deletes her first message for both: gone on both sides, bob's
+    // quote reads "deleted", and alice is told bob removed it.
+    assert!(
+        a.delete_for_everyone(bob, reply.id).await.is_err(),
+        "bob's to delete"
+    );
+    assert!(a.delete_for_everyone(bob, first.id).await.expect("delete"));
+    let confirmed = loop {
+        match tokio::time::timeout(Duration::from_secs(10), a_events.recv()).await {
+            Ok(Ok(Event::DeletedForEveryone { contact, ids })) => break (contact, ids),
+            Ok(Ok(_)) => {}
+            other => panic!("no confirmation: {other:?}"),
+        }
+    };
+    assert_eq!(confirmed, (bob, vec![first.id]));
+    let removed = loop {
+        match tokio::time::timeout(Duration::from_secs(10), b_events.recv()).await {
+            Ok(Ok(Event::MessagesRemoved { contact, ids, why })) => break (contact, ids, why),
+            Ok(Ok(_)) => {}
+            other => panic!("bob not told: {other:?}"),
+        }
+    };
+    assert_eq!(removed, (alice, vec![first.id], Removal::ByThem));
+    for (p, c) in [(&a, bob), (&b, alice)] {
+        let ms = p.messages(c).await.expect("m");
+        assert!(ms.iter().all(|m| m.id != first.id), "still there");
+        assert!(ms.iter().all(|m| m.kind == MessageKind::Text));
+    }
+    let r = b.messages(alice).await.expect("m");
+    assert_eq!(
+        r[0].reply_to.as_ref().expect("reply").quote,
+        QuoteView::Deleted
+    );
+
+    // Clearing history is ours only.
+    assert_eq!(b.clear_history(alice).await.expect("clear"), 2);
+    assert!(b.messages(alice).await.expect("m").is_empty());
+    assert_eq!(a.messages(bob).await.expect("m").len(), 1);
+    k.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disappearing_timer_and_history_policy() {
+    use crate::{DisappearTimer, HistoryPolicy, MessageKind, Removal};
+    let dir = tempfile::tempdir().expect("tmp");
+    let k = kith(dir.path());
+    let (a, b) = pair(&k).await;
+    let (bob, alice) = friends(&a, &b).await;
+    let kept = a.send(bob, "kept").await.expect("send");
+    until("kept delivered", || delivered(&a, bob, kept.id)).await;
+
+    // Alice sets five minutes: a line on both sides, the timer on both.
+    let line = a
+        .set_disappear(bob, DisappearTimer::FiveMinutes)
+        .await
+        .expect("timer");
+    assert_eq!(line.kind, MessageKind::Timer(DisappearTimer::FiveMinutes));
+    until("timer line delivered", || delivered(&a, bob, line.id)).await;
+    until("bob's timer", || async {
+        b.conversation(alice).await.expect("c").disappear == DisappearTimer::FiveMinutes
+    })
+    .await;
+    assert!(
+        b.messages(alice)
+            .await
+            .expect("m")
+            .iter()
+            .any(|m| m.kind == MessageKind::Timer(DisappearTimer::FiveMinutes))
+    );
+    // Bob's answer carries the timer; both sides hold a deadline for it.
+    let gone = b.send(alice, "gone soon").await.expect("send");
+    assert!(gone.expires_at.is_some());
+    until("gone delivered", || delivered(&b, alice, gone.id)).await;
+    let theirs = a.messages(bob).await.expect("m");
+    let at_alice = theirs.iter().find(|m| m.id == gone.id).expect("here");
+    let deadline = at_alice.expires_at.expect("a deadline");
+
+    // The deadline passes (the expiry pass is given a later clock, as its
+    // task would call it then): removed on both sides, nothing else.
+    let mut a_events = a.subscribe();
+    let later = crate::Timestamp(deadline.0 + 600_000);
+    for p in [&a, &b] {
+        crate::conversation::expire(&p.inner, later)
+            .await
+            .expect("expire");
+    }
+    match tokio::time::timeout(Duration::from_secs(5), a_events.recv()).await {
+        Ok(Ok(Event::MessagesRemoved { contact, ids, why })) => {
+            assert_eq!((contact, ids, why), (bob, vec![gone.id], Removal::Expired));
+        }
+        other => panic!("no removal event: {other:?}"),
+    }
+    for (p, c) in [(&a, bob), (&b, alice)] {
+        let ms = p.messages(c).await.expect("m");
+        assert!(ms.iter().all(|m| m.id != gone.id), "still there");
+        assert!(ms.iter().any(|m| m.id == kept.id), "sent before the timer");
+    }
+
+    // Bob keeps this conversation for the session only: locking clears it.
+    b.set_history(alice, HistoryPolicy::Session)
+        .await
+        .expect("history");
+    k.lock("bob").await;
+    let b = k.unlock("bob", pw()).await.expect("unlock");
+    assert!(b.messages(alice).await.expect("m").is_empty());
+    assert_eq!(
+        b.conversation(alice).await.expect("c").history,
+        HistoryPolicy::Session
+    );
+    k.shutdown().await;
+}
