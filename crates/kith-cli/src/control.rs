@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use kith_node::{
-    ContactLink, ContactOrigin, ContactState, ContactView, Direction, MessageState, MessageView,
-    NetworkKind, NetworkStatus, Profile,
+    ContactLink, ContactOrigin, ContactState, ContactView, ConversationSettings, Direction,
+    DisappearTimer, HistoryPolicy, MessageKind, MessageState, MessageView, NetworkKind,
+    NetworkStatus, Profile, QuoteView,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -75,6 +76,31 @@ pub(crate) enum Request {
     Send {
         alias: String,
         text: String,
+        /// The id (hex) of the message it answers.
+        #[serde(default)]
+        reply_to: Option<String>,
+    },
+    /// React to a message (`emoji`), or take our reaction back (`None`).
+    React {
+        alias: String,
+        id: String,
+        emoji: Option<String>,
+    },
+    /// Delete a message here, or for both sides.
+    Delete {
+        alias: String,
+        id: String,
+        for_everyone: bool,
+    },
+    /// Delete a conversation's history here.
+    HistoryClear {
+        alias: String,
+    },
+    /// Change a conversation's settings; answers them.
+    ContactSet {
+        alias: String,
+        disappear: Option<String>,
+        history: Option<String>,
     },
     Messages {
         alias: String,
@@ -144,14 +170,63 @@ pub(crate) fn contact_state_str(s: ContactState) -> &'static str {
     }
 }
 
+fn direction_str(d: Direction) -> &'static str {
+    if d == Direction::In { "in" } else { "out" }
+}
+
+/// `text`, `timer` (with `timer`: the new one), `file`, `deleted`.
+fn kind_json(k: MessageKind) -> (&'static str, Option<&'static str>) {
+    match k {
+        MessageKind::Text => ("text", None),
+        MessageKind::Timer(t) => ("timer", Some(t.label())),
+        MessageKind::File => ("file", None),
+        MessageKind::Deleted(_) => ("deleted", None),
+    }
+}
+
 pub(crate) fn message_json(m: &MessageView) -> Value {
+    let (kind, timer) = kind_json(m.kind);
     json!({
         "id": m.id.to_hex(),
-        "direction": if m.direction == Direction::In { "in" } else { "out" },
+        "direction": direction_str(m.direction),
         "body": m.body,
         "state": state_str(m.state),
         "time": m.time.as_millis(),
         "delivered_at": m.delivered_at.map(|t| t.as_millis()),
+        "kind": kind,
+        "timer": timer,
+        "reply_to": m.reply_to.as_ref().map(|r| {
+            let (quote, direction, body) = match &r.quote {
+                QuoteView::Message { direction, body } => {
+                    ("message", Some(direction_str(*direction)), Some(body.as_str()))
+                }
+                QuoteView::Deleted => ("deleted", None, None),
+                QuoteView::Unavailable => ("unavailable", None, None),
+            };
+            json!({ "id": r.id.to_hex(), "quote": quote, "direction": direction, "body": body })
+        }),
+        "reactions": m.reactions.iter().map(|r| json!({
+            "by": if r.by == Direction::In { "them" } else { "me" },
+            "emoji": r.emoji,
+        })).collect::<Vec<_>>(),
+        "disappear": m.disappear.label(),
+        "expires_at": m.expires_at.map(|t| t.as_millis()),
+    })
+}
+
+fn conversation_json(c: &ConversationSettings) -> Value {
+    json!({
+        "disappear": c.disappear.label(),
+        "history": match c.history {
+            HistoryPolicy::Keep => "keep",
+            HistoryPolicy::Session => "session",
+        },
+    })
+}
+
+fn message_id(id: &str) -> anyhow::Result<kith_node::MessageId> {
+    kith_node::MessageId::parse_hex(id).ok_or_else(|| {
+        anyhow!("{id:?} is not a message id (32 hex digits, as messages --json shows)")
     })
 }
 
@@ -275,9 +350,72 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
                 "verified": c.verified,
             })
         }
-        Request::Send { alias, text } => {
-            let m = p.send(contact_id(p, &alias).await?, &text).await?;
+        Request::Send {
+            alias,
+            text,
+            reply_to,
+        } => {
+            let reply_to = reply_to.as_deref().map(message_id).transpose()?;
+            let m = p
+                .send_reply(contact_id(p, &alias).await?, &text, reply_to)
+                .await?;
             message_json(&m)
+        }
+        Request::React { alias, id, emoji } => {
+            let id = message_id(&id)?;
+            p.react(contact_id(p, &alias).await?, id, emoji.as_deref())
+                .await?;
+            Value::Null
+        }
+        Request::Delete {
+            alias,
+            id,
+            for_everyone,
+        } => {
+            let (c, id) = (contact_id(p, &alias).await?, message_id(&id)?);
+            let done = if for_everyone {
+                p.delete_for_everyone(c, id).await?
+            } else {
+                p.delete_message(c, id).await?
+            };
+            if !done {
+                bail!("no such message in this conversation");
+            }
+            Value::Null
+        }
+        Request::HistoryClear { alias } => {
+            let n = p.clear_history(contact_id(p, &alias).await?).await?;
+            json!({ "deleted": n })
+        }
+        Request::ContactSet {
+            alias,
+            disappear,
+            history,
+        } => {
+            let c = contact_id(p, &alias).await?;
+            // Both parsed before either is applied.
+            let disappear = disappear
+                .as_deref()
+                .map(|d| {
+                    DisappearTimer::parse(d)
+                        .map_err(|_| anyhow!("--disappear takes 5m, 1h, 1d, 7d, 30d or off"))
+                })
+                .transpose()?;
+            let history = match history.as_deref() {
+                None => None,
+                Some("keep") => Some(HistoryPolicy::Keep),
+                Some("session") => Some(HistoryPolicy::Session),
+                Some(_) => bail!("--history takes keep or session"),
+            };
+            if let Some(h) = history {
+                p.set_history(c, h).await?;
+            }
+            if let Some(d) = disappear
+                && p.conversation(c).await?.disappear != d
+            {
+                p.set_disappear(c, d).await?;
+            }
+            conversation_json(&p.conversation(c).await?)
         }
         Request::Messages { alias } => {
             let id = contact_id(p, &alias).await?;

@@ -100,7 +100,38 @@ enum Command {
         alias: String,
         /// The message.
         text: String,
+        /// Answer this message (its id, as `messages --json` shows it).
+        #[arg(long, value_name = "ID")]
+        reply_to: Option<String>,
     },
+    /// React to a message with an emoji (replacing your reaction to it), or
+    /// take your reaction back with --remove.
+    React {
+        /// The contact's alias.
+        alias: String,
+        /// The message's id.
+        id: String,
+        /// The emoji.
+        #[arg(required_unless_present = "remove", conflicts_with = "remove")]
+        emoji: Option<String>,
+        /// Take your reaction back.
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Delete a message here, or with --for-everyone (your own messages)
+    /// on both sides: their node removes it and confirms.
+    Delete {
+        /// The contact's alias.
+        alias: String,
+        /// The message's id.
+        id: String,
+        /// Also on the contact's side.
+        #[arg(long)]
+        for_everyone: bool,
+    },
+    /// A conversation's history.
+    #[command(subcommand)]
+    History(HistoryCmd),
     /// Show a conversation.
     Messages {
         /// The contact's alias.
@@ -186,7 +217,29 @@ enum ProfileCmd {
 }
 
 #[derive(Subcommand, Debug)]
+enum HistoryCmd {
+    /// Delete the whole conversation here (the contact stays).
+    Clear {
+        /// The contact's alias.
+        alias: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum ContactCmd {
+    /// Change a conversation's settings: the disappearing timer (for both
+    /// sides) and whether its history is kept. Prints them.
+    Set {
+        /// The contact's alias.
+        alias: String,
+        /// Messages disappear from both sides this long after they are
+        /// written: 5m, 1h, 1d, 7d, 30d, or off.
+        #[arg(long, value_name = "TIMER")]
+        disappear: Option<String>,
+        /// keep, or session: deleted whenever the node stops.
+        #[arg(long, value_name = "POLICY")]
+        history: Option<String>,
+    },
     /// Add a contact from their link.
     Add {
         /// Their kith:// link.
@@ -528,9 +581,58 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", verify_text(&v, mark));
             }
         }
-        Command::Send { alias, text } => {
-            let m = ctx.request(Request::Send { alias, text }).await?;
+        Command::Send {
+            alias,
+            text,
+            reply_to,
+        } => {
+            let m = ctx
+                .request(Request::Send {
+                    alias,
+                    text,
+                    reply_to,
+                })
+                .await?;
             println!("{}", m["state"].as_str().unwrap_or_default());
+        }
+        Command::React {
+            alias,
+            id,
+            emoji,
+            remove,
+        } => {
+            let emoji = if remove { None } else { emoji };
+            ctx.request(Request::React { alias, id, emoji }).await?;
+        }
+        Command::Delete {
+            alias,
+            id,
+            for_everyone,
+        } => {
+            ctx.request(Request::Delete {
+                alias,
+                id,
+                for_everyone,
+            })
+            .await?;
+        }
+        Command::History(HistoryCmd::Clear { alias }) => {
+            let v = ctx.request(Request::HistoryClear { alias }).await?;
+            println!("deleted {} messages", v["deleted"]);
+        }
+        Command::Contact(ContactCmd::Set {
+            alias,
+            disappear,
+            history,
+        }) => {
+            let v = ctx
+                .request(Request::ContactSet {
+                    alias,
+                    disappear,
+                    history,
+                })
+                .await?;
+            println!("{v}");
         }
         Command::Messages { alias, json } => {
             let v = ctx.request(Request::Messages { alias }).await?;
@@ -669,11 +771,31 @@ fn dropped_line(n: u64) -> Option<String> {
 fn message_line(m: &Value, tz: &jiff::tz::TimeZone) -> String {
     let who = if m["direction"] == "in" { "<" } else { ">" };
     let when = timefmt::format_millis(m["time"].as_u64().unwrap_or_default(), tz);
-    format!(
-        "{who} {when}  {} [{}]",
-        term::body(m["body"].as_str().unwrap_or_default(), "    "),
-        escape(m["state"].as_str().unwrap_or_default(), Field::Line)
-    )
+    let text = |v: &Value| escape(v.as_str().unwrap_or_default(), Field::Line).into_owned();
+    let body = if m["kind"] == "timer" {
+        format!("(disappearing messages: {})", text(&m["timer"]))
+    } else {
+        term::body(m["body"].as_str().unwrap_or_default(), "    ")
+    };
+    let mut line = format!("{who} {when}  {body} [{}]", text(&m["state"]));
+    if let Some(r) = m["reply_to"].as_object() {
+        let quote = match r.get("quote").and_then(Value::as_str) {
+            Some("deleted") => "deleted message".to_owned(),
+            Some("message") => {
+                let quoted = r.get("body").and_then(Value::as_str).unwrap_or_default();
+                escape(quoted, Field::Line).into_owned()
+            }
+            _ => "message not available".to_owned(),
+        };
+        line.push_str(&format!("  (reply to: {quote})"));
+    }
+    for r in m["reactions"].as_array().into_iter().flatten() {
+        line.push_str(&format!("  {} by {}", text(&r["emoji"]), text(&r["by"])));
+    }
+    if let Some(id) = m["id"].as_str() {
+        line.push_str(&format!("  id {}", escape(id, Field::Line)));
+    }
+    line
 }
 
 /// `kith status`, for people.
@@ -1076,6 +1198,87 @@ mod tests {
             Cli::try_parse_from(["kith", "contact", "verify", "bob", "--mark", "--unmark"])
                 .is_err()
         );
+    }
+
+    #[test]
+    fn conversation_commands_parse() {
+        let cli =
+            Cli::try_parse_from(["kith", "send", "bob", "hi", "--reply-to", "ab"]).expect("send");
+        assert!(matches!(cli.command, Command::Send { reply_to: Some(ref r), .. } if r == "ab"));
+        let cli = Cli::try_parse_from(["kith", "react", "bob", "ab", "👍"]).expect("react");
+        assert!(matches!(
+            cli.command,
+            Command::React {
+                emoji: Some(_),
+                remove: false,
+                ..
+            }
+        ));
+        let cli = Cli::try_parse_from(["kith", "react", "bob", "ab", "--remove"]).expect("remove");
+        assert!(matches!(
+            cli.command,
+            Command::React {
+                emoji: None,
+                remove: true,
+                ..
+            }
+        ));
+        assert!(Cli::try_parse_from(["kith", "react", "bob", "ab"]).is_err());
+        assert!(Cli::try_parse_from(["kith", "react", "bob", "ab", "👍", "--remove"]).is_err());
+        let cli =
+            Cli::try_parse_from(["kith", "delete", "bob", "ab", "--for-everyone"]).expect("delete");
+        assert!(matches!(
+            cli.command,
+            Command::Delete {
+                for_everyone: true,
+                ..
+            }
+        ));
+        let cli = Cli::try_parse_from(["kith", "history", "clear", "bob"]).expect("clear");
+        assert!(matches!(
+            cli.command,
+            Command::History(HistoryCmd::Clear { .. })
+        ));
+        let cli = Cli::try_parse_from([
+            "kith",
+            "contact",
+            "set",
+            "bob",
+            "--disappear",
+            "5m",
+            "--history",
+            "session",
+        ])
+        .expect("set");
+        assert!(matches!(
+            cli.command,
+            Command::Contact(ContactCmd::Set {
+                disappear: Some(_),
+                history: Some(_),
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn replies_reactions_and_timer_lines_print_inert() {
+        let tz = jiff::tz::TimeZone::UTC;
+        let m = json!({
+            "id": "00ff", "direction": "in", "body": "yes", "state": "received", "time": 0,
+            "kind": "text",
+            "reply_to": {"id": "01", "quote": "message", "direction": "out", "body": "q\u{1b}[2J?"},
+            "reactions": [{"by": "me", "emoji": "👍\u{7}"}],
+        });
+        let line = message_line(&m, &tz);
+        assert!(line.contains("(reply to: q\\u{1b}[2J?)"), "{line}");
+        assert!(line.contains("👍\\u{7} by me"), "{line}");
+        assert!(line.ends_with("id 00ff"), "{line}");
+        let gone = json!({"direction": "in", "body": "", "state": "received", "time": 0,
+            "kind": "text", "reply_to": {"id": "01", "quote": "deleted"}});
+        assert!(message_line(&gone, &tz).contains("(reply to: deleted message)"));
+        let timer = json!({"direction": "out", "body": "", "state": "sent", "time": 0,
+            "kind": "timer", "timer": "5m"});
+        assert!(message_line(&timer, &tz).contains("(disappearing messages: 5m)"));
     }
 
     #[test]
