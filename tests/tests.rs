@@ -7,6 +7,7 @@
 mod bridges;
 mod cli_chat;
 mod cli_hardening;
+mod conversations;
 mod flood;
 mod inbox;
 mod introductions;

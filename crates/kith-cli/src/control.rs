@@ -96,6 +96,10 @@ pub(crate) enum Request {
     HistoryClear {
         alias: String,
     },
+    /// Our deletes for both the contact has not confirmed yet.
+    HistoryUnconfirmed {
+        alias: String,
+    },
     /// Change a conversation's settings; answers them.
     ContactSet {
         alias: String,
@@ -382,6 +386,10 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
                 bail!("no such message in this conversation");
             }
             Value::Null
+        }
+        Request::HistoryUnconfirmed { alias } => {
+            let ids = p.unconfirmed_deletes(contact_id(p, &alias).await?).await?;
+            json!({ "unconfirmed": ids.iter().map(|i| i.to_hex()).collect::<Vec<_>>() })
         }
         Request::HistoryClear { alias } => {
             let n = p.clear_history(contact_id(p, &alias).await?).await?;

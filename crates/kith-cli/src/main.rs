@@ -223,6 +223,12 @@ enum HistoryCmd {
         /// The contact's alias.
         alias: String,
     },
+    /// Your messages deleted for everyone that the contact has not yet
+    /// confirmed removing, as JSON (`{"unconfirmed": [ids]}`).
+    Unconfirmed {
+        /// The contact's alias.
+        alias: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -615,6 +621,12 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
                 for_everyone,
             })
             .await?;
+        }
+        Command::History(HistoryCmd::Unconfirmed { alias }) => {
+            println!(
+                "{}",
+                ctx.request(Request::HistoryUnconfirmed { alias }).await?
+            );
         }
         Command::History(HistoryCmd::Clear { alias }) => {
             let v = ctx.request(Request::HistoryClear { alias }).await?;

@@ -135,6 +135,21 @@ impl Profile {
         Ok(!done.is_empty())
     }
 
+    /// Our messages deleted for both that the contact has not yet
+    /// confirmed removing (their `Delete` is sent at every session).
+    pub async fn unconfirmed_deletes(&self, contact: ContactId) -> Result<Vec<MessageId>> {
+        self.check_unlocked()?;
+        let out = self.inner.store.call(move |s| s.outbox(contact)).await?;
+        Ok(out
+            .into_iter()
+            .filter_map(|m| match m {
+                PeerMessage::Delete { targets } => Some(targets),
+                _ => None,
+            })
+            .flatten()
+            .collect())
+    }
+
     /// Delete a conversation's whole history here (the contact stays, and
     /// so do the conversation's settings). Returns how many messages went.
     pub async fn clear_history(&self, contact: ContactId) -> Result<usize> {

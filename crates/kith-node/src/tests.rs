@@ -571,6 +571,10 @@ async fn replies_reactions_and_delete_for_everyone() {
         "bob's to delete"
     );
     assert!(a.delete_for_everyone(bob, first.id).await.expect("delete"));
+    assert!(
+        !a.delete_for_everyone(bob, first.id).await.expect("again"),
+        "deleted already"
+    );
     let confirmed = loop {
         match tokio::time::timeout(Duration::from_secs(10), a_events.recv()).await {
             Ok(Ok(Event::DeletedForEveryone { contact, ids })) => break (contact, ids),
@@ -579,6 +583,7 @@ async fn replies_reactions_and_delete_for_everyone() {
         }
     };
     assert_eq!(confirmed, (bob, vec![first.id]));
+    assert!(a.unconfirmed_deletes(bob).await.expect("u").is_empty());
     let removed = loop {
         match tokio::time::timeout(Duration::from_secs(10), b_events.recv()).await {
             Ok(Ok(Event::MessagesRemoved { contact, ids, why })) => break (contact, ids, why),
