@@ -845,16 +845,7 @@ fn contact_row(
                     }
                     ui.label(egui::RichText::new(sub).small().weak());
                     if let Some(m) = &c.last_message {
-                        let mut preview: String = peer_text::plain(&m.body)
-                            .lines()
-                            .next()
-                            .unwrap_or("")
-                            .chars()
-                            .take(60)
-                            .collect();
-                        if m.direction == Direction::Out {
-                            preview = format!("You: {preview}");
-                        }
+                        let preview = preview_text(m);
                         ui.horizontal(|ui| {
                             ui.add(
                                 egui::Label::new(egui::RichText::new(preview).small()).truncate(),
@@ -889,7 +880,81 @@ fn contact_row(
     r
 }
 
+/// "You set disappearing messages to 1 hour", for a timer line.
+pub(crate) fn timer_line(out: bool, t: kith_node::DisappearTimer) -> String {
+    use kith_node::DisappearTimer as T;
+    let who = if out { "You" } else { "They" };
+    let what = match t {
+        T::Off => return format!("{who} turned disappearing messages off"),
+        T::FiveMinutes => "5 minutes",
+        T::OneHour => "1 hour",
+        T::OneDay => "1 day",
+        T::SevenDays => "7 days",
+        T::ThirtyDays => "30 days",
+    };
+    format!(
+        "{who} set disappearing messages to {what}: new messages disappear from both sides after that"
+    )
+}
+
+/// What a reply's quote shows, on one line: who, and the start of the text.
+pub(crate) fn quote_line(q: &kith_node::QuoteView) -> String {
+    match q {
+        kith_node::QuoteView::Message { direction, body } => {
+            let who = if *direction == Direction::Out {
+                "You"
+            } else {
+                "They"
+            };
+            let first: String = peer_text::plain(body)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(80)
+                .collect();
+            format!("{who}: {first}")
+        }
+        kith_node::QuoteView::Deleted => "deleted message".to_owned(),
+        _ => "message not available".to_owned(),
+    }
+}
+
+/// What a contact-list preview says of a message.
+pub(crate) fn preview_text(m: &MessageView) -> String {
+    if let kith_node::MessageKind::Timer(t) = m.kind {
+        return timer_line(m.direction == Direction::Out, t);
+    }
+    let preview: String = peer_text::plain(&m.body)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(60)
+        .collect();
+    if m.direction == Direction::Out {
+        format!("You: {preview}")
+    } else {
+        preview
+    }
+}
+
 fn bubble(ui: &mut egui::Ui, m: &MessageView, now: Timestamp) {
+    if let kith_node::MessageKind::Timer(t) = m.kind {
+        ui.vertical_centered(|ui| {
+            ui.label(
+                egui::RichText::new(format!(
+                    "⏱ {} · {}",
+                    timer_line(m.direction == Direction::Out, t),
+                    crate::timefmt::short(m.time, now)
+                ))
+                .small()
+                .weak(),
+            );
+        });
+        ui.add_space(4.0);
+        return;
+    }
     let out = m.direction == Direction::Out;
     let layout = if out {
         egui::Layout::right_to_left(egui::Align::Min)
@@ -911,10 +976,49 @@ fn bubble(ui: &mut egui::Ui, m: &MessageView, now: Timestamp) {
             .show(ui, |ui| {
                 ui.set_max_width(max);
                 ui.with_layout(egui::Layout::top_down(egui::Align::Min), |ui| {
+                    if let Some(r) = &m.reply_to {
+                        egui::Frame::new()
+                            .stroke(ui.visuals().widgets.noninteractive.bg_stroke)
+                            .corner_radius(4.0)
+                            .inner_margin(egui::Margin::symmetric(6, 2))
+                            .show(ui, |ui| {
+                                ui.add(
+                                    egui::Label::new(
+                                        egui::RichText::new(format!("↩ {}", quote_line(&r.quote)))
+                                            .small()
+                                            .italics(),
+                                    )
+                                    .truncate(),
+                                );
+                            });
+                    }
                     let body = peer_text::layout(&m.body, ui);
                     ui.add(egui::Label::new(body).wrap().selectable(true));
-                    let meta = format!("{} {}", crate::timefmt::short(m.time, now), state_text(m));
+                    let mut meta =
+                        format!("{} {}", crate::timefmt::short(m.time, now), state_text(m));
+                    if let Some(t) = m.expires_at {
+                        meta = format!(
+                            "{} · disappears {}",
+                            meta.trim_end(),
+                            crate::timefmt::short(t, now)
+                        );
+                    }
                     ui.label(egui::RichText::new(meta.trim_end()).small().weak());
+                    if !m.reactions.is_empty() {
+                        let r: Vec<String> = m
+                            .reactions
+                            .iter()
+                            .map(|r| {
+                                let who = if r.by == Direction::Out {
+                                    "you"
+                                } else {
+                                    "them"
+                                };
+                                format!("{} {who}", peer_text::plain(&r.emoji))
+                            })
+                            .collect();
+                        ui.label(egui::RichText::new(r.join("  ")).small());
+                    }
                 });
             });
     });
@@ -1066,6 +1170,27 @@ fn composer(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timer_lines_quotes_and_previews_in_words() {
+        use kith_node::{DisappearTimer, QuoteView};
+        assert_eq!(
+            timer_line(false, DisappearTimer::OneHour),
+            "They set disappearing messages to 1 hour: new messages disappear from both sides after that"
+        );
+        assert_eq!(
+            timer_line(true, DisappearTimer::Off),
+            "You turned disappearing messages off"
+        );
+        let q = QuoteView::Message {
+            direction: Direction::In,
+            body: "first line\u{202e}\nsecond".into(),
+        };
+        // Hostile text stays inert in a quote too.
+        assert_eq!(quote_line(&q), "They: first line[U+202E]");
+        assert_eq!(quote_line(&QuoteView::Deleted), "deleted message");
+        assert_eq!(quote_line(&QuoteView::Unavailable), "message not available");
+    }
 
     #[test]
     fn only_the_public_tor_network_has_no_warning() {
