@@ -158,18 +158,30 @@ fn remove_row(keys: &Keys, tx: &Connection, contact: ContactId, row: i64) -> Res
 /// (inside the caller's transaction). The unread count is left to the
 /// caller.
 pub(crate) fn purge_conversation(tx: &Connection, contact: ContactId) -> Result<usize> {
-    const OF: &str = "(SELECT id FROM messages WHERE contact_id = ?1)";
+    purge_conversation_except(tx, contact, &[])
+}
+
+/// [`purge_conversation`], keeping the message rows `keep` (with their
+/// reactions, deadlines and files).
+fn purge_conversation_except(tx: &Connection, contact: ContactId, keep: &[i64]) -> Result<usize> {
+    // Row ids come from this database, never from outside: inlined.
+    let kept: Vec<String> = keep.iter().map(i64::to_string).collect();
+    let of = format!(
+        "(SELECT id FROM messages WHERE contact_id = ?1 AND id NOT IN ({}))",
+        kept.join(",")
+    );
+    let of = of.as_str();
     for sql in [
-        format!("DELETE FROM reactions WHERE message_id IN {OF}"),
-        format!("DELETE FROM expiries WHERE id IN {OF}"),
-        format!("DELETE FROM file_chunks WHERE file_id IN {OF}"),
-        format!("DELETE FROM files WHERE id IN {OF}"),
+        format!("DELETE FROM reactions WHERE message_id IN {of}"),
+        format!("DELETE FROM expiries WHERE id IN {of}"),
+        format!("DELETE FROM file_chunks WHERE file_id IN {of}"),
+        format!("DELETE FROM files WHERE id IN {of}"),
+        format!("DELETE FROM messages WHERE id IN {of}"),
     ] {
         tx.execute(&sql, [contact.0])
             .map_err(db("deleting messages"))?;
     }
-    tx.execute("DELETE FROM messages WHERE contact_id = ?1", [contact.0])
-        .map_err(db("deleting messages"))
+    Ok(tx.changes().try_into().unwrap_or(usize::MAX))
 }
 
 /// The reactions of a conversation, by target message row.
@@ -455,7 +467,25 @@ impl Store {
                 self.keys
                     .open(conversation_slot(c), &sealed, "conversation")?;
             if s.history == HistoryPolicy::Session {
-                self.clear_history(c)?;
+                // What we wrote and the contact does not have yet stays
+                // until it is delivered: closing the app (or a one-shot
+                // `kith send`, which locks when it is done) must not
+                // unsend it. It goes with the first clear after that.
+                let mut keep = vec![];
+                for m in self.pending(c)? {
+                    if let Some((row, _)) =
+                        crate::store::find_message(&self.keys, &self.conn, c, m.msg_id)?
+                    {
+                        keep.push(row);
+                    }
+                }
+                let keys = &self.keys;
+                let tx = begin(&mut self.conn)?;
+                read_unread(keys, &tx, c)?;
+                purge_conversation_except(&tx, c, &keep)?;
+                write_unread(keys, &tx, c, 0)?;
+                tx.commit().map_err(db("deleting messages"))?;
+                self.scrub_wal();
                 cleared.push(c);
             }
         }
@@ -1359,6 +1389,41 @@ pub(crate) mod tests {
             .query_row("SELECT COUNT(*) FROM conversations", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn a_session_history_keeps_what_is_not_delivered_yet() {
+        let (_d, _path, mut s, bob) = setup();
+        s.set_history(bob, HistoryPolicy::Session).unwrap();
+        incoming(&mut s, bob, 1, "theirs", 1);
+        s.insert_outgoing(bob, id(2), "delivered", Timestamp(2))
+            .unwrap();
+        s.set_message_state(bob, id(2), MessageState::Delivered, Timestamp(3))
+            .unwrap();
+        s.insert_outgoing(bob, id(3), "queued", Timestamp(4))
+            .unwrap();
+        s.insert_outgoing(bob, id(4), "sent", Timestamp(5)).unwrap();
+        s.set_message_state(bob, id(4), MessageState::Sent, Timestamp(6))
+            .unwrap();
+        s.react(bob, id(9), id(3), Some(&emoji("👍"))).unwrap();
+        assert_eq!(s.clear_session_histories().unwrap(), [bob]);
+        // Not unsent by closing: still there, still to send.
+        assert_eq!(bodies(&s, bob), ["queued", "sent"]);
+        assert_eq!(s.undelivered(bob).unwrap().len(), 2);
+        // Delivered, they go with the next clear.
+        for n in [3, 4] {
+            s.set_message_state(bob, id(n), MessageState::Delivered, Timestamp(7))
+                .unwrap();
+        }
+        s.clear_session_histories().unwrap();
+        assert_eq!(bodies(&s, bob), Vec::<String>::new());
+        for t in ["reactions", "messages"] {
+            let n: i64 = s
+                .conn
+                .query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 0, "{t}");
+        }
     }
 
     // ---- Secure deletion: what is on disk ----
