@@ -224,18 +224,36 @@ async fn set_config(p: &Arc<ProfileInner>, c: &Config) -> Result<()> {
     Ok(())
 }
 
-fn read_drops(s: &kith_store::Store) -> kith_store::Result<Vec<StoredDrop>> {
-    match s.setting(DROPS_KEY)? {
+/// A list kept under a settings key (empty when there is none yet).
+fn read_list<T: serde::de::DeserializeOwned>(
+    s: &kith_store::Store,
+    key: &str,
+    what: &'static str,
+) -> kith_store::Result<Vec<T>> {
+    match s.setting(key)? {
         None => Ok(vec![]),
-        Some(b) => kith_core::wire::decode_exact("inbox drops", &b)
-            .map_err(|_| kith_store::Error::corrupt("inbox drops")),
+        Some(b) => {
+            kith_core::wire::decode_exact(what, &b).map_err(|_| kith_store::Error::corrupt(what))
+        }
     }
 }
 
+fn write_list<T: Serialize>(
+    s: &mut kith_store::Store,
+    key: &str,
+    what: &'static str,
+    list: &[T],
+) -> kith_store::Result<()> {
+    let bytes = postcard::to_stdvec(list).map_err(|_| kith_store::Error::corrupt(what))?;
+    s.set_setting(key, &bytes)
+}
+
+fn read_drops(s: &kith_store::Store) -> kith_store::Result<Vec<StoredDrop>> {
+    read_list(s, DROPS_KEY, "inbox drops")
+}
+
 fn write_drops(s: &mut kith_store::Store, drops: &[StoredDrop]) -> kith_store::Result<()> {
-    let bytes =
-        postcard::to_stdvec(drops).map_err(|_| kith_store::Error::corrupt("inbox drops"))?;
-    s.set_setting(DROPS_KEY, &bytes)?;
+    write_list(s, DROPS_KEY, "inbox drops", drops)?;
     // Seen marks of drops no longer kept go with them.
     let seen = read_seen(s)?;
     if seen.iter().any(|id| !drops.iter().any(|d| d.id == *id)) {
@@ -249,17 +267,11 @@ fn write_drops(s: &mut kith_store::Store, drops: &[StoredDrop]) -> kith_store::R
 }
 
 fn read_seen(s: &kith_store::Store) -> kith_store::Result<Vec<MessageId>> {
-    match s.setting(SEEN_KEY)? {
-        None => Ok(vec![]),
-        Some(b) => kith_core::wire::decode_exact("inbox seen marks", &b)
-            .map_err(|_| kith_store::Error::corrupt("inbox seen marks")),
-    }
+    read_list(s, SEEN_KEY, "inbox seen marks")
 }
 
 fn write_seen(s: &mut kith_store::Store, seen: &[MessageId]) -> kith_store::Result<()> {
-    let bytes =
-        postcard::to_stdvec(seen).map_err(|_| kith_store::Error::corrupt("inbox seen marks"))?;
-    s.set_setting(SEEN_KEY, &bytes)
+    write_list(s, SEEN_KEY, "inbox seen marks", seen)
 }
 
 /// The inbox service's arti nickname: its own per key (arti keeps one key
