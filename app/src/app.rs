@@ -113,6 +113,9 @@ pub(crate) struct Session {
     pub(crate) verify: Option<ContactId>,
     /// The inbox: its status, drops, and what the inbox view shows.
     pub(crate) inbox: crate::inbox::InboxUi,
+    /// The conversation controls: the reply being written, the open
+    /// conversation's settings, what to ask and do.
+    pub(crate) conv: crate::conv::ConvUi,
 }
 
 impl Session {
@@ -131,6 +134,7 @@ impl Session {
             self.chat.clear();
             self.chat_for = None;
             self.chat_error = None;
+            self.conv.reset();
         }
     }
 }
@@ -352,6 +356,7 @@ impl KithApp {
             intro: crate::intro::IntroUi::default(),
             verify: None,
             inbox: crate::inbox::InboxUi::new(),
+            conv: crate::conv::ConvUi::default(),
         });
         self.sessions.sort_by(|a, b| a.name().cmp(b.name()));
         self.active = Some(name);
@@ -639,6 +644,37 @@ impl KithApp {
                     }
                 }
             }
+            Reply::Conversation {
+                profile,
+                contact,
+                result,
+            } => {
+                if let Some(s) = self.session_mut(&profile)
+                    && s.selected == Some(contact)
+                {
+                    match result {
+                        Ok(c) => s.conv.settings = Some((contact, c)),
+                        Err(e) => s.chat_error = Some(crate::screens::explain(&e)),
+                    }
+                }
+            }
+            Reply::ConvDone {
+                profile,
+                contact,
+                what,
+                result,
+            } => {
+                if let Some(s) = self.session_mut(&profile) {
+                    if let Err(e) = result {
+                        s.chat_error = Some(format!("{what}: {}", crate::screens::explain(&e)));
+                    }
+                    if s.chat_for == Some(contact) {
+                        let p = s.profile.clone();
+                        self.backend.load_messages(&p, contact, false);
+                        self.backend.load_conversation(&p, contact);
+                    }
+                }
+            }
             Reply::ContactAdded { profile, result } => {
                 if let Some(s) = self.session_mut(&profile) {
                     match result {
@@ -791,6 +827,7 @@ impl KithApp {
         let focused = self.focused;
         let mut notify = None;
         let mut mark = None;
+        let mut reload = None;
         let Some(s) = self.session_mut(profile) else {
             return;
         };
@@ -841,7 +878,40 @@ impl KithApp {
             Event::RequestsDropped { total } => {
                 s.dropped_requests = s.dropped_requests.max(total);
             }
+            Event::MessagesRemoved { contact, why, .. } => {
+                if s.chat_for == Some(contact) {
+                    if why == kith_node::Removal::ByThem {
+                        s.conv.note = Some("They removed a message.".to_owned());
+                    }
+                    reload = Some((s.profile.clone(), contact, false));
+                }
+                s.contacts_dirty = true;
+            }
+            Event::DeletedForEveryone { contact, .. } => {
+                if s.chat_for == Some(contact) {
+                    s.conv.note =
+                        Some("Their app removed the message you deleted for everyone.".to_owned());
+                    reload = Some((s.profile.clone(), contact, false));
+                }
+            }
+            Event::ReactionChanged { contact, .. } => {
+                if s.chat_for == Some(contact) {
+                    reload = Some((s.profile.clone(), contact, false));
+                }
+            }
+            Event::ConversationChanged(contact) => {
+                if s.chat_for == Some(contact) {
+                    reload = Some((s.profile.clone(), contact, true));
+                }
+                s.contacts_dirty = true;
+            }
             _ => s.contacts_dirty = true,
+        }
+        if let Some((p, c, settings)) = reload {
+            self.backend.load_messages(&p, c, false);
+            if settings {
+                self.backend.load_conversation(&p, c);
+            }
         }
         if let Some((p, c)) = mark {
             let name = p.name().to_owned();

@@ -9,8 +9,8 @@ use std::future::Future;
 use std::path::PathBuf;
 
 use kith_node::{
-    ContactId, ContactView, Error, Event, InboxDrop, InboxStatus, IntroductionView, Kith,
-    MessageView, Network, Profile, Settings,
+    ContactId, ContactView, ConversationSettings, Error, Event, InboxDrop, InboxStatus,
+    IntroductionView, Kith, MessageView, Network, Profile, Settings,
 };
 use tokio::sync::mpsc;
 
@@ -73,6 +73,26 @@ pub(crate) enum Reply {
         contact: ContactId,
         /// The message, or why not.
         result: Result<MessageView, Error>,
+    },
+    /// A conversation's settings were read.
+    Conversation {
+        /// Which profile.
+        profile: String,
+        /// Which contact.
+        contact: ContactId,
+        /// Its settings, or why not.
+        result: Result<ConversationSettings, Error>,
+    },
+    /// A conversation control (react, delete, timer, history) ended.
+    ConvDone {
+        /// Which profile.
+        profile: String,
+        /// Which contact.
+        contact: ContactId,
+        /// What was being done.
+        what: &'static str,
+        /// Done, or why not.
+        result: Result<(), Error>,
     },
     /// A contact was added from a link.
     ContactAdded {
@@ -324,6 +344,18 @@ impl Backend {
                 profile: p.name().to_owned(),
                 contact,
                 result: p.messages(contact).await,
+            }
+        });
+    }
+
+    /// Re-read one conversation's settings.
+    pub(crate) fn load_conversation(&self, profile: &Profile, contact: ContactId) {
+        let p = profile.clone();
+        self.spawn(async move {
+            Reply::Conversation {
+                profile: p.name().to_owned(),
+                contact,
+                result: p.conversation(contact).await,
             }
         });
     }

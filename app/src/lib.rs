@@ -3,6 +3,7 @@
 mod app;
 mod backend;
 mod camera;
+mod conv;
 pub mod demo;
 mod dialogs;
 mod inbox;

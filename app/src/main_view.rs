@@ -171,6 +171,7 @@ pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
             }
         });
         confirm_dialog(s, &ctx, &mut actions);
+        crate::conv::confirm_dialog(s, &ctx);
         crate::intro::dialog(s, &ctx);
         verify_dialog(s, &ctx, &mut actions);
     }
@@ -179,6 +180,7 @@ pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
     crate::dialogs::settings(app, &ctx, &active);
     perform(app, &active, actions);
     crate::intro::perform(app, &active);
+    crate::conv::perform(app, &active);
     crate::inbox::perform(app, &active);
 }
 
@@ -295,6 +297,7 @@ fn perform(app: &mut KithApp, active: &str, a: Actions) {
             if s.chat_for != Some(c) {
                 s.chat.clear();
                 s.chat_for = Some(c);
+                s.conv.reset();
             }
             load = Some(c);
         }
@@ -303,17 +306,19 @@ fn perform(app: &mut KithApp, active: &str, a: Actions) {
                 s.sending = true;
                 s.chat_error = None;
                 s.unsent = Some(text.clone());
-                Some((text, c))
+                let reply_to = s.conv.reply_to.take().filter(|m| m.contact == c);
+                Some((text, c, reply_to.map(|m| m.id)))
             }
             _ => None,
         };
         if let Some(c) = load {
             app.backend.load_messages(&p, c, true);
+            app.backend.load_conversation(&p, c);
         }
-        if let Some((text, c)) = send {
+        if let Some((text, c, reply_to)) = send {
             let (p, name) = (p.clone(), name.clone());
             app.backend.spawn(async move {
-                let result = p.send(c, &text).await;
+                let result = p.send_reply(c, &text, reply_to).await;
                 Reply::Sent {
                     profile: name,
                     contact: c,
@@ -939,7 +944,13 @@ pub(crate) fn preview_text(m: &MessageView) -> String {
     }
 }
 
-fn bubble(ui: &mut egui::Ui, m: &MessageView, now: Timestamp) {
+fn bubble(
+    ui: &mut egui::Ui,
+    m: &MessageView,
+    now: Timestamp,
+    conv: &mut crate::conv::ConvUi,
+    who: &str,
+) {
     if let kith_node::MessageKind::Timer(t) = m.kind {
         ui.vertical_centered(|ui| {
             ui.label(
@@ -962,7 +973,7 @@ fn bubble(ui: &mut egui::Ui, m: &MessageView, now: Timestamp) {
         egui::Layout::left_to_right(egui::Align::Min)
     };
     let max = (ui.available_width() * 0.72).max(120.0);
-    ui.with_layout(layout, |ui| {
+    let frame = ui.with_layout(layout, |ui| {
         let fill = if out {
             ui.visuals().selection.bg_fill.gamma_multiply(0.55)
         } else {
@@ -1020,8 +1031,19 @@ fn bubble(ui: &mut egui::Ui, m: &MessageView, now: Timestamp) {
                         ui.label(egui::RichText::new(r.join("  ")).small());
                     }
                 });
-            });
+            })
+            .response
     });
+    // The bubble's menu opens on a right click; the text inside stays
+    // selectable (it takes drags, this area only clicks).
+    let label = crate::conv::bubble_label(m);
+    let r = ui.interact(
+        frame.inner.rect,
+        ui.make_persistent_id(("message", m.id)),
+        egui::Sense::click(),
+    );
+    r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
+    r.context_menu(|ui| crate::conv::message_menu(ui, conv, m, who));
     ui.add_space(4.0);
 }
 
@@ -1041,12 +1063,13 @@ fn chat(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
         ui.heading(peer_text::name(&c.alias).as_ref());
         ui.label(egui::RichText::new(if c.online { "online" } else { "offline" }).weak());
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            ui.menu_button(MENU_BUTTON, |ui| contact_menu(ui, &c, actions))
-                .response
-                .on_hover_text("Verify, block or remove this contact")
-                .widget_info(|| {
-                    egui::WidgetInfo::labeled(egui::Role::Button, true, "Contact menu")
-                });
+            ui.menu_button(MENU_BUTTON, |ui| {
+                contact_menu(ui, &c, actions);
+                crate::conv::menu_section(ui, &mut s.conv, c.id, &peer_text::name(&c.alias));
+            })
+            .response
+            .on_hover_text("Verify, block or remove this contact")
+            .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, "Contact menu"));
         });
     });
     ui.horizontal_wrapped(|ui| {
@@ -1074,8 +1097,9 @@ fn chat(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
             } else if s.chat.is_empty() {
                 ui.label(egui::RichText::new("No messages yet. Say hello.").weak());
             }
+            let who = peer_text::name(&c.alias);
             for m in &s.chat {
-                bubble(ui, m, now);
+                bubble(ui, m, now, &mut s.conv, &who);
             }
         });
     ui.separator();
@@ -1091,6 +1115,10 @@ fn chat(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
     if let Some(e) = &s.chat_error {
         ui.colored_label(ui.visuals().error_fg_color, e);
     }
+    if let Some(n) = &s.conv.note {
+        ui.label(egui::RichText::new(n).small().weak());
+    }
+    crate::conv::replying_line(ui, &mut s.conv, cid);
     composer(s, ui, actions);
 }
 
@@ -1295,6 +1323,9 @@ mod tests {
         offered.push("“”…’·".to_owned());
         offered.push(verified_text(true));
         offered.push(crate::inbox::ENTRY_SIGN.to_owned());
+        offered.extend(crate::conv::REACTIONS.iter().map(|e| (*e).to_owned()));
+        offered.push(crate::conv::CANCEL_MARK.to_owned());
+        offered.push("↩⏱".to_owned());
         let missing: Vec<String> = ctx.fonts_mut(|f| {
             offered
                 .into_iter()
