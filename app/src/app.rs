@@ -668,6 +668,7 @@ impl KithApp {
                     if let Err(e) = result {
                         s.chat_error = Some(format!("{what}: {}", crate::screens::explain(&e)));
                     }
+                    s.contacts_dirty = true;
                     if s.chat_for == Some(contact) {
                         let p = s.profile.clone();
                         self.backend.load_messages(&p, contact, false);

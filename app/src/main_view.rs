@@ -928,7 +928,9 @@ pub(crate) fn quote_line(q: &kith_node::QuoteView) -> String {
 /// What a contact-list preview says of a message.
 pub(crate) fn preview_text(m: &MessageView) -> String {
     if let kith_node::MessageKind::Timer(t) = m.kind {
-        return timer_line(m.direction == Direction::Out, t);
+        // Short: the contact list would widen to fit the whole line.
+        let line = timer_line(m.direction == Direction::Out, t);
+        return line.split(':').next().unwrap_or_default().to_owned();
     }
     let preview: String = peer_text::plain(&m.body)
         .lines()
@@ -952,15 +954,20 @@ fn bubble(
     who: &str,
 ) {
     if let kith_node::MessageKind::Timer(t) = m.kind {
+        // The time on a line of its own (a snapshot masks only it).
         ui.vertical_centered(|ui| {
             ui.label(
                 egui::RichText::new(format!(
-                    "⏱ {} · {}",
-                    timer_line(m.direction == Direction::Out, t),
-                    crate::timefmt::short(m.time, now)
+                    "⏱ {}",
+                    timer_line(m.direction == Direction::Out, t)
                 ))
                 .small()
                 .weak(),
+            );
+            ui.label(
+                egui::RichText::new(crate::timefmt::short(m.time, now))
+                    .small()
+                    .weak(),
             );
         });
         ui.add_space(4.0);
