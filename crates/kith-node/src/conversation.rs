@@ -284,16 +284,28 @@ pub(crate) async fn receive_chat(
     chat: kith_core::chat::Chat,
 ) -> Result<PeerMessage> {
     let now = Timestamp::now();
-    let mid = chat.id;
-    let sent_at = chat.sent_at.clamp_peer(now);
+    let (mid, sent_at) = (chat.id, chat.sent_at.clamp_peer(now));
+    store_incoming(p, id, mid, move |s| {
+        s.insert_incoming_chat(id, &chat, sent_at, now)
+    })
+    .await
+}
+
+/// Store a contact's message with `insert` (once), show it, and return its
+/// acknowledgement: also for a duplicate, as our first ack may have been
+/// lost. Only once it is stored durably.
+pub(crate) async fn store_incoming(
+    p: &Arc<ProfileInner>,
+    id: ContactId,
+    mid: MessageId,
+    insert: impl FnOnce(&mut kith_store::Store) -> kith_store::Result<Inserted> + Send + 'static,
+) -> Result<PeerMessage> {
     let view = p
         .store
-        .call(
-            move |s| match s.insert_incoming_chat(id, &chat, sent_at, now)? {
-                Inserted::New(m) => MessageView::read(s, m).map(Some),
-                Inserted::Duplicate => Ok(None),
-            },
-        )
+        .call(move |s| match insert(s)? {
+            Inserted::New(m) => MessageView::read(s, m).map(Some),
+            Inserted::Duplicate => Ok(None),
+        })
         .await?;
     if let Some(m) = view {
         if m.expires_at.is_some() {

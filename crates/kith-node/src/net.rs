@@ -15,9 +15,7 @@ use std::time::Duration;
 
 use kith_core::wire::{Hello, PeerMessage, Text, Welcome};
 use kith_core::{IdentityKey, MessageId, Timestamp};
-use kith_store::{
-    Contact, ContactId, ContactOrigin, ContactState, Inserted, MessageState, NewContact,
-};
+use kith_store::{Contact, ContactId, ContactOrigin, ContactState, MessageState, NewContact};
 use kith_transport::{
     BoxStream, ServiceSpec, TcpTransport, Transport, TransportKind, TransportStatus,
 };
@@ -32,7 +30,7 @@ use crate::conn::Conn;
 use crate::contact::ContactRules;
 use crate::conversation;
 use crate::error::{Error, Result};
-use crate::model::{Event, MessageView, Network, NetworkStatus};
+use crate::model::{Event, Network, NetworkStatus};
 use crate::profile::{LockExt, ProfileInner};
 use crate::reach::{self, Address};
 
@@ -872,8 +870,8 @@ async fn session_loop(
     conn: &mut Conn,
     signals: &mut crate::peers::SessionSignals,
 ) -> Result<()> {
-    // Ids sent in this session, so a flush does not resend them.
-    let mut sent = std::collections::HashSet::<MessageId>::new();
+    // What was sent in this session, so a flush does not resend it.
+    let mut sent = Sent::new();
     let mut intro_sent = crate::intro::Sent::default();
     let mut last_heard = Instant::now();
     let mut keepalive = tokio::time::interval(KEEPALIVE);
@@ -912,6 +910,21 @@ async fn session_loop(
     }
 }
 
+/// What a session's flushes sent: (what, id). A delete names the message
+/// it deletes, so ids alone would take the delete for the message.
+type Sent = std::collections::HashSet<(Outgoing, MessageId)>;
+
+/// What an id in [`Sent`] was sent as.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Outgoing {
+    /// A message of the conversation (text, reply, timer line).
+    Message,
+    /// A reaction (its own id).
+    Reaction,
+    /// A delete for both, of the message with that id.
+    Delete,
+}
+
 /// Send what waits in the contact's outbox and was not sent in this
 /// session yet: texts, replies, timer lines, reactions, deletes for both
 /// (see `Store::outbox`); then mark the messages among them `Sent`.
@@ -919,24 +932,25 @@ async fn flush(
     p: &Arc<ProfileInner>,
     id: ContactId,
     conn: &mut Conn,
-    sent: &mut std::collections::HashSet<MessageId>,
+    sent: &mut Sent,
 ) -> Result<()> {
     let pending = p.store.call(move |s| s.outbox(id)).await?;
     let mut to_mark = vec![];
     for m in pending {
-        let (keys, message) = match &m {
-            PeerMessage::Text(t) => (vec![t.id], true),
-            PeerMessage::Chat(c) => (vec![c.id], true),
-            PeerMessage::Disappear(d) => (vec![d.id], true),
-            PeerMessage::Reaction(r) => (vec![r.id], false),
-            PeerMessage::Delete { targets } => (targets.clone(), false),
+        let (what, keys) = match &m {
+            PeerMessage::Text(t) => (Outgoing::Message, vec![t.id]),
+            PeerMessage::Chat(c) => (Outgoing::Message, vec![c.id]),
+            PeerMessage::Disappear(d) => (Outgoing::Message, vec![d.id]),
+            PeerMessage::Reaction(r) => (Outgoing::Reaction, vec![r.id]),
+            PeerMessage::Delete { targets } => (Outgoing::Delete, targets.clone()),
             // Files are not sent by this build yet.
             _ => continue,
         };
+        let message = what == Outgoing::Message;
         // Every key is remembered, also after the first new one.
         let mut fresh = false;
         for k in &keys {
-            fresh |= sent.insert(*k);
+            fresh |= sent.insert((what, *k));
         }
         if !fresh {
             continue;
@@ -1003,29 +1017,12 @@ pub(crate) async fn on_message(
 /// Store a contact's message, then return its acknowledgement.
 async fn receive_text(p: &Arc<ProfileInner>, id: ContactId, t: Text) -> Result<PeerMessage> {
     let now = Timestamp::now();
-    let mid = t.id;
     // Their clock is theirs: keep what they claim within sane bounds.
     let sent_at = t.sent_at.clamp_peer(now);
-    let inserted = p
-        .store
-        .call(
-            move |s| match s.insert_incoming(id, t.id, &t.body, sent_at, now)? {
-                Inserted::New(m) => MessageView::read(s, m).map(Some),
-                Inserted::Duplicate => Ok(None),
-            },
-        )
-        .await?;
-    if let Some(m) = inserted {
-        if m.expires_at.is_some() {
-            p.expiry.notify_one();
-        }
-        p.emit(Event::MessageReceived {
-            contact: id,
-            message: m,
-        });
-    }
-    // Stored durably: now acknowledge, also for a duplicate (our first ack may have been lost).
-    Ok(PeerMessage::Ack(vec![mid]))
+    conversation::store_incoming(p, id, t.id, move |s| {
+        s.insert_incoming(id, t.id, &t.body, sent_at, now)
+    })
+    .await
 }
 
 async fn receive_ack(p: &Arc<ProfileInner>, id: ContactId, ids: Vec<MessageId>) -> Result<()> {
