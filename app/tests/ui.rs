@@ -1470,6 +1470,35 @@ fn conversation_controls() {
         &egui_kittest::SnapshotOptions::new().max_failed_pixels(4000),
     );
 
+    // Bob starts a reply and cancels it; deletes Alice's question for
+    // himself only; sets his history to go when the app closes.
+    message_menu(&mut b, "Message from them: Lunch at noon?");
+    click(&mut b, "Reply");
+    wait(&mut b, "replying line", |h| has_label(h, "Replying to"));
+    click(&mut b, "Cancel reply");
+    assert!(!has_label(&b, "Replying to"), "the reply was cancelled");
+    message_menu(&mut b, "Message from them: Lunch at noon?");
+    assert!(
+        !has_label(&b, "Delete for everyone…"),
+        "only its author deletes a message for both"
+    );
+    click(&mut b, "Delete for me");
+    wait(&mut b, "deleted for Bob", |h| {
+        !h.state()
+            .open_chat()
+            .iter()
+            .any(|m| m.body == "Lunch at noon?")
+    });
+    click(&mut b, "Contact menu");
+    wait(&mut b, "history read", |h| chosen(h, "Keep history"));
+    click(&mut b, "Delete history when I close the app");
+    click(&mut b, "Contact menu");
+    wait(&mut b, "history shown", |h| {
+        chosen(h, "Delete history when I close the app")
+    });
+    b.key_press(egui::Key::Escape);
+    b.step();
+
     // Bob clears his history: his chat is empty, Alice's is not, Alice stays.
     click(&mut b, "Contact menu");
     click(&mut b, "Clear history…");
@@ -1485,6 +1514,13 @@ fn conversation_controls() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(has_label(&a, "Yes, see you there"), "Alice keeps hers");
+    assert!(
+        a.state()
+            .open_chat()
+            .iter()
+            .any(|m| m.body == "Lunch at noon?"),
+        "deleted for Bob only"
+    );
     a.state_mut().shutdown();
     b.state_mut().shutdown();
 }
