@@ -1416,34 +1416,44 @@ fn conversation_controls() {
         has_label(b, "❤ them")
     });
 
-    // Alice deletes a message for everyone while offline: gone here at
-    // once, at Bob when they are both online again, and she is told.
-    // (Offline because kith-node's session skips a Delete whose target it
-    // sent in the same session: see the report.)
+    // Alice deletes a message for everyone: gone on both sides, and both
+    // are told.
     write(&mut a, &mut b, "Wrong chat, sorry");
     wait(&mut b, "it arrived", |h| has_label(h, "Wrong chat, sorry"));
-    click(&mut a, "Go offline");
-    wait2(&mut a, &mut b, "Alice offline", |a, b| {
-        matches!(a.state().active_status(), Some(NetworkStatus::Offline))
-            && has_label(b, "Alice, offline")
-    });
     message_menu(&mut a, "Message from you: Wrong chat, sorry");
     click(&mut a, "Delete for everyone…");
     wait(&mut a, "confirmation", |h| {
         has_label(h, "removes it when it receives the request")
     });
     click(&mut a, "Delete for everyone");
-    wait2(&mut a, &mut b, "deleted at Alice", |a, _| {
-        !has_label(a, "Wrong chat, sorry")
-    });
-    click(&mut a, "Go online");
-    wait_online(&mut a);
-    wait2(&mut a, &mut b, "deleted at Bob", |_, b| {
-        !has_label(b, "Wrong chat, sorry")
+    wait2(&mut a, &mut b, "deleted on both sides", |a, b| {
+        !has_label(a, "Wrong chat, sorry") && !has_label(b, "Wrong chat, sorry")
     });
     wait2(&mut a, &mut b, "told", |a, b| {
         has_label(a, "Their app removed the message you deleted for everyone.")
             && has_label(b, "They removed a message.")
+    });
+
+    // Deleted while offline: gone here at once, at Bob when both are online.
+    write(&mut a, &mut b, "Also wrong");
+    wait(&mut b, "it arrived", |h| has_label(h, "Also wrong"));
+    click(&mut a, "Go offline");
+    wait2(&mut a, &mut b, "Alice offline", |a, b| {
+        matches!(a.state().active_status(), Some(NetworkStatus::Offline))
+            && has_label(b, "Alice, offline")
+    });
+    message_menu(&mut a, "Message from you: Also wrong");
+    click(&mut a, "Delete for everyone…");
+    wait(&mut a, "confirmation", |h| {
+        has_label(h, "removes it when it receives the request")
+    });
+    click(&mut a, "Delete for everyone");
+    wait(&mut a, "deleted at Alice", |a| !has_label(a, "Also wrong"));
+    assert!(has_label(&b, "Also wrong"), "Bob's waits for Alice");
+    click(&mut a, "Go online");
+    wait_online(&mut a);
+    wait2(&mut a, &mut b, "deleted at Bob", |_, b| {
+        !has_label(b, "Also wrong")
     });
 
     // Alice sets disappearing messages to 1 hour: the line on both sides,
