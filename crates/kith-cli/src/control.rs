@@ -109,6 +109,30 @@ pub(crate) enum Request {
     Messages {
         alias: String,
     },
+    /// Send a file: `path` is absolute (the daemon's working directory is
+    /// not the client's).
+    SendFile {
+        alias: String,
+        #[serde(with = "crate::files::path_bytes")]
+        path: PathBuf,
+    },
+    /// The conversation's files.
+    Files {
+        alias: String,
+    },
+    /// Accept a file of the contact's waiting over the automatic limits.
+    AcceptFile {
+        alias: String,
+        id: String,
+    },
+    /// Save a file to `dest` (absolute): a new file, or a directory to save
+    /// it in under its own name.
+    SaveFile {
+        alias: String,
+        id: String,
+        #[serde(with = "crate::files::path_bytes")]
+        dest: PathBuf,
+    },
     Introduce {
         a: String,
         b: String,
@@ -215,6 +239,7 @@ pub(crate) fn message_json(m: &MessageView) -> Value {
         })).collect::<Vec<_>>(),
         "disappear": m.disappear.label(),
         "expires_at": m.expires_at.map(|t| t.as_millis()),
+        "file": m.file.as_ref().map(crate::files::file_json),
     })
 }
 
@@ -427,9 +452,31 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
         }
         Request::Messages { alias } => {
             let id = contact_id(p, &alias).await?;
-            let ms = p.messages(id).await?;
+            let mut ms = p.messages(id).await?;
             p.mark_read(id).await?;
+            // A file message's transfer as it runs now (speed, bytes sent).
+            if ms.iter().any(|m| m.file.is_some()) {
+                let live = p.files(id).await?;
+                for f in ms.iter_mut().filter_map(|m| m.file.as_mut()) {
+                    if let Some(l) = live.iter().find(|l| l.id == f.id) {
+                        *f = l.clone();
+                    }
+                }
+            }
             Value::Array(ms.iter().map(message_json).collect())
+        }
+        Request::SendFile { alias, path } => {
+            crate::files::send(p, contact_id(p, &alias).await?, &path).await?
+        }
+        Request::Files { alias } => crate::files::list(p, contact_id(p, &alias).await?).await?,
+        Request::AcceptFile { alias, id } => {
+            let id = message_id(&id)?;
+            p.accept_file(contact_id(p, &alias).await?, id).await?;
+            Value::Null
+        }
+        Request::SaveFile { alias, id, dest } => {
+            let id = message_id(&id)?;
+            crate::files::save(p, contact_id(p, &alias).await?, id, &dest).await?
         }
         Request::MeetStart => crate::meet::start(p).await?,
         Request::MeetFinish {

@@ -3,6 +3,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A CLI prints.
 
 mod control;
+mod files;
 mod inbox;
 mod intro;
 mod listen;
@@ -139,6 +140,46 @@ enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+    },
+    /// Send a file (at most 100 MiB) to a contact: sealed into the profile
+    /// now, offered when you are both online, and sent when their node asks
+    /// (a cut transfer goes on where it stopped). Prints its message id.
+    SendFile {
+        /// The contact's alias.
+        alias: String,
+        /// The file.
+        path: PathBuf,
+    },
+    /// The conversation's files, theirs and ours, and how far each got.
+    Files {
+        /// The contact's alias.
+        alias: String,
+        /// As one JSON array: id, name, size, direction, state (offered,
+        /// transferring, complete, refused, corrupt), done (bytes),
+        /// progress (0 to 1), speed (bytes/s or null), eta_secs (or null),
+        /// sha256 (hex), picture.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Accept a contact's file that waits for you (over 32 MiB, or over
+    /// what their node may send without asking): it comes when you are
+    /// both online.
+    AcceptFile {
+        /// The contact's alias.
+        alias: String,
+        /// The file's id, as `files` shows it.
+        id: String,
+    },
+    /// Save a file (theirs once it arrived and was checked, or yours) to
+    /// DEST: a new file, or a directory to put it in under its own name.
+    /// Never overwrites. Prints where it was saved.
+    SaveFile {
+        /// The contact's alias.
+        alias: String,
+        /// The file's id, as `files` shows it.
+        id: String,
+        /// Where to save it.
+        dest: PathBuf,
     },
     /// Meet someone in person: print my code (QR and text), read theirs
     /// from standard input, and add them as a verified contact. Needs the
@@ -657,6 +698,32 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::SendFile { alias, path } => {
+            let path = files::absolute(&path)?;
+            let m = ctx.request(Request::SendFile { alias, path }).await?;
+            println!("{}", m["id"].as_str().unwrap_or_default());
+        }
+        Command::Files { alias, json } => {
+            let v = ctx.request(Request::Files { alias }).await?;
+            if json {
+                println!("{v}");
+            } else {
+                for f in v.as_array().into_iter().flatten() {
+                    println!("{}", files::file_line(f));
+                }
+            }
+        }
+        Command::AcceptFile { alias, id } => {
+            ctx.request(Request::AcceptFile { alias, id }).await?;
+        }
+        Command::SaveFile { alias, id, dest } => {
+            let dest = files::absolute(&dest)?;
+            let v = ctx.request(Request::SaveFile { alias, id, dest }).await?;
+            println!(
+                "{}",
+                escape(v["saved"].as_str().unwrap_or_default(), Field::Line)
+            );
+        }
         Command::Meet { alias, timeout } => meet::run(&ctx, &alias, timeout).await?,
         Command::Introduce { a, b, note } => intro::introduce_cmd(&ctx, a, b, note).await?,
         Command::Introduction(cmd) => intro::run(&ctx, cmd).await?,
@@ -786,6 +853,8 @@ fn message_line(m: &Value, tz: &jiff::tz::TimeZone) -> String {
     let text = |v: &Value| escape(v.as_str().unwrap_or_default(), Field::Line).into_owned();
     let body = if m["kind"] == "timer" {
         format!("(disappearing messages: {})", text(&m["timer"]))
+    } else if m["kind"] == "file" && m["file"].is_object() {
+        files::message_body(&m["file"])
     } else {
         term::body(m["body"].as_str().unwrap_or_default(), "    ")
     };
@@ -1209,6 +1278,34 @@ mod tests {
         assert!(
             Cli::try_parse_from(["kith", "contact", "verify", "bob", "--mark", "--unmark"])
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn file_commands_parse() {
+        let cli = Cli::try_parse_from(["kith", "send-file", "bob", "a b.txt"]).expect("send-file");
+        assert!(
+            matches!(cli.command, Command::SendFile { ref alias, ref path }
+                if alias == "bob" && path == Path::new("a b.txt"))
+        );
+        let cli = Cli::try_parse_from(["kith", "files", "bob", "--json"]).expect("files");
+        assert!(matches!(cli.command, Command::Files { json: true, .. }));
+        let cli = Cli::try_parse_from(["kith", "accept-file", "bob", "ab"]).expect("accept");
+        assert!(matches!(cli.command, Command::AcceptFile { ref id, .. } if id == "ab"));
+        let cli = Cli::try_parse_from(["kith", "save-file", "bob", "ab", "."]).expect("save");
+        assert!(
+            matches!(cli.command, Command::SaveFile { ref dest, .. } if dest == Path::new("."))
+        );
+        assert!(Cli::try_parse_from(["kith", "save-file", "bob", "ab"]).is_err());
+        // A file message's line says what it is, its name escaped.
+        let tz = jiff::tz::TimeZone::UTC;
+        let m = json!({"id": "0a", "direction": "in", "body": "", "state": "received",
+            "time": 0, "kind": "file", "file": {"id": "0a", "name": "x\u{1b}]0;t\u{7}.png",
+            "size": 10, "direction": "in", "state": "complete", "progress": 1.0}});
+        let line = message_line(&m, &tz);
+        assert!(
+            line.contains("(file: x\\u{1b}]0;t\\u{7}.png, 10 B, complete) [received]"),
+            "{line}"
         );
     }
 
