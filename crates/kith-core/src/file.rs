@@ -269,6 +269,7 @@ pub struct FileChunk {
     pub index: u32,
     /// Its bytes: 1 to [`MAX_CHUNK`], exactly what the offer says for this
     /// index ([`FileOffer::check_chunk`]).
+    #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
 }
 

@@ -5,6 +5,7 @@ mod conn;
 mod contact;
 mod conversation;
 mod error;
+mod file;
 #[doc(hidden)]
 pub mod fuzzing;
 mod inbox;
@@ -18,6 +19,10 @@ mod profile;
 mod reach;
 
 pub use error::{Error, Result};
+pub use file::{
+    AUTO_ACCEPT_BUDGET, AUTO_ACCEPT_MAX, FileView, MAX_PREVIEW_SOURCE, MAX_RECEIVING, PREVIEW_SIDE,
+    Preview,
+};
 pub use inbox::{DropRefused, InboxDrop, InboxStatus, LeaveReply, ReplyAddress};
 pub use intro::{IntroductionEvent, IntroductionView, OfferState};
 pub use kith::{KdfChoice, Kith, KithConfig, MAX_PROFILE_NAME, validate_profile_name};
@@ -32,7 +37,7 @@ pub use kith_store::MadeStage;
 pub use kith_transport::quiet_arti_shutdown_panic;
 pub use model::{
     BridgeLine, ContactId, ContactOrigin, ContactState, ContactView, ConversationSettings,
-    Deletion, Direction, DisappearTimer, Event, HistoryPolicy, Introducer, MessageKind,
+    Deletion, Direction, DisappearTimer, Event, FileState, HistoryPolicy, Introducer, MessageKind,
     MessageState, MessageView, Network, NetworkKind, NetworkStatus, Password, QuoteView,
     ReactionView, Removal, Reply, Settings,
 };

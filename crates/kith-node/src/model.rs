@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 pub use kith_core::chat::DisappearTimer;
 use kith_core::{MessageId, OnionAddress, Timestamp};
 pub use kith_store::{
-    ContactId, ContactOrigin, ContactState, ConversationSettings, Deletion, Direction,
+    ContactId, ContactOrigin, ContactState, ConversationSettings, Deletion, Direction, FileState,
     HistoryPolicy, MessageKind, MessageState, ReactionView,
 };
 pub use kith_transport::BridgeLine;
@@ -272,6 +272,9 @@ pub struct MessageView {
     pub disappear: DisappearTimer,
     /// When it disappears from both sides, if it does.
     pub expires_at: Option<Timestamp>,
+    /// The file, for [`MessageKind::File`] (its transfer as stored; a
+    /// running one's speed comes from `Profile::file`).
+    pub file: Option<Box<crate::file::FileView>>,
 }
 
 impl std::fmt::Debug for MessageView {
@@ -354,6 +357,12 @@ impl MessageView {
             reply_to,
             reactions: m.reactions,
             disappear: m.disappear,
+            file: match m.kind {
+                MessageKind::File => store
+                    .file(m.contact, m.msg_id)?
+                    .map(|f| Box::new(crate::file::FileView::from_info(f))),
+                _ => None,
+            },
             expires_at: m.expires_at,
         })
     }
@@ -439,6 +448,15 @@ pub enum Event {
     /// A conversation's settings (disappearing timer, history policy)
     /// changed, or its history was cleared.
     ConversationChanged(ContactId),
+    /// A file's transfer moved on (progress, at most a few times a second)
+    /// or changed state (accepted, received, checked, refused, corrupt).
+    /// Read `Profile::file` again.
+    FileChanged {
+        /// Which conversation.
+        contact: ContactId,
+        /// Which file (its message id).
+        id: MessageId,
+    },
 }
 
 #[cfg(test)]

@@ -873,6 +873,7 @@ async fn session_loop(
     // What was sent in this session, so a flush does not resend it.
     let mut sent = Sent::new();
     let mut intro_sent = crate::intro::Sent::default();
+    let mut files = crate::file::SessionFiles::default();
     let mut last_heard = Instant::now();
     let mut keepalive = tokio::time::interval(KEEPALIVE);
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -882,7 +883,7 @@ async fn session_loop(
             msg = conn.recv() => {
                 last_heard = Instant::now();
                 let Some(msg) = msg? else { return Ok(()) };
-                if let Some(reply) = on_message(p, id, msg).await? {
+                for reply in on_message(p, id, msg, &mut files).await? {
                     conn.send(&reply).await?;
                 }
             }
@@ -891,9 +892,16 @@ async fn session_loop(
                     Some(()) => {
                         flush(p, id, conn, &mut sent).await?;
                         crate::intro::flush(p, id, conn, &mut intro_sent).await?;
+                        crate::file::flush(p, id, conn, &mut files).await?;
                     }
                     None => return Ok(()),
                 }
+            }
+            // Chunks go out a batch at a time between everything else, so a
+            // file never holds up a message (select! picks ready branches
+            // at random).
+            () = std::future::ready(()), if files.sending() => {
+                crate::file::send_some(p, id, conn, &mut files).await?;
             }
             changed = signals.close.changed() => {
                 if changed.is_err() || *signals.close.borrow() {
@@ -943,7 +951,8 @@ async fn flush(
             PeerMessage::Disappear(d) => (Outgoing::Message, vec![d.id]),
             PeerMessage::Reaction(r) => (Outgoing::Reaction, vec![r.id]),
             PeerMessage::Delete { targets } => (Outgoing::Delete, targets.clone()),
-            // Files are not sent by this build yet.
+            // The offer; its chunks follow the contact's FileResume.
+            PeerMessage::FileOffer(o) => (Outgoing::Message, vec![o.id]),
             _ => continue,
         };
         let message = what == Outgoing::Message;
@@ -994,8 +1003,23 @@ pub(crate) async fn on_message(
     p: &Arc<ProfileInner>,
     id: ContactId,
     msg: PeerMessage,
-) -> Result<Option<PeerMessage>> {
+    files: &mut crate::file::SessionFiles,
+) -> Result<Vec<PeerMessage>> {
+    use crate::file;
     match msg {
+        PeerMessage::FileOffer(o) => return file::receive_offer(p, id, o).await,
+        PeerMessage::FileChunk(c) => return file::receive_chunk(p, id, c, files).await,
+        PeerMessage::FileResume { file, from } => {
+            file::receive_resume(p, id, file, from, files).await?;
+            return Ok(vec![]);
+        }
+        PeerMessage::FileDone { file, status } => {
+            file::receive_done(p, id, file, status, files).await?;
+            return Ok(vec![]);
+        }
+        _ => {}
+    }
+    let one = match msg {
         PeerMessage::Text(t) => receive_text(p, id, t).await.map(Some),
         PeerMessage::Keepalive => Ok(None),
         PeerMessage::Ack(ids) => receive_ack(p, id, ids).await.map(|()| None),
@@ -1011,7 +1035,8 @@ pub(crate) async fn on_message(
             .map(|()| None),
         PeerMessage::Disappear(d) => conversation::receive_disappear(p, id, d).await.map(Some),
         _ => Err(Error::Protocol("unexpected message in session")),
-    }
+    };
+    one.map(|r| r.into_iter().collect())
 }
 
 /// Store a contact's message, then return its acknowledgement.

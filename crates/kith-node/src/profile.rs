@@ -63,6 +63,8 @@ pub(crate) struct ProfileInner {
     pub(crate) inbox: crate::inbox::InboxState,
     /// Wakes the disappearing-messages task: a deadline may be sooner.
     pub(crate) expiry: Arc<tokio::sync::Notify>,
+    /// File transfers running now: progress and speed.
+    pub(crate) transfers: crate::file::Transfers,
 }
 
 /// A handle to an unlocked profile. Cheap to clone.
@@ -163,6 +165,7 @@ impl Profile {
                 intro: crate::intro::IntroState::default(),
                 inbox: crate::inbox::InboxState::default(),
                 expiry: Arc::new(tokio::sync::Notify::new()),
+                transfers: crate::file::Transfers::default(),
             }),
         };
         // Before anyone reads the conversations: what a stop missed, and
@@ -586,9 +589,13 @@ impl Profile {
                 s.messages(contact)?
                     .into_iter()
                     .map(|m| MessageView::read(s, m))
-                    .collect()
+                    .collect::<kith_store::Result<Vec<_>>>()
             })
             .await?;
+        let mut ms = ms;
+        for f in ms.iter_mut().filter_map(|m| m.file.as_mut()) {
+            self.inner.transfers.overlay(f);
+        }
         Ok(ms)
     }
 

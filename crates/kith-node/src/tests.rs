@@ -7,7 +7,7 @@ use crate::{
     Password, Profile,
 };
 
-fn kith(dir: &std::path::Path) -> Kith {
+pub(crate) fn kith(dir: &std::path::Path) -> Kith {
     Kith::new(KithConfig {
         data_dir: dir.to_path_buf(),
         kdf: KdfChoice::DangerouslyFastForTestingOnly,
@@ -18,13 +18,13 @@ fn pw() -> Password {
     Password::new("pw".into())
 }
 
-fn tcp() -> Network {
+pub(crate) fn tcp() -> Network {
     Network::Tcp {
         listen: "127.0.0.1:0".parse().expect("addr"),
     }
 }
 
-async fn until<F, Fut>(what: &str, mut f: F)
+pub(crate) async fn until<F, Fut>(what: &str, mut f: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -38,7 +38,7 @@ where
     panic!("timed out: {what}");
 }
 
-async fn pair(k: &Kith) -> (Profile, Profile) {
+pub(crate) async fn pair(k: &Kith) -> (Profile, Profile) {
     let a = k
         .create_profile("alice", "Alice", pw())
         .await
@@ -488,7 +488,7 @@ async fn a_contact_cannot_change_its_reach() {
 }
 
 /// Two accepted contacts, both online: (alice's view of bob, bob's of alice).
-async fn friends(a: &Profile, b: &Profile) -> (crate::ContactId, crate::ContactId) {
+pub(crate) async fn friends(a: &Profile, b: &Profile) -> (crate::ContactId, crate::ContactId) {
     let bob = a.add_contact(&b.link(), "bob").await.expect("add");
     let alice = b.add_contact(&a.link(), "alice").await.expect("add");
     until("both accepted", || async {

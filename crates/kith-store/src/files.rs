@@ -389,24 +389,7 @@ impl Store {
     /// chunk already stored is deleted. `false` if it is not a file of
     /// theirs still to come.
     pub fn refuse_file(&mut self, contact: ContactId, id: MessageId) -> Result<bool> {
-        let keys = &self.keys;
-        let tx = begin(&mut self.conn)?;
-        let Some((row, meta, mut rec)) = find_file(keys, &tx, contact, id)? else {
-            return Ok(false);
-        };
-        if meta.direction != Direction::In
-            || !matches!(rec.state, FileState::Offered | FileState::Transferring)
-        {
-            return Ok(false);
-        }
-        tx.execute("DELETE FROM file_chunks WHERE file_id = ?1", [row])
-            .map_err(db("deleting file chunks"))?;
-        rec.state = FileState::Refused;
-        rec.next = 0;
-        write_record(keys, &tx, contact, row, &rec)?;
-        tx.commit().map_err(db("storing a file"))?;
-        self.scrub_wal();
-        Ok(true)
+        self.drop_incoming(contact, id, FileState::Refused)
     }
 
     /// Store a chunk the contact sent, if it is the next one of a file of
@@ -414,7 +397,32 @@ impl Store {
     /// index; after the last one, check the whole file's SHA-256
     /// (`Complete`), or drop every chunk (`Corrupt`). Anything else is
     /// `Refused` and changes nothing: a chunk flood stores nothing.
+    ///
+    /// A chunk is committed without waiting for the disk (SQLite's
+    /// `synchronous = NORMAL`: one fsync per chunk made a transfer as slow
+    /// as the disk); the WAL keeps transactions in order, so after a power
+    /// loss the file's record and its chunks still agree and the transfer
+    /// resumes from the last chunk kept. The last chunk's outcome is made
+    /// durable (a checkpoint) before it is returned, so `Complete` is
+    /// never answered for a file a crash could lose.
     pub fn store_chunk(&mut self, contact: ContactId, chunk: &FileChunk) -> Result<ChunkStored> {
+        self.conn
+            .execute_batch("PRAGMA synchronous = NORMAL;")
+            .map_err(db("storing a file chunk"))?;
+        let outcome = self.store_chunk_in(contact, chunk);
+        let restored = self
+            .conn
+            .execute_batch("PRAGMA synchronous = FULL;")
+            .map_err(db("storing a file chunk"));
+        let outcome = outcome?;
+        restored?;
+        if matches!(outcome, ChunkStored::Complete | ChunkStored::Corrupt) {
+            self.checkpoint()?;
+        }
+        Ok(outcome)
+    }
+
+    fn store_chunk_in(&mut self, contact: ContactId, chunk: &FileChunk) -> Result<ChunkStored> {
         let keys = &self.keys;
         let tx = begin(&mut self.conn)?;
         let Some((row, meta, mut rec)) = find_file(keys, &tx, contact, chunk.file)? else {
@@ -450,10 +458,44 @@ impl Store {
         };
         write_record(keys, &tx, contact, row, &rec)?;
         tx.commit().map_err(db("storing a file chunk"))?;
-        if outcome == ChunkStored::Corrupt {
-            self.scrub_wal();
-        }
         Ok(outcome)
+    }
+
+    /// Give up the contact's file `id` as corrupt (it sent a chunk that lies
+    /// about its length, or otherwise broke the transfer): every chunk
+    /// stored is dropped and the state is `Corrupt` (answer
+    /// `FileDone(Corrupt)`). `false` if it is not a file of theirs still to
+    /// come.
+    pub fn fail_file(&mut self, contact: ContactId, id: MessageId) -> Result<bool> {
+        self.drop_incoming(contact, id, FileState::Corrupt)
+    }
+
+    /// Drop every chunk of the contact's file `id`, still to come, and set
+    /// its state to `state`; `false` if it is no such file.
+    fn drop_incoming(
+        &mut self,
+        contact: ContactId,
+        id: MessageId,
+        state: FileState,
+    ) -> Result<bool> {
+        let keys = &self.keys;
+        let tx = begin(&mut self.conn)?;
+        let Some((row, meta, mut rec)) = find_file(keys, &tx, contact, id)? else {
+            return Ok(false);
+        };
+        if meta.direction != Direction::In
+            || !matches!(rec.state, FileState::Offered | FileState::Transferring)
+        {
+            return Ok(false);
+        }
+        tx.execute("DELETE FROM file_chunks WHERE file_id = ?1", [row])
+            .map_err(db("deleting file chunks"))?;
+        rec.state = state;
+        rec.next = 0;
+        write_record(keys, &tx, contact, row, &rec)?;
+        tx.commit().map_err(db("storing a file"))?;
+        self.scrub_wal();
+        Ok(true)
     }
 
     /// The contact's files we are receiving, with the next chunk each

@@ -704,6 +704,7 @@ pub(crate) struct FileRecord {
 #[derive(Serialize, Deserialize)]
 pub(crate) struct ChunkRecord {
     pub(crate) index: u32,
+    #[serde(with = "serde_bytes")]
     pub(crate) data: Vec<u8>,
 }
 

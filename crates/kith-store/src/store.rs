@@ -1364,6 +1364,12 @@ impl Store {
         self.messages_where(contact, |_| true)
     }
 
+    /// One message of a conversation, with its reactions; `None` if there is
+    /// no such message (or only its tombstone).
+    pub fn message(&self, contact: ContactId, id: MessageId) -> Result<Option<Message>> {
+        Ok(self.messages_where(contact, |m| m.msg_id == id)?.pop())
+    }
+
     /// The newest message of a conversation, if any (for previews; cheaper
     /// than `messages(contact).pop()`). Without its reactions; `None` when
     /// the newest is a tombstone.
