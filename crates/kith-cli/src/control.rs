@@ -239,7 +239,7 @@ pub(crate) fn message_json(m: &MessageView) -> Value {
         })).collect::<Vec<_>>(),
         "disappear": m.disappear.label(),
         "expires_at": m.expires_at.map(|t| t.as_millis()),
-        "file": m.file.as_ref().map(crate::files::file_json),
+        "file": m.file.as_deref().map(crate::files::file_json),
     })
 }
 
@@ -459,7 +459,7 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
                 let live = p.files(id).await?;
                 for f in ms.iter_mut().filter_map(|m| m.file.as_mut()) {
                     if let Some(l) = live.iter().find(|l| l.id == f.id) {
-                        *f = l.clone();
+                        **f = l.clone();
                     }
                 }
             }
