@@ -23,14 +23,17 @@ for t in $(cargo +nightly fuzz list); do
   fi
   grep -a "^Done" "$log" || tail -n 1 "$log"
 done
-# The inbound path through kith-node (builds arti under the sanitizers: long).
+# The inbound path and the picture previews through kith-node (builds arti
+# under the sanitizers: long).
 if [ "${KITH_FUZZ_NODE:-0}" = 1 ]; then
   cd node
-  echo "fuzz smoke: inbound for ${secs}s"
-  if ! cargo +nightly fuzz run --fuzz-dir . inbound -- -max_total_time="$secs" -rss_limit_mb=4096 >"$log" 2>&1; then
-    grep -a -E "panicked at|^Failing input|artifacts/|Base64" "$log" || true
-    tail -n 40 "$log"
-    exit 1
-  fi
-  grep -a "^Done" "$log" || tail -n 1 "$log"
+  for t in inbound preview; do
+    echo "fuzz smoke: $t for ${secs}s"
+    if ! cargo +nightly fuzz run --fuzz-dir . "$t" -- -max_total_time="$secs" -rss_limit_mb=4096 >"$log" 2>&1; then
+      grep -a -E "panicked at|^Failing input|artifacts/|Base64" "$log" || true
+      tail -n 40 "$log"
+      exit 1
+    fi
+    grep -a "^Done" "$log" || tail -n 1 "$log"
+  done
 fi

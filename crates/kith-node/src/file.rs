@@ -1138,4 +1138,32 @@ mod tests {
         let p = make_preview(&jpg).expect("preview");
         assert_eq!((p.width, p.height), (80, PREVIEW_SIDE));
     }
+
+    fn small(format: image::ImageFormat) -> Vec<u8> {
+        let mut out = vec![];
+        image::RgbImage::from_fn(33, 17, |x, y| image::Rgb([x as u8, y as u8, 99]))
+            .write_to(&mut std::io::Cursor::new(&mut out), format)
+            .expect("encode");
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Damaged pictures (the fuzz target `preview`, a few cases on every
+        /// test run): a clear error or a bounded preview, never a panic.
+        #[test]
+        fn damaged_pictures_never_panic(
+            jpeg: bool,
+            flips in proptest::collection::vec((0_usize..4096, proptest::prelude::any::<u8>()), 1..8),
+            cut in 0_usize..4096,
+        ) {
+            let mut bytes = small(if jpeg { image::ImageFormat::Jpeg } else { image::ImageFormat::Png });
+            for (at, v) in flips {
+                let n = bytes.len();
+                bytes[at % n] ^= v;
+            }
+            bytes.truncate(bytes.len().max(1) - cut % bytes.len().max(1));
+            crate::fuzzing::preview(&bytes);
+        }
+    }
 }
