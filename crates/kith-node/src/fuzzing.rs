@@ -156,6 +156,22 @@ impl Drop for Inbound {
     }
 }
 
+/// A contact's picture, as the preview decoder takes it (`Profile::preview`):
+/// bounded, never a panic; a preview is at most `PREVIEW_SIDE` a side.
+///
+/// # Panics
+/// When a preview breaks its bounds (a bug the fuzzer found).
+pub fn preview(data: &[u8]) {
+    if let Ok(p) = crate::file::make_preview(data) {
+        let side = crate::file::PREVIEW_SIDE;
+        assert!(p.width <= side && p.height <= side);
+        assert_eq!(
+            p.rgba.len() as u64,
+            u64::from(p.width) * u64::from(p.height) * 4
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,21 +231,5 @@ mod tests {
             }
             H.with(|h| h.run(&data));
         }
-    }
-}
-
-/// A contact's picture, as the preview decoder takes it (`Profile::preview`):
-/// bounded, never a panic; a preview is at most `PREVIEW_SIDE` a side.
-///
-/// # Panics
-/// When a preview breaks its bounds (a bug the fuzzer found).
-pub fn preview(data: &[u8]) {
-    if let Ok(p) = crate::file::make_preview(data) {
-        let side = crate::file::PREVIEW_SIDE;
-        assert!(p.width <= side && p.height <= side);
-        assert_eq!(
-            p.rgba.len() as u64,
-            u64::from(p.width) * u64::from(p.height) * 4
-        );
     }
 }
