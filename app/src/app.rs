@@ -116,6 +116,8 @@ pub(crate) struct Session {
     /// The conversation controls: the reply being written, the open
     /// conversation's settings, what to ask and do.
     pub(crate) conv: crate::conv::ConvUi,
+    /// Files: the send and save dialogs, the open conversation's previews.
+    pub(crate) files: crate::files::FilesUi,
 }
 
 impl Session {
@@ -135,6 +137,7 @@ impl Session {
             self.chat_for = None;
             self.chat_error = None;
             self.conv.reset();
+            self.files.reset();
         }
     }
 }
@@ -357,6 +360,7 @@ impl KithApp {
             verify: None,
             inbox: crate::inbox::InboxUi::new(),
             conv: crate::conv::ConvUi::default(),
+            files: crate::files::FilesUi::default(),
         });
         self.sessions.sort_by(|a, b| a.name().cmp(b.name()));
         self.active = Some(name);
@@ -816,6 +820,14 @@ impl KithApp {
                     u.tor_config_read(result);
                 }
             }
+            Reply::Files { profile, reply } => {
+                if let Some(s) = self.sessions.iter_mut().find(|s| s.name() == profile)
+                    && let Some(c) = crate::files::apply(s, ctx, reply)
+                {
+                    let p = s.profile.clone();
+                    self.backend.load_messages(&p, c, false);
+                }
+            }
             Reply::NotifyFallback { text } => {
                 if !text.is_empty() {
                     self.toast(text);
@@ -829,6 +841,7 @@ impl KithApp {
         let mut notify = None;
         let mut mark = None;
         let mut reload = None;
+        let mut read_file = None;
         let Some(s) = self.session_mut(profile) else {
             return;
         };
@@ -906,7 +919,15 @@ impl KithApp {
                 }
                 s.contacts_dirty = true;
             }
+            Event::FileChanged { contact, id } => {
+                if s.chat_for == Some(contact) {
+                    read_file = Some((s.profile.clone(), contact, id));
+                }
+            }
             _ => s.contacts_dirty = true,
+        }
+        if let Some((p, c, id)) = read_file {
+            crate::files::read_file(&self.backend, &p, c, id);
         }
         if let Some((p, c, settings)) = reload {
             self.backend.load_messages(&p, c, false);

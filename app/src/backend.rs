@@ -185,6 +185,13 @@ pub(crate) enum Reply {
         /// Done, or why not.
         result: Result<(), Error>,
     },
+    /// A file call (send, read, accept, save, preview) ended.
+    Files {
+        /// Which profile.
+        profile: String,
+        /// What came back.
+        reply: crate::files::FileReply,
+    },
     /// A desktop notification could not be shown: show it in the window.
     NotifyFallback {
         /// The notification text.

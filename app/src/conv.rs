@@ -133,6 +133,10 @@ pub(crate) fn bubble_label(m: &MessageView) -> String {
     } else {
         "them"
     };
+    if let Some(f) = &m.file {
+        let name: String = peer_text::plain(&f.name).chars().take(40).collect();
+        return format!("File from {who}: {name}");
+    }
     let first: String = peer_text::plain(&m.body)
         .lines()
         .next()

@@ -6,6 +6,7 @@ mod camera;
 mod conv;
 pub mod demo;
 mod dialogs;
+mod files;
 mod inbox;
 mod intro;
 mod main_view;

@@ -172,6 +172,7 @@ pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
         });
         confirm_dialog(s, &ctx, &mut actions);
         crate::conv::confirm_dialog(s, &ctx);
+        crate::files::dialogs(s, &ctx);
         crate::intro::dialog(s, &ctx);
         verify_dialog(s, &ctx, &mut actions);
     }
@@ -181,6 +182,7 @@ pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
     perform(app, &active, actions);
     crate::intro::perform(app, &active);
     crate::conv::perform(app, &active);
+    crate::files::perform(app, &active);
     crate::inbox::perform(app, &active);
 }
 
@@ -298,6 +300,7 @@ fn perform(app: &mut KithApp, active: &str, a: Actions) {
                 s.chat.clear();
                 s.chat_for = Some(c);
                 s.conv.reset();
+                s.files.reset();
             }
             load = Some(c);
         }
@@ -932,7 +935,11 @@ pub(crate) fn preview_text(m: &MessageView) -> String {
         let line = timer_line(m.direction == Direction::Out, t);
         return line.split(':').next().unwrap_or_default().to_owned();
     }
-    let preview: String = peer_text::plain(&m.body)
+    let body = match &m.file {
+        Some(f) => format!("{} {}", crate::files::CLIP_SIGN, f.name),
+        None => m.body.clone(),
+    };
+    let preview: String = peer_text::plain(&body)
         .lines()
         .next()
         .unwrap_or("")
@@ -951,6 +958,7 @@ fn bubble(
     m: &MessageView,
     now: Timestamp,
     conv: &mut crate::conv::ConvUi,
+    files: &mut crate::files::FilesUi,
     who: &str,
 ) {
     if let kith_node::MessageKind::Timer(t) = m.kind {
@@ -1010,8 +1018,12 @@ fn bubble(
                                 );
                             });
                     }
-                    let body = peer_text::layout(&m.body, ui);
-                    ui.add(egui::Label::new(body).wrap().selectable(true));
+                    if m.kind == kith_node::MessageKind::File {
+                        crate::files::bubble(ui, files, m);
+                    } else {
+                        let body = peer_text::layout(&m.body, ui);
+                        ui.add(egui::Label::new(body).wrap().selectable(true));
+                    }
                     let mut meta =
                         format!("{} {}", crate::timefmt::short(m.time, now), state_text(m));
                     if let Some(t) = m.expires_at {
@@ -1041,6 +1053,12 @@ fn bubble(
             })
             .response
     });
+    if m.kind == kith_node::MessageKind::File {
+        // No menu: the area would take the clicks of its Accept and Save
+        // buttons (the later widget wins).
+        ui.add_space(4.0);
+        return;
+    }
     // The bubble's menu opens on a right click; the text inside stays
     // selectable (it takes drags, this area only clicks).
     let label = crate::conv::bubble_label(m);
@@ -1106,7 +1124,7 @@ fn chat(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
             }
             let who = peer_text::name(&c.alias);
             for m in &s.chat {
-                bubble(ui, m, now, &mut s.conv, &who);
+                bubble(ui, m, now, &mut s.conv, &mut s.files, &who);
             }
         });
     ui.separator();
@@ -1126,6 +1144,7 @@ fn chat(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
         ui.label(egui::RichText::new(n).small().weak());
     }
     crate::conv::replying_line(ui, &mut s.conv, cid);
+    crate::files::take_dropped(ui, &mut s.files, cid);
     composer(s, ui, actions);
 }
 
@@ -1157,6 +1176,15 @@ fn composer(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
         });
     let mut send = enter;
     ui.horizontal(|ui| {
+        if let Some(c) = s.selected {
+            let r = ui
+                .button(crate::files::CLIP_SIGN)
+                .on_hover_text("Send a file (or drop one on the chat)");
+            r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, "Send a file"));
+            if r.clicked() {
+                s.files.open_send(c, String::new());
+            }
+        }
         ui.menu_button(EMOJI_BUTTON, |ui| {
             ui.set_max_width(220.0);
             ui.horizontal_wrapped(|ui| {
@@ -1332,6 +1360,7 @@ mod tests {
         offered.push(crate::inbox::ENTRY_SIGN.to_owned());
         offered.extend(crate::conv::REACTIONS.iter().map(|e| (*e).to_owned()));
         offered.push(crate::conv::CANCEL_MARK.to_owned());
+        offered.push(crate::files::CLIP_SIGN.to_owned());
         offered.push("↩⏱".to_owned());
         let missing: Vec<String> = ctx.fonts_mut(|f| {
             offered

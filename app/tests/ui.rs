@@ -1534,3 +1534,176 @@ fn conversation_controls() {
     a.state_mut().shutdown();
     b.state_mut().shutdown();
 }
+
+/// A file dropped on the window (what winit hands egui on a native drop).
+#[derive(Debug)]
+struct Dropped(std::path::PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+/// Replace the text of the field with this label (select all, type).
+fn replace(h: &mut H, label: &str, text: &str) {
+    show(h, label);
+    h.get_by_label(label).focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    h.get_by_label(label).type_text(text);
+    h.step();
+}
+
+/// The open chat's file called `name`, once its state is `state`.
+fn file_is(h: &H, name: &str, state: kith_node::FileState) -> bool {
+    h.state()
+        .open_chat()
+        .iter()
+        .filter_map(|m| m.file.as_ref())
+        .any(|f| f.name == name && f.state == state)
+}
+
+/// A picture through the "📎" dialog and a text file dropped on the chat:
+/// the dialog's errors, both files complete on both sides, the picture's
+/// preview at both, and "Save…" writing the same bytes (never over a file).
+#[test]
+fn files_and_pictures() {
+    use kith_node::FileState;
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let work = tempfile::tempdir().unwrap();
+    let mut a = app(da.path());
+    let mut b = app(db.path());
+    befriend(&mut a, &mut b);
+
+    let png_path = work.path().join("sunset.png");
+    image::RgbaImage::from_fn(96, 64, |x, y| {
+        let (x, y) = (u8::try_from(x).unwrap(), u8::try_from(y).unwrap());
+        image::Rgba([200 + x / 2, 60 + y * 2, 120 - x, 255])
+    })
+    .save(&png_path)
+    .unwrap();
+    let png = std::fs::read(&png_path).unwrap();
+    let txt_path = work.path().join("notes.txt");
+    let txt = b"Meet at the old bridge at noon.\n".to_vec();
+    std::fs::write(&txt_path, &txt).unwrap();
+    // Over 100 MiB, and sparse: refused before a byte is read.
+    let big_path = work.path().join("huge.bin");
+    std::fs::File::create(&big_path)
+        .unwrap()
+        .set_len(100 * 1024 * 1024 + 1)
+        .unwrap();
+
+    // The dialog says why a file cannot go.
+    click(&mut a, "Send a file");
+    wait(&mut a, "send dialog", |h| {
+        has_label(h, "Send a file to Bob")
+    });
+    fill(
+        &mut a,
+        "Path of the file",
+        &work.path().join("missing.txt").display().to_string(),
+    );
+    click(&mut a, "Send file");
+    wait(&mut a, "missing file refused", |h| {
+        has_label(h, "Not sent: Opening the file to send")
+    });
+    replace(&mut a, "Path of the file", &big_path.display().to_string());
+    click(&mut a, "Send file");
+    wait(&mut a, "large file refused", |h| {
+        has_label(h, "Not sent:") && has_label(h, "too large")
+    });
+    assert!(a.state().open_chat().is_empty(), "nothing refused was sent");
+
+    // The picture, its path pasted as a file manager copies it.
+    replace(
+        &mut a,
+        "Path of the file",
+        &format!("file://{}", png_path.display()),
+    );
+    click(&mut a, "Send file");
+    wait(&mut a, "dialog closed", |h| {
+        !has_label(h, "Send a file to Bob")
+    });
+
+    // The text file, dropped on the chat: the dialog opens with its path.
+    a.input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(txt_path.clone())));
+    a.step();
+    wait(&mut a, "dropped file in the dialog", |h| {
+        h.query_all_by_value(&txt_path.display().to_string())
+            .next()
+            .is_some()
+    });
+    click(&mut a, "Send file");
+    wait(&mut a, "dialog closed", |h| {
+        !has_label(h, "Send a file to Bob")
+    });
+
+    wait2(&mut a, &mut b, "both files at Bob", |_, b| {
+        file_is(b, "sunset.png", FileState::Complete)
+            && file_is(b, "notes.txt", FileState::Complete)
+    });
+    wait2(&mut a, &mut b, "both confirmed at Alice", |a, _| {
+        file_is(a, "sunset.png", FileState::Complete)
+            && file_is(a, "notes.txt", FileState::Complete)
+    });
+    wait(&mut b, "preview at Bob", |h| {
+        has_label(h, "Picture: sunset.png")
+    });
+    wait(&mut a, "preview at Alice", |h| {
+        has_label(h, "Picture: sunset.png")
+    });
+    assert!(has_label(&b, "Received and checked"));
+    assert!(has_label(&a, "Sent: they have it"));
+    assert!(!has_label(&b, "Picture: notes.txt"), "no preview for text");
+
+    // Bob's chat: the picture's preview and the text file, received.
+    unfocus(&mut b);
+    mask_times(&mut b);
+    mask_labels(&mut b, &["…"]);
+    b.snapshot_options(
+        "files",
+        &egui_kittest::SnapshotOptions::new().max_failed_pixels(4000),
+    );
+
+    // Bob saves the picture under a new name, the text file into a folder
+    // under its own; a second save there is refused, the first kept.
+    let saved_png = work.path().join("saved.png");
+    click(&mut b, "Save sunset.png");
+    wait(&mut b, "save dialog", |h| has_label(h, "Save a copy"));
+    replace(&mut b, "Save to", &saved_png.display().to_string());
+    click(&mut b, "Save");
+    wait(&mut b, "picture saved", |h| has_label(h, "Saved to"));
+    assert_eq!(std::fs::read(&saved_png).unwrap(), png);
+    let folder = work.path().join("downloads");
+    std::fs::create_dir(&folder).unwrap();
+    for second in [false, true] {
+        click(&mut b, "Save notes.txt");
+        wait(&mut b, "save dialog", |h| has_label(h, "Save a copy"));
+        replace(&mut b, "Save to", &folder.display().to_string());
+        click(&mut b, "Save");
+        if second {
+            wait(&mut b, "second save refused", |h| {
+                has_label(h, "Not saved:")
+            });
+            click(&mut b, "Cancel");
+        } else {
+            wait(&mut b, "text saved", |h| !has_label(h, "Save a copy"));
+        }
+    }
+    assert_eq!(std::fs::read(folder.join("notes.txt")).unwrap(), txt);
+    assert_eq!(
+        std::fs::read_dir(&folder).unwrap().count(),
+        1,
+        "no leftovers"
+    );
+    a.state_mut().shutdown();
+    b.state_mut().shutdown();
+}
