@@ -541,8 +541,10 @@ fn network_status(s: &Session, ui: &mut egui::Ui, actions: &mut Actions) {
             )
             .on_hover_text("Tor is starting");
         }
+        // Rows that can be long wrap at the panel's width: a panel grows to
+        // fit what does not, and keeps that width after it is gone.
         NetworkStatus::Online { published: false } => {
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 ui.spinner();
                 ui.label("Connected to Tor; publishing your address…");
             });
@@ -565,7 +567,7 @@ fn network_status(s: &Session, ui: &mut egui::Ui, actions: &mut Actions) {
                 NetworkStatus::Failed { error } => Some(error.clone()),
                 _ => None,
             };
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 dot(ui, egui::Color32::GRAY, "Offline");
                 ui.label(if err.is_some() {
                     "Could not connect"
@@ -614,7 +616,7 @@ fn contacts_panel(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
                 }
             });
             if let Some(e) = s.error.clone() {
-                ui.horizontal(|ui| {
+                ui.horizontal_wrapped(|ui| {
                     ui.colored_label(ui.visuals().error_fg_color, e);
                     if ui.small_button("Dismiss").clicked() {
                         s.error = None;
