@@ -8,7 +8,7 @@
 //! picture's preview is decoded by the engine once per file and kept here
 //! as a texture for the open conversation, so frames only draw it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -34,6 +34,8 @@ pub(crate) struct FilesUi {
     pub(crate) save: Option<SaveDialog>,
     /// Previews of the open conversation's pictures, by (contact, file).
     previews: HashMap<(ContactId, MessageId), Shown>,
+    /// Files of theirs being accepted (their button waits for the answer).
+    accepting: HashSet<(ContactId, MessageId)>,
     /// Engine calls to make after drawing.
     todo: Vec<Do>,
 }
@@ -107,6 +109,7 @@ pub(crate) enum FileReply {
     /// Accepting a file ended.
     Accepted {
         contact: ContactId,
+        id: MessageId,
         result: Result<(), kith_node::Error>,
     },
     /// Saving a file ended: where it went, or why not.
@@ -129,6 +132,7 @@ impl FilesUi {
         self.send = None;
         self.save = None;
         self.previews.clear();
+        self.accepting.clear();
     }
 
     /// Open the "Send a file" dialog for `contact`, with `path` filled in.
@@ -333,14 +337,18 @@ pub(crate) fn bubble(ui: &mut egui::Ui, files: &mut FilesUi, m: &MessageView) {
     }
     ui.horizontal(|ui| {
         if f.direction == Direction::In && f.state == FileState::Offered {
-            let r = ui.button("Accept").on_hover_text(format!(
-                "Receive this file ({}): it is over what Kith takes without asking",
-                size_text(f.size)
-            ));
+            let busy = files.accepting.contains(&key);
+            let r = ui
+                .add_enabled(!busy, egui::Button::new("Accept"))
+                .on_hover_text(format!(
+                    "Receive this file ({}): it is over what Kith takes without asking",
+                    size_text(f.size)
+                ));
             r.widget_info(|| {
                 egui::WidgetInfo::labeled(egui::Role::Button, true, format!("Accept {}", f.name))
             });
             if r.clicked() {
+                files.accepting.insert(key);
                 files.todo.push(Do::Accept {
                     contact: f.contact,
                     id: f.id,
@@ -493,8 +501,16 @@ fn save_dialog(files: &mut FilesUi, ctx: &egui::Context, profile: &str) {
 
 /// A file dropped on the window while a chat is open: the "Send a file"
 /// dialog opens with its path, to confirm.
-pub(crate) fn take_dropped(ui: &egui::Ui, files: &mut FilesUi, contact: ContactId) {
-    let dropped = ui.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_owned()));
+pub(crate) fn take_dropped(ui: &mut egui::Ui, files: &mut FilesUi, contact: ContactId) {
+    let (hovered, dropped) = ui.input(|i| {
+        (
+            !i.raw.hovered_files.is_empty(),
+            i.raw.dropped_files.first().map(|f| f.path().to_owned()),
+        )
+    });
+    if hovered {
+        ui.label(egui::RichText::new(format!("{CLIP_SIGN} Drop the file to send it")).strong());
+    }
     if let Some(path) = dropped
         && files.send.as_ref().is_none_or(|d| !d.busy)
     {
@@ -540,6 +556,7 @@ pub(crate) fn perform(app: &mut KithApp, active: &str) {
                 },
                 Do::Accept { contact, id } => FileReply::Accepted {
                     contact,
+                    id,
                     result: p.accept_file(contact, id).await,
                 },
                 Do::Save { contact, id, dest } => FileReply::Saved {
@@ -619,7 +636,12 @@ pub(crate) fn apply(s: &mut Session, ctx: &egui::Context, reply: FileReply) -> O
             }
             None
         }
-        FileReply::Accepted { contact, result } => {
+        FileReply::Accepted {
+            contact,
+            id,
+            result,
+        } => {
+            s.files.accepting.remove(&(contact, id));
             if let Err(e) = result {
                 s.chat_error = Some(format!(
                     "Accepting the file: {}",
@@ -633,14 +655,11 @@ pub(crate) fn apply(s: &mut Session, ctx: &egui::Context, reply: FileReply) -> O
             id,
             result,
         } => {
-            let Some(d) = s
+            let d = s
                 .files
                 .save
                 .as_mut()
-                .filter(|d| d.contact == contact && d.id == id)
-            else {
-                return None;
-            };
+                .filter(|d| d.contact == contact && d.id == id)?;
             d.busy = false;
             match result {
                 Ok(path) => {
@@ -710,6 +729,76 @@ mod tests {
             "2 h 5 min left"
         );
         assert!(time_left_text(Duration::MAX).ends_with(" min left"));
+    }
+
+    fn view(direction: Direction, state: FileState, done: u64, speed: Option<u64>) -> FileView {
+        FileView {
+            id: MessageId([7; 16]),
+            contact: ContactId(1),
+            direction,
+            name: "a.png".to_owned(),
+            size: 10 * 1024 * 1024,
+            sha256: [0; 32],
+            state,
+            done,
+            speed,
+        }
+    }
+
+    #[test]
+    fn progress_and_states_in_words() {
+        let mib = 1024 * 1024;
+        let f = view(
+            Direction::In,
+            FileState::Transferring,
+            4 * mib,
+            Some(2 * mib),
+        );
+        assert_eq!(progress_text(&f), "40 % · 2.0 MiB/s · 3 s left");
+        let f = view(Direction::Out, FileState::Transferring, 0, None);
+        assert_eq!(progress_text(&f), "0 %");
+        // More done than the size (a late count) stays at 100 %.
+        let f = view(Direction::In, FileState::Transferring, 11 * mib, Some(0));
+        assert_eq!(progress_text(&f), "100 % · 0 B/s");
+        let mut empty = view(Direction::In, FileState::Transferring, 0, None);
+        empty.size = 0;
+        assert_eq!(progress_text(&empty), "0 %");
+        let mut seen = HashSet::new();
+        for d in [Direction::In, Direction::Out] {
+            for st in [
+                FileState::Offered,
+                FileState::Transferring,
+                FileState::Complete,
+                FileState::Refused,
+                FileState::Corrupt,
+            ] {
+                assert!(
+                    seen.insert(state_text(&view(d, st, 0, None))),
+                    "{d:?} {st:?}"
+                );
+            }
+        }
+        assert!(previewable(&view(
+            Direction::Out,
+            FileState::Offered,
+            0,
+            None
+        )));
+        assert!(!previewable(&view(
+            Direction::In,
+            FileState::Transferring,
+            0,
+            None
+        )));
+        assert!(previewable(&view(
+            Direction::In,
+            FileState::Complete,
+            0,
+            None
+        )));
+        let mut text = view(Direction::In, FileState::Complete, 0, None);
+        text.name = "a.txt".to_owned();
+        assert!(!previewable(&text));
     }
 
     #[test]
