@@ -796,8 +796,9 @@ mod tests {
     }
 
     /// A file goes across in chunks, is cut half way by the sender going
-    /// offline, resumes from where it stopped when it is back, arrives with
-    /// the same SHA-256 and is saved; the sender learns it arrived.
+    /// offline, resumes from where it stopped when it is back, is cut again
+    /// by the receiver going offline and resumes again, arrives with the
+    /// same SHA-256 and is saved; the sender learns it arrived.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_file_goes_across_resumes_and_is_saved() {
         let dir = tempfile::tempdir().expect("tmp");
@@ -836,6 +837,19 @@ mod tests {
         // Nothing of it can be saved or previewed yet.
         assert!(b.save_file(alice, fid, dir.path()).await.is_err());
         a.go_online(tcp()).await.expect("online");
+        // Then the receiver goes away half way, and comes back.
+        wait_for("more chunks", 60, async || {
+            b.file(alice, fid).await.expect("f").done > half.done
+        })
+        .await;
+        b.go_offline().await;
+        let later = b.file(alice, fid).await.expect("f");
+        assert!(
+            later.done > half.done && later.done < later.size,
+            "{later:?}"
+        );
+        b.go_online(tcp()).await.expect("online");
+        let half = later;
         wait_for("complete", 60, async || {
             let f = b.file(alice, fid).await.expect("f");
             assert!(f.done >= half.done, "went back: {f:?} after {half:?}");
