@@ -1707,3 +1707,92 @@ fn files_and_pictures() {
     a.state_mut().shutdown();
     b.state_mut().shutdown();
 }
+
+/// A file over what Kith takes without asking waits for Bob's "Accept";
+/// then it comes with a progress bar (percent, speed, time left) and
+/// arrives whole.
+#[test]
+fn large_file_waits_for_accept() {
+    use kith_node::FileState;
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let work = tempfile::tempdir().unwrap();
+    let mut a = app(da.path());
+    let mut b = app(db.path());
+    befriend(&mut a, &mut b);
+
+    let size = usize::try_from(kith_node::AUTO_ACCEPT_MAX).unwrap() + 1;
+    let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    let path = work.path().join("archive.bin");
+    std::fs::write(&path, &data).unwrap();
+    click(&mut a, "Send a file");
+    fill(&mut a, "Path of the file", &path.display().to_string());
+    click(&mut a, "Send file");
+    let long = |a: &mut H, b: &mut H, what: &str, cond: &dyn Fn(&H, &H) -> bool| {
+        let start = Instant::now();
+        while !cond(a, b) {
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "timed out: {what}"
+            );
+            a.step();
+            b.step();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    long(&mut a, &mut b, "offered at Bob", &|_, b| {
+        file_is(b, "archive.bin", FileState::Offered) && has_label(b, "Accept archive.bin")
+    });
+    assert!(has_label(&b, "Waiting for you: accept it to receive it"));
+    // Nothing comes before Bob accepts.
+    for _ in 0..10 {
+        a.step();
+        b.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(file_is(&b, "archive.bin", FileState::Offered));
+    click(&mut b, "Accept archive.bin");
+    let mut seen: Vec<String> = vec![];
+    let start = Instant::now();
+    while !file_is(&b, "archive.bin", FileState::Complete) {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "timed out: received"
+        );
+        a.step();
+        b.step();
+        let found = std::cell::RefCell::new(vec![]);
+        let _ = b
+            .query_all_by(|n| {
+                if let Some(l) = n.label().filter(|l| l.starts_with("Progress ")) {
+                    found.borrow_mut().push(l.to_string());
+                }
+                false
+            })
+            .count();
+        for l in found.into_inner() {
+            if !seen.contains(&l) {
+                seen.push(l);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!seen.is_empty(), "a progress bar while it came");
+    assert!(seen.iter().all(|l| l.contains(" %")), "{seen:?}");
+    // Over many seconds in a debug build: the speed and time left show.
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("/s · ") && l.ends_with(" left")),
+        "{seen:?}"
+    );
+    wait2(&mut a, &mut b, "confirmed at Alice", |a, _| {
+        file_is(a, "archive.bin", FileState::Complete)
+    });
+    let saved = work.path().join("copy.bin");
+    click(&mut b, "Save archive.bin");
+    replace(&mut b, "Save to", &saved.display().to_string());
+    click(&mut b, "Save");
+    wait(&mut b, "saved", |h| has_label(h, "Saved to"));
+    assert!(std::fs::read(&saved).unwrap() == data, "the same bytes");
+    a.state_mut().shutdown();
+    b.state_mut().shutdown();
+}
