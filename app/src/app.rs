@@ -872,7 +872,12 @@ impl KithApp {
                 }
                 s.contacts_dirty = true;
                 if !focused {
-                    notify = Some((contact, message.body));
+                    // A file says its name (the body of a file message is empty).
+                    let body = match &message.file {
+                        Some(f) => format!("{} {}", crate::files::CLIP_SIGN, f.name),
+                        None => message.body,
+                    };
+                    notify = Some((contact, body));
                 }
             }
             Event::MessageState { contact, id, state } => {
