@@ -74,16 +74,17 @@ fn done(f: &Value) -> u64 {
     f["done"].as_u64().expect("done")
 }
 
-/// `kith contact add` bob's link at alice, and bob accepts.
-fn befriend(ka: &Kith, kb: &Kith, limit: Duration) {
-    let bob_link = kb.ok("bob", &["link"]).trim().to_owned();
-    ka.ok("alice", &["contact", "add", &bob_link, "--alias", "bob"]);
-    wait_until(limit, "bob sees alice's request", || {
-        kb.contacts("bob")
+/// `a` adds `b`'s link, and `b` accepts; each calls the other by the
+/// other's profile name.
+fn befriend(ka: &Kith, a: &str, kb: &Kith, b: &str, limit: Duration) {
+    let link = kb.ok(b, &["link"]).trim().to_owned();
+    ka.ok(a, &["contact", "add", &link, "--alias", b]);
+    wait_until(limit, &format!("{b} sees {a}'s request"), || {
+        kb.contacts(b)
             .into_iter()
-            .find(|c| c["alias"] == "alice" && c["state"] == "request")
+            .find(|c| c["alias"] == a && c["state"] == "request")
     });
-    kb.ok("bob", &["contact", "accept", "alice"]);
+    kb.ok(b, &["contact", "accept", a]);
 }
 
 /// What [`send_kill_resume`] measured.
@@ -309,7 +310,7 @@ fn file_over_tcp_resumes_after_the_sender_is_killed() {
     let pa = free_port();
     let alice = k.start("alice", pa);
     let _bob = k.start("bob", free_port());
-    befriend(&k, &k, LONG);
+    befriend(&k, "alice", &k, "bob", LONG);
 
     // Over 100 MiB: refused, before anything is sent (a sparse file: no
     // 100 MiB is written).
@@ -416,6 +417,17 @@ fn now_ms() -> u64 {
     kith_core::Timestamp::now().as_millis()
 }
 
+/// Whether any of `bodies` is among `ms`.
+fn holds_any(ms: &[Value], bodies: &[&str]) -> bool {
+    ms.iter()
+        .any(|m| bodies.contains(&m["body"].as_str().unwrap_or_default()))
+}
+
+/// Over onion services: disappearing messages with the 5-minute timer
+/// (alice and carol: carol's node is stopped before the deadline and
+/// started after it), delete for everyone (alice and bob), and the file
+/// killed half way and resumed (alice to bob), the last two while the
+/// timer runs.
 #[test]
 fn files_delete_and_disappearing_messages_over_tor() {
     const LONG: Duration = Duration::from_secs(240);
@@ -426,38 +438,41 @@ fn files_delete_and_disappearing_messages_over_tor() {
         t0.elapsed().as_secs_f64()
     );
     let config = net.arti_config();
-    let (ka, kb) = (Kith::new(), Kith::new());
+    let (ka, kb, kc) = (Kith::new(), Kith::new(), Kith::new());
     ka.create("alice");
     kb.create("bob");
+    kc.create("carol");
     let t_nodes = Instant::now();
     let alice = start_tor_node(&ka, "alice", config, LONG);
-    let mut bob = start_tor_node(&kb, "bob", config, LONG);
+    let bob = start_tor_node(&kb, "bob", config, LONG);
+    let mut carol = start_tor_node(&kc, "carol", config, LONG);
     println!(
-        "timing: files: both nodes online after {:.1} s",
+        "timing: files: three nodes online after {:.1} s",
         t_nodes.elapsed().as_secs_f64()
     );
     let t_contact = Instant::now();
-    befriend(&ka, &kb, LONG);
+    befriend(&ka, "alice", &kb, "bob", LONG);
+    befriend(&ka, "alice", &kc, "carol", LONG);
 
-    // Disappearing messages: 5 minutes, the shortest timer. One message
-    // each way, then the timer off again (what follows stays).
-    ka.ok("alice", &["contact", "set", "bob", "--disappear", "5m"]);
-    wait_until(LONG, "the timer line at bob", || {
-        kb.messages("bob", "alice")
+    // Disappearing messages: 5 minutes, the shortest timer, one message
+    // each way between alice and carol.
+    ka.ok("alice", &["contact", "set", "carol", "--disappear", "5m"]);
+    wait_until(LONG, "the timer line at carol", || {
+        kc.messages("carol", "alice")
             .iter()
             .any(|m| m["kind"] == "timer" && m["timer"] == "5m")
             .then_some(())
     });
     println!(
-        "timing: files: contact added and timer set at bob after {:.1} s",
+        "timing: files: contacts added and the timer set at carol after {:.1} s",
         t_contact.elapsed().as_secs_f64()
     );
-    ka.ok("alice", &["send", "bob", "gone in five (alice)"]);
-    kb.ok("bob", &["send", "alice", "gone in five (bob)"]);
-    let gone = ["gone in five (alice)", "gone in five (bob)"];
+    let gone = ["gone in five (alice)", "gone in five (carol)"];
+    ka.ok("alice", &["send", "carol", gone[0]]);
+    kc.ok("carol", &["send", "alice", gone[1]]);
     // Each side's deadline for each message.
     let mut deadlines: Vec<(&str, &str, u64)> = vec![];
-    for (k, p, alias) in [(&ka, "alice", "bob"), (&kb, "bob", "alice")] {
+    for (k, p, alias) in [(&ka, "alice", "carol"), (&kc, "carol", "alice")] {
         for body in gone {
             let m = wait_until(LONG, "the timed messages on both sides", || {
                 find(k, p, alias, body)
@@ -483,15 +498,16 @@ fn files_delete_and_disappearing_messages_over_tor() {
             .expect("a deadline")
     };
     let last_deadline = deadlines.iter().map(|d| d.2).max().expect("deadlines");
-    ka.ok("alice", &["contact", "set", "bob", "--disappear", "off"]);
-    wait_until(LONG, "the timer off at bob", || {
-        kb.messages("bob", "alice")
-            .iter()
-            .any(|m| m["kind"] == "timer" && m["timer"] == "off")
-            .then_some(())
-    });
+    // Carol stops before the deadline, and starts after it. Nobody opens
+    // her profile in between (its unlock would remove them too).
+    carol.stop();
+    let t_timer = Instant::now();
+    assert!(
+        gone.iter().all(|b| now_ms() < deadline_of("carol", b)),
+        "the setup took past the 5-minute deadline"
+    );
 
-    // Delete for everyone, acknowledged.
+    // Meanwhile, delete for everyone, acknowledged.
     let t_delete = Instant::now();
     ka.ok("alice", &["send", "bob", "take this back"]);
     wait_until(LONG, "the message to delete arrives", || {
@@ -514,26 +530,33 @@ fn files_delete_and_disappearing_messages_over_tor() {
         t_delete.elapsed().as_secs_f64()
     );
 
-    // Bob stops before the timed messages' deadline and starts after it;
-    // alice stays up. Nobody opens bob's profile in between (that would
-    // remove them at its unlock too).
-    bob.stop();
-    let first_at_bob = gone.map(|b| deadline_of("bob", b)).into_iter().min();
-    assert!(
-        first_at_bob.is_some_and(|d| now_ms() < d),
-        "the setup took past the 5-minute deadline"
+    // And the file, killed half way and resumed, over onion services.
+    let t_file = Instant::now();
+    let t = send_kill_resume(
+        &ka,
+        &kb,
+        alice,
+        || start_tor_node(&ka, "alice", config, LONG),
+        Duration::from_secs(600),
     );
-    let t_wait = Instant::now();
-    // Alice's running node removes each at its time (give or take the
-    // slack of a poll and a busy machine).
+    print_transfer("Tor", &t);
+    println!(
+        "timing: files: file part {:.1} s",
+        t_file.elapsed().as_secs_f64()
+    );
+    let alice = t.alice;
+
+    // Alice's node removes the timed messages at their time (give or take
+    // a poll and a busy machine): not before, and not long after. If the
+    // file took past the deadline, they are simply gone by now.
     let slack = 30_000;
     let limit = last_deadline.saturating_sub(now_ms()) + slack + 10_000;
-    let mut gone_at = [None::<u64>; 2];
+    let mut late = [None::<u64>; 2];
     wait_until(
         Duration::from_millis(limit),
         "the timed messages gone at alice",
         || {
-            let ms = ka.messages("alice", "bob");
+            let ms = ka.messages("alice", "carol");
             let now = now_ms();
             for (i, body) in gone.into_iter().enumerate() {
                 let at = deadline_of("alice", body);
@@ -547,62 +570,44 @@ fn files_delete_and_disappearing_messages_over_tor() {
                     !there || now < at + slack,
                     "{body:?} still at alice {slack} ms after its deadline"
                 );
-                if !there && gone_at[i].is_none() {
-                    gone_at[i] = Some(now.saturating_sub(at));
+                if !there && late[i].is_none() {
+                    late[i] = Some(now.saturating_sub(at));
                 }
             }
-            (!ms.iter()
-                .any(|m| gone.contains(&m["body"].as_str().unwrap_or_default())))
-            .then_some(())
+            (!holds_any(&ms, &gone)).then_some(())
         },
     );
-    // Bob starts after the deadline: his node removes them at unlock.
+    // Carol starts after the deadline: her node removes them at unlock.
     wait_until(
         Duration::from_secs(30),
-        "the deadline passed at bob",
+        "the deadline passed at carol",
         || {
             gone.iter()
-                .all(|b| now_ms() > deadline_of("bob", b))
+                .all(|b| now_ms() > deadline_of("carol", b))
                 .then_some(())
         },
     );
-    bob = start_tor_node(&kb, "bob", config, LONG);
-    let ms = kb.messages("bob", "alice");
+    carol = start_tor_node(&kc, "carol", config, LONG);
+    let ms = kc.messages("carol", "alice");
     assert!(
-        !ms.iter()
-            .any(|m| gone.contains(&m["body"].as_str().unwrap_or_default())),
-        "bob kept timed messages past their deadline: {ms:?}"
+        !holds_any(&ms, &gone),
+        "carol kept timed messages past their deadline: {ms:?}"
     );
-    // What was not under the timer stays.
+    // What was not under the timer stays: the timer line.
     assert!(
         ms.iter()
-            .any(|m| m["kind"] == "timer" && m["timer"] == "off"),
+            .any(|m| m["kind"] == "timer" && m["timer"] == "5m"),
         "{ms:?}"
     );
     println!(
-        "timing: files: timed messages gone at alice {:.1} s after their deadline at most, \
-         at bob on his start; waited {:.1} s in all",
-        gone_at.iter().flatten().max().copied().unwrap_or_default() as f64 / 1000.0,
-        t_wait.elapsed().as_secs_f64()
+        "timing: files: timed messages gone at alice {:.1} s after their deadline at most, at \
+         carol on her start {:.1} s after the timer started",
+        late.iter().flatten().max().copied().unwrap_or_default() as f64 / 1000.0,
+        t_timer.elapsed().as_secs_f64()
     );
-
-    // The file, killed half way and resumed, over onion services.
-    let t_file = Instant::now();
-    let config2 = config.to_owned();
-    let t = send_kill_resume(
-        &ka,
-        &kb,
-        alice,
-        || start_tor_node(&ka, "alice", &config2, LONG),
-        Duration::from_secs(600),
-    );
-    print_transfer("Tor", &t);
-    println!(
-        "timing: files: file part {:.1} s",
-        t_file.elapsed().as_secs_f64()
-    );
-    t.alice.stop();
+    carol.stop();
     bob.stop();
+    alice.stop();
     println!(
         "timing: files: whole Tor suite {:.1} s",
         t0.elapsed().as_secs_f64()
