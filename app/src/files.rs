@@ -270,9 +270,16 @@ fn previewable(f: &FileView) -> bool {
 }
 
 /// A file message's contents inside its bubble.
-pub(crate) fn bubble(ui: &mut egui::Ui, files: &mut FilesUi, m: &MessageView) {
+/// `menu` draws the message's menu button at the end of its row of buttons.
+pub(crate) fn bubble(
+    ui: &mut egui::Ui,
+    files: &mut FilesUi,
+    m: &MessageView,
+    menu: impl FnOnce(&mut egui::Ui),
+) {
     let Some(f) = &m.file else {
         ui.label(egui::RichText::new("File not available").weak());
+        menu(ui);
         return;
     };
     // The name is the peer's text: shown inert, as message bodies are.
@@ -375,6 +382,7 @@ pub(crate) fn bubble(ui: &mut egui::Ui, files: &mut FilesUi, m: &MessageView) {
                 });
             }
         }
+        menu(ui);
     });
 }
 

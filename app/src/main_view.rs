@@ -1021,7 +1021,15 @@ fn bubble(
                             });
                     }
                     if m.kind == kith_node::MessageKind::File {
-                        crate::files::bubble(ui, files, m);
+                        // Its menu from a button in its row: a right-click
+                        // area over the bubble would take its buttons' clicks.
+                        crate::files::bubble(ui, files, m, |ui| {
+                            ui.menu_button(egui::RichText::new(MENU_BUTTON).small(), |ui| {
+                                crate::conv::message_menu(ui, conv, m, who);
+                            })
+                            .response
+                            .on_hover_text("Reply, react, delete");
+                        });
                     } else {
                         let body = peer_text::layout(&m.body, ui);
                         ui.add(egui::Label::new(body).wrap().selectable(true));
@@ -1056,8 +1064,8 @@ fn bubble(
             .response
     });
     if m.kind == kith_node::MessageKind::File {
-        // No menu: the area would take the clicks of its Accept and Save
-        // buttons (the later widget wins).
+        // Its menu is the "⋯" button in the bubble: a right-click area here
+        // would take the clicks of its Accept and Save buttons.
         ui.add_space(4.0);
         return;
     }

@@ -252,20 +252,25 @@ impl Profile {
             .map(|n| n.to_string_lossy().into_owned())
             .ok_or_else(|| invalid("that path names no file"))?;
         let name = FileName::sanitize(&raw)?;
-        let file = std::fs::File::open(path).map_err(|source| Error::Io {
-            action: "opening the file to send",
-            source,
-        })?;
-        let meta = file.metadata().map_err(|source| Error::Io {
-            action: "reading the file to send",
-            source,
-        })?;
-        if !meta.is_file() {
-            return Err(invalid("only a regular file can be sent"));
-        }
-        kith_core::file::check_file_size(meta.len())?;
-        self.send_reader(contact, name, meta.len(), Box::new(file))
-            .await
+        let path = path.to_owned();
+        // File system calls block: not on the async threads.
+        let (file, len) = blocking(move || {
+            let file = std::fs::File::open(&path).map_err(|source| Error::Io {
+                action: "opening the file to send",
+                source,
+            })?;
+            let meta = file.metadata().map_err(|source| Error::Io {
+                action: "reading the file to send",
+                source,
+            })?;
+            if !meta.is_file() {
+                return Err(invalid("only a regular file can be sent"));
+            }
+            kith_core::file::check_file_size(meta.len())?;
+            Ok((file, meta.len()))
+        })
+        .await?;
+        self.send_reader(contact, name, len, Box::new(file)).await
     }
 
     /// Send `data` as a file named `name` (made safe by `FileName`'s rules).
@@ -375,34 +380,40 @@ impl Profile {
         if f.direction == Direction::In && f.state != FileState::Complete {
             return Err(invalid("that file has not arrived yet"));
         }
-        let target = if dest.is_dir() {
-            dest.join(&f.name)
-        } else {
-            dest.to_owned()
-        };
-        if target.symlink_metadata().is_ok() {
-            return Err(Error::AlreadyExists(format!(
-                "a file at {}",
-                target.display()
-            )));
-        }
-        let dir = target
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_owned();
-        let part = dir.join(format!(
-            ".kith-{}.part",
-            MessageId::random(&mut rand::rngs::OsRng).to_hex()
-        ));
-        let out = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&part)
-            .map_err(|source| Error::Io {
-                action: "creating the file to save",
-                source,
-            })?;
+        let (dest, name) = (dest.to_owned(), f.name.clone());
+        // File system calls block: not on the async threads.
+        let (target, part, out) = blocking(move || {
+            let target = if dest.is_dir() {
+                dest.join(&name)
+            } else {
+                dest
+            };
+            if target.symlink_metadata().is_ok() {
+                return Err(Error::AlreadyExists(format!(
+                    "a file at {}",
+                    target.display()
+                )));
+            }
+            let dir = target
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_owned();
+            let part = dir.join(format!(
+                ".kith-{}.part",
+                MessageId::random(&mut rand::rngs::OsRng).to_hex()
+            ));
+            let out = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&part)
+                .map_err(|source| Error::Io {
+                    action: "creating the file to save",
+                    source,
+                })?;
+            Ok((target, part, out))
+        })
+        .await?;
         let part2 = part.clone();
         let written = self
             .inner
@@ -421,15 +432,18 @@ impl Profile {
                 Ok(n)
             })
             .await;
-        let renamed = written.map_err(Error::from).and_then(|_| {
-            // No overwrite: link fails if the target appeared meanwhile.
-            std::fs::hard_link(&part2, &target).map_err(|source| Error::Io {
-                action: "saving the file",
-                source,
-            })
-        });
-        let _ = std::fs::remove_file(&part);
-        renamed.map(|()| target)
+        blocking(move || {
+            let renamed = written.map_err(Error::from).and_then(|_| {
+                // No overwrite: link fails if the target appeared meanwhile.
+                std::fs::hard_link(&part2, &target).map_err(|source| Error::Io {
+                    action: "saving the file",
+                    source,
+                })
+            });
+            let _ = std::fs::remove_file(&part);
+            renamed.map(|()| target)
+        })
+        .await
     }
 
     /// A preview of a picture (PNG or JPEG) of the conversation: theirs once
@@ -453,11 +467,15 @@ impl Profile {
                 Ok(out)
             })
             .await?;
-        tokio::task::spawn_blocking(move || make_preview(&bytes))
-            .await
-            .map_err(|_| Error::Bug("preview task"))?
-            .map(Some)
+        blocking(move || make_preview(&bytes)).await.map(Some)
     }
+}
+
+/// Run blocking `f` (file system calls) off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| Error::Bug("a blocking task failed"))?
 }
 
 /// Decode `bytes` within the limits and scale it to a preview.
