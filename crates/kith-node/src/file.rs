@@ -152,7 +152,12 @@ struct Rate {
     from: u64,
     done: u64,
     reported: Instant,
+    /// When it last moved: a transfer whose session ended has no speed.
+    moved: Instant,
 }
+
+/// A transfer that did not move for this long shows no speed.
+const STALLED: Duration = Duration::from_secs(5);
 
 impl Transfers {
     /// A transfer starts (again) at `done` bytes.
@@ -165,6 +170,7 @@ impl Transfers {
                 from: done,
                 done,
                 reported: now,
+                moved: now,
             },
         );
     }
@@ -176,6 +182,7 @@ impl Transfers {
             return false;
         };
         r.done = done;
+        r.moved = Instant::now();
         if r.reported.elapsed() >= PROGRESS_EVERY {
             r.reported = Instant::now();
             return true;
@@ -198,7 +205,7 @@ impl Transfers {
         }
         v.done = r.done.min(v.size);
         let secs = r.since.elapsed().as_secs_f64();
-        if secs >= 0.5 {
+        if secs >= 0.5 && r.moved.elapsed() < STALLED {
             // Precision loss is fine for a rate.
             #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
             let speed = (r.done.saturating_sub(r.from) as f64 / secs) as u64;
