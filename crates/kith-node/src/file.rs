@@ -540,6 +540,43 @@ fn auto_accept(s: &kith_store::Store, contact: ContactId, size: u64) -> kith_sto
     Ok(receiving < MAX_RECEIVING && kept.saturating_add(size) <= AUTO_ACCEPT_BUDGET)
 }
 
+/// After one of the contact's files finished (or failed): accept those
+/// that waited only for a place (within the limits now), oldest first.
+/// Returns whether any was, so the session asks for them.
+async fn accept_waiting(p: &Arc<ProfileInner>, id: ContactId) -> Result<bool> {
+    let accepted = p
+        .store
+        .call(move |s| {
+            let waiting: Vec<FileInfo> = s
+                .files(id)?
+                .into_iter()
+                .filter(|f| {
+                    f.direction == Direction::In
+                        && f.state == FileState::Offered
+                        && f.size <= AUTO_ACCEPT_MAX
+                })
+                .collect();
+            let mut accepted = vec![];
+            for f in waiting {
+                if !auto_accept(s, id, f.size)? {
+                    break;
+                }
+                if s.accept_file(id, f.id)?.is_some() {
+                    accepted.push(f.id);
+                }
+            }
+            Ok(accepted)
+        })
+        .await?;
+    for fid in &accepted {
+        p.emit(Event::FileChanged {
+            contact: id,
+            id: *fid,
+        });
+    }
+    Ok(!accepted.is_empty())
+}
+
 /// A contact offers a file: store it (a message of the conversation),
 /// accept it when the limits allow, acknowledge it. Its chunks are asked
 /// for by the session's next flush.
@@ -613,21 +650,21 @@ pub(crate) async fn receive_chunk(
             }
             Ok(vec![])
         }
-        ChunkStored::Complete => {
+        ChunkStored::Complete | ChunkStored::Corrupt => {
             p.transfers.end(key);
             p.emit(Event::FileChanged {
                 contact: id,
                 id: fid,
             });
-            Ok(vec![done(fid, FileStatus::Received)])
-        }
-        ChunkStored::Corrupt => {
-            p.transfers.end(key);
-            p.emit(Event::FileChanged {
-                contact: id,
-                id: fid,
-            });
-            Ok(vec![done(fid, FileStatus::Corrupt)])
+            if accept_waiting(p, id).await? {
+                crate::net::outbox_changed(p, id);
+            }
+            let status = if stored == ChunkStored::Complete {
+                FileStatus::Received
+            } else {
+                FileStatus::Corrupt
+            };
+            Ok(vec![done(fid, status)])
         }
         ChunkStored::Refused(why) => {
             files.refused += 1;
@@ -643,6 +680,9 @@ pub(crate) async fn receive_chunk(
                             contact: id,
                             id: fid,
                         });
+                        if accept_waiting(p, id).await? {
+                            crate::net::outbox_changed(p, id);
+                        }
                     }
                     Ok(vec![done(fid, FileStatus::Corrupt)])
                 }
@@ -962,6 +1002,47 @@ mod tests {
         // Deleted with its message: no file left.
         assert!(b.delete_message(alice, id).await.expect("delete"));
         assert!(b.file(alice, id).await.is_err());
+        k.shutdown().await;
+    }
+
+    /// More files than are received at once: those over the count wait,
+    /// offered, and are taken as the first ones finish.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn files_over_the_count_wait_for_a_place() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let k = kith(dir.path());
+        let (a, b) = pair(&k).await;
+        let (bob, alice) = friends(&a, &b).await;
+        a.go_offline().await;
+        let mut ids = vec![];
+        for i in 0..MAX_RECEIVING + 2 {
+            let m = a
+                .send_file_bytes(bob, &format!("part{i}.bin"), data(300_000 + i))
+                .await
+                .expect("send");
+            ids.push(m.id);
+        }
+        a.go_online(tcp()).await.expect("online");
+        wait_for("all offers", 30, async || {
+            b.files(alice).await.expect("files").len() == ids.len()
+        })
+        .await;
+        wait_for("every file", 60, async || {
+            let fs = b.files(alice).await.expect("files");
+            let running = fs
+                .iter()
+                .filter(|f| f.state == FileState::Transferring)
+                .count();
+            assert!(running <= MAX_RECEIVING, "{running} at once");
+            fs.iter().all(|f| f.state == FileState::Complete)
+        })
+        .await;
+        for id in ids {
+            wait_for("sender told", 10, async || {
+                state(&a, bob, id).await == FileState::Complete
+            })
+            .await;
+        }
         k.shutdown().await;
     }
 
