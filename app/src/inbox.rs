@@ -332,66 +332,31 @@ pub(crate) fn entry(ui: &mut egui::Ui, inbox: &InboxUi) -> bool {
     let new = inbox.unseen();
     let on = inbox.status.as_ref().map(|s| s.on);
     let selected = inbox.open;
-    let r = ui
-        .scope_builder(egui::UiBuilder::new().sense(egui::Sense::click()), |ui| {
-            let visuals = ui.style().interact_selectable(&ui.response(), selected);
-            let fill = if selected {
-                ui.visuals().selection.bg_fill
+    let r = crate::main_view::list_row(ui, selected, |ui| {
+        ui.horizontal(|ui| {
+            // Not selectable: a click anywhere on the row opens the inbox.
+            ui.add(
+                egui::Label::new(egui::RichText::new(format!("{ENTRY_SIGN} Inbox")).strong())
+                    .selectable(false),
+            );
+            let mut sub = egui::RichText::new(entry_sub(on, inbox.drops.len())).small();
+            sub = if selected {
+                sub.color(ui.visuals().selection.stroke.color)
             } else {
-                visuals.weak_bg_fill
+                sub.weak()
             };
-            egui::Frame::new()
-                .fill(fill)
-                .corner_radius(6.0)
-                .inner_margin(6.0)
-                .show(ui, |ui| {
-                    ui.set_width(ui.available_width());
-                    ui.horizontal(|ui| {
-                        // Not selectable: a click anywhere on the row opens the inbox.
-                        ui.add(
-                            egui::Label::new(
-                                egui::RichText::new(format!("{ENTRY_SIGN} Inbox")).strong(),
-                            )
-                            .selectable(false),
-                        );
-                        let mut sub = egui::RichText::new(entry_sub(on, inbox.drops.len())).small();
-                        sub = if selected {
-                            sub.color(ui.visuals().selection.stroke.color)
-                        } else {
-                            sub.weak()
-                        };
-                        ui.add(egui::Label::new(sub).selectable(false));
-                        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                            if new > 0 {
-                                badge(ui, new);
-                            }
-                        });
-                    });
-                });
-        })
-        .response
-        .on_hover_text("Messages left at your inbox link by people who need not say who they are");
+            ui.add(egui::Label::new(sub).selectable(false));
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if new > 0 {
+                    crate::main_view::badge(ui, new);
+                }
+            });
+        });
+    })
+    .on_hover_text("Messages left at your inbox link by people who need not say who they are");
     let label = entry_label(on, new);
     r.widget_info(|| egui::WidgetInfo::selected(egui::Role::Button, true, selected, &label));
     r.clicked()
-}
-
-/// A count on a coloured pill (as a contact's unread count).
-fn badge(ui: &mut egui::Ui, n: usize) {
-    egui::Frame::new()
-        .fill(ui.visuals().selection.bg_fill)
-        .corner_radius(8.0)
-        .inner_margin(egui::Margin::symmetric(6, 1))
-        .show(ui, |ui| {
-            ui.add(
-                egui::Label::new(
-                    egui::RichText::new(n.to_string())
-                        .color(ui.visuals().selection.stroke.color)
-                        .small(),
-                )
-                .selectable(false),
-            );
-        });
 }
 
 /// What a drop's sender left, in words.

@@ -798,83 +798,97 @@ fn put_aside(ui: &mut egui::Ui, contacts: &[ContactView], actions: &mut Actions)
     }
 }
 
+/// A row of the contacts panel (a contact, the inbox): a rounded frame,
+/// filled when selected, that takes clicks as a whole.
+pub(crate) fn list_row(
+    ui: &mut egui::Ui,
+    selected: bool,
+    add: impl FnOnce(&mut egui::Ui),
+) -> egui::Response {
+    ui.scope_builder(egui::UiBuilder::new().sense(egui::Sense::click()), |ui| {
+        let visuals = ui.style().interact_selectable(&ui.response(), selected);
+        let fill = if selected {
+            ui.visuals().selection.bg_fill
+        } else {
+            visuals.weak_bg_fill
+        };
+        egui::Frame::new()
+            .fill(fill)
+            .corner_radius(6.0)
+            .inner_margin(6.0)
+            .show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                add(ui);
+            });
+    })
+    .response
+}
+
+/// A count on a coloured pill (unread messages, new inbox drops).
+pub(crate) fn badge(ui: &mut egui::Ui, n: impl std::fmt::Display) {
+    egui::Frame::new()
+        .fill(ui.visuals().selection.bg_fill)
+        .corner_radius(8.0)
+        .inner_margin(egui::Margin::symmetric(6, 1))
+        .show(ui, |ui| {
+            ui.add(
+                egui::Label::new(
+                    egui::RichText::new(n.to_string())
+                        .color(ui.visuals().selection.stroke.color)
+                        .small(),
+                )
+                .selectable(false),
+            );
+        });
+}
+
 fn contact_row(
     ui: &mut egui::Ui,
     c: &ContactView,
     selected: bool,
     now: Timestamp,
 ) -> egui::Response {
-    let r = ui
-        .scope_builder(egui::UiBuilder::new().sense(egui::Sense::click()), |ui| {
-            let visuals = ui.style().interact_selectable(&ui.response(), selected);
-            let fill = if selected {
-                ui.visuals().selection.bg_fill
+    let r = list_row(ui, selected, |ui| {
+        ui.horizontal(|ui| {
+            let (online_words, color) = if c.online {
+                ("online", green())
             } else {
-                visuals.weak_bg_fill
+                ("offline", egui::Color32::GRAY)
             };
-            egui::Frame::new()
-                .fill(fill)
-                .corner_radius(6.0)
-                .inner_margin(6.0)
-                .show(ui, |ui| {
-                    ui.set_width(ui.available_width());
-                    ui.horizontal(|ui| {
-                        let (online_words, color) = if c.online {
-                            ("online", green())
-                        } else {
-                            ("offline", egui::Color32::GRAY)
-                        };
-                        dot(ui, color, online_words);
-                        let alias = peer_text::name(&c.alias);
-                        ui.label(egui::RichText::new(alias.as_ref()).strong());
-                        if let Some(n) = c.their_name.as_deref().map(peer_text::name)
-                            && !n.is_empty()
-                            && n != alias
-                        {
-                            ui.label(egui::RichText::new(format!("({n})")).weak());
-                        }
-                        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                            if c.unread > 0 {
-                                egui::Frame::new()
-                                    .fill(ui.visuals().selection.bg_fill)
-                                    .corner_radius(8.0)
-                                    .inner_margin(egui::Margin::symmetric(6, 1))
-                                    .show(ui, |ui| {
-                                        ui.label(
-                                            egui::RichText::new(c.unread.to_string())
-                                                .color(ui.visuals().selection.stroke.color)
-                                                .small(),
-                                        );
-                                    });
-                            }
-                        });
-                    });
-                    let mut sub = provenance_text(c);
-                    if c.state == ContactState::Outgoing {
-                        sub.push_str(" · waiting for them to accept");
-                    }
-                    ui.label(egui::RichText::new(sub).small().weak());
-                    if let Some(m) = &c.last_message {
-                        let preview = preview_text(m);
-                        ui.horizontal(|ui| {
-                            ui.add(
-                                egui::Label::new(egui::RichText::new(preview).small()).truncate(),
-                            );
-                            ui.with_layout(
-                                egui::Layout::right_to_left(egui::Align::Center),
-                                |ui| {
-                                    ui.label(
-                                        egui::RichText::new(crate::timefmt::short(m.time, now))
-                                            .small()
-                                            .weak(),
-                                    );
-                                },
-                            );
-                        });
-                    }
+            dot(ui, color, online_words);
+            let alias = peer_text::name(&c.alias);
+            ui.label(egui::RichText::new(alias.as_ref()).strong());
+            if let Some(n) = c.their_name.as_deref().map(peer_text::name)
+                && !n.is_empty()
+                && n != alias
+            {
+                ui.label(egui::RichText::new(format!("({n})")).weak());
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if c.unread > 0 {
+                    badge(ui, c.unread);
+                }
+            });
+        });
+        let mut sub = provenance_text(c);
+        if c.state == ContactState::Outgoing {
+            sub.push_str(" · waiting for them to accept");
+        }
+        ui.label(egui::RichText::new(sub).small().weak());
+        if let Some(m) = &c.last_message {
+            let preview = preview_text(m);
+            ui.horizontal(|ui| {
+                ui.add(egui::Label::new(egui::RichText::new(preview).small()).truncate());
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    ui.label(
+                        egui::RichText::new(crate::timefmt::short(m.time, now))
+                            .small()
+                            .weak(),
+                    );
                 });
-        })
-        .response;
+            });
+        }
+    });
     let label = format!(
         "{}, {}, {}{}",
         peer_text::name(&c.alias),
