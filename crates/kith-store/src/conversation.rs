@@ -952,10 +952,16 @@ pub(crate) mod tests {
             },
         )
         .unwrap();
-        let bob = store
+        let bob = friend(&mut store, 2, "bob");
+        (dir, path, store, bob)
+    }
+
+    /// An accepted contact added by link.
+    pub(crate) fn friend(store: &mut Store, n: u8, alias: &str) -> ContactId {
+        store
             .add_contact(&NewContact {
-                address: [2; 32],
-                alias: "bob".into(),
+                address: [n; 32],
+                alias: alias.into(),
                 state: ContactState::Accepted,
                 origin: ContactOrigin::Link,
                 verified: false,
@@ -963,8 +969,7 @@ pub(crate) mod tests {
                 their_name: None,
                 added_at: Timestamp(1),
             })
-            .unwrap();
-        (dir, path, store, bob)
+            .unwrap()
     }
 
     pub(crate) fn id(n: u8) -> MessageId {
@@ -1341,18 +1346,7 @@ pub(crate) mod tests {
     #[test]
     fn clearing_history_keeps_the_contact() {
         let (_d, _path, mut s, bob) = setup();
-        let carol = s
-            .add_contact(&NewContact {
-                address: [3; 32],
-                alias: "carol".into(),
-                state: ContactState::Accepted,
-                origin: ContactOrigin::Link,
-                verified: false,
-                tcp_hint: None,
-                their_name: None,
-                added_at: Timestamp(1),
-            })
-            .unwrap();
+        let carol = friend(&mut s, 3, "carol");
         incoming(&mut s, bob, 1, "one", 1);
         incoming(&mut s, bob, 2, "two", 2);
         incoming(&mut s, carol, 3, "carol's", 3);
