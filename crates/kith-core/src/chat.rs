@@ -1,5 +1,6 @@
 //! Conversation messages beyond plain text (`docs/protocol.md` § 12):
-//! replies, reactions, deletion for both sides and disappearing messages.
+//! replies, reactions, edits, deletion for both sides and disappearing
+//! messages.
 //!
 //! The types here guarantee their own limits: an [`Emoji`] or a
 //! [`DisappearTimer`] that decodes is valid, so the wire cannot carry a
@@ -39,6 +40,39 @@ impl std::fmt::Debug for Chat {
             .field("id", &self.id)
             .field("reply_to", &self.reply_to)
             .field("disappear", &self.disappear)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A new text for one of the sender's own text messages (tag 17),
+/// replacing its body on the receiver's side. Of two edits of one message,
+/// the one with the greater `(edited_at, id)` is in force, so edits that
+/// cross or arrive again end the same on both sides.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Edit {
+    /// The edit's own id: acknowledged by `Ack`, like a message.
+    pub id: MessageId,
+    /// The message edited: one the sender wrote.
+    pub target: MessageId,
+    /// When the author edited it (author's clock).
+    pub edited_at: Timestamp,
+    /// The new text: 1 to [`crate::limits::MAX_BODY`] bytes.
+    pub body: String,
+}
+
+impl Edit {
+    /// Whether this edit is in force over one made at `at` with id `id`.
+    pub fn wins_over(&self, at: Timestamp, id: MessageId) -> bool {
+        (self.edited_at, self.id.0) > (at, id.0)
+    }
+}
+
+impl std::fmt::Debug for Edit {
+    // Never prints the text.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Edit")
+            .field("id", &self.id)
+            .field("target", &self.target)
             .finish_non_exhaustive()
     }
 }

@@ -132,7 +132,7 @@ pub fn introduction_message(data: &[u8]) {
 }
 
 /// Feed arbitrary bytes as one of the conversation and file messages
-/// (`docs/protocol.md` §§ 12–13, tags 8 to 16; the first byte picks the
+/// (`docs/protocol.md` §§ 12–13, tags 8 to 17; the first byte picks the
 /// tag): whatever decodes re-encodes to a message that decodes to itself,
 /// and keeps every limit its types promise (a valid emoji, a safe file
 /// name, sizes and counts within bounds, chunk lengths the offer can
@@ -142,7 +142,7 @@ pub fn conversation_message(data: &[u8]) {
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
-    let mut bytes = vec![wire::CURRENT_VERSION, 8 + pick % 9];
+    let mut bytes = vec![wire::CURRENT_VERSION, 8 + pick % 10];
     bytes.extend_from_slice(rest);
     let Ok(msg) = wire::decode(&bytes) else {
         return;
@@ -182,6 +182,7 @@ pub fn conversation_message(data: &[u8]) {
         }
         PeerMessage::FileResume { from, .. } => assert!(from <= MAX_CHUNKS),
         PeerMessage::FileDone { .. } => {}
+        PeerMessage::Edit(e) => assert!(!e.body.is_empty() && e.body.len() <= MAX_BODY),
         other => panic!("tag {} decoded as {other:?}", bytes[1]),
     }
 }

@@ -162,6 +162,10 @@ pub(crate) const CHAT_OVERHEAD: usize = 1 + 1 + 16 + 10 + 3 + 1 + 16 + 5;
 /// (16), target (16), option (1), length (1).
 pub(crate) const REACTION_OVERHEAD: usize = 1 + 1 + 16 + 16 + 1 + 1;
 
+/// Bytes an `Edit` adds around its body, at most: version, tag, id (16),
+/// target (16), time (10), body length (3).
+pub(crate) const EDIT_OVERHEAD: usize = 1 + 1 + 16 + 16 + 10 + 3;
+
 /// Bytes a `Delete` or `DeleteAck` adds around its ids: version, tag, count
 /// (1 for up to 127).
 pub(crate) const DELETE_OVERHEAD: usize = 1 + 1 + 1;
@@ -188,6 +192,7 @@ const _: () = assert!(MAX_INBOX_MESSAGE <= MAX_MESSAGE);
 const _: () = assert!(MAX_INBOX_DROPS * (MAX_DROP_BODY + DROP_OVERHEAD) + 16 <= MAX_SETTING);
 const _: () = assert!(MAX_BODY + CHAT_OVERHEAD <= MAX_MESSAGE);
 const _: () = assert!(MAX_REACTION + REACTION_OVERHEAD <= MAX_MESSAGE);
+const _: () = assert!(MAX_BODY + EDIT_OVERHEAD <= MAX_MESSAGE);
 const _: () = assert!(MAX_DELETE_IDS * 16 + DELETE_OVERHEAD <= MAX_MESSAGE);
 const _: () = assert!(MAX_FILE_NAME + FILE_OFFER_OVERHEAD <= MAX_MESSAGE);
 const _: () = assert!(MAX_CHUNK as usize + CHUNK_OVERHEAD <= MAX_MESSAGE);

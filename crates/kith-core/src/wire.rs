@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-pub use crate::chat::{Chat, DisappearSetting, DisappearTimer, Emoji, Reaction};
+pub use crate::chat::{Chat, DisappearSetting, DisappearTimer, Edit, Emoji, Reaction};
 use crate::clock::Timestamp;
 pub use crate::file::{FileChunk, FileName, FileOffer, FileStatus};
 use crate::intro::IntroductionMessage;
@@ -132,6 +132,9 @@ pub enum PeerMessage {
         /// What became of it.
         status: FileStatus,
     },
+    /// A new text for one of the sender's messages (§ 12). Acknowledged by
+    /// `Ack(id)`.
+    Edit(Edit),
 }
 
 /// The sender's contacts-only address, and the key the receiver must
@@ -226,6 +229,7 @@ impl std::fmt::Debug for PeerMessage {
             ),
             PeerMessage::FileResume { file, from } => write!(f, "FileResume({file:?}, {from})"),
             PeerMessage::FileDone { file, status } => write!(f, "FileDone({file:?}, {status:?})"),
+            PeerMessage::Edit(e) => write!(f, "Edit({:?}, {} bytes)", e.id, e.body.len()),
         }
     }
 }
@@ -281,6 +285,16 @@ impl PeerMessage {
                 Ok(())
             }
             PeerMessage::FileDone { .. } => Ok(()),
+            PeerMessage::Edit(e) => {
+                check("message body", e.body.len(), MAX_BODY)?;
+                if e.body.is_empty() {
+                    return Err(Error::Decode {
+                        object: "edit",
+                        reason: "empty",
+                    });
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -418,6 +432,12 @@ mod tests {
                 file,
                 status: FileStatus::Received,
             },
+            "edit" => PeerMessage::Edit(Edit {
+                id: MessageId([0x0d; 16]),
+                target: MessageId([9; 16]),
+                edited_at: Timestamp(1_700_000_000_000),
+                body: "hi!".into(),
+            }),
             _ => return None,
         })
     }
@@ -730,6 +750,12 @@ mod tests {
             &[0xff, 0xff, 0x01, 1, 2],
         ));
         malformed(&patched("file_chunk", 18, 19, &[0x80, 0x80, 0x80, 0x01]));
+        // An edit to nothing, or longer than any message.
+        let body_at = 2 + 16 + 16 + 6; // after version, tag, id, target, edited_at
+        malformed(&patched("edit", body_at, body_at + 4, &[0]));
+        let mut long = vec![0x81, 0x80, 0x02]; // 32 769 bytes
+        long.extend(std::iter::repeat_n(b'a', 32_769));
+        assert!(decode(&patched("edit", body_at, body_at + 4, &long)).is_err());
         assert!(matches!(
             encode(&PeerMessage::FileChunk(FileChunk {
                 file: MessageId([0; 16]),
@@ -789,8 +815,15 @@ mod tests {
                 data: vec![0xff; len as usize],
             })
         };
+        let edit = PeerMessage::Edit(Edit {
+            id: MessageId([0xff; 16]),
+            target: MessageId([0xff; 16]),
+            edited_at: Timestamp(u64::MAX),
+            body: "é".repeat(MAX_BODY / 2),
+        });
         for (m, most) in [
             (chat, MAX_BODY + CHAT_OVERHEAD),
+            (edit, MAX_BODY + crate::limits::EDIT_OVERHEAD),
             (reaction, MAX_REACTION + REACTION_OVERHEAD),
             (delete, MAX_DELETE_IDS * 16 + DELETE_OVERHEAD),
             (
