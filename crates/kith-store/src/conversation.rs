@@ -79,11 +79,12 @@ pub(crate) fn write_expiry(keys: &Keys, tx: &Connection, row: i64, at: Timestamp
     Ok(())
 }
 
-/// Delete what hangs off a message row: its reactions, file and chunks,
-/// deadline.
+/// Delete what hangs off a message row: its reactions, edit, file and
+/// chunks, deadline.
 fn delete_dependents(tx: &Connection, row: i64) -> Result<()> {
     for sql in [
         "DELETE FROM reactions WHERE message_id = ?1",
+        "DELETE FROM edits WHERE id = ?1",
         "DELETE FROM expiries WHERE id = ?1",
         "DELETE FROM file_chunks WHERE file_id = ?1",
         "DELETE FROM files WHERE id = ?1",
@@ -173,6 +174,7 @@ fn purge_conversation_except(tx: &Connection, contact: ContactId, keep: &[i64]) 
     let of = of.as_str();
     for sql in [
         format!("DELETE FROM reactions WHERE message_id IN {of}"),
+        format!("DELETE FROM edits WHERE id IN {of}"),
         format!("DELETE FROM expiries WHERE id IN {of}"),
         format!("DELETE FROM file_chunks WHERE file_id IN {of}"),
         format!("DELETE FROM files WHERE id IN {of}"),
@@ -823,13 +825,15 @@ impl Store {
     /// acknowledged, as the messages to send at the start of a session, in
     /// order: texts (as `Text` when they have neither reply nor timer, so a
     /// peer of an older build reads them, else `Chat`), timer changes, file
-    /// offers, then our reactions not yet delivered, then `Delete`s (64 ids
-    /// each) of our messages deleted for both and not yet confirmed.
+    /// offers, then our edits not yet delivered, then our reactions not yet
+    /// delivered, then `Delete`s (64 ids each) of our messages deleted for
+    /// both and not yet confirmed.
     ///
     /// Costs one pass over the conversation's messages, like
     /// [`Store::undelivered`]. After sending a text, timer line or offer,
     /// mark it `Sent` with [`Store::set_message_state`]; its `Ack` makes it
-    /// `Delivered`; a reaction's `Ack`, [`Store::set_reaction_delivered`].
+    /// `Delivered`; a reaction's `Ack`, [`Store::set_reaction_delivered`];
+    /// an edit's, [`Store::set_edit_delivered`].
     pub fn outbox(&self, contact: ContactId) -> Result<Vec<PeerMessage>> {
         let mut out = vec![];
         let mut deletes = vec![];
@@ -882,6 +886,11 @@ impl Store {
                 MessageKind::Deleted(_) => {}
             }
         }
+        out.extend(
+            self.pending_edits(contact)?
+                .into_iter()
+                .map(PeerMessage::Edit),
+        );
         for (_, _, r) in reaction_rows(self, contact)? {
             if r.by == Direction::Out && !r.delivered {
                 let emoji = if r.emoji.is_empty() {

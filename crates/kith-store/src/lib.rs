@@ -2,6 +2,7 @@
 
 mod conversation;
 mod crypto;
+mod edit;
 mod error;
 mod files;
 mod handle;
@@ -20,8 +21,8 @@ pub use intro::{
 pub use kith_core::{MessageId, Timestamp};
 pub use model::{
     ChunkRefusal, ChunkStored, Contact, ContactId, ContactOrigin, ContactState, ContactSummary,
-    ConversationSettings, Deletion, Direction, FileInfo, FileState, HistoryPolicy, Inserted,
-    Message, MessageKind, MessageState, NewContact, NewProfile, Profile, Quote, Reach,
+    ConversationSettings, Deletion, Direction, Edited, FileInfo, FileState, HistoryPolicy,
+    Inserted, Message, MessageKind, MessageState, NewContact, NewProfile, Profile, Quote, Reach,
     ReactionView,
 };
 pub use store::Store;

@@ -270,6 +270,18 @@ pub struct Message {
     pub expires_at: Option<Timestamp>,
     /// The reactions to it: at most one per side.
     pub reactions: Vec<ReactionView>,
+    /// Whether its text was edited (`body` is the edit's), and when.
+    pub edited: Option<Edited>,
+}
+
+/// The edit in force of an edited message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Edited {
+    /// When its author edited it (their clock, for incoming messages).
+    pub at: Timestamp,
+    /// Ours: whether the contact acknowledged the edit (until then it is
+    /// sent at every session). Theirs: always true.
+    pub delivered: bool,
 }
 
 impl std::fmt::Debug for Message {
@@ -617,6 +629,7 @@ impl MessageMeta {
             disappear: self.disappear,
             expires_at: self.expires_at,
             reactions: vec![],
+            edited: None,
         }
     }
 
@@ -686,6 +699,24 @@ pub(crate) struct ReactionRecord {
     /// Empty: taken back (kept, ours, until delivered).
     pub(crate) emoji: String,
     pub(crate) delivered: bool,
+}
+
+/// `edits.sealed` (schema 5): the edit in force of a message.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct EditRecord {
+    pub(crate) id: MessageId,
+    pub(crate) edited_at: Timestamp,
+    pub(crate) by: Direction,
+    pub(crate) delivered: bool,
+}
+
+impl EditRecord {
+    pub(crate) fn view(&self) -> Edited {
+        Edited {
+            at: self.edited_at,
+            delivered: self.delivered,
+        }
+    }
 }
 
 /// `files.sealed` (schema 4).
@@ -760,6 +791,7 @@ mod tests {
                 by: Direction::In,
                 emoji: "secret".into(),
             }],
+            edited: None,
         };
         let all = format!("{p:?} {c:?} {m:?}");
         for bad in [

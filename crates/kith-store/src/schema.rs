@@ -14,7 +14,8 @@ use crate::error::{Error, Result, db};
 /// | 2 | `contacts.unread`: each contact's unread count, sealed |
 /// | 3 | `contacts.sealed` holds the provenance: origin (with the introducer's key) and `verified` |
 /// | 4 | conversations: `messages.meta` gains kind (text, timer line, file, tombstone), `reply_to`, timer and deadline; tables `conversations`, `reactions`, `expiries`, `files`, `file_chunks` |
-pub(crate) const SCHEMA_VERSION: i64 = 4;
+/// | 5 | table `edits`: the edit in force of an edited message |
+pub(crate) const SCHEMA_VERSION: i64 = 5;
 
 /// The oldest schema [`crate::Store::open`] still opens; it migrates such a
 /// store to [`SCHEMA_VERSION`] once unlocked.
@@ -113,6 +114,21 @@ CREATE TABLE file_chunks (
     idx INTEGER NOT NULL,
     data BLOB NOT NULL,
     UNIQUE (file_id, idx)
+);
+";
+
+/// Schema 5's table, made at create and by the migration from 4.
+///
+/// - `edits`: one row per edited message (its id is the message's row id):
+///   the edit in force, sealed (its id, time, author's side, whether the
+///   contact acknowledged ours); the edited text is the message's body.
+///   `id_hash` (keyed, of contact, side and edit id) finds ours when it is
+///   acknowledged.
+pub(crate) const CREATE_V5: &str = "
+CREATE TABLE edits (
+    id INTEGER PRIMARY KEY REFERENCES messages(id),
+    id_hash BLOB NOT NULL UNIQUE,
+    sealed BLOB NOT NULL
 );
 ";
 

@@ -497,6 +497,8 @@ impl Store {
             .map_err(db("creating the schema"))?;
         tx.execute_batch(schema::CREATE_V4)
             .map_err(db("creating the schema"))?;
+        tx.execute_batch(schema::CREATE_V5)
+            .map_err(db("creating the schema"))?;
         schema::set_meta(&tx, key::SCHEMA_VERSION, SCHEMA_VERSION)?;
         wrap.write(&tx)?;
         let record = ProfileRecord {
@@ -582,25 +584,30 @@ impl Store {
         // layout): the new tables, and every message's metadata re-sealed
         // as text without reply or timer. Schemas 1 to 3 share the old
         // layout.
-        tx.execute_batch(schema::CREATE_V4)
-            .map_err(db("migrating the store"))?;
-        let rows: Vec<(i64, i64, Vec<u8>)> = tx
-            .prepare("SELECT id, contact_id, meta FROM messages")
-            .and_then(|mut st| {
-                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect()
-            })
-            .map_err(db("migrating the store"))?;
-        for (id, contact, sealed) in rows {
-            let slot = meta_slot(id, ContactId(contact));
-            let old: MessageMetaV3 = keys.open(slot, &sealed, "message")?;
-            let sealed = keys.seal(slot, &old.migrate())?;
-            tx.execute(
-                "UPDATE messages SET meta = ?1 WHERE id = ?2",
-                params![sealed, id],
-            )
-            .map_err(db("migrating the store"))?;
+        if from < 4 {
+            tx.execute_batch(schema::CREATE_V4)
+                .map_err(db("migrating the store"))?;
+            let rows: Vec<(i64, i64, Vec<u8>)> = tx
+                .prepare("SELECT id, contact_id, meta FROM messages")
+                .and_then(|mut st| {
+                    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                        .collect()
+                })
+                .map_err(db("migrating the store"))?;
+            for (id, contact, sealed) in rows {
+                let slot = meta_slot(id, ContactId(contact));
+                let old: MessageMetaV3 = keys.open(slot, &sealed, "message")?;
+                let sealed = keys.seal(slot, &old.migrate())?;
+                tx.execute(
+                    "UPDATE messages SET meta = ?1 WHERE id = ?2",
+                    params![sealed, id],
+                )
+                .map_err(db("migrating the store"))?;
+            }
         }
+        // 4 → 5: the table of edits (no message was edited before).
+        tx.execute_batch(schema::CREATE_V5)
+            .map_err(db("migrating the store"))?;
         if from < 2 {
             // 1 → 2: every contact's unread count, counted once here by
             // opening each message's metadata, then kept up to date.
@@ -1071,8 +1078,7 @@ impl Store {
                     // A tombstone has nothing to preview: the one before.
                     self.last_message(contact.id)?
                 } else {
-                    let reactions = crate::conversation::reactions_of_message(self, mid)?;
-                    Some(Message { reactions, ..m })
+                    Some(self.with_extras(mid, m)?)
                 }
             }
             None => None,
@@ -1321,6 +1327,15 @@ impl Store {
         Ok(Some(meta.into_message(contact, body)))
     }
 
+    /// `m` (in row `row`) with its reactions and edit.
+    fn with_extras(&self, row: i64, m: Message) -> Result<Message> {
+        Ok(Message {
+            reactions: crate::conversation::reactions_of_message(self, row)?,
+            edited: crate::edit::edit_of(&self.keys, &self.conn, row)?.map(|e| e.view()),
+            ..m
+        })
+    }
+
     /// A conversation's messages, still sealed, in order.
     pub(crate) fn message_rows(&self, contact: ContactId) -> Result<Vec<SealedRow>> {
         self.contact_exists(contact)?;
@@ -1342,6 +1357,7 @@ impl Store {
         keep: impl Fn(&MessageMeta) -> bool,
     ) -> Result<Vec<Message>> {
         let mut reactions = crate::conversation::reactions_of(self, contact)?;
+        let mut edits = crate::edit::edits_of(self, contact)?;
         let mut out = vec![];
         for (id, meta, body) in self.message_rows(contact)? {
             let meta: MessageMeta = self.keys.open(meta_slot(id, contact), &meta, "message")?;
@@ -1351,6 +1367,7 @@ impl Store {
                     .open(body_slot(id, contact), &body, "message body")?;
                 let mut m = meta.into_message(contact, body);
                 m.reactions = reactions.remove(&id).unwrap_or_default();
+                m.edited = edits.remove(&id).map(|e| e.view());
                 out.push(m);
             }
         }
@@ -1366,8 +1383,19 @@ impl Store {
 
     /// One message of a conversation, with its reactions; `None` if there is
     /// no such message (or only its tombstone).
+    ///
+    /// Found by its keyed hash: one row, whatever the conversation's length.
     pub fn message(&self, contact: ContactId, id: MessageId) -> Result<Option<Message>> {
-        Ok(self.messages_where(contact, |m| m.msg_id == id)?.pop())
+        self.contact_exists(contact)?;
+        let Some((row, meta)) = find_message(&self.keys, &self.conn, contact, id)? else {
+            return Ok(None);
+        };
+        if meta.is_deleted() {
+            return Ok(None);
+        }
+        let body = open_body(&self.keys, &self.conn, row, contact)?;
+        self.with_extras(row, meta.into_message(contact, body))
+            .map(Some)
     }
 
     /// The newest message of a conversation, if any (for previews; cheaper
@@ -1395,8 +1423,7 @@ impl Store {
             let (id, meta, body) = row.map_err(db("reading messages"))?;
             let m = open_message(&self.keys, id, contact, &meta, &body)?;
             if !matches!(m.kind, MessageKind::Deleted(_)) {
-                let reactions = crate::conversation::reactions_of_message(self, id)?;
-                return Ok(Some(Message { reactions, ..m }));
+                return Ok(Some(self.with_extras(id, m)?));
             }
         }
         Ok(None)
@@ -2725,6 +2752,64 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), before);
     }
 
+    /// A store made by schema-4 code (before edits), with bob (by link,
+    /// accepted): ours "to bob" delivered, his "bob answers" (a reply to
+    /// it) with our 👍, ours "to bob queued" not sent. Password
+    /// `v4-password`, fast KDF.
+    const V4_STORE: &[u8] = include_bytes!("../tests/fixtures/v4.db");
+    const V4_PW: &[u8] = b"v4-password";
+
+    #[test]
+    fn opening_a_v4_store_migrates_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profile.db");
+        std::fs::write(&path, V4_STORE).unwrap();
+        assert_eq!(file_version(&path), 4);
+        assert_eq!(kind(Store::open(&path, b"nope")), ErrorKind::WrongPassword);
+        assert_eq!(std::fs::read(&path).unwrap(), V4_STORE);
+
+        let mut store = Store::open(&path, V4_PW).unwrap();
+        assert_eq!(file_version(&path), SCHEMA_VERSION);
+        assert_eq!(store.profile().unwrap().display_name, "Alice v4");
+        check_summaries(&store);
+        let bob = store.contact_summaries().unwrap()[0].contact.id;
+        let msgs = store.messages(bob).unwrap();
+        let got: Vec<_> = msgs
+            .iter()
+            .map(|m| (m.body.as_str(), m.state, m.reply_to, m.reactions.len()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("to bob", MessageState::Delivered, None, 0),
+                (
+                    "bob answers",
+                    MessageState::Received,
+                    Some(MessageId([1; 16])),
+                    1
+                ),
+                ("to bob queued", MessageState::Queued, None, 0),
+            ]
+        );
+        assert!(msgs.iter().all(|m| m.edited.is_none()));
+        // Edits work and persist.
+        store
+            .edit(
+                bob,
+                MessageId([9; 16]),
+                MessageId([1; 16]),
+                "to bob, edited",
+                Timestamp(100),
+            )
+            .unwrap();
+        store.close().unwrap();
+        let store = Store::open(&path, V4_PW).unwrap();
+        let m = store.message(bob, MessageId([1; 16])).unwrap().unwrap();
+        assert_eq!(m.body, "to bob, edited");
+        assert_eq!(m.edited.map(|e| e.at), Some(Timestamp(100)));
+        check_summaries(&store);
+    }
+
     // ---- Tampering ----
 
     fn two_contacts_with_messages() -> (tempfile::TempDir, PathBuf, ContactId, ContactId) {
@@ -3005,17 +3090,17 @@ mod tests {
         let (_d, path, _, _) = two_contacts_with_messages();
         tamper(&path, |c| {
             c.execute(
-                "UPDATE meta SET value = 5 WHERE key = ?1",
-                [key::SCHEMA_VERSION],
+                "UPDATE meta SET value = ?1 WHERE key = ?2",
+                params![SCHEMA_VERSION + 1, key::SCHEMA_VERSION],
             )
             .unwrap();
         });
         assert!(matches!(
             Store::open(&path, PW),
             Err(Error::UnsupportedVersion {
-                found: 5,
-                supported: 4
-            })
+                found,
+                supported: SCHEMA_VERSION
+            }) if found == SCHEMA_VERSION + 1
         ));
         let (_d, path, _, _) = two_contacts_with_messages();
         tamper(&path, |c| {
@@ -3029,9 +3114,9 @@ mod tests {
             Store::open(&path, PW),
             Err(Error::UnsupportedVersion { found: 0, .. })
         ));
-        // A current store relabelled as version 1 or 2 does not pass for an
-        // old one: the version is bound into the key wrap.
-        for old in [1, 2, 3] {
+        // A current store relabelled as an older version does not pass for
+        // an old one: the version is bound into the key wrap.
+        for old in 1..SCHEMA_VERSION {
             let (_d, path, _, _) = two_contacts_with_messages();
             tamper(&path, |c| {
                 c.execute(
