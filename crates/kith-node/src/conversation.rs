@@ -1,4 +1,4 @@
-//! Conversations in depth (issue 9): replies, reactions, deletion for both,
+//! Conversations in depth (issue 9): replies, reactions, edits, deletion for both,
 //! clearing history, disappearing timers and the history policy: the
 //! user's commands, what a session does with the contact's, and the task
 //! that removes messages whose timer ran out.
@@ -15,7 +15,7 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use kith_core::chat::{DisappearSetting, DisappearTimer, Emoji, Reaction};
+use kith_core::chat::{DisappearSetting, DisappearTimer, Edit, Emoji, Reaction};
 use kith_core::limits::MAX_DELETE_IDS;
 use kith_core::wire::PeerMessage;
 use kith_core::{MessageId, Timestamp};
@@ -110,6 +110,66 @@ impl Profile {
         self.emit(Event::ReactionChanged { contact, target });
         crate::net::outbox_changed(&self.inner, contact);
         Ok(())
+    }
+
+    /// Edit one of our text messages: its text becomes `text` here at once
+    /// (the old text is not kept), and the edit is sent to the contact like
+    /// a message ([`MessageView::edited`] says whether it has it yet).
+    /// Returns the message as it is now. [`Error::NotFound`] if there is no
+    /// such text; [`Error::BadInput`] for the contact's message, a file, or
+    /// a text that is empty or too long.
+    pub async fn edit_message(
+        &self,
+        contact: ContactId,
+        target: MessageId,
+        text: &str,
+    ) -> Result<MessageView> {
+        self.check_unlocked()?;
+        if text.trim().is_empty() {
+            return Err(Error::BadInput("the message is empty".into()));
+        }
+        if text.len() > kith_core::limits::MAX_BODY {
+            return Err(Error::BadInput(format!(
+                "the message is too long ({} bytes, at most {})",
+                text.len(),
+                kith_core::limits::MAX_BODY
+            )));
+        }
+        let id = MessageId::random(&mut rand::rngs::OsRng);
+        let body = text.to_owned();
+        let m = self
+            .inner
+            .store
+            .call(move |s| {
+                match s.edit(contact, id, target, &body, Timestamp::now()) {
+                    Ok(_) => {}
+                    Err(kith_store::Error::BadInput { what }) => return Ok(Err(what)),
+                    Err(e) => return Err(e),
+                }
+                let m = s
+                    .message(contact, target)?
+                    .ok_or(kith_store::Error::NotFound { what: "message" })?;
+                MessageView::read(s, m).map(Ok)
+            })
+            .await
+            .map_err(|e| match e {
+                kith_store::Error::NotFound { what: "message" } => {
+                    Error::NotFound("text message of ours to edit".into())
+                }
+                e => e.into(),
+            })?
+            .map_err(|what| match what {
+                "message to edit (the contact wrote it)" => {
+                    Error::BadInput("only its author edits a message".into())
+                }
+                what => Error::BadInput(what.into()),
+            })?;
+        self.emit(Event::MessageEdited {
+            contact,
+            id: target,
+        });
+        crate::net::outbox_changed(&self.inner, contact);
+        Ok(m)
     }
 
     /// Delete one of our messages for both sides: gone here at once, and
@@ -335,6 +395,25 @@ pub(crate) async fn receive_reaction(
         });
     }
     Ok(PeerMessage::Ack(vec![rid]))
+}
+
+/// A contact's edit of one of its messages: apply it if it is in force,
+/// acknowledge it either way (also when its target is not one of theirs we
+/// hold).
+pub(crate) async fn receive_edit(
+    p: &Arc<ProfileInner>,
+    id: ContactId,
+    e: Edit,
+) -> Result<PeerMessage> {
+    let (eid, target) = (e.id, e.target);
+    let applied = p.store.call(move |s| s.receive_edit(id, &e)).await?;
+    if applied.is_some() {
+        p.emit(Event::MessageEdited {
+            contact: id,
+            id: target,
+        });
+    }
+    Ok(PeerMessage::Ack(vec![eid]))
 }
 
 /// The contact deleted its messages `targets` for both: remove ours of

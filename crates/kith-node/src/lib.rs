@@ -37,9 +37,9 @@ pub use kith_store::MadeStage;
 pub use kith_transport::quiet_arti_shutdown_panic;
 pub use model::{
     BridgeLine, ContactId, ContactOrigin, ContactState, ContactView, ConversationSettings,
-    Deletion, Direction, DisappearTimer, Event, FileState, HistoryPolicy, Introducer, MessageKind,
-    MessageState, MessageView, Network, NetworkKind, NetworkStatus, Password, QuoteView,
-    ReactionView, Removal, Reply, Settings,
+    Deletion, Direction, DisappearTimer, Edited, Event, FileState, HistoryPolicy, Introducer,
+    MessageKind, MessageState, MessageView, Network, NetworkKind, NetworkStatus, Password,
+    QuoteView, ReactionView, Removal, Reply, Settings,
 };
 pub use profile::{MAX_ALIAS, Profile};
 pub use reach::Requests;

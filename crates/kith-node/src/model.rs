@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 pub use kith_core::chat::DisappearTimer;
 use kith_core::{MessageId, OnionAddress, Timestamp};
 pub use kith_store::{
-    ContactId, ContactOrigin, ContactState, ConversationSettings, Deletion, Direction, FileState,
-    HistoryPolicy, MessageKind, MessageState, ReactionView,
+    ContactId, ContactOrigin, ContactState, ConversationSettings, Deletion, Direction, Edited,
+    FileState, HistoryPolicy, MessageKind, MessageState, ReactionView,
 };
 pub use kith_transport::BridgeLine;
 use serde::{Deserialize, Serialize};
@@ -268,6 +268,9 @@ pub struct MessageView {
     pub reply_to: Option<Reply>,
     /// Its reactions, at most one per side.
     pub reactions: Vec<ReactionView>,
+    /// When its author last edited it (`body` is the edited text), and for
+    /// ours whether the contact has the edit yet.
+    pub edited: Option<Edited>,
     /// The disappearing timer it was written under.
     pub disappear: DisappearTimer,
     /// When it disappears from both sides, if it does.
@@ -356,6 +359,7 @@ impl MessageView {
             kind: m.kind,
             reply_to,
             reactions: m.reactions,
+            edited: m.edited,
             disappear: m.disappear,
             file: match m.kind {
                 MessageKind::File => store
@@ -444,6 +448,14 @@ pub enum Event {
         contact: ContactId,
         /// The message reacted to.
         target: MessageId,
+    },
+    /// A message's text was edited (theirs arrived, or ours was written or
+    /// acknowledged). Read the conversation again.
+    MessageEdited {
+        /// Which conversation.
+        contact: ContactId,
+        /// The message edited.
+        id: MessageId,
     },
     /// A conversation's settings (disappearing timer, history policy)
     /// changed, or its history was cleared.

@@ -929,12 +929,14 @@ enum Outgoing {
     Message,
     /// A reaction (its own id).
     Reaction,
+    /// An edit (its own id).
+    Edit,
     /// A delete for both, of the message with that id.
     Delete,
 }
 
 /// Send what waits in the contact's outbox and was not sent in this
-/// session yet: texts, replies, timer lines, reactions, deletes for both
+/// session yet: texts, replies, timer lines, edits, reactions, deletes for both
 /// (see `Store::outbox`); then mark the messages among them `Sent`.
 async fn flush(
     p: &Arc<ProfileInner>,
@@ -950,6 +952,7 @@ async fn flush(
             PeerMessage::Chat(c) => (Outgoing::Message, vec![c.id]),
             PeerMessage::Disappear(d) => (Outgoing::Message, vec![d.id]),
             PeerMessage::Reaction(r) => (Outgoing::Reaction, vec![r.id]),
+            PeerMessage::Edit(e) => (Outgoing::Edit, vec![e.id]),
             PeerMessage::Delete { targets } => (Outgoing::Delete, targets.clone()),
             // The offer; its chunks follow the contact's FileResume.
             PeerMessage::FileOffer(o) => (Outgoing::Message, vec![o.id]),
@@ -1027,6 +1030,7 @@ pub(crate) async fn on_message(
         PeerMessage::Introduction(m) => crate::intro::on_message(p, id, m).await,
         PeerMessage::Chat(c) => conversation::receive_chat(p, id, c).await.map(Some),
         PeerMessage::Reaction(r) => conversation::receive_reaction(p, id, r).await.map(Some),
+        PeerMessage::Edit(e) => conversation::receive_edit(p, id, e).await.map(Some),
         PeerMessage::Delete { targets } => {
             conversation::receive_delete(p, id, targets).await.map(Some)
         }
@@ -1055,26 +1059,36 @@ async fn receive_ack(p: &Arc<ProfileInner>, id: ContactId, ids: Vec<MessageId>) 
     let changed = p
         .store
         .call(move |s| {
-            let mut changed = vec![];
+            let (mut changed, mut edited) = (vec![], vec![]);
             for mid in ids {
                 // Idempotent: a repeated ack finds it delivered already.
-                // Not a message of ours: maybe one of our reactions.
+                // Not a message of ours: maybe one of our reactions or
+                // edits.
                 if s.set_message_state(id, mid, MessageState::Delivered, now)?
                     .is_some()
                 {
                     changed.push(mid);
-                } else {
-                    s.set_reaction_delivered(id, mid)?;
+                } else if !s.set_reaction_delivered(id, mid)?
+                    && let Some(target) = s.set_edit_delivered(id, mid)?
+                {
+                    edited.push(target);
                 }
             }
-            Ok(changed)
+            Ok((changed, edited))
         })
         .await?;
+    let (changed, edited) = changed;
     for mid in changed {
         p.emit(Event::MessageState {
             contact: id,
             id: mid,
             state: MessageState::Delivered,
+        });
+    }
+    for target in edited {
+        p.emit(Event::MessageEdited {
+            contact: id,
+            id: target,
         });
     }
     Ok(())

@@ -680,3 +680,99 @@ async fn disappearing_timer_and_history_policy() {
     );
     k.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_reach_the_contact_also_after_being_offline() {
+    use crate::{Direction, QuoteView};
+    let dir = tempfile::tempdir().expect("tmp");
+    let k = kith(dir.path());
+    let (a, b) = pair(&k).await;
+    let (bob, alice) = friends(&a, &b).await;
+    let mut b_events = b.subscribe();
+
+    let first = a.send(bob, "helo").await.expect("send");
+    until("first delivered", || delivered(&a, bob, first.id)).await;
+    let reply = b
+        .send_reply(alice, "what?", Some(first.id))
+        .await
+        .expect("reply");
+    until("reply delivered", || delivered(&b, alice, reply.id)).await;
+
+    let edited = a.edit_message(bob, first.id, "hello").await.expect("edit");
+    assert_eq!(edited.body, "hello");
+    assert_eq!(edited.state, MessageState::Delivered, "the message's own");
+    assert!(edited.edited.is_some());
+    let told = loop {
+        match tokio::time::timeout(Duration::from_secs(10), b_events.recv()).await {
+            Ok(Ok(Event::MessageEdited { contact, id })) => break (contact, id),
+            Ok(Ok(_)) => {}
+            other => panic!("bob not told: {other:?}"),
+        }
+    };
+    assert_eq!(told, (alice, first.id));
+    let on_b = b.messages(alice).await.expect("m");
+    assert_eq!(on_b[0].body, "hello");
+    assert_eq!(on_b[0].edited.map(|e| e.at), edited.edited.map(|e| e.at));
+    assert_eq!(
+        on_b[1].reply_to.as_ref().expect("reply").quote,
+        QuoteView::Message {
+            direction: Direction::In,
+            body: "hello".into()
+        },
+        "the quote shows the text in force"
+    );
+    until("alice's edit acknowledged", || async {
+        a.messages(bob).await.expect("m")[0]
+            .edited
+            .is_some_and(|e| e.delivered)
+    })
+    .await;
+
+    // Only its author edits a message, and only a text.
+    assert!(matches!(
+        a.edit_message(bob, reply.id, "mine now").await,
+        Err(crate::Error::BadInput(_))
+    ));
+    assert!(matches!(
+        a.edit_message(bob, crate::MessageId([7; 16]), "x").await,
+        Err(crate::Error::NotFound(_))
+    ));
+    assert!(matches!(
+        a.edit_message(bob, first.id, "  ").await,
+        Err(crate::Error::BadInput(_))
+    ));
+
+    // Bob offline: two edits in a row; the one in force reaches him when he
+    // is back, and the messages stay where they were.
+    let port = b.link().tcp.expect("hint").port();
+    b.go_offline().await;
+    until("alice sees bob offline", || async {
+        !a.contact(bob).await.expect("c").online
+    })
+    .await;
+    a.edit_message(bob, first.id, "hello, bob")
+        .await
+        .expect("edit");
+    a.edit_message(bob, first.id, "hello, Bob!")
+        .await
+        .expect("edit");
+    b.go_online(Network::Tcp {
+        listen: format!("127.0.0.1:{port}").parse().expect("addr"),
+    })
+    .await
+    .expect("online");
+    until("bob has the last edit", || async {
+        b.messages(alice).await.expect("m")[0].body == "hello, Bob!"
+    })
+    .await;
+    until("acknowledged", || async {
+        a.messages(bob).await.expect("m")[0]
+            .edited
+            .is_some_and(|e| e.delivered)
+    })
+    .await;
+    let on_b = b.messages(alice).await.expect("m");
+    assert_eq!(on_b.len(), 2);
+    assert_eq!(on_b[1].id, reply.id);
+    k.shutdown().await;
+}
