@@ -1,4 +1,4 @@
-//! Story: two people answer, react to, delete and clear messages, and set a
+//! Story: two people answer, react to, edit, delete and clear messages, and set a
 //! disappearing timer, through the `kith` command over TCP on 127.0.0.1
 //! (issue 9 §§ 1–3).
 //!
@@ -137,11 +137,45 @@ fn reply_react_delete_for_everyone_and_clear() {
     wait_for(&k, "bob", "alice", "one more received", |m| {
         m["body"] == "one more"
     });
+    // Alice edits "one more": bob's copy changes, both show it edited, and
+    // her edit is acknowledged. Bob cannot edit it: it is hers.
+    let more = find(&k, "alice", "bob", "one more").expect("one more");
+    let mid = more["id"].as_str().expect("id").to_owned();
+    assert!(more["edited"].is_null());
+    assert!(
+        !k.run("bob", &["edit", "alice", &mid, "mine now"])
+            .status
+            .success(),
+        "only its author edits a message"
+    );
+    let edited: Value = serde_json::from_str(
+        k.ok("alice", &["edit", "bob", &mid, "one more thing"])
+            .trim(),
+    )
+    .expect("json");
+    assert_eq!(edited["body"], "one more thing");
+    assert!(edited["edited"]["at"].as_u64().is_some());
+    wait_for(&k, "bob", "alice", "the edit at bob", |m| {
+        m["id"] == mid.as_str() && m["body"] == "one more thing" && m["edited"]["delivered"] == true
+    });
+    wait_for(&k, "alice", "bob", "the edit acknowledged", |m| {
+        m["id"] == mid.as_str() && m["edited"]["delivered"] == true
+    });
+    assert!(
+        find(&k, "bob", "alice", "one more").is_none(),
+        "old text kept"
+    );
+    let shown = k.ok("bob", &["messages", "alice"]);
+    assert!(
+        shown.contains("one more thing [received]  (edited "),
+        "{shown}"
+    );
+
     let out = k.ok("bob", &["history", "clear", "alice"]);
     // Two messages, and what is left of the deleted question (its id).
     assert!(out.contains("deleted 3 messages"), "{out}");
     assert!(k.messages("bob", "alice").is_empty());
-    assert!(find(&k, "alice", "bob", "one more").is_some());
+    assert!(find(&k, "alice", "bob", "one more thing").is_some());
 }
 
 #[test]

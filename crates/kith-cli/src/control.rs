@@ -80,6 +80,12 @@ pub(crate) enum Request {
         #[serde(default)]
         reply_to: Option<String>,
     },
+    /// Replace the text of one of our messages.
+    Edit {
+        alias: String,
+        id: String,
+        text: String,
+    },
     /// React to a message (`emoji`), or take our reaction back (`None`).
     React {
         alias: String,
@@ -237,6 +243,10 @@ pub(crate) fn message_json(m: &MessageView) -> Value {
             "by": if r.by == Direction::In { "them" } else { "me" },
             "emoji": r.emoji,
         })).collect::<Vec<_>>(),
+        "edited": m.edited.map(|e| json!({
+            "at": e.at.as_millis(),
+            "delivered": e.delivered,
+        })),
         "disappear": m.disappear.label(),
         "expires_at": m.expires_at.map(|t| t.as_millis()),
         "file": m.file.as_deref().map(crate::files::file_json),
@@ -387,6 +397,13 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
             let reply_to = reply_to.as_deref().map(message_id).transpose()?;
             let m = p
                 .send_reply(contact_id(p, &alias).await?, &text, reply_to)
+                .await?;
+            message_json(&m)
+        }
+        Request::Edit { alias, id, text } => {
+            let id = message_id(&id)?;
+            let m = p
+                .edit_message(contact_id(p, &alias).await?, id, &text)
                 .await?;
             message_json(&m)
         }

@@ -105,6 +105,16 @@ enum Command {
         #[arg(long, value_name = "ID")]
         reply_to: Option<String>,
     },
+    /// Replace the text of one of your messages (the contact's copy too;
+    /// the old text is not kept). Prints the message as JSON.
+    Edit {
+        /// The contact's alias.
+        alias: String,
+        /// The message's id (as `messages --json` shows it).
+        id: String,
+        /// The new text.
+        text: String,
+    },
     /// React to a message with an emoji (replacing your reaction to it), or
     /// take your reaction back with --remove.
     React {
@@ -642,6 +652,10 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
                 .await?;
             println!("{}", m["state"].as_str().unwrap_or_default());
         }
+        Command::Edit { alias, id, text } => {
+            let m = ctx.request(Request::Edit { alias, id, text }).await?;
+            println!("{m}");
+        }
         Command::React {
             alias,
             id,
@@ -859,6 +873,14 @@ fn message_line(m: &Value, tz: &jiff::tz::TimeZone) -> String {
         term::body(m["body"].as_str().unwrap_or_default(), "    ")
     };
     let mut line = format!("{who} {when}  {body} [{}]", text(&m["state"]));
+    if let Some(e) = m["edited"].as_object() {
+        let at = timefmt::format_millis(e["at"].as_u64().unwrap_or_default(), tz);
+        line.push_str(&format!("  (edited {at}"));
+        if e["delivered"] == false {
+            line.push_str(", not yet delivered");
+        }
+        line.push(')');
+    }
     if let Some(r) = m["reply_to"].as_object() {
         let quote = match r.get("quote").and_then(Value::as_str) {
             Some("deleted") => "deleted message".to_owned(),
@@ -1388,6 +1410,30 @@ mod tests {
         let timer = json!({"direction": "out", "body": "", "state": "sent", "time": 0,
             "kind": "timer", "timer": "5m"});
         assert!(message_line(&timer, &tz).contains("(disappearing messages: 5m)"));
+        let edited = json!({"direction": "out", "body": "hello", "state": "delivered",
+            "time": 0, "kind": "text", "edited": {"at": 60_000, "delivered": false}});
+        let line = message_line(&edited, &tz);
+        assert!(line.contains("hello [delivered]  (edited "), "{line}");
+        assert!(line.contains(", not yet delivered)"), "{line}");
+        let edited = json!({"direction": "in", "body": "hi", "state": "received",
+            "time": 0, "kind": "text", "edited": {"at": 60_000, "delivered": true}});
+        let line = message_line(&edited, &tz);
+        assert!(
+            line.contains("(edited ") && !line.contains("not yet"),
+            "{line}"
+        );
+        assert!(!message_line(&timer, &tz).contains("edited"));
+    }
+
+    #[test]
+    fn edit_parses() {
+        let cli = Cli::try_parse_from(["kith", "edit", "bob", "ab", "new text"]).expect("edit");
+        assert!(matches!(
+            cli.command,
+            Command::Edit { ref alias, ref id, ref text }
+                if alias == "bob" && id == "ab" && text == "new text"
+        ));
+        assert!(Cli::try_parse_from(["kith", "edit", "bob", "ab"]).is_err());
     }
 
     #[test]
