@@ -5,6 +5,7 @@ mod crypto;
 mod edit;
 mod error;
 mod files;
+mod groups;
 mod handle;
 mod intro;
 mod model;
@@ -13,6 +14,11 @@ mod store;
 
 pub use crypto::KdfParams;
 pub use error::{Error, Result};
+pub use groups::{
+    Group, GroupCaps, GroupDeletion, GroupInserted, GroupInvitation, GroupMember,
+    GroupMessageContent, GroupMessageState, GroupRefusal, GroupState, GroupSummary,
+    InvitationStored, MAX_INVITATIONS_PER_CONTACT, MemberState, MemberStored, StoredGroupMessage,
+};
 pub use handle::{COMMAND_QUEUE, StoreHandle};
 pub use intro::{
     INTRODUCTIONS_KEY, IntroducedSide, Introduction, MAX_STORED_INTRODUCTIONS, MadeIntroduction,

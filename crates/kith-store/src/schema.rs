@@ -15,7 +15,8 @@ use crate::error::{Error, Result, db};
 /// | 3 | `contacts.sealed` holds the provenance: origin (with the introducer's key) and `verified` |
 /// | 4 | conversations: `messages.meta` gains kind (text, timer line, file, tombstone), `reply_to`, timer and deadline; tables `conversations`, `reactions`, `expiries`, `files`, `file_chunks` |
 /// | 5 | table `edits`: the edit in force of an edited message |
-pub(crate) const SCHEMA_VERSION: i64 = 5;
+/// | 6 | private groups: tables `groups`, `group_invitations`, `group_members`, `group_authors`, `group_messages`, `group_expiries` |
+pub(crate) const SCHEMA_VERSION: i64 = 6;
 
 /// The oldest schema [`crate::Store::open`] still opens; it migrates such a
 /// store to [`SCHEMA_VERSION`] once unlocked.
@@ -132,6 +133,84 @@ CREATE TABLE edits (
 );
 ";
 
+/// Tables added by schema 6 (made by [`CREATE_V6`] in older stores).
+pub(crate) const TABLES_V6: &[&str] = &[
+    "groups",
+    "group_invitations",
+    "group_members",
+    "group_authors",
+    "group_messages",
+    "group_expiries",
+];
+
+/// Schema 6's tables (private groups, `crate::groups`), made at create and
+/// by the migration from 5. Group ids, message ids, members' and authors'
+/// keys and names are never in clear: `*_hash` columns are keyed hashes
+/// (domains `group-id`, `group-name`, `group-invitation`,
+/// `group-invitation-group`, `group-member`, `group-author`,
+/// `group-message`); the group's row id is in clear in the rows hanging off
+/// it, as a contact's is in its messages.
+///
+/// - `groups`: one row per group we hold; `sealed` the group (id, name,
+///   description, creator, our state, timer, history policy), `counts`
+///   its unread posts, message rows and bytes (kept up to date).
+/// - `group_invitations`: invitations waiting for our answer, by contact
+///   (the contact id in clear, to bound them per contact); `slot_hash` of
+///   (contact, group) keeps one per pair, `group_hash` finds them all when
+///   we join.
+/// - `group_members`: one row per member; `key_hash` of (group row, key).
+/// - `group_authors`: each author's messages and bytes in the group, for
+///   the caps; `key_hash` of (group row, key).
+/// - `group_messages`: `meta` (id, author, seq, time, parent, state, read,
+///   deadline, deletion), `encoded` (the signed message as received, empty
+///   for a tombstone); `dedup_hash` of (group row, message id).
+/// - `group_expiries`: a post's deadline (its id is the message's row id).
+pub(crate) const CREATE_V6: &str = "
+CREATE TABLE groups (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id_hash BLOB NOT NULL UNIQUE,
+    name_hash BLOB NOT NULL,
+    sealed BLOB NOT NULL,
+    counts BLOB NOT NULL
+);
+CREATE INDEX groups_by_name ON groups(name_hash);
+CREATE TABLE group_invitations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    contact_id INTEGER NOT NULL REFERENCES contacts(id),
+    slot_hash BLOB NOT NULL UNIQUE,
+    group_hash BLOB NOT NULL,
+    sealed BLOB NOT NULL
+);
+CREATE INDEX group_invitations_by_contact ON group_invitations(contact_id);
+CREATE INDEX group_invitations_by_group ON group_invitations(group_hash);
+CREATE TABLE group_members (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    group_id INTEGER NOT NULL REFERENCES groups(id),
+    key_hash BLOB NOT NULL UNIQUE,
+    sealed BLOB NOT NULL
+);
+CREATE INDEX group_members_by_group ON group_members(group_id, id);
+CREATE TABLE group_authors (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    group_id INTEGER NOT NULL REFERENCES groups(id),
+    key_hash BLOB NOT NULL UNIQUE,
+    sealed BLOB NOT NULL
+);
+CREATE INDEX group_authors_by_group ON group_authors(group_id);
+CREATE TABLE group_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    group_id INTEGER NOT NULL REFERENCES groups(id),
+    dedup_hash BLOB NOT NULL UNIQUE,
+    meta BLOB NOT NULL,
+    encoded BLOB NOT NULL
+);
+CREATE INDEX group_messages_by_group ON group_messages(group_id, id);
+CREATE TABLE group_expiries (
+    id INTEGER PRIMARY KEY REFERENCES group_messages(id),
+    sealed BLOB NOT NULL
+);
+";
+
 /// From schema 1 to 2, in the migration's transaction: the column, which the
 /// migration then fills with each contact's sealed count. (An empty blob
 /// left behind would fail to open: `StoreCorrupt`, never a wrong count.)
@@ -203,7 +282,9 @@ pub(crate) fn set_meta<T: rusqlite::ToSql>(conn: &Connection, k: &str, v: T) -> 
 /// The store's single connection is the only writer, and callers hold a
 /// write transaction.
 pub(crate) fn next_id(conn: &Connection, table: &'static str) -> Result<i64> {
-    debug_assert!(TABLES.contains(&table) || TABLES_V4.contains(&table));
+    debug_assert!(
+        TABLES.contains(&table) || TABLES_V4.contains(&table) || TABLES_V6.contains(&table)
+    );
     let sql = format!(
         "SELECT MAX(
             COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?1), 0),

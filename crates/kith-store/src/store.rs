@@ -499,6 +499,8 @@ impl Store {
             .map_err(db("creating the schema"))?;
         tx.execute_batch(schema::CREATE_V5)
             .map_err(db("creating the schema"))?;
+        tx.execute_batch(schema::CREATE_V6)
+            .map_err(db("creating the schema"))?;
         schema::set_meta(&tx, key::SCHEMA_VERSION, SCHEMA_VERSION)?;
         wrap.write(&tx)?;
         let record = ProfileRecord {
@@ -606,7 +608,12 @@ impl Store {
             }
         }
         // 4 → 5: the table of edits (no message was edited before).
-        tx.execute_batch(schema::CREATE_V5)
+        if from < 5 {
+            tx.execute_batch(schema::CREATE_V5)
+                .map_err(db("migrating the store"))?;
+        }
+        // 5 → 6: the tables of groups (there were none before).
+        tx.execute_batch(schema::CREATE_V6)
             .map_err(db("migrating the store"))?;
         if from < 2 {
             // 1 → 2: every contact's unread count, counted once here by
@@ -1091,11 +1098,16 @@ impl Store {
     }
 
     /// Delete a contact and all its messages (with their reactions, files
-    /// and deadlines) and its conversation settings. [`Error::NotFound`] if
-    /// unknown.
+    /// and deadlines), its conversation settings and the group invitations
+    /// it sent. [`Error::NotFound`] if unknown.
     pub fn delete_contact(&mut self, id: ContactId) -> Result<()> {
         let tx = self.write_tx()?;
         crate::conversation::purge_conversation(&tx, id)?;
+        tx.execute(
+            "DELETE FROM group_invitations WHERE contact_id = ?1",
+            [id.0],
+        )
+        .map_err(db("deleting invitations"))?;
         tx.execute("DELETE FROM conversations WHERE id = ?1", [id.0])
             .map_err(db("deleting a conversation"))?;
         let n = tx
