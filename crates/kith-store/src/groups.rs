@@ -1535,7 +1535,9 @@ impl Store {
     /// message stored before, or deleted here (its tombstone), is a
     /// [`GroupInserted::Duplicate`]. Over a cap of [`GroupCaps::DEFAULT`]
     /// it is [`GroupInserted::Refused`]. A post of a group with a
-    /// disappearing timer gets its deadline from `received_at`.
+    /// disappearing timer gets its deadline from `received_at`. A post of
+    /// others (`In`) counts as unread whether accepted or waiting; control
+    /// messages and ours never do.
     pub fn insert_group_message(
         &mut self,
         msg: &GroupMessage,
