@@ -913,7 +913,7 @@ impl KithApp {
                     reload = Some((s.profile.clone(), contact, false));
                 }
             }
-            Event::ReactionChanged { contact, .. } => {
+            Event::ReactionChanged { contact, .. } | Event::MessageEdited { contact, .. } => {
                 if s.chat_for == Some(contact) {
                     reload = Some((s.profile.clone(), contact, false));
                 }

@@ -1,4 +1,4 @@
-//! Conversation controls: a message's menu (reply, react, delete), the
+//! Conversation controls: a message's menu (reply, react, edit, delete), the
 //! contact menu's disappearing timer, history policy and "Clear history…",
 //! their confirm dialogs, and the engine calls behind them (on the backend).
 
@@ -23,6 +23,10 @@ pub(crate) const CANCEL_MARK: &str = "×";
 pub(crate) struct ConvUi {
     /// The message the composer answers (of the open conversation).
     pub(crate) reply_to: Option<MessageView>,
+    /// Our message the composer edits (of the open conversation), with
+    /// what the composer held before, given back when the edit is sent or
+    /// cancelled.
+    pub(crate) editing: Option<Editing>,
     /// The open conversation's settings, once read.
     pub(crate) settings: Option<(ContactId, ConversationSettings)>,
     /// A short note under the conversation ("They removed a message").
@@ -33,10 +37,20 @@ pub(crate) struct ConvUi {
     pub(crate) todo: Vec<Do>,
 }
 
+/// An edit being written in the composer.
+pub(crate) struct Editing {
+    /// The message edited.
+    pub(crate) message: MessageView,
+    /// The composer's text before the edit began; `None` until the
+    /// composer took the message's text (the frame after "Edit").
+    pub(crate) draft: Option<String>,
+}
+
 impl ConvUi {
     /// Another conversation was opened (or none is).
     pub(crate) fn reset(&mut self) {
         self.reply_to = None;
+        self.editing = None;
         self.settings = None;
         self.note = None;
         self.confirm = None;
@@ -66,6 +80,12 @@ pub(crate) enum Do {
         id: MessageId,
         emoji: Option<String>,
     },
+    /// Replace the text of one of our messages.
+    Edit {
+        contact: ContactId,
+        id: MessageId,
+        text: String,
+    },
     DeleteForMe {
         contact: ContactId,
         id: MessageId,
@@ -91,6 +111,7 @@ impl Do {
     fn contact(&self) -> ContactId {
         match self {
             Do::React { contact, .. }
+            | Do::Edit { contact, .. }
             | Do::DeleteForMe { contact, .. }
             | Do::DeleteForEveryone { contact, .. }
             | Do::ClearHistory { contact }
@@ -104,6 +125,7 @@ impl Do {
         match self {
             Do::React { emoji: Some(_), .. } => "Reacting",
             Do::React { emoji: None, .. } => "Taking back the reaction",
+            Do::Edit { .. } => "Editing the message",
             Do::DeleteForMe { .. } => "Deleting the message",
             Do::DeleteForEveryone { .. } => "Deleting the message for everyone",
             Do::ClearHistory { .. } => "Clearing the history",
@@ -162,6 +184,14 @@ pub(crate) fn message_menu(ui: &mut egui::Ui, conv: &mut ConvUi, m: &MessageView
     }
     if ui.button("Reply").clicked() {
         conv.reply_to = Some(m.clone());
+        ui.close();
+    }
+    if m.direction == Direction::Out && ui.button("Edit").clicked() {
+        conv.reply_to = None;
+        conv.editing = Some(Editing {
+            message: m.clone(),
+            draft: None,
+        });
         ui.close();
     }
     let mine = my_reaction(m).map(str::to_owned);
@@ -257,6 +287,63 @@ pub(crate) fn menu_section(ui: &mut egui::Ui, conv: &mut ConvUi, contact: Contac
         });
         ui.close();
     }
+}
+
+/// The "Editing your message" line above the composer, with its cancel
+/// mark; puts the message's text in the composer when the edit begins, and
+/// the draft back when it is cancelled.
+pub(crate) fn editing_line(
+    ui: &mut egui::Ui,
+    conv: &mut ConvUi,
+    composer: &mut String,
+    open: ContactId,
+) {
+    if conv
+        .editing
+        .as_ref()
+        .is_some_and(|e| e.message.contact != open)
+    {
+        conv.editing = None;
+    }
+    let Some(e) = &mut conv.editing else {
+        return;
+    };
+    if e.draft.is_none() {
+        e.draft = Some(std::mem::replace(composer, e.message.body.clone()));
+    }
+    let mut cancel = false;
+    ui.horizontal(|ui| {
+        ui.add(
+            egui::Label::new(
+                egui::RichText::new(format!(
+                    "✏ Editing your message: {}",
+                    first_line(&e.message.body)
+                ))
+                .small()
+                .italics(),
+            )
+            .truncate(),
+        );
+        let r = ui
+            .small_button(CANCEL_MARK)
+            .on_hover_text("Cancel the edit");
+        r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, "Cancel edit"));
+        if r.clicked() {
+            cancel = true;
+        }
+    });
+    if cancel {
+        if let Some(draft) = conv.editing.take().and_then(|e| e.draft) {
+            *composer = draft;
+        }
+    }
+}
+
+/// The edit being written in `open`'s composer is sent: what to edit, and
+/// the composer's draft to give back.
+pub(crate) fn take_edit(conv: &mut ConvUi, open: ContactId) -> Option<(MessageId, String)> {
+    let e = conv.editing.take()?;
+    (e.message.contact == open).then(|| (e.message.id, e.draft.unwrap_or_default()))
 }
 
 /// The "Replying to …" line above the composer, with its cancel mark.
@@ -368,6 +455,7 @@ pub(crate) fn perform(app: &mut KithApp, active: &str) {
             let what = d.doing();
             let result = match d {
                 Do::React { id, emoji, .. } => p.react(contact, id, emoji.as_deref()).await,
+                Do::Edit { id, text, .. } => p.edit_message(contact, id, &text).await.map(|_| ()),
                 Do::DeleteForMe { id, .. } => p.delete_message(contact, id).await.map(|_| ()),
                 Do::DeleteForEveryone { id, .. } => {
                     p.delete_for_everyone(contact, id).await.map(|_| ())

@@ -305,6 +305,19 @@ fn perform(app: &mut KithApp, active: &str, a: Actions) {
             load = Some(c);
         }
         let send = match (a.send, s.selected) {
+            (Some(text), Some(c)) if s.conv.editing.is_some() => {
+                // The composer held an edit: it goes as one, and the draft
+                // comes back.
+                if let Some((id, draft)) = crate::conv::take_edit(&mut s.conv, c) {
+                    s.composer = draft;
+                    s.conv.todo.push(crate::conv::Do::Edit {
+                        contact: c,
+                        id,
+                        text,
+                    });
+                }
+                None
+            }
             (Some(text), Some(c)) => {
                 s.sending = true;
                 s.chat_error = None;
@@ -1042,7 +1055,7 @@ fn bubble(
                                 crate::conv::message_menu(ui, conv, m, who);
                             })
                             .response
-                            .on_hover_text("Reply, react, delete");
+                            .on_hover_text("Reply, react, edit, delete");
                         });
                     } else {
                         let body = peer_text::layout(&m.body, ui);
@@ -1050,6 +1063,7 @@ fn bubble(
                     }
                     let mut meta =
                         format!("{} {}", crate::timefmt::short(m.time, now), state_text(m));
+
                     if let Some(t) = m.expires_at {
                         meta = format!(
                             "{} · disappears {}",
@@ -1057,7 +1071,27 @@ fn bubble(
                             crate::timefmt::short(t, now)
                         );
                     }
-                    ui.label(egui::RichText::new(meta.trim_end()).small().weak());
+                    let meta = egui::RichText::new(meta.trim_end()).small().weak();
+                    if let Some(e) = m.edited {
+                        ui.horizontal(|ui| {
+                            ui.spacing_mut().item_spacing.x = 4.0;
+                            ui.label(meta);
+                            // Its own label: the time of the edit shows on
+                            // hover.
+                            let words = if e.delivered {
+                                "· edited"
+                            } else {
+                                "· edited, sending"
+                            };
+                            ui.label(egui::RichText::new(words).small().weak())
+                                .on_hover_text(format!(
+                                    "Edited {}",
+                                    crate::timefmt::short(e.at, now)
+                                ));
+                        });
+                    } else {
+                        ui.label(meta);
+                    }
                     if !m.reactions.is_empty() {
                         let r: Vec<String> = m
                             .reactions
@@ -1168,6 +1202,7 @@ fn chat(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
         ui.label(egui::RichText::new(n).small().weak());
     }
     crate::conv::replying_line(ui, &mut s.conv, cid);
+    crate::conv::editing_line(ui, &mut s.conv, &mut s.composer, cid);
     crate::files::take_dropped(ui, &mut s.files, cid);
     composer(s, ui, actions);
 }

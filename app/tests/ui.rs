@@ -1367,6 +1367,106 @@ fn write(a: &mut H, b: &mut H, text: &str) {
     });
 }
 
+/// Edit a message: the composer takes its text (the draft waits), the edit
+/// reaches the contact, both show it edited; a cancelled edit gives the
+/// draft back and changes nothing; the contact's messages have no "Edit".
+#[test]
+fn edit_a_message() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = app(da.path());
+    let mut b = app(db.path());
+    befriend(&mut a, &mut b);
+    write(&mut a, &mut b, "Meet at the statoin");
+    wait(&mut b, "message at Bob", |h| {
+        has_label(h, "Meet at the statoin")
+    });
+
+    // A draft in the composer, then "Edit": the composer holds the
+    // message's text; the draft comes back once the edit is sent.
+    fill(&mut a, "Message", "half a thought");
+    message_menu(&mut a, "Message from you: Meet at the statoin");
+    click(&mut a, "Edit");
+    wait(&mut a, "editing line", |h| {
+        has_label(h, "✏ Editing your message: Meet at the statoin")
+    });
+    assert_eq!(
+        a.get_by_label("Message").value().as_deref(),
+        Some("Meet at the statoin")
+    );
+    // Alice's chat while she edits: the editing line, the message's text in
+    // the composer.
+    unfocus(&mut a);
+    mask_times(&mut a);
+    mask_labels(&mut a, &["…"]);
+    a.snapshot_options(
+        "edit_message",
+        &egui_kittest::SnapshotOptions::new().max_failed_pixels(4000),
+    );
+    a.get_by_label("Message").focus();
+    a.step();
+    a.key_press(egui::Key::End);
+    for _ in 0.."statoin".len() {
+        a.key_press(egui::Key::Backspace);
+    }
+    a.get_by_label("Message").type_text("station");
+    a.step();
+    assert_eq!(
+        a.get_by_label("Message").value().as_deref(),
+        Some("Meet at the station")
+    );
+    a.key_press(egui::Key::Enter);
+    a.step();
+    wait2(&mut a, &mut b, "edited on both sides", |a, b| {
+        has_label(b, "Meet at the station")
+            && !has_label(b, "Meet at the statoin")
+            && a.state()
+                .open_chat()
+                .iter()
+                .any(|m| m.body == "Meet at the station" && m.edited.is_some_and(|e| e.delivered))
+    });
+    assert!(
+        !has_label(&a, "✏ Editing your message"),
+        "the edit line went"
+    );
+    assert_eq!(
+        a.get_by_label("Message").value().as_deref(),
+        Some("half a thought"),
+        "the draft is back"
+    );
+    assert_eq!(a.state().open_chat().len(), 1, "edited in place");
+    wait(&mut b, "marked edited at Bob", |h| {
+        h.state()
+            .open_chat()
+            .iter()
+            .any(|m| m.body == "Meet at the station" && m.edited.is_some())
+    });
+
+    assert!(has_label(&a, "· edited"));
+    wait(&mut b, "Bob's shows it edited", |h| {
+        has_label(h, "· edited")
+    });
+
+    // A cancelled edit changes nothing and gives the draft back.
+    message_menu(&mut a, "Message from you: Meet at the station");
+    click(&mut a, "Edit");
+    wait(&mut a, "editing line", |h| {
+        has_label(h, "✏ Editing your message")
+    });
+    click(&mut a, "Cancel edit");
+    assert!(!has_label(&a, "✏ Editing your message"));
+    assert_eq!(
+        a.get_by_label("Message").value().as_deref(),
+        Some("half a thought")
+    );
+    assert!(has_label(&a, "Meet at the station"));
+
+    // Bob cannot edit Alice's message.
+    message_menu(&mut b, "Message from them: Meet at the station");
+    assert!(!has_label(&b, "Edit"), "only its author edits a message");
+    b.key_press(egui::Key::Escape);
+    b.step();
+}
+
 /// Reply, react, disappearing timer, delete for everyone and clear history,
 /// each seen on both sides.
 #[test]
