@@ -332,10 +332,8 @@ pub(crate) fn editing_line(
             cancel = true;
         }
     });
-    if cancel {
-        if let Some(draft) = conv.editing.take().and_then(|e| e.draft) {
-            *composer = draft;
-        }
+    if cancel && let Some(draft) = conv.editing.take().and_then(|e| e.draft) {
+        *composer = draft;
     }
 }
 
