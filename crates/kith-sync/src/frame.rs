@@ -140,8 +140,9 @@ pub fn want_frames(group: GroupId, ids: &[GroupMessageId]) -> Vec<SyncFrame> {
         .collect()
 }
 
-/// `Messages` frames answering a `Want`: the asked messages this replica
-/// holds (unknown ids are skipped), in frames that fit [`MAX_SYNC_FRAME`],
+/// `Messages` frames answering a `Want` (or a reconciliation's list): the
+/// asked messages this replica holds (unknown ids are skipped; the caller
+/// bounds `ids`), in frames that fit [`MAX_SYNC_FRAME`],
 /// the last one (perhaps empty) marked `end`.
 pub fn answer_want(replica: &Replica, ids: &[GroupMessageId]) -> Vec<SyncFrame> {
     let group = replica.group();
@@ -150,7 +151,7 @@ pub fn answer_want(replica: &Replica, ids: &[GroupMessageId]) -> Vec<SyncFrame> 
     let mut frames = Vec::new();
     let mut batch: Vec<Vec<u8>> = Vec::new();
     let mut size = FRAME_OVERHEAD;
-    for id in ids.iter().take(MAX_WANT) {
+    for id in ids {
         let Some(m) = replica.get(id) else {
             continue;
         };

@@ -3,52 +3,72 @@
 
 use kith_core::group::{GroupId, GroupMessage, GroupMessageId};
 
-use crate::reconcile::{self, Item, Reconciler};
+use crate::reconcile::{self, MAX_RECONCILE_MESSAGE, Reconciler};
 
-/// The fixed replica the reconciliation target answers from: 200 items.
-fn fixed_items() -> Vec<Item> {
+/// The fixed replica the reconciliation targets answer from: 200 ids.
+fn fixed_ids() -> Vec<GroupMessageId> {
     (0..200_u64)
         .map(|i| {
             let mut id = [0_u8; 32];
             id[..8].copy_from_slice(&(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).to_le_bytes());
-            Item {
-                timestamp: 1_000 + i / 3,
-                id: GroupMessageId(id),
-            }
+            GroupMessageId(id)
         })
         .collect()
 }
 
-/// Feed arbitrary bytes as a reconciliation message: whatever decodes
-/// re-encodes to a message that decodes to the same ranges; a responder
-/// over a fixed replica answers it (or refuses it with an error) without
-/// panicking, and its answer decodes.
-pub fn reconcile_message(data: &[u8]) {
-    if let Ok(ranges) = reconcile::decode(data) {
-        let again = reconcile::encode(&ranges).expect("decoded ranges encode");
-        assert_eq!(reconcile::decode(&again).expect("re-decodes"), ranges);
-    }
-    let mut r = Reconciler::new(fixed_items()).expect("fixed items are valid");
-    if let Ok(step) = r.respond(data)
-        && let Some(reply) = step.send
-    {
-        assert!(reply.len() <= reconcile::MAX_RECONCILE_MESSAGE);
-        reconcile::decode(&reply).expect("our answer decodes");
+/// Every message a side sends is within bounds and decodes.
+fn check_sent(send: &[Vec<u8>]) {
+    for m in send {
+        assert!(m.len() <= MAX_RECONCILE_MESSAGE);
+        reconcile::decode(m).expect("our message decodes");
     }
 }
 
-/// Feed arbitrary bytes as a run of messages (split at each `0xfe`) to one
-/// responder: the state machine stays bounded and never panics.
+/// Feed arbitrary bytes as a reconciliation message: whatever decodes
+/// re-encodes to a message that decodes to itself; a responder over a fixed replica (as the
+/// first message) and an initiator (as the answer to its start) take it
+/// or refuse it with an error, without panicking, and what they send back
+/// decodes.
+pub fn reconcile_message(data: &[u8]) {
+    if let Ok(m) = reconcile::decode(data) {
+        let again = reconcile::encode(&m).expect("a decoded message encodes");
+        assert_eq!(reconcile::decode(&again).expect("re-decodes"), m);
+    }
+    let mut r = Reconciler::respond_to(fixed_ids()).expect("fixed ids are valid");
+    if let Ok(step) = r.handle(data) {
+        check_sent(&step.send);
+    }
+    let (mut i, first) = Reconciler::initiate(fixed_ids(), [3; 16]).expect("fixed ids are valid");
+    check_sent(&[first]);
+    if let Ok(step) = i.handle(data) {
+        check_sent(&step.send);
+    }
+}
+
+/// Feed arbitrary bytes as a run of messages (split at each `0xfe`) to a
+/// responder and to an initiator: the state machines stay bounded (the
+/// initiator never sends more symbols than its cap), never panic, and
+/// after an error or the end refuse everything.
 pub fn reconcile_session(data: &[u8]) {
-    let mut r = Reconciler::new(fixed_items()).expect("fixed items are valid");
-    for msg in data.split(|&b| b == 0xfe) {
-        match r.respond(msg) {
-            Ok(step) if step.done => break,
-            Ok(_) => {}
-            Err(_) => break,
+    let mut r = Reconciler::respond_to(fixed_ids()).expect("fixed ids are valid");
+    let (mut i, _) = Reconciler::initiate(fixed_ids(), [3; 16]).expect("fixed ids are valid");
+    let mut sent = 0_usize;
+    for side in [&mut r, &mut i] {
+        let mut over = false;
+        for msg in data.split(|&b| b == 0xfe) {
+            match side.handle(msg) {
+                Ok(step) => {
+                    assert!(!over, "a message taken after the end");
+                    check_sent(&step.send);
+                    sent += step.send.iter().map(Vec::len).sum::<usize>();
+                    over = step.done.is_some();
+                }
+                Err(_) => over = true,
+            }
         }
     }
-    assert!(r.rounds() <= reconcile::MAX_ROUNDS);
+    let cap = reconcile::symbol_cap(200, reconcile::MAX_ITEMS) as usize;
+    assert!(sent <= cap * (reconcile::SYMBOL_LEN + 1) + 64 * 1024);
 }
 
 /// Feed arbitrary bytes as a relayed group message: whatever verifies
@@ -79,7 +99,7 @@ mod tests {
         #[test]
         fn reconcile_message_never_panics(data in proptest::collection::vec(any::<u8>(), 0..300)) {
             let mut data = data;
-            if let Some(b) = data.first_mut() { *b = 1; }
+            if let Some(b) = data.first_mut() { *b = crate::reconcile::CURRENT_VERSION; }
             super::reconcile_message(&data);
             super::reconcile_session(&data);
         }

@@ -10,6 +10,6 @@ pub mod session;
 pub mod fuzzing;
 
 pub use error::Error;
-pub use reconcile::{Item, Reconciler, Step};
-pub use replica::{Inserted, Limits, Replica, Source};
+pub use reconcile::{Key, Outcome, Reconciler, Step};
+pub use replica::{Inserted, Item, Limits, Replica, Source};
 pub use session::{GroupSync, Output};

@@ -1,34 +1,34 @@
-//! Range-based set reconciliation (Aljoscha Meyer's RBSR, in the style of
-//! negentropy) over a replica's `(timestamp, id)` items
-//! (`docs/protocol.md` § 14.3).
+//! Rateless set reconciliation of two replicas' message ids
+//! (`docs/protocol.md` § 14.3), after Yang, Gilad and Alizadeh, "Practical
+//! Rateless Set Reconciliation" (SIGCOMM 2024).
 //!
-//! Both sides hold their items sorted. A message is a list of consecutive
-//! ranges `[lower, upper)` covering the key space from the start (the lower
-//! bound of each range is the upper bound of the one before; what follows
-//! the last range is matched). Each range is:
-//! - `Skip`: nothing to do here;
-//! - `Fingerprint(f)`: the sender's fingerprint of its items in the range.
-//!   The receiver answers `Skip` if its own matches, or splits its items of
-//!   the range into [`BRANCHING`] parts with a fingerprint each, or, when it
-//!   has at most [`ID_LIST_THRESHOLD`] items there, sends them as `Ids`;
-//! - `Ids(list)`: all the sender's ids in the range. The receiver learns
-//!   what it lacks, and answers `Missing(ids)`: its ids in the range the
-//!   list lacks. That range is then settled for both.
+//! Each side maps every id it holds, under a salt the initiator draws for
+//! this reconciliation, to a 12-byte **key**, a 4-byte **check** of the
+//! key, and an endless increasing sequence of **symbol indices** (0 first;
+//! index *i* is hit with probability about 1 / (1 + i/2)). Coded symbol *i*
+//! is the XOR of `key ‖ check` of every item whose sequence hits *i*.
 //!
-//! A side whose answer would only hold `Skip` and `Missing` is done after
-//! sending it (the peer has nothing to answer); an empty answer means
-//! "everything matched". Each side ends knowing [`Reconciler::need`]: the
-//! ids the peer has and it lacks (and, where it saw the peer's list,
-//! [`Reconciler::have`]: ids the peer lacks).
+//! The initiator sends its symbols from index 0, as many as the responder
+//! asks for ([`Message::More`]). The responder XORs its own symbols in:
+//! what is left is the code of the symmetric difference, which it peels (a
+//! symbol that holds one item shows a key whose check matches: that item is
+//! removed from every symbol its sequence hits, which frees others). Once
+//! symbol 0 (which every item hits) is empty, the difference is known: the
+//! keys found in the responder's own set are ids the initiator lacks, the
+//! others are keys of ids the responder lacks. The responder sends both
+//! ([`Message::Done`]: the first as full ids, the second as keys, which the
+//! initiator resolves among its own).
 //!
-//! Every message is at most [`MAX_RECONCILE_MESSAGE`] bytes: an answer that
-//! would be larger stops early and covers the rest with one fingerprint, to
-//! be continued next round. Decoding is bounded (size, ranges, ids, bounds in
-//! increasing order) and a reconciliation is at most [`MAX_ROUNDS`] rounds.
+//! About 1.35–1.7 symbols of 16 bytes are needed per difference, with no
+//! estimate of the difference beforehand; replicas in sync cost the first
+//! batch. Everything is bounded: message sizes, symbols per message and per
+//! request, the symbol index a peer can ask for (relative to both sides'
+//! counts and [`MAX_SYMBOLS`]), requests ([`MAX_REQUESTS`]), and items
+//! decoded (at most one per symbol). Over a bound is a typed [`Error`].
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{HashMap, HashSet};
 
-use kith_core::group::{GroupMessageId, MAX_GROUP_TIMESTAMP};
+use kith_core::group::GroupMessageId;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -37,74 +37,279 @@ use crate::Error;
 /// Reconciliation message versions this build speaks, newest last.
 ///
 /// REMOVING ELEMENTS FROM THIS LIST BREAKS OLDER PEERS.
-pub const SUPPORTED_VERSIONS: &[u8] = &[1];
+pub const SUPPORTED_VERSIONS: &[u8] = &[2];
 /// The version we send.
-pub const CURRENT_VERSION: u8 = 1;
+pub const CURRENT_VERSION: u8 = 2;
 
 /// Largest reconciliation message, in bytes.
 pub const MAX_RECONCILE_MESSAGE: usize = 32 * 1024;
-/// Most ranges in one message.
-pub const MAX_RANGES: usize = 4096;
-/// Most ids (`Ids` and `Missing` together) in one message.
-pub const MAX_IDS: usize = 1000;
-/// Most messages one side receives in one reconciliation.
-pub const MAX_ROUNDS: u32 = 256;
-/// Into how many parts a mismatching range is split.
-pub const BRANCHING: usize = 8;
-/// At most this many items in a mismatching range are sent as a list.
-pub const ID_LIST_THRESHOLD: usize = 8;
-/// Bytes of a range fingerprint.
-pub const FINGERPRINT_LEN: usize = 16;
-const FINGERPRINT_CONTEXT: &[u8] = b"kith range fingerprint v1\0";
+/// Bytes of a key.
+pub const KEY_LEN: usize = 12;
+/// Bytes of a coded symbol on the wire: key ‖ check.
+pub const SYMBOL_LEN: usize = 16;
+/// Most symbols in one message (32 000 bytes of them).
+pub const MAX_SYMBOLS_PER_MESSAGE: usize = 2000;
+/// Most symbols one request ([`Message::More`]) may ask for.
+pub const MAX_REQUEST: u64 = 16 * MAX_SYMBOLS_PER_MESSAGE as u64;
+/// Most symbols in one reconciliation, whatever the counts.
+pub const MAX_SYMBOLS: u64 = 1 << 21;
+/// Most items a side may claim, or hold to reconcile.
+pub const MAX_ITEMS: u64 = 1 << 20;
+/// Most requests in one reconciliation.
+pub const MAX_REQUESTS: u32 = 64;
+/// Symbols the initiator sends first.
+pub const INITIAL_SYMBOLS: usize = 6;
+/// Most ids (in `Done`) in one message.
+pub const MAX_DONE_IDS: usize = 1000;
+/// Most keys (in `Done`) in one message.
+pub const MAX_DONE_KEYS: usize = 2600;
+const ITEM_CONTEXT: &[u8] = b"kith riblt item v1";
 
-/// One item of a replica: a message's timestamp and id, ordered by both.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct Item {
-    /// The message's timestamp (ms).
-    pub timestamp: u64,
-    /// The message's id.
-    pub id: GroupMessageId,
+/// The most symbols a reconciliation between sides of `a` and `b` items
+/// may use: twice what the largest possible difference needs, within
+/// [`MAX_SYMBOLS`].
+pub fn symbol_cap(a: u64, b: u64) -> u64 {
+    (2 * (a.min(MAX_ITEMS) + b.min(MAX_ITEMS)) + 64).min(MAX_SYMBOLS)
 }
 
-/// An upper bound of a range: everything strictly below it is in.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-enum Bound {
-    /// `(timestamp, id)`; an id prefix on the wire is padded with zeros.
-    Key(u64, [u8; 32]),
-    /// The end of the key space.
-    Infinity,
+/// An id's key in one reconciliation: the first [`KEY_LEN`] bytes of
+/// SHA-256(`ctx ‖ salt ‖ id`), `ctx` being `"kith riblt item v1"` padded
+/// with zero bytes to 48 (so that `ctx ‖ salt` is one SHA-256 block).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+pub struct Key(pub [u8; KEY_LEN]);
+
+/// SHA-256 after `ctx ‖ salt`: each id then costs one block.
+fn keyed(salt: &[u8; 16]) -> Sha256 {
+    let mut ctx = [0_u8; 48];
+    ctx[..ITEM_CONTEXT.len()].copy_from_slice(ITEM_CONTEXT);
+    let mut h = Sha256::new();
+    h.update(ctx);
+    h.update(salt);
+    h
 }
 
-const START: Bound = Bound::Key(0, [0; 32]);
+impl Key {
+    /// The key of `id` under `salt`.
+    pub fn of(salt: &[u8; 16], id: &GroupMessageId) -> Key {
+        Key::with(&keyed(salt), id)
+    }
 
-/// A range as it travels: `ts` is 0 for infinity, else the bound's
-/// timestamp minus the previous bound's (0 before the first), plus 1;
-/// `prefix` is the bound's id without its trailing zero bytes.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-pub(crate) struct WireRange {
-    ts: u64,
-    prefix: Vec<u8>,
-    mode: WireMode,
+    fn with(keyed: &Sha256, id: &GroupMessageId) -> Key {
+        let d = keyed.clone().chain_update(id.0).finalize();
+        let mut k = [0_u8; KEY_LEN];
+        k.copy_from_slice(&d[..KEY_LEN]);
+        Key(k)
+    }
+
+    fn value(self) -> u128 {
+        let mut b = [0_u8; 16];
+        b[..KEY_LEN].copy_from_slice(&self.0);
+        u128::from_le_bytes(b)
+    }
+
+    /// The item's symbol value: `key ‖ check`, as a little-endian u128.
+    fn symbol(self) -> u128 {
+        let v = self.value();
+        v | (u128::from(check_of(v)) << 96)
+    }
+
+    /// The seed of the key's index sequence: its first 8 bytes, little-endian.
+    fn seed(self) -> u64 {
+        self.value() as u64
+    }
 }
 
-/// What a range says. Tags by position: never reorder.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-pub(crate) enum WireMode {
-    Skip,
-    Fingerprint([u8; FINGERPRINT_LEN]),
-    Ids(Vec<GroupMessageId>),
-    Missing(Vec<GroupMessageId>),
+/// The check of a key (`key` in the low 96 bits): a 64-bit mix of it
+/// (splitmix64's finalizer), top 32 bits. Not linear in the key, so the
+/// XOR of several items almost never passes for one.
+fn check_of(key: u128) -> u32 {
+    let a = key as u64;
+    let b = (key >> 64) as u64;
+    let mut x = a ^ b.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    (x >> 32) as u32
 }
 
-/// A decoded message: ranges with absolute, increasing bounds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Range {
-    upper: Bound,
-    mode: WireMode,
+const KEY_MASK: u128 = (1 << 96) - 1;
+
+/// A key's sequence of symbol indices: 0, then gaps drawn from a
+/// multiplicative generator seeded by the key (integer form of the paper's
+/// mapping, so that index *i* is hit with probability ≈ 1 / (1 + i/2)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Mapping {
+    prng: u64,
+    index: u64,
 }
 
-/// Decode and check one reconciliation message.
-pub(crate) fn decode(bytes: &[u8]) -> Result<Vec<Range>, Error> {
+impl Mapping {
+    fn new(seed: u64) -> Self {
+        Mapping {
+            prng: seed,
+            index: 0,
+        }
+    }
+
+    /// Move to the next index (`u64::MAX` once past any use).
+    fn advance(&mut self) {
+        self.prng = self.prng.wrapping_mul(0xda94_2042_e4dd_58b5);
+        let s = self.prng.isqrt() + 1;
+        self.index = if self.index < 1 << 30 {
+            // (2i + 3)(2^32 − s) < 2^32 · 2^32: fits 64 bits.
+            let num = (2 * self.index + 3) * ((1 << 32) - s);
+            self.index + num.div_ceil(2 * s).max(1)
+        } else {
+            let num = (2 * u128::from(self.index) + 3) * ((1_u128 << 32) - u128::from(s));
+            let gap = num.div_ceil(2 * u128::from(s)).max(1);
+            u64::try_from(u128::from(self.index) + gap).unwrap_or(u64::MAX)
+        };
+    }
+}
+
+/// Symbols of a set of items, produced in index order.
+#[derive(Default)]
+struct Coder {
+    values: Vec<u128>,
+    /// Each item's next index not yet produced.
+    mappings: Vec<Mapping>,
+}
+
+impl Coder {
+    fn add(&mut self, value: u128, mapping: Mapping) {
+        self.values.push(value);
+        self.mappings.push(mapping);
+    }
+
+    /// XOR the items' contributions to symbols `from..from + out.len()`
+    /// into `out` (calls follow each other: `from` is where the last ended).
+    fn produce(&mut self, from: u64, out: &mut [u128]) {
+        let to = from + out.len() as u64;
+        for (v, m) in self.values.iter().zip(&mut self.mappings) {
+            while m.index < to {
+                if let Some(o) = m
+                    .index
+                    .checked_sub(from)
+                    .and_then(|o| out.get_mut(o as usize))
+                {
+                    *o ^= v;
+                }
+                m.advance();
+            }
+        }
+    }
+}
+
+/// A coded symbol as it travels: `key ‖ check` (16 bytes, little-endian).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Symbol(pub [u8; SYMBOL_LEN]);
+
+impl Symbol {
+    fn from_value(v: u128) -> Symbol {
+        Symbol(v.to_le_bytes())
+    }
+    fn value(self) -> u128 {
+        u128::from_le_bytes(self.0)
+    }
+}
+
+/// One reconciliation message. Tags by position: never reorder.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Message {
+    /// Initiator → responder, first: the salt, its count of items, and its
+    /// symbols from index 0.
+    Start {
+        /// The salt of this reconciliation's keys.
+        salt: [u8; 16],
+        /// The initiator's count of items.
+        count: u64,
+        /// Symbols 0.., at least one.
+        symbols: Vec<Symbol>,
+    },
+    /// Responder → initiator: send the symbols below `upto` not yet sent.
+    More {
+        /// The responder's count of items.
+        count: u64,
+        /// The index after the last symbol wanted.
+        upto: u64,
+    },
+    /// Initiator → responder: the next symbols, in order (one or several
+    /// messages answer a `More`).
+    Symbols {
+        /// The symbols.
+        symbols: Vec<Symbol>,
+    },
+    /// Responder → initiator: the difference, in one or more parts.
+    Done {
+        /// Keys of the initiator's items the responder lacks.
+        lacks: Vec<Key>,
+        /// Ids of the responder's items the initiator lacks.
+        extra: Vec<GroupMessageId>,
+        /// The last part.
+        last: bool,
+    },
+}
+
+impl Message {
+    fn validate(&self) -> Result<(), Error> {
+        let over = |object, len: usize, max| {
+            if len > max {
+                Err(Error::TooLarge { object, len, max })
+            } else {
+                Ok(())
+            }
+        };
+        match self {
+            Message::Start { symbols, count, .. } => {
+                if symbols.is_empty() {
+                    return Err(Error::Decode {
+                        object: "reconciliation message",
+                        reason: "a start without symbols",
+                    });
+                }
+                over("claimed items", usize_of(*count), MAX_ITEMS as usize)?;
+                over(
+                    "symbols in a message",
+                    symbols.len(),
+                    MAX_SYMBOLS_PER_MESSAGE,
+                )
+            }
+            Message::More { count, .. } => {
+                over("claimed items", usize_of(*count), MAX_ITEMS as usize)
+            }
+            Message::Symbols { symbols } => over(
+                "symbols in a message",
+                symbols.len(),
+                MAX_SYMBOLS_PER_MESSAGE,
+            ),
+            Message::Done { lacks, extra, .. } => {
+                over("keys in a message", lacks.len(), MAX_DONE_KEYS)?;
+                over("ids in a message", extra.len(), MAX_DONE_IDS)
+            }
+        }
+    }
+}
+
+fn usize_of(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+/// Encode a reconciliation message: `version ‖ postcard(Message)`.
+pub fn encode(m: &Message) -> Result<Vec<u8>, Error> {
+    m.validate()?;
+    let out = postcard::to_extend(m, vec![CURRENT_VERSION])
+        .map_err(|_| Error::Bug("cannot encode a reconciliation message"))?;
+    if out.len() > MAX_RECONCILE_MESSAGE {
+        return Err(Error::Bug("reconciliation message over its bound"));
+    }
+    Ok(out)
+}
+
+/// Decode and check one reconciliation message from a peer.
+pub fn decode(bytes: &[u8]) -> Result<Message, Error> {
     const OBJECT: &str = "reconciliation message";
     if bytes.len() > MAX_RECONCILE_MESSAGE {
         return Err(Error::TooLarge {
@@ -123,549 +328,470 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Vec<Range>, Error> {
             version,
         });
     }
-    let wire: Vec<WireRange> =
-        kith_core::wire::decode_exact(OBJECT, rest).map_err(Error::from_decode)?;
-    if wire.len() > MAX_RANGES {
-        return Err(Error::TooLarge {
-            object: "ranges in a reconciliation message",
-            len: wire.len(),
-            max: MAX_RANGES,
-        });
-    }
-    let ids: usize = wire
-        .iter()
-        .map(|r| match &r.mode {
-            WireMode::Ids(v) | WireMode::Missing(v) => v.len(),
-            _ => 0,
-        })
-        .sum();
-    if ids > MAX_IDS {
-        return Err(Error::TooLarge {
-            object: "ids in a reconciliation message",
-            len: ids,
-            max: MAX_IDS,
-        });
-    }
-    let bad = |reason| Error::Decode {
-        object: OBJECT,
-        reason,
-    };
-    let mut out = Vec::with_capacity(wire.len());
-    let mut prev_ts = 0_u64;
-    let mut prev = START;
-    for r in wire {
-        if prev == Bound::Infinity {
-            return Err(bad("range after the end"));
-        }
-        let upper = if r.ts == 0 {
-            Bound::Infinity
-        } else {
-            let ts = prev_ts
-                .checked_add(r.ts - 1)
-                .filter(|&t| t <= MAX_GROUP_TIMESTAMP)
-                .ok_or(bad("bound out of range"))?;
-            if r.prefix.len() > 32 {
-                return Err(bad("bound prefix longer than an id"));
-            }
-            let mut id = [0_u8; 32];
-            id[..r.prefix.len()].copy_from_slice(&r.prefix);
-            prev_ts = ts;
-            Bound::Key(ts, id)
-        };
-        if upper <= prev {
-            return Err(bad("ranges out of order"));
-        }
-        prev = upper;
-        out.push(Range {
-            upper,
-            mode: r.mode,
-        });
-    }
-    Ok(out)
+    let m: Message = kith_core::wire::decode_exact(OBJECT, rest).map_err(Error::from_decode)?;
+    m.validate()?;
+    Ok(m)
 }
 
-/// Encode ranges (absolute bounds, increasing) as a message.
-pub(crate) fn encode(ranges: &[Range]) -> Result<Vec<u8>, Error> {
-    let mut prev_ts = 0_u64;
-    let mut wire = Vec::with_capacity(ranges.len());
-    for r in ranges {
-        let (ts, prefix) = match r.upper {
-            Bound::Infinity => (0, Vec::new()),
-            Bound::Key(ts, id) => {
-                let delta = ts
-                    .checked_sub(prev_ts)
-                    .and_then(|d| d.checked_add(1))
-                    .ok_or(Error::Bug("bounds out of order"))?;
-                prev_ts = ts;
-                let len = id.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-                (delta, id[..len].to_vec())
-            }
-        };
-        wire.push(WireRange {
-            ts,
-            prefix,
-            mode: r.mode.clone(),
-        });
+/// How many symbols to have after `m` did not decode: `est`, a lower bound
+/// of the difference, is the larger of the counts' difference (exact when
+/// one side holds all the other does) and the items decoded so far.
+/// Enough to decode `est` most of the time (≈ 1.4 symbols each, more for
+/// few), then a quarter more at a time near the estimate (the tail), and
+/// twice as many past it (the estimate was low: both sides lack some).
+fn next_request(m: u64, counts: u64, decoded: u64) -> u64 {
+    let est = counts.max(decoded);
+    let guess = est * 3 / 2 + 12;
+    if guess > m {
+        guess
+    } else if m < 4 * est + 64 {
+        m + (m / 4).max(8)
+    } else {
+        2 * m
     }
-    postcard::to_extend(&wire, vec![CURRENT_VERSION])
-        .map_err(|_| Error::Bug("cannot encode a reconciliation message"))
 }
 
-/// 256-bit sums of ids, little-endian limbs, mod 2^256.
-type Sum = [u64; 4];
-
-fn add(a: Sum, b: &[u8; 32]) -> Sum {
-    let mut out = [0_u64; 4];
-    let mut carry = false;
-    for i in 0..4 {
-        let mut limb = [0_u8; 8];
-        limb.copy_from_slice(&b[i * 8..i * 8 + 8]);
-        let (s1, c1) = a[i].overflowing_add(u64::from_le_bytes(limb));
-        let (s2, c2) = s1.overflowing_add(u64::from(carry));
-        out[i] = s2;
-        carry = c1 || c2;
-    }
-    out
-}
-
-fn sub(a: Sum, b: Sum) -> Sum {
-    let mut out = [0_u64; 4];
-    let mut borrow = false;
-    for i in 0..4 {
-        let (d1, b1) = a[i].overflowing_sub(b[i]);
-        let (d2, b2) = d1.overflowing_sub(u64::from(borrow));
-        out[i] = d2;
-        borrow = b1 || b2;
-    }
-    out
-}
-
-/// The fingerprint of a range: SHA-256 of the context, the sum of its ids
-/// mod 2^256 (32 bytes little-endian) and its count (u64 little-endian),
-/// truncated to [`FINGERPRINT_LEN`] bytes.
-pub fn fingerprint<'a>(ids: impl IntoIterator<Item = &'a GroupMessageId>) -> [u8; 16] {
-    let mut sum = [0_u64; 4];
-    let mut count = 0_u64;
-    for id in ids {
-        sum = add(sum, &id.0);
-        count += 1;
-    }
-    finish_fingerprint(sum, count)
-}
-
-fn finish_fingerprint(sum: Sum, count: u64) -> [u8; FINGERPRINT_LEN] {
-    let mut h = Sha256::new();
-    h.update(FINGERPRINT_CONTEXT);
-    for limb in sum {
-        h.update(limb.to_le_bytes());
-    }
-    h.update(count.to_le_bytes());
-    let d = h.finalize();
-    let mut f = [0_u8; FINGERPRINT_LEN];
-    f.copy_from_slice(&d[..FINGERPRINT_LEN]);
-    f
+/// What a reconciliation found, on either side.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Outcome {
+    /// Ids the peer has and this side lacks. Known in full on the
+    /// initiator; on the responder see [`Outcome::need_keys`].
+    pub need: Vec<GroupMessageId>,
+    /// Keys of the ids the peer has and this side lacks (the responder's
+    /// view: it saw only keys); empty on the initiator.
+    pub need_keys: Vec<Key>,
+    /// Ids this side has and the peer lacks.
+    pub give: Vec<GroupMessageId>,
 }
 
 /// What a [`Reconciler`] says after a message from the peer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Step {
-    /// The message to send to the peer, if any.
-    pub send: Option<Vec<u8>>,
-    /// The reconciliation is over (after sending `send`): [`Reconciler::need`]
-    /// is complete.
-    pub done: bool,
+    /// Messages to send to the peer, in order.
+    pub send: Vec<Vec<u8>>,
+    /// Set once, when the reconciliation is over (after sending `send`).
+    pub done: Option<Outcome>,
 }
 
-/// One side of a reconciliation, over a snapshot of a replica's items.
+enum State {
+    /// Initiator: symbols sent so far, requests answered.
+    Initiator {
+        sent: u64,
+        requests: u32,
+    },
+    /// Initiator: the `Done` parts so far.
+    Collecting {
+        sent: u64,
+        lacks: Vec<Key>,
+        extra: Vec<GroupMessageId>,
+    },
+    /// Responder before `Start`.
+    Waiting,
+    /// Responder: the difference's symbols below `diff.len()`, waiting for
+    /// those up to `upto`.
+    Responder(Box<Peeler>),
+    Finished,
+}
+
+/// The responder's decoder.
+struct Peeler {
+    peer_count: u64,
+    /// Received ⊕ own ⊕ decoded, for every index received.
+    diff: Vec<u128>,
+    upto: u64,
+    requests: u32,
+    /// Items decoded, by key: whether they are ours (the initiator lacks them).
+    decoded: HashMap<u128, bool>,
+    /// The decoded items' contributions to later symbols.
+    decoded_coder: Coder,
+    queue: Vec<usize>,
+}
+
+/// One side of a reconciliation over a snapshot of a replica's ids.
 ///
-/// Sans-IO: [`Reconciler::initiate`] gives the first message,
-/// [`Reconciler::respond`] takes each message from the peer and gives what
-/// to send back.
+/// Sans-IO and deterministic: [`Reconciler::initiate`] gives the first
+/// message, [`Reconciler::handle`] takes each message from the peer and
+/// gives what to send back.
 pub struct Reconciler {
-    items: Vec<Item>,
-    /// `sums[i]`: the sum of the ids of `items[..i]`.
-    sums: Vec<Sum>,
-    need: BTreeSet<GroupMessageId>,
-    have: BTreeSet<GroupMessageId>,
-    rounds: u32,
-    done: bool,
-    max_message: usize,
-    branching: usize,
-    threshold: usize,
+    ids: Vec<GroupMessageId>,
+    salt: Option<[u8; 16]>,
+    /// Our items by key value (known once the salt is).
+    own: HashMap<u128, usize>,
+    coder: Coder,
+    state: State,
 }
 
 impl std::fmt::Debug for Reconciler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reconciler")
-            .field("items", &self.items.len())
-            .field("rounds", &self.rounds)
-            .field("done", &self.done)
+            .field("items", &self.ids.len())
+            .field("done", &self.is_done())
             .finish_non_exhaustive()
     }
 }
 
 impl Reconciler {
-    /// A reconciler over `items` (sorted and deduplicated here).
-    pub fn new(mut items: Vec<Item>) -> Result<Self, Error> {
-        items.sort_unstable();
-        items.dedup();
-        if items.iter().any(|i| i.timestamp > MAX_GROUP_TIMESTAMP) {
-            return Err(Error::Bug("item timestamp out of range"));
-        }
-        let mut sums = Vec::with_capacity(items.len() + 1);
-        let mut s = [0_u64; 4];
-        sums.push(s);
-        for it in &items {
-            s = add(s, &it.id.0);
-            sums.push(s);
+    fn new(ids: impl IntoIterator<Item = GroupMessageId>, state: State) -> Result<Self, Error> {
+        let set: HashSet<GroupMessageId> = ids.into_iter().collect();
+        let mut ids: Vec<GroupMessageId> = set.into_iter().collect();
+        ids.sort_unstable();
+        if ids.len() as u64 > MAX_ITEMS {
+            return Err(Error::TooLarge {
+                object: "items to reconcile",
+                len: ids.len(),
+                max: MAX_ITEMS as usize,
+            });
         }
         Ok(Reconciler {
-            items,
-            sums,
-            need: BTreeSet::new(),
-            have: BTreeSet::new(),
-            rounds: 0,
-            done: false,
-            max_message: MAX_RECONCILE_MESSAGE,
-            branching: BRANCHING,
-            threshold: ID_LIST_THRESHOLD,
+            ids,
+            salt: None,
+            own: HashMap::new(),
+            coder: Coder::default(),
+            state,
         })
     }
 
-    /// Smaller messages than [`MAX_RECONCILE_MESSAGE`] (at least 1024
-    /// bytes, room for a full id list), for tests of the continuation.
-    pub fn with_max_message(mut self, max: usize) -> Self {
-        self.max_message = max.clamp(1024, MAX_RECONCILE_MESSAGE);
-        self
-    }
-
-    /// Split mismatching ranges into `branching` parts (2–64) and send
-    /// ranges of at most `threshold` items (1–64) as lists. Each side
-    /// chooses its own: the peer only sees ranges. Fewer parts cost fewer
-    /// bytes and more rounds.
-    pub fn with_shape(mut self, branching: usize, threshold: usize) -> Self {
-        self.branching = branching.clamp(2, 64);
-        self.threshold = threshold.clamp(1, 64);
-        self
-    }
-
-    /// The first message, from the side that starts.
-    pub fn initiate(&mut self) -> Result<Vec<u8>, Error> {
-        let mut out = Out::new(self.max_message);
-        self.split(&mut out, 0, self.items.len(), Bound::Infinity);
-        encode(&out.finish(self)?)
-    }
-
-    /// Take a message from the peer: what to send back, and whether this
-    /// side is done.
-    pub fn respond(&mut self, msg: &[u8]) -> Result<Step, Error> {
-        if self.done {
-            return Err(Error::Finished);
+    fn set_salt(&mut self, salt: [u8; 16]) {
+        self.salt = Some(salt);
+        self.own.reserve(self.ids.len());
+        let keyed = keyed(&salt);
+        for (i, id) in self.ids.iter().enumerate() {
+            let k = Key::with(&keyed, id);
+            self.own.insert(k.value(), i);
+            self.coder.add(k.symbol(), Mapping::new(k.seed()));
         }
-        self.rounds += 1;
-        if self.rounds > MAX_ROUNDS {
-            return Err(Error::TooManyRounds { max: MAX_ROUNDS });
-        }
-        let ranges = decode(msg)?;
-        let expects_answer = ranges
-            .iter()
-            .any(|r| matches!(r.mode, WireMode::Fingerprint(_) | WireMode::Ids(_)));
-        let mut out = Out::new(self.max_message);
-        let mut lower = 0_usize;
-        for r in ranges {
-            let upper = self.index_of(r.upper);
-            // Bounds increase, so this holds; a bug otherwise.
-            if upper < lower {
-                return Err(Error::Bug("range bounds decrease"));
-            }
-            match r.mode {
-                WireMode::Skip => out.skip(r.upper, upper),
-                WireMode::Fingerprint(f) => {
-                    if f == self.fingerprint_of(lower, upper) {
-                        out.skip(r.upper, upper);
-                    } else {
-                        self.split(&mut out, lower, upper, r.upper);
-                    }
-                }
-                WireMode::Ids(theirs) => {
-                    let theirs: HashSet<GroupMessageId> = theirs.into_iter().collect();
-                    let mine = &self.items[lower..upper];
-                    let mine_ids: HashSet<GroupMessageId> = mine.iter().map(|i| i.id).collect();
-                    self.need
-                        .extend(theirs.iter().filter(|id| !mine_ids.contains(id)).copied());
-                    let missing: Vec<Item> = mine
-                        .iter()
-                        .filter(|i| !theirs.contains(&i.id))
-                        .copied()
-                        .collect();
-                    self.have.extend(missing.iter().map(|i| i.id));
-                    out.missing(self, &missing, lower, upper, r.upper);
-                }
-                WireMode::Missing(ids) => {
-                    self.need.extend(ids);
-                    out.skip(r.upper, upper);
-                }
-            }
-            lower = upper;
-            if out.full {
-                break;
-            }
-        }
-        let ranges = out.finish(self)?;
-        let asks = ranges
-            .iter()
-            .any(|r| matches!(r.mode, WireMode::Fingerprint(_) | WireMode::Ids(_)));
-        self.done = !asks;
-        let send = if asks || expects_answer || !ranges.is_empty() {
-            Some(encode(&ranges)?)
-        } else {
-            None
-        };
-        Ok(Step {
-            send,
-            done: self.done,
-        })
     }
 
-    /// Ids the peer has and this side lacks (complete once done).
-    pub fn need(&self) -> &BTreeSet<GroupMessageId> {
-        &self.need
+    /// Our symbols `from..from + n`.
+    fn own_symbols(&mut self, from: u64, n: usize) -> Vec<u128> {
+        let mut out = vec![0_u128; n];
+        self.coder.produce(from, &mut out);
+        out
     }
 
-    /// Ids this side has and the peer lacks, as far as this side saw the
-    /// peer's lists (the peer learns the rest as its own `need`).
-    pub fn have(&self) -> &BTreeSet<GroupMessageId> {
-        &self.have
+    /// Start a reconciliation over `ids` under `salt` (16 random bytes,
+    /// fresh for each reconciliation: the caller draws them). Gives the
+    /// reconciler and the first message.
+    pub fn initiate(
+        ids: impl IntoIterator<Item = GroupMessageId>,
+        salt: [u8; 16],
+    ) -> Result<(Self, Vec<u8>), Error> {
+        let mut r = Reconciler::new(
+            ids,
+            State::Initiator {
+                sent: INITIAL_SYMBOLS as u64,
+                requests: 0,
+            },
+        )?;
+        r.set_salt(salt);
+        let symbols = r
+            .own_symbols(0, INITIAL_SYMBOLS)
+            .into_iter()
+            .map(Symbol::from_value)
+            .collect();
+        let first = encode(&Message::Start {
+            salt,
+            count: r.ids.len() as u64,
+            symbols,
+        })?;
+        Ok((r, first))
     }
 
-    /// Messages received so far.
-    pub fn rounds(&self) -> u32 {
-        self.rounds
+    /// The side that did not start, over `ids`: give it the peer's first
+    /// message through [`Reconciler::handle`].
+    pub fn respond_to(ids: impl IntoIterator<Item = GroupMessageId>) -> Result<Self, Error> {
+        Reconciler::new(ids, State::Waiting)
     }
 
     /// Whether the reconciliation is over.
     pub fn is_done(&self) -> bool {
-        self.done
+        matches!(self.state, State::Finished)
     }
 
-    fn index_of(&self, b: Bound) -> usize {
-        match b {
-            Bound::Infinity => self.items.len(),
-            Bound::Key(ts, id) => self
-                .items
-                .partition_point(|i| (i.timestamp, i.id.0) < (ts, id)),
-        }
+    /// The key of `id` in this reconciliation, once its salt is known.
+    pub fn key_of(&self, id: &GroupMessageId) -> Option<Key> {
+        self.salt.map(|s| Key::of(&s, id))
     }
 
-    fn fingerprint_of(&self, lower: usize, upper: usize) -> [u8; FINGERPRINT_LEN] {
-        finish_fingerprint(
-            sub(self.sums[upper], self.sums[lower]),
-            (upper - lower) as u64,
-        )
-    }
-
-    /// The smallest bound above `items[i - 1]` and at most `items[i]`.
-    fn bound_before(&self, i: usize) -> Bound {
-        let next = self.items[i];
-        match i.checked_sub(1).map(|p| self.items[p]) {
-            Some(prev) if prev.timestamp == next.timestamp => {
-                let shared = prev
-                    .id
-                    .0
-                    .iter()
-                    .zip(next.id.0.iter())
-                    .take_while(|(a, b)| a == b)
-                    .count();
-                let mut id = [0_u8; 32];
-                let n = (shared + 1).min(32);
-                id[..n].copy_from_slice(&next.id.0[..n]);
-                Bound::Key(next.timestamp, id)
-            }
-            _ => Bound::Key(next.timestamp, [0; 32]),
-        }
-    }
-
-    /// This side's view of a mismatching range: a list, or fingerprints.
-    fn split(&self, out: &mut Out, lower: usize, upper: usize, bound: Bound) {
-        let n = upper - lower;
-        if n <= self.threshold {
-            let ids = self.items[lower..upper].iter().map(|i| i.id).collect();
-            out.push(bound, upper, WireMode::Ids(ids), n);
-            return;
-        }
-        let mut start = lower;
-        // Never an empty part (its bound would repeat the one before).
-        let parts = self.branching.min(n);
-        for part in 1..=parts {
-            let end = lower + n * part / parts;
-            let b = if part == parts {
-                bound
-            } else {
-                self.bound_before(end)
-            };
-            let f = self.fingerprint_of(start, end);
-            out.push(b, end, WireMode::Fingerprint(f), 0);
-            if out.full {
-                return;
-            }
-            start = end;
-        }
-    }
-}
-
-/// An answer being built, within a byte budget.
-struct Out {
-    ranges: Vec<Range>,
-    /// A `Skip` up to here not yet written (merged with the next skips).
-    pending_skip: Option<Bound>,
-    /// Items of this side below the last written bound.
-    covered: usize,
-    /// The timestamp of the last written bound (for the deltas).
-    prev_ts: u64,
-    size: usize,
-    ids: usize,
-    budget: usize,
-    full: bool,
-}
-
-/// Bytes of a postcard varint.
-fn varint_len(v: u64) -> usize {
-    (64 - v.leading_zeros() as usize).max(1).div_ceil(7)
-}
-
-/// Bytes of a range's bound, written after a bound at `prev_ts`.
-fn bound_len(prev_ts: u64, b: Bound) -> usize {
-    match b {
-        Bound::Infinity => 1 + 1,
-        Bound::Key(ts, id) => {
-            let len = id.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-            varint_len(ts.saturating_sub(prev_ts).saturating_add(1)) + 1 + len
-        }
-    }
-}
-
-fn mode_len(m: &WireMode) -> usize {
-    1 + match m {
-        WireMode::Skip => 0,
-        WireMode::Fingerprint(_) => FINGERPRINT_LEN,
-        WireMode::Ids(v) | WireMode::Missing(v) => varint_len(v.len() as u64) + 32 * v.len(),
-    }
-}
-
-fn ts_of(b: Bound, prev: u64) -> u64 {
-    match b {
-        Bound::Key(ts, _) => ts,
-        Bound::Infinity => prev,
-    }
-}
-
-/// Room kept for a pending skip and the final fingerprint of what did not fit.
-const RESERVE: usize = (10 + 1 + 32 + 1) + (2 + 1 + FINGERPRINT_LEN);
-
-impl Out {
-    fn new(budget: usize) -> Self {
-        Out {
-            ranges: Vec::new(),
-            pending_skip: None,
-            covered: 0,
-            prev_ts: 0,
-            // Version and the count of ranges.
-            size: 1 + 3,
-            ids: 0,
-            budget,
-            full: false,
-        }
-    }
-
-    fn skip(&mut self, bound: Bound, index: usize) {
-        if !self.full {
-            self.pending_skip = Some(bound);
-            self.covered = index;
-        }
-    }
-
-    fn flush_skip(&mut self) {
-        if let Some(s) = self.pending_skip.take() {
-            self.size += bound_len(self.prev_ts, s) + 1;
-            self.prev_ts = ts_of(s, self.prev_ts);
-            self.ranges.push(Range {
-                upper: s,
-                mode: WireMode::Skip,
-            });
-        }
-    }
-
-    /// Bytes `mode` up to `bound` would add (with the pending skip).
-    fn cost(&self, bound: Bound, mode: &WireMode) -> usize {
-        let (skip, prev) = match self.pending_skip {
-            Some(s) => (bound_len(self.prev_ts, s) + 1, ts_of(s, self.prev_ts)),
-            None => (0, self.prev_ts),
+    /// Take a message from the peer: what to send back, and the outcome
+    /// once over. An error ends the reconciliation.
+    pub fn handle(&mut self, msg: &[u8]) -> Result<Step, Error> {
+        let m = decode(msg)?;
+        let state = std::mem::replace(&mut self.state, State::Finished);
+        let unexpected = |reason| Error::Decode {
+            object: "reconciliation message",
+            reason,
         };
-        skip + bound_len(prev, bound) + mode_len(mode)
+        match (state, m) {
+            (State::Finished, _) => Err(Error::Finished),
+            (State::Initiator { sent, requests }, Message::More { count, upto }) => {
+                let requests = requests + 1;
+                if requests > MAX_REQUESTS {
+                    return Err(Error::TooManyRounds { max: MAX_REQUESTS });
+                }
+                let cap = symbol_cap(self.ids.len() as u64, count);
+                if upto <= sent || upto - sent > MAX_REQUEST || upto > cap {
+                    return Err(unexpected("a request for symbols out of bounds"));
+                }
+                let mut send = Vec::new();
+                let mut from = sent;
+                while from < upto {
+                    let n = (upto - from).min(MAX_SYMBOLS_PER_MESSAGE as u64) as usize;
+                    let symbols = self
+                        .own_symbols(from, n)
+                        .into_iter()
+                        .map(Symbol::from_value)
+                        .collect();
+                    send.push(encode(&Message::Symbols { symbols })?);
+                    from += n as u64;
+                }
+                self.state = State::Initiator {
+                    sent: upto,
+                    requests,
+                };
+                Ok(Step { send, done: None })
+            }
+            (State::Initiator { sent, .. }, m @ Message::Done { .. }) => {
+                self.state = State::Collecting {
+                    sent,
+                    lacks: Vec::new(),
+                    extra: Vec::new(),
+                };
+                self.handle_done(m)
+            }
+            (state @ State::Collecting { .. }, m @ Message::Done { .. }) => {
+                self.state = state;
+                self.handle_done(m)
+            }
+            (
+                State::Waiting,
+                Message::Start {
+                    salt,
+                    count,
+                    symbols,
+                },
+            ) => {
+                self.set_salt(salt);
+                let mut p = Box::new(Peeler {
+                    peer_count: count,
+                    diff: Vec::new(),
+                    upto: symbols.len() as u64,
+                    requests: 0,
+                    decoded: HashMap::new(),
+                    decoded_coder: Coder::default(),
+                    queue: Vec::new(),
+                });
+                self.receive(&mut p, &symbols)?;
+                self.after_batch(p)
+            }
+            (State::Responder(mut p), Message::Symbols { symbols }) => {
+                if p.diff.len() as u64 + symbols.len() as u64 > p.upto {
+                    return Err(unexpected("more symbols than asked for"));
+                }
+                self.receive(&mut p, &symbols)?;
+                if (p.diff.len() as u64) < p.upto {
+                    self.state = State::Responder(p);
+                    return Ok(Step::default());
+                }
+                self.after_batch(p)
+            }
+            (_, _) => Err(unexpected("a message out of turn")),
+        }
     }
 
-    /// Write a range, or mark the answer full if it does not fit.
-    fn push(&mut self, bound: Bound, index: usize, mode: WireMode, ids: usize) {
-        if self.full {
-            return;
-        }
-        if self.size + self.cost(bound, &mode) + RESERVE > self.budget || self.ids + ids > MAX_IDS {
-            self.full = true;
-            return;
-        }
-        self.flush_skip();
-        self.size += bound_len(self.prev_ts, bound) + mode_len(&mode);
-        self.prev_ts = ts_of(bound, self.prev_ts);
-        self.ids += ids;
-        self.covered = index;
-        self.ranges.push(Range { upper: bound, mode });
-    }
-
-    /// `Missing` for a settled range, in as many parts as fit.
-    fn missing(
-        &mut self,
-        r: &Reconciler,
-        missing: &[Item],
-        lower: usize,
-        upper: usize,
-        bound: Bound,
-    ) {
-        if missing.is_empty() {
-            self.skip(bound, upper);
-            return;
-        }
-        let fixed = self.size + self.cost(bound, &WireMode::Missing(Vec::new())) + 2 + RESERVE;
-        let fit = (self.budget.saturating_sub(fixed) / 32).min(MAX_IDS - self.ids);
-        if fit >= missing.len() {
-            let ids = missing.iter().map(|i| i.id).collect();
-            self.push(bound, upper, WireMode::Missing(ids), missing.len());
-            return;
-        }
-        if fit == 0 {
-            self.full = true;
-            return;
-        }
-        // The part up to the first item that does not fit; the rest of the
-        // range is covered by the final fingerprint.
-        let next = missing[fit];
-        let at = lower + r.items[lower..upper].partition_point(|i| *i < next);
-        let ids = missing[..fit].iter().map(|i| i.id).collect();
-        self.push(r.bound_before(at), at, WireMode::Missing(ids), fit);
-        self.full = true;
-    }
-
-    /// The ranges to send: when full, a fingerprint of everything from the
-    /// last written bound on, to be continued.
-    fn finish(mut self, r: &Reconciler) -> Result<Vec<Range>, Error> {
-        if self.full {
-            self.flush_skip();
-            let f = r.fingerprint_of(self.covered, r.items.len());
-            self.ranges.push(Range {
-                upper: Bound::Infinity,
-                mode: WireMode::Fingerprint(f),
+    /// A part of `Done`, in state `Collecting`.
+    fn handle_done(&mut self, m: Message) -> Result<Step, Error> {
+        let (
+            State::Collecting { lacks, extra, sent },
+            Message::Done {
+                lacks: l,
+                extra: e,
+                last,
+            },
+        ) = (&mut self.state, m)
+        else {
+            return Err(Error::Bug("a done out of its state"));
+        };
+        lacks.extend(l);
+        extra.extend(e);
+        // At most one item decoded per symbol; the peer cannot lack more
+        // than we hold.
+        if (lacks.len() + extra.len()) as u64 > *sent || lacks.len() > self.ids.len() {
+            self.state = State::Finished;
+            return Err(Error::Decode {
+                object: "reconciliation message",
+                reason: "a difference larger than the symbols sent",
             });
         }
-        Ok(self.ranges)
+        if !last {
+            return Ok(Step::default());
+        }
+        let (lacks, extra) = (std::mem::take(lacks), std::mem::take(extra));
+        self.state = State::Finished;
+        // Every key the responder lacks it decoded from our symbols.
+        let mut give = Vec::with_capacity(lacks.len());
+        for k in &lacks {
+            let &i = self.own.get(&k.value()).ok_or(Error::Decode {
+                object: "reconciliation message",
+                reason: "a key of no item sent",
+            })?;
+            give.push(self.ids[i]);
+        }
+        give.sort_unstable();
+        give.dedup();
+        let mut need: Vec<GroupMessageId> = extra
+            .into_iter()
+            .filter(|id| self.ids.binary_search(id).is_err())
+            .collect();
+        need.sort_unstable();
+        need.dedup();
+        Ok(Step {
+            send: Vec::new(),
+            done: Some(Outcome {
+                need,
+                need_keys: Vec::new(),
+                give,
+            }),
+        })
+    }
+
+    /// Take the next symbols from the peer, subtract ours and what is
+    /// decoded, peel.
+    fn receive(&mut self, p: &mut Peeler, symbols: &[Symbol]) -> Result<(), Error> {
+        let from = p.diff.len() as u64;
+        let mut own = self.own_symbols(from, symbols.len());
+        p.decoded_coder.produce(from, &mut own);
+        for (k, (s, o)) in symbols.iter().zip(own).enumerate() {
+            p.diff.push(s.value() ^ o);
+            p.queue.push(from as usize + k);
+        }
+        let m = p.diff.len() as u64;
+        while let Some(i) = p.queue.pop() {
+            let v = p.diff[i];
+            if v == 0 {
+                continue;
+            }
+            let key = v & KEY_MASK;
+            if check_of(key) != (v >> 96) as u32 || p.decoded.contains_key(&key) {
+                continue;
+            }
+            let seed = key as u64;
+            let mut walk = Mapping::new(seed);
+            while walk.index < i as u64 {
+                walk.advance();
+            }
+            if walk.index != i as u64 {
+                continue;
+            }
+            // One item, alone in symbol i: remove it everywhere.
+            p.decoded.insert(key, self.own.contains_key(&key));
+            if p.decoded.len() as u64 > m {
+                return Err(Error::Decode {
+                    object: "reconciliation message",
+                    reason: "symbols that decode to more items than symbols",
+                });
+            }
+            let mut walk = Mapping::new(seed);
+            while walk.index < m {
+                let j = walk.index as usize;
+                p.diff[j] ^= v;
+                if p.diff[j] != 0 {
+                    p.queue.push(j);
+                }
+                walk.advance();
+            }
+            p.decoded_coder.add(v, walk);
+        }
+        Ok(())
+    }
+
+    /// A requested batch is in: done, or ask for more.
+    fn after_batch(&mut self, mut p: Box<Peeler>) -> Result<Step, Error> {
+        let m = p.diff.len() as u64;
+        let inconsistent = |reason| Error::Decode {
+            object: "reconciliation message",
+            reason,
+        };
+        if p.diff[0] == 0 {
+            if p.diff.iter().any(|&v| v != 0) {
+                return Err(inconsistent("symbols that do not decode"));
+            }
+            let ours = p.decoded.values().filter(|&&o| o).count() as u64;
+            let theirs = p.decoded.len() as u64 - ours;
+            if p.peer_count + ours != self.ids.len() as u64 + theirs {
+                return Err(inconsistent("a count that does not match the symbols"));
+            }
+            return self.finish(&p);
+        }
+        let cap = symbol_cap(p.peer_count, self.ids.len() as u64);
+        if m >= cap {
+            return Err(Error::ReconcileFailed { symbols: m });
+        }
+        p.requests += 1;
+        if p.requests > MAX_REQUESTS {
+            return Err(Error::TooManyRounds { max: MAX_REQUESTS });
+        }
+        let next = next_request(
+            m,
+            p.peer_count.abs_diff(self.ids.len() as u64),
+            p.decoded.len() as u64,
+        );
+        let upto = next.min(cap).min(m + MAX_REQUEST);
+        p.upto = upto;
+        let more = encode(&Message::More {
+            count: self.ids.len() as u64,
+            upto,
+        })?;
+        self.state = State::Responder(p);
+        Ok(Step {
+            send: vec![more],
+            done: None,
+        })
+    }
+
+    fn finish(&mut self, p: &Peeler) -> Result<Step, Error> {
+        let mut need_keys = Vec::new();
+        let mut give = Vec::new();
+        for (&key, &ours) in &p.decoded {
+            if ours {
+                let i = self.own[&key];
+                give.push(self.ids[i]);
+            } else {
+                let mut k = [0_u8; KEY_LEN];
+                k.copy_from_slice(&key.to_le_bytes()[..KEY_LEN]);
+                need_keys.push(Key(k));
+            }
+        }
+        need_keys.sort_unstable();
+        give.sort_unstable();
+        let mut send = Vec::new();
+        let (mut keys, mut ids) = (&need_keys[..], &give[..]);
+        loop {
+            let (k, rest_k) = keys.split_at(keys.len().min(MAX_DONE_KEYS));
+            // Keys and ids share the message: 32 000 bytes of either.
+            let room = (32_000 - k.len() * KEY_LEN) / 32;
+            let (i, rest_i) = ids.split_at(ids.len().min(room).min(MAX_DONE_IDS));
+            let last = rest_k.is_empty() && rest_i.is_empty();
+            send.push(encode(&Message::Done {
+                lacks: k.to_vec(),
+                extra: i.to_vec(),
+                last,
+            })?);
+            (keys, ids) = (rest_k, rest_i);
+            if last {
+                break;
+            }
+        }
+        Ok(Step {
+            send,
+            done: Some(Outcome {
+                need: Vec::new(),
+                need_keys,
+                give,
+            }),
+        })
     }
 }
 

@@ -19,7 +19,15 @@ use kith_core::Timestamp;
 use kith_core::group::{GroupId, GroupMessage, GroupMessageId};
 
 use crate::Error;
-use crate::reconcile::Item;
+
+/// One item of a replica: a message's timestamp and id, ordered by both.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct Item {
+    /// The message's timestamp (ms).
+    pub timestamp: u64,
+    /// The message's id.
+    pub id: GroupMessageId,
+}
 
 /// Where a message came from.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -447,9 +455,14 @@ impl Replica {
             .collect()
     }
 
-    /// The items to reconcile, in order.
+    /// The items held (accepted or waiting), in order.
     pub fn items(&self) -> Vec<Item> {
         self.items.iter().copied().collect()
+    }
+
+    /// The ids held (accepted or waiting): what takes part in reconciliation.
+    pub fn ids(&self) -> impl Iterator<Item = GroupMessageId> + '_ {
+        self.items.iter().map(|i| i.id)
     }
 
     /// Accepted messages in `(timestamp, id)` order.

@@ -10,7 +10,7 @@ use kith_core::group::{GroupId, GroupMessageId};
 
 use crate::Error;
 use crate::frame::{self, MAX_WANT, SyncFrame};
-use crate::reconcile::Reconciler;
+use crate::reconcile::{Key, Outcome, Reconciler};
 use crate::replica::{Inserted, Replica, Source};
 
 /// What handling one frame gave.
@@ -34,9 +34,13 @@ pub struct GroupSync {
     group: GroupId,
     peer: Source,
     reconciler: Option<Reconciler>,
-    /// Asked for and not yet received.
+    /// Asked for by id and not yet received.
     wanted: BTreeSet<GroupMessageId>,
-    /// `Want` frames sent and not yet answered to their `end`.
+    /// Asked for by key (the responder's view of what it lacks) and not
+    /// yet received.
+    wanted_keys: BTreeSet<Key>,
+    /// Asks (`Want` frames, the reconciliation's lists) not yet answered
+    /// to their `end`.
     open_wants: usize,
     /// Asked for, and the peer answered it does not have them.
     unavailable: BTreeSet<GroupMessageId>,
@@ -50,16 +54,21 @@ impl std::fmt::Debug for GroupSync {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GroupSync")
             .field("group", &self.group)
-            .field("wanted", &self.wanted.len())
+            .field("wanted", &(self.wanted.len() + self.wanted_keys.len()))
             .finish_non_exhaustive()
     }
 }
 
 impl GroupSync {
-    /// Start a sync with `peer`: the sync and its first frame.
-    pub fn initiate(replica: &Replica, peer: [u8; 32]) -> Result<(Self, Vec<u8>), Error> {
-        let mut r = Reconciler::new(replica.items())?;
-        let first = r.initiate()?;
+    /// Start a sync with `peer`: the sync and its first frame. `salt`: 16
+    /// random bytes, fresh for each sync (the caller draws them; they key
+    /// the reconciliation so that no member can grind ids against it).
+    pub fn initiate(
+        replica: &Replica,
+        peer: [u8; 32],
+        salt: [u8; 16],
+    ) -> Result<(Self, Vec<u8>), Error> {
+        let (r, first) = Reconciler::initiate(replica.ids(), salt)?;
         let mut s = GroupSync::respond_to(replica.group(), peer);
         s.reconciler = Some(r);
         let frame = s.encode(&SyncFrame::Reconcile {
@@ -77,6 +86,7 @@ impl GroupSync {
             peer: Source::Peer(peer),
             reconciler: None,
             wanted: BTreeSet::new(),
+            wanted_keys: BTreeSet::new(),
             open_wants: 0,
             unavailable: BTreeSet::new(),
             answered: 0,
@@ -104,29 +114,22 @@ impl GroupSync {
         match frame {
             SyncFrame::Reconcile { message, .. } => {
                 if self.reconciler.is_none() {
-                    self.reconciler = Some(Reconciler::new(replica.items())?);
+                    self.reconciler = Some(Reconciler::respond_to(replica.ids())?);
                 }
                 let r = self
                     .reconciler
                     .as_mut()
                     .ok_or(Error::Bug("reconciler just made"))?;
-                let step = r.respond(&message)?;
-                let need: Vec<GroupMessageId> = if step.done {
-                    r.need()
-                        .iter()
-                        .filter(|id| !replica.contains(id) && !replica.was_refused(id))
-                        .copied()
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                if let Some(m) = step.send {
+                let step = r.handle(&message)?;
+                for m in step.send {
                     out.send.push(self.encode(&SyncFrame::Reconcile {
                         group: self.group,
                         message: m,
                     })?);
                 }
-                self.want(&need, &mut out)?;
+                if let Some(o) = step.done {
+                    self.reconciled(replica, o, &mut out)?;
+                }
             }
             SyncFrame::Want { ids, .. } => {
                 self.answered += ids.len();
@@ -143,7 +146,11 @@ impl GroupSync {
             }
             SyncFrame::Messages { messages, end, .. } => {
                 for m in messages {
-                    self.wanted.remove(&GroupMessageId::of(&m));
+                    let id = GroupMessageId::of(&m);
+                    self.wanted.remove(&id);
+                    if let Some(k) = self.reconciler.as_ref().and_then(|r| r.key_of(&id)) {
+                        self.wanted_keys.remove(&k);
+                    }
                     match replica.insert_encoded(&m, self.peer, now) {
                         Ok(Inserted::Accepted(ids)) => out.accepted.extend(ids),
                         Ok(Inserted::Waiting { .. }) => out.waiting += 1,
@@ -157,8 +164,11 @@ impl GroupSync {
                         reason: "an answer to no want",
                     })?;
                     if self.open_wants == 0 {
-                        // Every want is answered: the rest the peer lacks.
+                        // Every ask is answered: the rest the peer lacks
+                        // (those asked by key it held when the sync began,
+                        // and has dropped since).
                         self.unavailable.append(&mut self.wanted);
+                        self.wanted_keys.clear();
                     }
                 }
                 // Predecessors named by what waits: ask for them too (once).
@@ -171,6 +181,28 @@ impl GroupSync {
             }
         }
         Ok(out)
+    }
+
+    /// The reconciliation is over: send what the peer lacks (the asked for
+    /// end their answer with `end`), wait for what we lack.
+    fn reconciled(&mut self, replica: &Replica, o: Outcome, out: &mut Output) -> Result<(), Error> {
+        // The peer sends what we lack without being asked: by id on the
+        // initiator, by key on the responder; one answer either way.
+        if !o.need.is_empty() || !o.need_keys.is_empty() {
+            self.open_wants += 1;
+        }
+        self.wanted.extend(
+            o.need
+                .into_iter()
+                .filter(|id| !replica.contains(id) && !replica.was_refused(id)),
+        );
+        self.wanted_keys.extend(o.need_keys);
+        if !o.give.is_empty() {
+            for f in frame::answer_want(replica, &o.give) {
+                out.send.push(self.encode(&f)?);
+            }
+        }
+        Ok(())
     }
 
     fn want(&mut self, ids: &[GroupMessageId], out: &mut Output) -> Result<(), Error> {
@@ -194,9 +226,15 @@ impl GroupSync {
         self.reconciler.as_ref().is_some_and(Reconciler::is_done) && self.open_wants == 0
     }
 
-    /// Ids asked for and not yet received.
+    /// Ids asked for and not yet received (those the responder asked for
+    /// by key are counted in [`Self::wanted_by_key`]).
     pub fn wanted(&self) -> &BTreeSet<GroupMessageId> {
         &self.wanted
+    }
+
+    /// Messages the responder asked for by key and not yet received.
+    pub fn wanted_by_key(&self) -> usize {
+        self.wanted_keys.len()
     }
 
     /// Ids asked for that the peer answered it does not have (a
@@ -249,7 +287,7 @@ mod tests {
 
     /// Run two syncs against each other until neither has anything to send.
     fn run(a: &mut Replica, b: &mut Replica) -> (usize, usize) {
-        let (mut sa, first) = GroupSync::initiate(a, [2; 32]).unwrap();
+        let (mut sa, first) = GroupSync::initiate(a, [2; 32], [5; 16]).unwrap();
         let mut sb = GroupSync::respond_to(GROUP, [1; 32]);
         let mut to_b = vec![first];
         let mut to_a: Vec<Vec<u8>> = Vec::new();
