@@ -298,7 +298,8 @@ impl FileChunk {
     }
 }
 
-/// The receiver's last word on a file (tag 16).
+/// The last word on a file (tag 16): the receiver's (`Received`,
+/// `Refused`, `Corrupt`), or the sender's (`Unavailable`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum FileStatus {
     /// Every chunk is stored and the whole has the offer's SHA-256.
@@ -309,6 +310,10 @@ pub enum FileStatus {
     /// The chunks put together do not have the offer's SHA-256: the
     /// receiver dropped them.
     Corrupt,
+    /// Sender → receiver: the sender no longer has the file (its user
+    /// deleted it before it was sent whole); the receiver stops waiting
+    /// for it and drops what it has of it.
+    Unavailable,
 }
 
 #[cfg(test)]

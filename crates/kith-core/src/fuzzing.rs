@@ -218,14 +218,14 @@ mod tests {
         let mut n = 0;
         for v in vs {
             let b = data_encoding::HEXLOWER.decode(v.hex.as_bytes()).unwrap();
-            if (8..=16).contains(&b[1]) {
+            if (8..=17).contains(&b[1]) {
                 let mut data = vec![b[1] - 8];
                 data.extend_from_slice(&b[2..]);
                 super::conversation_message(&data);
                 n += 1;
             }
         }
-        assert_eq!(n, 11);
+        assert_eq!(n, 13);
         super::file_name(b"../../x");
         super::file_name(b"");
     }

@@ -432,6 +432,10 @@ mod tests {
                 file,
                 status: FileStatus::Received,
             },
+            "file_done_unavailable" => PeerMessage::FileDone {
+                file,
+                status: FileStatus::Unavailable,
+            },
             "edit" => PeerMessage::Edit(Edit {
                 id: MessageId([0x0d; 16]),
                 target: MessageId([9; 16]),
@@ -598,6 +602,8 @@ mod tests {
         "file_chunk",
         "file_resume",
         "file_done",
+        "file_done_unavailable",
+        "edit",
     ];
 
     #[test]
@@ -766,7 +772,7 @@ mod tests {
         ));
         malformed(&patched("file_resume", 18, 19, &[0x81, 0x80, 0x80, 0x01]));
         // Unknown file status.
-        malformed(&patched("file_done", 18, 19, &[3]));
+        malformed(&patched("file_done", 18, 19, &[4]));
         // Truncations and trailing bytes of every new message fail.
         for n in CONVERSATION_VECTORS {
             let b = encode(&conversation_vector(n).unwrap()).unwrap();
