@@ -590,7 +590,7 @@ mod tests {
         }
     }
 
-    const CONVERSATION_VECTORS: [&str; 11] = [
+    const CONVERSATION_VECTORS: [&str; 13] = [
         "chat",
         "chat_reply",
         "reaction",
