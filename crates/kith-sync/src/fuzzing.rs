@@ -45,11 +45,16 @@ pub fn reconcile_message(data: &[u8]) {
     }
 }
 
-/// Feed arbitrary bytes as a run of messages (split at each `0xfe`) to a
+/// Feed arbitrary bytes to the reconciliation state machines. First, two
+/// honest sides over sets drawn from the bytes (byte *k*: id *k* is on the
+/// initiator's side if bit 0 is set, on the responder's if bit 1 is; the
+/// salt from the first 16 bytes) end knowing exactly their difference.
+/// Then the bytes, split at each `0xfe`, as a hostile peer's messages to a
 /// responder and to an initiator: the state machines stay bounded (the
 /// initiator never sends more symbols than its cap), never panic, and
 /// after an error or the end refuse everything.
 pub fn reconcile_session(data: &[u8]) {
+    honest_pair(data);
     let mut r = Reconciler::respond_to(fixed_ids()).expect("fixed ids are valid");
     let (mut i, _) = Reconciler::initiate(fixed_ids(), [3; 16]).expect("fixed ids are valid");
     let mut sent = 0_usize;
@@ -69,6 +74,57 @@ pub fn reconcile_session(data: &[u8]) {
     }
     let cap = reconcile::symbol_cap(200, reconcile::MAX_ITEMS) as usize;
     assert!(sent <= cap * (reconcile::SYMBOL_LEN + 1) + 64 * 1024);
+}
+
+fn honest_pair(data: &[u8]) {
+    let id = |k: usize| {
+        let mut id = [0_u8; 32];
+        id[..8].copy_from_slice(&(k as u64).to_le_bytes());
+        GroupMessageId(id)
+    };
+    let mut salt = [0_u8; 16];
+    for (s, b) in salt.iter_mut().zip(data) {
+        *s = *b;
+    }
+    let pick = |bit: u8| -> Vec<GroupMessageId> {
+        data.iter()
+            .enumerate()
+            .filter(|(_, b)| *b & bit != 0)
+            .map(|(k, _)| id(k))
+            .collect()
+    };
+    let (a, b) = (pick(1), pick(2));
+    let (mut ra, first) = Reconciler::initiate(a.iter().copied(), salt).expect("valid ids");
+    let mut rb = Reconciler::respond_to(b.iter().copied()).expect("valid ids");
+    let (mut oa, mut ob) = (None, None);
+    let mut in_flight = vec![first];
+    let mut turn = 0;
+    while !in_flight.is_empty() {
+        let (side, out) = if turn % 2 == 0 {
+            (&mut rb, &mut ob)
+        } else {
+            (&mut ra, &mut oa)
+        };
+        turn += 1;
+        for m in std::mem::take(&mut in_flight) {
+            let step = side.handle(&m).expect("an honest peer");
+            check_sent(&step.send);
+            in_flight.extend(step.send);
+            if step.done.is_some() {
+                *out = step.done;
+            }
+        }
+    }
+    let (oa, ob) = (oa.expect("initiator done"), ob.expect("responder done"));
+    let only = |x: &[GroupMessageId], y: &[GroupMessageId]| -> Vec<GroupMessageId> {
+        let mut v: Vec<GroupMessageId> = x.iter().filter(|i| !y.contains(i)).copied().collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(oa.need, only(&b, &a));
+    assert_eq!(ob.give, only(&b, &a));
+    assert_eq!(oa.give, only(&a, &b));
+    assert_eq!(ob.need_keys.len(), oa.give.len());
 }
 
 /// Feed arbitrary bytes as a relayed group message: whatever verifies

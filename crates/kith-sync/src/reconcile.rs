@@ -251,6 +251,19 @@ pub enum Message {
         /// The last part.
         last: bool,
     },
+    /// Responder → initiator: send your ids instead of more symbols (they
+    /// cost less than the symbols still needed).
+    SendIds {
+        /// The responder's count of items.
+        count: u64,
+    },
+    /// Initiator → responder: all its ids, ascending, in one or more parts.
+    Ids {
+        /// The ids of this part.
+        ids: Vec<GroupMessageId>,
+        /// The last part.
+        last: bool,
+    },
 }
 
 impl Message {
@@ -277,9 +290,10 @@ impl Message {
                     MAX_SYMBOLS_PER_MESSAGE,
                 )
             }
-            Message::More { count, .. } => {
+            Message::More { count, .. } | Message::SendIds { count } => {
                 over("claimed items", usize_of(*count), MAX_ITEMS as usize)
             }
+            Message::Ids { ids, .. } => over("ids in a message", ids.len(), MAX_DONE_IDS),
             Message::Symbols { symbols } => over(
                 "symbols in a message",
                 symbols.len(),
@@ -376,16 +390,23 @@ pub struct Step {
 }
 
 enum State {
-    /// Initiator: symbols sent so far, requests answered.
+    /// Initiator: symbols sent so far, requests answered; once it sent
+    /// its ids, the responder's count.
     Initiator {
         sent: u64,
         requests: u32,
+        listed: Option<u64>,
     },
-    /// Initiator: the `Done` parts so far.
+    /// Initiator: the `Done` parts so far, and their bound.
     Collecting {
-        sent: u64,
+        most: u64,
         lacks: Vec<Key>,
         extra: Vec<GroupMessageId>,
+    },
+    /// Responder: the initiator's ids so far (it asked for them).
+    Listing {
+        peer_count: u64,
+        got: Vec<GroupMessageId>,
     },
     /// Responder before `Start`.
     Waiting,
@@ -483,6 +504,7 @@ impl Reconciler {
             State::Initiator {
                 sent: INITIAL_SYMBOLS as u64,
                 requests: 0,
+                listed: None,
             },
         )?;
         r.set_salt(salt);
@@ -526,7 +548,14 @@ impl Reconciler {
         };
         match (state, m) {
             (State::Finished, _) => Err(Error::Finished),
-            (State::Initiator { sent, requests }, Message::More { count, upto }) => {
+            (
+                State::Initiator {
+                    sent,
+                    requests,
+                    listed: None,
+                },
+                Message::More { count, upto },
+            ) => {
                 let requests = requests + 1;
                 if requests > MAX_REQUESTS {
                     return Err(Error::TooManyRounds { max: MAX_REQUESTS });
@@ -550,12 +579,48 @@ impl Reconciler {
                 self.state = State::Initiator {
                     sent: upto,
                     requests,
+                    listed: None,
                 };
                 Ok(Step { send, done: None })
             }
-            (State::Initiator { sent, .. }, m @ Message::Done { .. }) => {
-                self.state = State::Collecting {
+            (
+                State::Initiator {
                     sent,
+                    requests,
+                    listed: None,
+                },
+                Message::SendIds { count },
+            ) => {
+                let mut send = Vec::new();
+                let mut parts = self.ids.chunks(MAX_DONE_IDS).peekable();
+                if parts.peek().is_none() {
+                    send.push(encode(&Message::Ids {
+                        ids: Vec::new(),
+                        last: true,
+                    })?);
+                }
+                while let Some(part) = parts.next() {
+                    send.push(encode(&Message::Ids {
+                        ids: part.to_vec(),
+                        last: parts.peek().is_none(),
+                    })?);
+                }
+                self.state = State::Initiator {
+                    sent,
+                    requests,
+                    listed: Some(count),
+                };
+                Ok(Step { send, done: None })
+            }
+            (State::Initiator { sent, listed, .. }, m @ Message::Done { .. }) => {
+                // Decoded from symbols: at most one id per symbol; from our
+                // list: at most what the responder holds, and our ids.
+                let most = match listed {
+                    None => sent,
+                    Some(count) => count + self.ids.len() as u64,
+                };
+                self.state = State::Collecting {
+                    most,
                     lacks: Vec::new(),
                     extra: Vec::new(),
                 };
@@ -586,6 +651,46 @@ impl Reconciler {
                 self.receive(&mut p, &symbols)?;
                 self.after_batch(p)
             }
+            (
+                State::Listing {
+                    peer_count,
+                    mut got,
+                },
+                Message::Ids { ids, last },
+            ) => {
+                // Ascending, so without repeats; no more than claimed.
+                let mut prev = got.last().copied();
+                let mut ascending = true;
+                for id in &ids {
+                    ascending &= prev.is_none_or(|p| p < *id);
+                    prev = Some(*id);
+                }
+                got.extend(ids);
+                if !ascending || got.len() as u64 > peer_count {
+                    return Err(unexpected("ids out of order or over the count"));
+                }
+                if !last {
+                    self.state = State::Listing { peer_count, got };
+                    return Ok(Step::default());
+                }
+                if got.len() as u64 != peer_count {
+                    return Err(unexpected("a count that does not match the ids"));
+                }
+                let salt = self.salt.ok_or(Error::Bug("a list before the salt"))?;
+                let keyed = keyed(&salt);
+                let need_keys = got
+                    .iter()
+                    .filter(|id| self.ids.binary_search(id).is_err())
+                    .map(|id| Key::with(&keyed, id))
+                    .collect();
+                let give = self
+                    .ids
+                    .iter()
+                    .filter(|id| got.binary_search(id).is_err())
+                    .copied()
+                    .collect();
+                Self::finish(need_keys, give)
+            }
             (State::Responder(mut p), Message::Symbols { symbols }) => {
                 if p.diff.len() as u64 + symbols.len() as u64 > p.upto {
                     return Err(unexpected("more symbols than asked for"));
@@ -604,7 +709,7 @@ impl Reconciler {
     /// A part of `Done`, in state `Collecting`.
     fn handle_done(&mut self, m: Message) -> Result<Step, Error> {
         let (
-            State::Collecting { lacks, extra, sent },
+            State::Collecting { lacks, extra, most },
             Message::Done {
                 lacks: l,
                 extra: e,
@@ -616,13 +721,12 @@ impl Reconciler {
         };
         lacks.extend(l);
         extra.extend(e);
-        // At most one item decoded per symbol; the peer cannot lack more
-        // than we hold.
-        if (lacks.len() + extra.len()) as u64 > *sent || lacks.len() > self.ids.len() {
+        // The peer cannot lack more than we hold.
+        if (lacks.len() + extra.len()) as u64 > *most || lacks.len() > self.ids.len() {
             self.state = State::Finished;
             return Err(Error::Decode {
                 object: "reconciliation message",
-                reason: "a difference larger than the symbols sent",
+                reason: "a difference larger than it can be",
             });
         }
         if !last {
@@ -723,7 +827,19 @@ impl Reconciler {
             if p.peer_count + ours != self.ids.len() as u64 + theirs {
                 return Err(inconsistent("a count that does not match the symbols"));
             }
-            return self.finish(&p);
+            let mut need_keys = Vec::new();
+            let mut give = Vec::new();
+            for (&key, &ours) in &p.decoded {
+                if ours {
+                    let &i = self.own.get(&key).ok_or(Error::Bug("our key not ours"))?;
+                    give.push(self.ids[i]);
+                } else {
+                    let mut k = [0_u8; KEY_LEN];
+                    k.copy_from_slice(&key.to_le_bytes()[..KEY_LEN]);
+                    need_keys.push(Key(k));
+                }
+            }
+            return Self::finish(need_keys, give);
         }
         let cap = symbol_cap(p.peer_count, self.ids.len() as u64);
         if m >= cap {
@@ -739,6 +855,21 @@ impl Reconciler {
             p.decoded.len() as u64,
         );
         let upto = next.min(cap).min(m + MAX_REQUEST);
+        // The initiator's ids cost less than the symbols still needed (a
+        // new member, or sides with little in common): ask for them.
+        if 32 * p.peer_count <= SYMBOL_LEN as u64 * (upto - m) {
+            let ask = encode(&Message::SendIds {
+                count: self.ids.len() as u64,
+            })?;
+            self.state = State::Listing {
+                peer_count: p.peer_count,
+                got: Vec::new(),
+            };
+            return Ok(Step {
+                send: vec![ask],
+                done: None,
+            });
+        }
         p.upto = upto;
         let more = encode(&Message::More {
             count: self.ids.len() as u64,
@@ -751,19 +882,8 @@ impl Reconciler {
         })
     }
 
-    fn finish(&mut self, p: &Peeler) -> Result<Step, Error> {
-        let mut need_keys = Vec::new();
-        let mut give = Vec::new();
-        for (&key, &ours) in &p.decoded {
-            if ours {
-                let i = self.own[&key];
-                give.push(self.ids[i]);
-            } else {
-                let mut k = [0_u8; KEY_LEN];
-                k.copy_from_slice(&key.to_le_bytes()[..KEY_LEN]);
-                need_keys.push(Key(k));
-            }
-        }
+    /// The difference is known: `Done`, in parts.
+    fn finish(mut need_keys: Vec<Key>, mut give: Vec<GroupMessageId>) -> Result<Step, Error> {
         need_keys.sort_unstable();
         give.sort_unstable();
         let mut send = Vec::new();

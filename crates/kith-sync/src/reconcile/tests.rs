@@ -507,6 +507,94 @@ fn large_differences_come_in_many_messages_and_parts() {
     );
 }
 
+#[test]
+fn a_new_member_gets_the_list_not_symbols() {
+    // The initiator holds nothing: its (empty) list costs less than any
+    // symbols, so the responder asks for it: two round trips, and the
+    // bytes are the responder's ids.
+    let b = ids(3_000, 17);
+    let r = check(&[], &b, [6; 16]);
+    assert_eq!(r.turns, 4);
+    assert!(r.bytes < 3_000 * 32 + 300, "{}", r.bytes);
+    // Holding a few: their list is cheaper than the symbols too.
+    let r = check(&b[..3], &b, [6; 16]);
+    assert_eq!(r.turns, 4);
+    assert!(r.bytes < 3_000 * 32 + 300, "{}", r.bytes);
+}
+
+#[test]
+fn lying_lists_are_refused() {
+    let all = ids(100, 18);
+    let mut sorted = all.clone();
+    sorted.sort_unstable();
+    // A responder holding 100 asks an initiator holding 2 for its list.
+    let listing = || {
+        let (_, first) = Reconciler::initiate(sorted[..2].iter().copied(), [7; 16]).unwrap();
+        let mut r = Reconciler::respond_to(all.iter().copied()).unwrap();
+        let step = r.handle(&first).unwrap();
+        assert_eq!(
+            decode(&step.send[0]).unwrap(),
+            Message::SendIds { count: 100 }
+        );
+        r
+    };
+    let ids_msg = |ids: &[GroupMessageId], last| {
+        msg(&Message::Ids {
+            ids: ids.to_vec(),
+            last,
+        })
+    };
+    // Out of order, repeated, more than claimed, fewer than claimed.
+    for bad in [
+        vec![ids_msg(&[sorted[1], sorted[0]], true)],
+        vec![ids_msg(&[sorted[0]], false), ids_msg(&[sorted[0]], true)],
+        vec![ids_msg(&sorted[..3], true)],
+        vec![ids_msg(&sorted[..1], true)],
+    ] {
+        let mut r = listing();
+        let mut result = Ok(Step::default());
+        for m in &bad {
+            result = r.handle(m);
+            if result.is_err() {
+                break;
+            }
+        }
+        assert!(matches!(result, Err(Error::Decode { .. })), "{result:?}");
+    }
+    // The honest list settles it.
+    let mut r = listing();
+    let o = r
+        .handle(&ids_msg(&sorted[..2], true))
+        .unwrap()
+        .done
+        .unwrap();
+    assert_eq!(o.give.len(), 98);
+    assert!(o.need_keys.is_empty());
+    // An initiator asked twice, or asked for symbols after its list.
+    let (mut i, _) = Reconciler::initiate(all.iter().copied(), [7; 16]).unwrap();
+    let ask = msg(&Message::SendIds { count: 5 });
+    let step = i.handle(&ask).unwrap();
+    assert_eq!(step.send.len(), 1);
+    assert!(matches!(i.handle(&ask), Err(Error::Decode { .. })));
+    let (mut i, _) = Reconciler::initiate(all.iter().copied(), [7; 16]).unwrap();
+    i.handle(&ask).unwrap();
+    let more = msg(&Message::More {
+        count: 5,
+        upto: 100,
+    });
+    assert!(matches!(i.handle(&more), Err(Error::Decode { .. })));
+    // After its list, the initiator takes no more extra ids than the
+    // responder said it held, plus its own count.
+    let (mut i, _) = Reconciler::initiate(all[..10].iter().copied(), [7; 16]).unwrap();
+    i.handle(&ask).unwrap();
+    let e = decode_err(i.handle(&msg(&Message::Done {
+        lacks: vec![],
+        extra: ids(16, 19),
+        last: true,
+    })));
+    assert!(matches!(e, Error::Decode { .. }));
+}
+
 const VECTORS_DESCRIPTION: &str = "Group sync (docs/protocol.md section 14). \
     Item i of the twenty has id [i + 1; 32]. \
     key_01: the key of id 01x32 under salt 01x16; symbol_01: its symbol value (key || check); \
