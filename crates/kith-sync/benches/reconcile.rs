@@ -162,6 +162,7 @@ fn main() {
         }
     }
     tails();
+    both_lack();
     if let Some(path) = std::env::var_os("KITH_WRITE_PLOT") {
         std::fs::write(path, plot(&rows)).expect("write the plot");
     }
@@ -204,6 +205,35 @@ fn tails() {
             bytes.iter().filter(|&&b| b > bound).count(),
             q(&trips, 0.5),
             trips[trips.len() - 1],
+        );
+    }
+}
+
+/// Each side lacks D of the other's: the counts say nothing of the
+/// difference, so the responder finds its size by growing its requests.
+fn both_lack() {
+    println!();
+    println!("10 000 messages, each side lacks D others the other has ({SALTS} salts):");
+    println!();
+    println!(
+        "| each lacks | differences | worst bytes | round trips (max) | 2 × 32 × differences + {CONSTANT} | naive bytes |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    let all = ids(10_000, 3);
+    for d in [1_usize, 10, 100, 1000] {
+        let a = &all[d..];
+        let b = &all[..all.len() - d];
+        let (mut worst, mut trips) = (0, 0);
+        for s in 0..SALTS {
+            let c = reconcile(a, b, [s; 16]);
+            worst = worst.max(c.bytes);
+            trips = trips.max(c.round_trips);
+        }
+        println!(
+            "| {d} | {} | {worst} | {trips} | {} | {} |",
+            2 * d,
+            64 * 2 * d + CONSTANT,
+            8 + 32 * (all.len() - d) + 32 * d,
         );
     }
 }

@@ -351,14 +351,15 @@ pub fn decode(bytes: &[u8]) -> Result<Message, Error> {
 /// of the difference, is the larger of the counts' difference (exact when
 /// one side holds all the other does) and the items decoded so far.
 /// Enough to decode `est` most of the time (≈ 1.4 symbols each, more for
-/// few), then a quarter more at a time near the estimate (the tail), and
-/// twice as many past it (the estimate was low: both sides lack some).
+/// few), then a quarter more at a time near an estimate from the counts
+/// (the tail of the decoding), and twice as many past it or without one
+/// (both sides lack some: the counts say little).
 fn next_request(m: u64, counts: u64, decoded: u64) -> u64 {
     let est = counts.max(decoded);
     let guess = est * 3 / 2 + 12;
     if guess > m {
         guess
-    } else if m < 4 * est + 64 {
+    } else if counts > 0 && m < 4 * est + 64 {
         m + (m / 4).max(8)
     } else {
         2 * m
