@@ -392,6 +392,13 @@ impl Store {
         self.drop_incoming(contact, id, FileState::Refused)
     }
 
+    /// The contact no longer has its file `id` (its
+    /// `FileDone(Unavailable)`): any chunk stored is deleted, the state is
+    /// `Unavailable`. `false` if it is not a file of theirs still to come.
+    pub fn file_withdrawn(&mut self, contact: ContactId, id: MessageId) -> Result<bool> {
+        self.drop_incoming(contact, id, FileState::Unavailable)
+    }
+
     /// Store a chunk the contact sent, if it is the next one of a file of
     /// theirs we accepted and has exactly the length the offer gives its
     /// index; after the last one, check the whole file's SHA-256
@@ -562,7 +569,8 @@ impl Store {
     }
 
     /// The contact's last word on our file `id` (its `FileDone`): state
-    /// `Complete`, `Refused` or `Corrupt`. `true` if that changed it.
+    /// `Complete`, `Refused` or `Corrupt` (`Unavailable` is a sender's
+    /// word: ignored). `true` if that changed it.
     pub fn file_done(
         &mut self,
         contact: ContactId,
@@ -583,6 +591,8 @@ impl Store {
             FileStatus::Received => FileState::Complete,
             FileStatus::Refused => FileState::Refused,
             FileStatus::Corrupt => FileState::Corrupt,
+            // The sender's word, about a file of ours: not the receiver's.
+            FileStatus::Unavailable => return Ok(false),
         };
         if status == FileStatus::Received {
             rec.next = chunk_count(&rec);
@@ -872,6 +882,25 @@ mod tests {
         assert_eq!(
             b.store_chunk(alice, &chunk(3, 1, part(1))).unwrap(),
             ChunkStored::Refused(ChunkRefusal::NotReceiving)
+        );
+        // Withdrawn by its sender half way: nothing kept, nothing taken, and
+        // only a file of theirs still to come can be.
+        b.insert_incoming_file(alice, &offer(6, good), Timestamp(1), Timestamp(2))
+            .unwrap();
+        b.accept_file(alice, id(6)).unwrap();
+        b.store_chunk(alice, &chunk(6, 0, part(0))).unwrap();
+        assert!(b.file_withdrawn(alice, id(6)).unwrap());
+        assert!(!b.file_withdrawn(alice, id(6)).unwrap());
+        let f = b.file(alice, id(6)).unwrap().unwrap();
+        assert_eq!((f.state, f.next), (FileState::Unavailable, 0));
+        assert_eq!(
+            b.store_chunk(alice, &chunk(6, 1, part(1))).unwrap(),
+            ChunkStored::Refused(ChunkRefusal::NotReceiving)
+        );
+        assert!(!b.file_withdrawn(alice, id(1)).unwrap(), "complete stays");
+        assert_eq!(
+            b.file(alice, id(1)).unwrap().unwrap().state,
+            FileState::Complete
         );
         // Deleting a complete file deletes its data.
         assert!(b.delete_message(alice, id(1)).unwrap());

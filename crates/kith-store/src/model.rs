@@ -393,6 +393,9 @@ pub enum FileState {
     /// The assembled chunks did not have the offer's SHA-256 (checked here
     /// for theirs, reported by the contact for ours); theirs are dropped.
     Corrupt,
+    /// Theirs: the contact deleted it before sending it whole (its
+    /// `FileDone(Unavailable)`); what we had of it is dropped.
+    Unavailable,
 }
 
 /// A file of a conversation.
