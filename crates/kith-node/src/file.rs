@@ -372,6 +372,29 @@ impl Profile {
         Ok(())
     }
 
+    /// Refuse a file of the contact's, waiting or being received: what was
+    /// stored of it is dropped and the contact is told (at once if a
+    /// session is up, else at the next one), so its app stops offering it.
+    pub async fn refuse_file(&self, contact: ContactId, id: MessageId) -> Result<()> {
+        self.check_unlocked()?;
+        let refused = self
+            .inner
+            .store
+            .call(move |s| s.refuse_file(contact, id))
+            .await?;
+        if !refused {
+            return Err(Error::NotFound(
+                "file of theirs waiting or being received".into(),
+            ));
+        }
+        self.inner.transfers.end((contact, id));
+        self.emit(Event::FileChanged { contact, id });
+        // A place among those received at once may be free now.
+        accept_waiting(&self.inner, contact).await?;
+        crate::net::outbox_changed(&self.inner, contact);
+        Ok(())
+    }
+
     /// Save the file (theirs once received and checked, or ours) to `dest`:
     /// a new file, or a directory to save it in under its own name. Written
     /// to a temporary file beside it, checked against its SHA-256 again,
@@ -701,25 +724,35 @@ pub(crate) async fn receive_chunk(
 }
 
 /// The contact asks for our file from chunk `from`: queue it for sending.
+/// A file we no longer have (deleted here) is answered
+/// `FileDone(Unavailable)`.
 pub(crate) async fn receive_resume(
     p: &Arc<ProfileInner>,
     id: ContactId,
     fid: MessageId,
     from: u32,
     files: &mut SessionFiles,
-) -> Result<()> {
+) -> Result<Vec<PeerMessage>> {
     let found = p
         .store
         .call(move |s| {
             let Some(count) = s.file_resume_requested(id, fid, from)? else {
-                return Ok(None);
+                // Not one it may ask for: deleted here (no file at all), or
+                // answered, refused, asked past its end (nothing to say).
+                return Ok(Err(s.file(id, fid)?.is_none()));
             };
-            Ok(s.file(id, fid)?.map(|f| (count, f.chunk_size)))
+            Ok(s.file(id, fid)?.map(|f| (count, f.chunk_size)).ok_or(false))
         })
         .await?;
-    let Some((count, chunk_size)) = found else {
-        // Not a file of ours it may ask for (deleted, done): nothing to send.
-        return Ok(());
+    let (count, chunk_size) = match found {
+        Ok(found) => found,
+        Err(gone) => {
+            return Ok(if gone && files.told.insert(fid) {
+                vec![done(fid, FileStatus::Unavailable)]
+            } else {
+                vec![]
+            });
+        }
     };
     p.transfers
         .start((id, fid), u64::from(from) * u64::from(chunk_size));
@@ -734,10 +767,10 @@ pub(crate) async fn receive_resume(
         contact: id,
         id: fid,
     });
-    Ok(())
+    Ok(vec![])
 }
 
-/// The contact's last word on our file.
+/// The contact's last word on our file, or (`Unavailable`) on its own.
 pub(crate) async fn receive_done(
     p: &Arc<ProfileInner>,
     id: ContactId,
@@ -747,11 +780,22 @@ pub(crate) async fn receive_done(
 ) -> Result<()> {
     files.uploads.retain(|u| u.file != fid);
     p.transfers.end((id, fid));
-    if p.store.call(move |s| s.file_done(id, fid, status)).await? {
+    let changed = p
+        .store
+        .call(move |s| match status {
+            // Theirs, which they no longer have.
+            FileStatus::Unavailable => s.file_withdrawn(id, fid),
+            _ => s.file_done(id, fid, status),
+        })
+        .await?;
+    if changed {
         p.emit(Event::FileChanged {
             contact: id,
             id: fid,
         });
+        if status == FileStatus::Unavailable && accept_waiting(p, id).await? {
+            crate::net::outbox_changed(p, id);
+        }
     }
     Ok(())
 }
@@ -780,8 +824,11 @@ pub(crate) async fn send_some(
     let chunks = match chunks {
         Ok(c) => c,
         Err(e) if e.kind() == kith_core::ErrorKind::NotFound => {
-            // Deleted meanwhile: stop sending it.
+            // Deleted meanwhile: stop sending it, and say so.
             p.transfers.end((id, fid));
+            if files.told.insert(fid) {
+                conn.send(&done(fid, FileStatus::Unavailable)).await?;
+            }
             return Ok(());
         }
         Err(e) => return Err(e.into()),
@@ -804,22 +851,36 @@ pub(crate) async fn send_some(
 }
 
 /// At each flush: ask for every file of theirs we are receiving and did
-/// not ask for in this session yet, from the next chunk we need.
+/// not ask for in this session yet, from the next chunk we need; tell the
+/// contact of every file of theirs our user refused, once per session.
 pub(crate) async fn flush(
     p: &Arc<ProfileInner>,
     id: ContactId,
     conn: &mut Conn,
     files: &mut SessionFiles,
 ) -> Result<()> {
-    let receiving = p
+    let theirs: Vec<FileInfo> = p
         .store
         .call(move |s| {
             Ok(s.files(id)?
                 .into_iter()
-                .filter(|f| f.direction == Direction::In && f.state == FileState::Transferring)
+                .filter(|f| {
+                    f.direction == Direction::In
+                        && matches!(f.state, FileState::Transferring | FileState::Refused)
+                })
                 .collect::<Vec<_>>())
         })
         .await?;
+    let (receiving, refused): (Vec<FileInfo>, Vec<FileInfo>) = theirs
+        .into_iter()
+        .partition(|f| f.state == FileState::Transferring);
+    for f in refused {
+        // No answer comes: sent again at the next session (a sender that
+        // has it already changes nothing).
+        if files.told.insert(f.id) {
+            conn.send(&done(f.id, FileStatus::Refused)).await?;
+        }
+    }
     for f in receiving {
         if !files.resumed.insert(f.id) {
             continue;
@@ -1002,6 +1063,74 @@ mod tests {
         // Deleted with its message: no file left.
         assert!(b.delete_message(alice, id).await.expect("delete"));
         assert!(b.file(alice, id).await.is_err());
+        k.shutdown().await;
+    }
+
+    /// A file waiting for the user can be refused (its sender is told, also
+    /// after a restart of the session), and one its sender deleted before
+    /// sending it is dropped when the receiver asks for it, instead of
+    /// waiting forever.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refused_and_withdrawn_files_end_on_both_sides() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let k = kith(dir.path());
+        let (a, b) = pair(&k).await;
+        let (bob, alice) = friends(&a, &b).await;
+        let big = || vec![7_u8; usize::try_from(AUTO_ACCEPT_MAX).expect("usize") + 1];
+
+        // Refused while the sender is offline: it learns at the next session.
+        let refused = a
+            .send_file_bytes(bob, "a.iso", big())
+            .await
+            .expect("send")
+            .id;
+        wait_for("offer", 30, async || b.file(alice, refused).await.is_ok()).await;
+        assert_eq!(state(&b, alice, refused).await, FileState::Offered);
+        let port = a.link().tcp.expect("hint").port();
+        a.go_offline().await;
+        b.refuse_file(alice, refused).await.expect("refuse");
+        assert!(b.refuse_file(alice, refused).await.is_err(), "twice");
+        assert!(b.accept_file(alice, refused).await.is_err(), "refused");
+        assert_eq!(state(&b, alice, refused).await, FileState::Refused);
+        assert_eq!(state(&a, bob, refused).await, FileState::Offered);
+        a.go_online(crate::Network::Tcp {
+            listen: format!("127.0.0.1:{port}").parse().expect("addr"),
+        })
+        .await
+        .expect("online");
+        wait_for("sender told of the refusal", 30, async || {
+            state(&a, bob, refused).await == FileState::Refused
+        })
+        .await;
+        // Ours cannot be refused.
+        assert!(a.refuse_file(bob, refused).await.is_err());
+
+        // Deleted by its sender before the receiver took it: accepting it
+        // asks, the sender says it is gone, and it ends there.
+        let gone = a
+            .send_file_bytes(bob, "b.iso", big())
+            .await
+            .expect("send")
+            .id;
+        wait_for("offer", 30, async || b.file(alice, gone).await.is_ok()).await;
+        assert!(a.delete_message(bob, gone).await.expect("delete"));
+        b.accept_file(alice, gone).await.expect("accept");
+        wait_for("the file ends as unavailable", 30, async || {
+            state(&b, alice, gone).await == FileState::Unavailable
+        })
+        .await;
+        assert_eq!(b.file(alice, gone).await.expect("f").done, 0);
+        assert!(b.save_file(alice, gone, dir.path()).await.is_err());
+        // The conversation goes on.
+        let m = a.send(bob, "still here").await.expect("send");
+        wait_for("a text after it", 30, async || {
+            b.messages(alice)
+                .await
+                .expect("m")
+                .iter()
+                .any(|x| x.id == m.id)
+        })
+        .await;
         k.shutdown().await;
     }
 

@@ -1013,8 +1013,7 @@ pub(crate) async fn on_message(
         PeerMessage::FileOffer(o) => return file::receive_offer(p, id, o).await,
         PeerMessage::FileChunk(c) => return file::receive_chunk(p, id, c, files).await,
         PeerMessage::FileResume { file, from } => {
-            file::receive_resume(p, id, file, from, files).await?;
-            return Ok(vec![]);
+            return file::receive_resume(p, id, file, from, files).await;
         }
         PeerMessage::FileDone { file, status } => {
             file::receive_done(p, id, file, status, files).await?;
