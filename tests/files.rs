@@ -369,7 +369,9 @@ fn file_over_tcp_resumes_after_the_sender_is_killed() {
     assert_eq!(offered["state"], "offered", "{offered}");
     let human = k.ok("bob", &["files", "alice"]);
     assert!(
-        human.contains("disk image.img  32.0 MiB  offered, waiting for you to accept it"),
+        human.contains(
+            "disk image.img  32.0 MiB  offered, waiting for you to accept (or refuse) it"
+        ),
         "{human}"
     );
     std::thread::sleep(Duration::from_secs(2));
@@ -391,6 +393,23 @@ fn file_over_tcp_resumes_after_the_sender_is_killed() {
         stderr(&out)
     );
     assert!(!early.exists());
+    // Bob changes his mind half way: refused, what came is dropped, and
+    // alice's node stops sending it.
+    k.ok("bob", &["refuse-file", "alice", &id]);
+    let refused = file(&k, "bob", "alice", &id).expect("bob's file");
+    assert!(
+        refused["state"] == "refused" && done(&refused) == 0,
+        "{refused}"
+    );
+    wait_until(LONG, "alice told of the refusal", || {
+        file(&k, "alice", "bob", &id).filter(|f| f["state"] == "refused")
+    });
+    assert!(
+        !k.run("bob", &["refuse-file", "alice", &id])
+            .status
+            .success(),
+        "refused twice"
+    );
     drop(t.alice);
 }
 

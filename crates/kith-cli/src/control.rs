@@ -131,6 +131,11 @@ pub(crate) enum Request {
         alias: String,
         id: String,
     },
+    /// Refuse a file of the contact's waiting or on its way.
+    RefuseFile {
+        alias: String,
+        id: String,
+    },
     /// Save a file to `dest` (absolute): a new file, or a directory to save
     /// it in under its own name.
     SaveFile {
@@ -489,6 +494,11 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
         Request::AcceptFile { alias, id } => {
             let id = message_id(&id)?;
             p.accept_file(contact_id(p, &alias).await?, id).await?;
+            Value::Null
+        }
+        Request::RefuseFile { alias, id } => {
+            let id = message_id(&id)?;
+            p.refuse_file(contact_id(p, &alias).await?, id).await?;
             Value::Null
         }
         Request::SaveFile { alias, id, dest } => {

@@ -1,6 +1,6 @@
 //! Files (issue 9 § 4, `docs/protocol.md` § 13): `kith send-file ALIAS
 //! PATH`, `kith files ALIAS [--json]`, `kith accept-file ALIAS ID`, `kith
-//! save-file ALIAS ID DEST`.
+//! refuse-file ALIAS ID`, `kith save-file ALIAS ID DEST`.
 //!
 //! Paths are made absolute here, in the client, before they go to the
 //! daemon: its working directory is not the user's. They cross the control
@@ -45,6 +45,7 @@ pub(crate) fn state_str(s: FileState) -> &'static str {
         FileState::Complete => "complete",
         FileState::Refused => "refused",
         FileState::Corrupt => "corrupt",
+        FileState::Unavailable => "unavailable",
     }
 }
 
@@ -146,8 +147,9 @@ fn transfer_text(f: &Value) -> String {
             s
         }
         Some("offered") if f["direction"] == "in" => {
-            format!("{state}, waiting for you to accept it")
+            format!("{state}, waiting for you to accept (or refuse) it")
         }
+        Some("unavailable") => format!("{state}: the sender deleted it"),
         _ => state,
     }
 }
@@ -212,7 +214,7 @@ mod tests {
         assert!(body.starts_with("(file: a\\u{1b}[2J"), "{body}");
         let waiting = json!({"name": "x", "size": 40_000_000, "direction": "in",
             "state": "offered", "id": "01"});
-        assert!(file_line(&waiting).contains("offered, waiting for you to accept it"));
+        assert!(file_line(&waiting).contains("offered, waiting for you to accept (or refuse) it"));
         let done = json!({"name": "x", "size": 5, "direction": "out", "state": "complete"});
         assert_eq!(message_body(&done), "(file: x, 5 B, complete)");
     }

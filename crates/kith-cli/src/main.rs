@@ -180,6 +180,14 @@ enum Command {
         /// The file's id, as `files` shows it.
         id: String,
     },
+    /// Refuse a contact's file that waits for you or is on its way: what
+    /// came of it is dropped, and their node is told.
+    RefuseFile {
+        /// The contact's alias.
+        alias: String,
+        /// The file's id, as `files` shows it.
+        id: String,
+    },
     /// Save a file (theirs once it arrived and was checked, or yours) to
     /// DEST: a new file, or a directory to put it in under its own name.
     /// Never overwrites. Prints where it was saved.
@@ -726,6 +734,9 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
                     println!("{}", files::file_line(f));
                 }
             }
+        }
+        Command::RefuseFile { alias, id } => {
+            ctx.request(Request::RefuseFile { alias, id }).await?;
         }
         Command::AcceptFile { alias, id } => {
             ctx.request(Request::AcceptFile { alias, id }).await?;
@@ -1314,6 +1325,8 @@ mod tests {
         assert!(matches!(cli.command, Command::Files { json: true, .. }));
         let cli = Cli::try_parse_from(["kith", "accept-file", "bob", "ab"]).expect("accept");
         assert!(matches!(cli.command, Command::AcceptFile { ref id, .. } if id == "ab"));
+        let cli = Cli::try_parse_from(["kith", "refuse-file", "bob", "ab"]).expect("refuse");
+        assert!(matches!(cli.command, Command::RefuseFile { ref id, .. } if id == "ab"));
         let cli = Cli::try_parse_from(["kith", "save-file", "bob", "ab", "."]).expect("save");
         assert!(
             matches!(cli.command, Command::SaveFile { ref dest, .. } if dest == Path::new("."))
