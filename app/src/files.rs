@@ -77,9 +77,11 @@ enum Do {
         contact: ContactId,
         path: PathBuf,
     },
-    Accept {
+    /// Accept (`true`) or refuse a file of theirs.
+    Answer {
         contact: ContactId,
         id: MessageId,
+        accept: bool,
     },
     Save {
         contact: ContactId,
@@ -107,9 +109,11 @@ pub(crate) enum FileReply {
         result: Result<FileView, kith_node::Error>,
     },
     /// Accepting a file ended.
-    Accepted {
+    /// A file of theirs was accepted or refused, or why not.
+    Answered {
         contact: ContactId,
         id: MessageId,
+        accept: bool,
         result: Result<(), kith_node::Error>,
     },
     /// Saving a file ended: where it went, or why not.
@@ -203,11 +207,16 @@ pub(crate) fn progress_text(f: &FileView) -> String {
 /// Where a transfer stands, in words.
 pub(crate) fn state_text(f: &FileView) -> &'static str {
     match (f.direction, f.state) {
-        (Direction::In, FileState::Offered) => "Waiting for you: accept it to receive it",
+        (Direction::In, FileState::Offered) => {
+            "Waiting for you: accept it to receive it, or refuse it"
+        }
         (Direction::In, FileState::Transferring) => "Receiving",
         (Direction::In, FileState::Complete) => "Received and checked",
         (Direction::In, FileState::Refused) => "Refused",
         (Direction::In, FileState::Corrupt) => "Arrived damaged: not kept",
+        (Direction::In, FileState::Unavailable) => "They deleted it before it came",
+        // Only theirs become unavailable.
+        (Direction::Out, FileState::Unavailable) => "Deleted",
         (Direction::Out, FileState::Offered) => "Offered: waiting for them to take it",
         (Direction::Out, FileState::Transferring) => "Sending",
         (Direction::Out, FileState::Complete) => "Sent: they have it",
@@ -356,9 +365,31 @@ pub(crate) fn bubble(
             });
             if r.clicked() {
                 files.accepting.insert(key);
-                files.todo.push(Do::Accept {
+                files.todo.push(Do::Answer {
                     contact: f.contact,
                     id: f.id,
+                    accept: true,
+                });
+            }
+        }
+        if f.direction == Direction::In
+            && matches!(f.state, FileState::Offered | FileState::Transferring)
+        {
+            let busy = files.accepting.contains(&key);
+            let r = ui
+                .add_enabled(!busy, egui::Button::new("Refuse"))
+                .on_hover_text(
+                    "Refuse this file: what came of it is dropped, and their app is told",
+                );
+            r.widget_info(|| {
+                egui::WidgetInfo::labeled(egui::Role::Button, true, format!("Refuse {}", f.name))
+            });
+            if r.clicked() {
+                files.accepting.insert(key);
+                files.todo.push(Do::Answer {
+                    contact: f.contact,
+                    id: f.id,
+                    accept: false,
                 });
             }
         }
@@ -562,10 +593,19 @@ pub(crate) fn perform(app: &mut KithApp, active: &str) {
                     contact,
                     result: p.send_file(contact, &path).await,
                 },
-                Do::Accept { contact, id } => FileReply::Accepted {
+                Do::Answer {
                     contact,
                     id,
-                    result: p.accept_file(contact, id).await,
+                    accept,
+                } => FileReply::Answered {
+                    contact,
+                    id,
+                    accept,
+                    result: if accept {
+                        p.accept_file(contact, id).await
+                    } else {
+                        p.refuse_file(contact, id).await
+                    },
                 },
                 Do::Save { contact, id, dest } => FileReply::Saved {
                     contact,
@@ -644,17 +684,20 @@ pub(crate) fn apply(s: &mut Session, ctx: &egui::Context, reply: FileReply) -> O
             }
             None
         }
-        FileReply::Accepted {
+        FileReply::Answered {
             contact,
             id,
+            accept,
             result,
         } => {
             s.files.accepting.remove(&(contact, id));
             if let Err(e) = result {
-                s.chat_error = Some(format!(
-                    "Accepting the file: {}",
-                    crate::screens::explain(&e)
-                ));
+                let doing = if accept {
+                    "Accepting the file"
+                } else {
+                    "Refusing the file"
+                };
+                s.chat_error = Some(format!("{doing}: {}", crate::screens::explain(&e)));
             }
             (s.chat_for == Some(contact)).then_some(contact)
         }
@@ -779,6 +822,7 @@ mod tests {
                 FileState::Complete,
                 FileState::Refused,
                 FileState::Corrupt,
+                FileState::Unavailable,
             ] {
                 assert!(
                     seen.insert(state_text(&view(d, st, 0, None))),

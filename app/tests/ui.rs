@@ -1842,7 +1842,11 @@ fn large_file_waits_for_accept() {
     long(&mut a, &mut b, "offered at Bob", &|_, b| {
         file_is(b, "archive.bin", FileState::Offered) && has_label(b, "Accept archive.bin")
     });
-    assert!(has_label(&b, "Waiting for you: accept it to receive it"));
+    assert!(has_label(
+        &b,
+        "Waiting for you: accept it to receive it, or refuse it"
+    ));
+    assert!(has_label(&b, "Refuse archive.bin"));
     // Nothing comes before Bob accepts.
     for _ in 0..10 {
         a.step();
@@ -1893,6 +1897,22 @@ fn large_file_waits_for_accept() {
     click(&mut b, "Save");
     wait(&mut b, "saved", |h| has_label(h, "Saved to"));
     assert!(std::fs::read(&saved).unwrap() == data, "the same bytes");
+
+    // A second one Bob refuses: nothing of it kept, and Alice is told.
+    let second = work.path().join("second.bin");
+    std::fs::write(&second, &data).unwrap();
+    click(&mut a, "Send a file");
+    fill(&mut a, "Path of the file", &second.display().to_string());
+    click(&mut a, "Send file");
+    long(&mut a, &mut b, "second offered at Bob", &|_, b| {
+        file_is(b, "second.bin", FileState::Offered) && has_label(b, "Refuse second.bin")
+    });
+    click(&mut b, "Refuse second.bin");
+    long(&mut a, &mut b, "refused on both sides", &|a, b| {
+        file_is(b, "second.bin", FileState::Refused) && file_is(a, "second.bin", FileState::Refused)
+    });
+    assert!(has_label(&a, "They refused it"));
+    assert!(!has_label(&b, "Accept second.bin"));
     a.state_mut().shutdown();
     b.state_mut().shutdown();
 }
