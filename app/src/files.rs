@@ -204,6 +204,28 @@ pub(crate) fn progress_text(f: &FileView) -> String {
     t
 }
 
+/// "Accept" (`accept`) or "Refuse" for a file of theirs; disabled while
+/// the answer is on its way.
+fn answer_button(ui: &mut egui::Ui, files: &mut FilesUi, f: &FileView, accept: bool, hover: &str) {
+    let key = (f.contact, f.id);
+    let verb = if accept { "Accept" } else { "Refuse" };
+    let busy = files.accepting.contains(&key);
+    let r = ui
+        .add_enabled(!busy, egui::Button::new(verb))
+        .on_hover_text(hover);
+    r.widget_info(|| {
+        egui::WidgetInfo::labeled(egui::Role::Button, true, format!("{verb} {}", f.name))
+    });
+    if r.clicked() {
+        files.accepting.insert(key);
+        files.todo.push(Do::Answer {
+            contact: f.contact,
+            id: f.id,
+            accept,
+        });
+    }
+}
+
 /// Where a transfer stands, in words.
 pub(crate) fn state_text(f: &FileView) -> &'static str {
     match (f.direction, f.state) {
@@ -353,45 +375,17 @@ pub(crate) fn bubble(
     }
     ui.horizontal(|ui| {
         if f.direction == Direction::In && f.state == FileState::Offered {
-            let busy = files.accepting.contains(&key);
-            let r = ui
-                .add_enabled(!busy, egui::Button::new("Accept"))
-                .on_hover_text(format!(
-                    "Receive this file ({}): it is over what Kith takes without asking",
-                    size_text(f.size)
-                ));
-            r.widget_info(|| {
-                egui::WidgetInfo::labeled(egui::Role::Button, true, format!("Accept {}", f.name))
-            });
-            if r.clicked() {
-                files.accepting.insert(key);
-                files.todo.push(Do::Answer {
-                    contact: f.contact,
-                    id: f.id,
-                    accept: true,
-                });
-            }
+            let hover = format!(
+                "Receive this file ({}): it is over what Kith takes without asking",
+                size_text(f.size)
+            );
+            answer_button(ui, files, f, true, &hover);
         }
         if f.direction == Direction::In
             && matches!(f.state, FileState::Offered | FileState::Transferring)
         {
-            let busy = files.accepting.contains(&key);
-            let r = ui
-                .add_enabled(!busy, egui::Button::new("Refuse"))
-                .on_hover_text(
-                    "Refuse this file: what came of it is dropped, and their app is told",
-                );
-            r.widget_info(|| {
-                egui::WidgetInfo::labeled(egui::Role::Button, true, format!("Refuse {}", f.name))
-            });
-            if r.clicked() {
-                files.accepting.insert(key);
-                files.todo.push(Do::Answer {
-                    contact: f.contact,
-                    id: f.id,
-                    accept: false,
-                });
-            }
+            let hover = "Refuse this file: what came of it is dropped, and their app is told";
+            answer_button(ui, files, f, false, hover);
         }
         let saveable = match f.direction {
             Direction::In => f.state == FileState::Complete,

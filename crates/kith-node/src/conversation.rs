@@ -27,6 +27,21 @@ use crate::error::{Error, Result};
 use crate::model::{Event, MessageView, Removal};
 use crate::profile::{Profile, ProfileInner};
 
+/// A message's text as the user wrote it: not empty, not over the limit.
+fn check_text(text: &str) -> Result<()> {
+    if text.trim().is_empty() {
+        return Err(Error::BadInput("the message is empty".into()));
+    }
+    if text.len() > kith_core::limits::MAX_BODY {
+        return Err(Error::BadInput(format!(
+            "the message is too long ({} bytes, at most {})",
+            text.len(),
+            kith_core::limits::MAX_BODY
+        )));
+    }
+    Ok(())
+}
+
 /// Longest sleep of the expiry task: it re-reads the next deadline at least
 /// this often (a wall clock that jumped is caught up with).
 const EXPIRY_RECHECK: Duration = Duration::from_secs(60);
@@ -42,16 +57,7 @@ impl Profile {
         reply_to: Option<MessageId>,
     ) -> Result<MessageView> {
         self.check_unlocked()?;
-        if text.trim().is_empty() {
-            return Err(Error::BadInput("the message is empty".into()));
-        }
-        if text.len() > kith_core::limits::MAX_BODY {
-            return Err(Error::BadInput(format!(
-                "the message is too long ({} bytes, at most {})",
-                text.len(),
-                kith_core::limits::MAX_BODY
-            )));
-        }
+        check_text(text)?;
         let id = MessageId::random(&mut rand::rngs::OsRng);
         let body = text.to_owned();
         let m = self
@@ -125,16 +131,7 @@ impl Profile {
         text: &str,
     ) -> Result<MessageView> {
         self.check_unlocked()?;
-        if text.trim().is_empty() {
-            return Err(Error::BadInput("the message is empty".into()));
-        }
-        if text.len() > kith_core::limits::MAX_BODY {
-            return Err(Error::BadInput(format!(
-                "the message is too long ({} bytes, at most {})",
-                text.len(),
-                kith_core::limits::MAX_BODY
-            )));
-        }
+        check_text(text)?;
         let id = MessageId::random(&mut rand::rngs::OsRng);
         let body = text.to_owned();
         let m = self
