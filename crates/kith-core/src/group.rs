@@ -130,8 +130,16 @@ pub enum GroupBody {
         /// The member's identity key.
         member: [u8; 32],
     },
-    /// The author leaves the group.
+    /// The author leaves the group (the creator's `Leave` dissolves it).
     Leave,
+    /// The author's reaction to a message of the group, replacing its
+    /// previous one to it; `None` takes it back.
+    React {
+        /// The message reacted to.
+        target: GroupMessageId,
+        /// The emoji (valid by construction), or `None`.
+        emoji: Option<crate::chat::Emoji>,
+    },
 }
 
 impl std::fmt::Debug for GroupBody {
@@ -145,6 +153,7 @@ impl std::fmt::Debug for GroupBody {
             GroupBody::Add { .. } => f.write_str("Add(..)"),
             GroupBody::Remove { .. } => f.write_str("Remove(..)"),
             GroupBody::Leave => f.write_str("Leave"),
+            GroupBody::React { target, .. } => write!(f, "React({target:?})"),
         }
     }
 }
@@ -227,7 +236,8 @@ impl GroupContent {
             GroupBody::Add { member } | GroupBody::Remove { member } => {
                 IdentityKey::from_bytes(member).map(|_| ())
             }
-            GroupBody::Leave => Ok(()),
+            // The emoji is valid by construction.
+            GroupBody::Leave | GroupBody::React { .. } => Ok(()),
         }
     }
 
@@ -383,6 +393,50 @@ impl GroupMessage {
     }
 }
 
+/// Largest sync frame carried in a [`crate::wire::PeerMessage::GroupSync`]
+/// (`kith-sync`'s frames are bounded by it).
+pub const MAX_SYNC_FRAME: usize = 40 * 1024;
+
+/// The creator invites a contact (tag 18): the group's first message,
+/// signed by the creator, names the group and describes it. Acknowledged
+/// by `Ack(id)`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupInvite {
+    /// The invitation's id (for `Ack`).
+    pub id: crate::wire::MessageId,
+    /// The creator's `Create` message, as signed (checked by the
+    /// receiver: [`GroupMessage::decode`], a `Create`, by the sender).
+    #[serde(with = "serde_bytes")]
+    pub create: Vec<u8>,
+}
+
+impl std::fmt::Debug for GroupInvite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GroupInvite({:?}, {} bytes)", self.id, self.create.len())
+    }
+}
+
+impl GroupInvite {
+    /// The invitation's `Create` message, verified: signed by `from` (the
+    /// contact who sent the invitation: only the creator invites).
+    pub fn open(&self, from: &IdentityKey) -> Result<GroupMessage, Error> {
+        let m = GroupMessage::decode(&self.create)?;
+        if !matches!(m.content().body, GroupBody::Create { .. }) {
+            return Err(Error::Decode {
+                object: "group invitation",
+                reason: "not a group's first message",
+            });
+        }
+        if m.author().to_bytes() != from.to_bytes() {
+            return Err(Error::Decode {
+                object: "group invitation",
+                reason: "not from the group's creator",
+            });
+        }
+        Ok(m)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,6 +455,55 @@ mod tests {
             timestamp: Timestamp(1_700_000_000_000),
             body: GroupBody::Post { text: text.into() },
         }
+    }
+
+    #[test]
+    fn an_invitation_opens_only_as_its_creators_first_message() {
+        let create = GroupContent {
+            body: GroupBody::Create {
+                name: "Garden".into(),
+                description: String::new(),
+            },
+            ..post(0, vec![], "")
+        };
+        let m = GroupMessage::sign(&alice(), create).unwrap();
+        let invite = |bytes: &[u8]| GroupInvite {
+            id: crate::wire::MessageId([1; 16]),
+            create: bytes.to_vec(),
+        };
+        let opened = invite(m.encoded()).open(&alice().public()).unwrap();
+        assert_eq!(opened.id(), m.id());
+        let bob = IdentityKeypair::from_seed(&[2; 32]);
+        assert!(
+            invite(m.encoded()).open(&bob.public()).is_err(),
+            "not the creator"
+        );
+        let p = GroupMessage::sign(&alice(), post(0, vec![], "a post")).unwrap();
+        assert!(
+            invite(p.encoded()).open(&alice().public()).is_err(),
+            "not a Create"
+        );
+        let mut altered = m.encoded().to_vec();
+        altered[5] ^= 1;
+        assert!(invite(&altered).open(&alice().public()).is_err(), "altered");
+        // Reactions: valid emoji only, and back again.
+        let r = GroupContent {
+            body: GroupBody::React {
+                target: m.id(),
+                emoji: Some(crate::chat::Emoji::new("👍").unwrap()),
+            },
+            ..post(1, vec![m.id()], "")
+        };
+        let r = GroupMessage::sign(&alice(), r).unwrap();
+        assert_eq!(GroupMessage::decode(r.encoded()).unwrap(), r);
+        let msg = crate::wire::PeerMessage::GroupInvite(invite(m.encoded()));
+        let bytes = crate::wire::encode(&msg).unwrap();
+        assert_eq!(crate::wire::decode(&bytes).unwrap(), msg);
+        let big = crate::wire::PeerMessage::GroupSync {
+            opener: false,
+            frame: vec![0; MAX_SYNC_FRAME + 1],
+        };
+        assert!(crate::wire::encode(&big).is_err());
     }
 
     #[test]

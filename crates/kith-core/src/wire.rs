@@ -135,6 +135,38 @@ pub enum PeerMessage {
     /// A new text for one of the sender's messages (§ 12). Acknowledged by
     /// `Ack(id)`.
     Edit(Edit),
+    /// The creator invites the receiver to a private group (§ 15).
+    /// Acknowledged by `Ack(id)`.
+    GroupInvite(crate::group::GroupInvite),
+    /// The invitee's answer to a [`PeerMessage::GroupInvite`] (§ 15).
+    /// Acknowledged by `Ack(id)`.
+    GroupAnswer {
+        /// The answer's id (for `Ack`).
+        id: MessageId,
+        /// The group.
+        group: crate::group::GroupId,
+        /// Whether the invitee joins.
+        accept: bool,
+    },
+    /// One frame of a group sync (`kith-sync`, § 14.4).
+    GroupSync {
+        /// Whether the sender opened this exchange: each side may open one
+        /// per group, and a frame belongs to the exchange its opener flag
+        /// names.
+        opener: bool,
+        /// The frame, at most [`crate::group::MAX_SYNC_FRAME`] bytes.
+        #[serde(with = "serde_bytes")]
+        frame: Vec<u8>,
+    },
+    /// "We are both members of this group and contacts: sync it with me
+    /// directly" (§ 15), sent by a member to a contact who is a member.
+    /// Acknowledged by `Ack(id)`.
+    GroupReveal {
+        /// The reveal's id (for `Ack`).
+        id: MessageId,
+        /// The group.
+        group: crate::group::GroupId,
+    },
 }
 
 /// The sender's contacts-only address, and the key the receiver must
@@ -230,6 +262,14 @@ impl std::fmt::Debug for PeerMessage {
             PeerMessage::FileResume { file, from } => write!(f, "FileResume({file:?}, {from})"),
             PeerMessage::FileDone { file, status } => write!(f, "FileDone({file:?}, {status:?})"),
             PeerMessage::Edit(e) => write!(f, "Edit({:?}, {} bytes)", e.id, e.body.len()),
+            PeerMessage::GroupInvite(i) => write!(f, "{i:?}"),
+            PeerMessage::GroupAnswer { id, accept, .. } => {
+                write!(f, "GroupAnswer({id:?}, {accept})")
+            }
+            PeerMessage::GroupSync { opener, frame } => {
+                write!(f, "GroupSync({opener}, {} bytes)", frame.len())
+            }
+            PeerMessage::GroupReveal { id, .. } => write!(f, "GroupReveal({id:?})"),
         }
     }
 }
@@ -285,6 +325,17 @@ impl PeerMessage {
                 Ok(())
             }
             PeerMessage::FileDone { .. } => Ok(()),
+            PeerMessage::GroupInvite(i) => check(
+                "group invitation",
+                i.create.len(),
+                crate::group::MAX_GROUP_MESSAGE,
+            ),
+            PeerMessage::GroupAnswer { .. } | PeerMessage::GroupReveal { .. } => Ok(()),
+            PeerMessage::GroupSync { frame, .. } => check(
+                "group sync frame",
+                frame.len(),
+                crate::group::MAX_SYNC_FRAME,
+            ),
             PeerMessage::Edit(e) => {
                 check("message body", e.body.len(), MAX_BODY)?;
                 if e.body.is_empty() {
@@ -435,6 +486,19 @@ mod tests {
             "file_done_unavailable" => PeerMessage::FileDone {
                 file,
                 status: FileStatus::Unavailable,
+            },
+            "group_answer" => PeerMessage::GroupAnswer {
+                id: MessageId([0x0e; 16]),
+                group: crate::group::GroupId([7; 32]),
+                accept: true,
+            },
+            "group_sync" => PeerMessage::GroupSync {
+                opener: true,
+                frame: vec![1, 2, 3],
+            },
+            "group_reveal" => PeerMessage::GroupReveal {
+                id: MessageId([0x0f; 16]),
+                group: crate::group::GroupId([7; 32]),
             },
             "edit" => PeerMessage::Edit(Edit {
                 id: MessageId([0x0d; 16]),

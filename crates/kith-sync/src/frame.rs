@@ -18,7 +18,7 @@ pub const SUPPORTED_VERSIONS: &[u8] = &[1];
 /// The version we send.
 pub const CURRENT_VERSION: u8 = 1;
 /// Largest sync frame, in bytes.
-pub const MAX_SYNC_FRAME: usize = 40 * 1024;
+pub const MAX_SYNC_FRAME: usize = kith_core::group::MAX_SYNC_FRAME;
 /// Most ids in one `Want`.
 pub const MAX_WANT: usize = 1000;
 /// Most messages in one `Messages`.
