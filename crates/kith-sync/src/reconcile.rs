@@ -17,14 +17,18 @@
 //! keys found in the responder's own set are ids the initiator lacks, the
 //! others are keys of ids the responder lacks. The responder sends both
 //! ([`Message::Done`]: the first as full ids, the second as keys, which the
-//! initiator resolves among its own).
+//! initiator resolves among its own). When the initiator's ids would cost
+//! less than the symbols still needed (a new member), the responder asks
+//! for them instead ([`Message::SendIds`]) and compares the lists.
 //!
 //! About 1.35–1.7 symbols of 16 bytes are needed per difference, with no
 //! estimate of the difference beforehand; replicas in sync cost the first
 //! batch. Everything is bounded: message sizes, symbols per message and per
 //! request, the symbol index a peer can ask for (relative to both sides'
 //! counts and [`MAX_SYMBOLS`]), requests ([`MAX_REQUESTS`]), and items
-//! decoded (at most one per symbol). Over a bound is a typed [`Error`].
+//! decoded (at most one per symbol). Each request costs the initiator one
+//! pass over its items, each message the responder work in proportion to
+//! it. Over a bound is a typed [`Error`].
 
 use std::collections::{HashMap, HashSet};
 
@@ -422,6 +426,9 @@ struct Peeler {
     peer_count: u64,
     /// Received ⊕ own ⊕ decoded, for every index received.
     diff: Vec<u128>,
+    /// Our symbols from `own_from` to `upto`: made once per request.
+    own: Vec<u128>,
+    own_from: u64,
     upto: u64,
     requests: u32,
     /// Items decoded, by key: whether they are ours (the initiator lacks them).
@@ -565,17 +572,17 @@ impl Reconciler {
                 if upto <= sent || upto - sent > MAX_REQUEST || upto > cap {
                     return Err(unexpected("a request for symbols out of bounds"));
                 }
+                // One pass over our items for the whole request.
+                let symbols: Vec<Symbol> = self
+                    .own_symbols(sent, (upto - sent) as usize)
+                    .into_iter()
+                    .map(Symbol::from_value)
+                    .collect();
                 let mut send = Vec::new();
-                let mut from = sent;
-                while from < upto {
-                    let n = (upto - from).min(MAX_SYMBOLS_PER_MESSAGE as u64) as usize;
-                    let symbols = self
-                        .own_symbols(from, n)
-                        .into_iter()
-                        .map(Symbol::from_value)
-                        .collect();
-                    send.push(encode(&Message::Symbols { symbols })?);
-                    from += n as u64;
+                for part in symbols.chunks(MAX_SYMBOLS_PER_MESSAGE) {
+                    send.push(encode(&Message::Symbols {
+                        symbols: part.to_vec(),
+                    })?);
                 }
                 self.state = State::Initiator {
                     sent: upto,
@@ -640,9 +647,12 @@ impl Reconciler {
                 },
             ) => {
                 self.set_salt(salt);
+                let own = self.own_symbols(0, symbols.len());
                 let mut p = Box::new(Peeler {
                     peer_count: count,
                     diff: Vec::new(),
+                    own,
+                    own_from: 0,
                     upto: symbols.len() as u64,
                     requests: 0,
                     decoded: HashMap::new(),
@@ -764,9 +774,14 @@ impl Reconciler {
 
     /// Take the next symbols from the peer, subtract ours and what is
     /// decoded, peel.
-    fn receive(&mut self, p: &mut Peeler, symbols: &[Symbol]) -> Result<(), Error> {
+    fn receive(&self, p: &mut Peeler, symbols: &[Symbol]) -> Result<(), Error> {
         let from = p.diff.len() as u64;
-        let mut own = self.own_symbols(from, symbols.len());
+        let at = usize_of(from - p.own_from);
+        let mut own = p
+            .own
+            .get(at..at + symbols.len())
+            .ok_or(Error::Bug("symbols beyond the request"))?
+            .to_vec();
         p.decoded_coder.produce(from, &mut own);
         for (k, (s, o)) in symbols.iter().zip(own).enumerate() {
             p.diff.push(s.value() ^ o);
@@ -872,6 +887,8 @@ impl Reconciler {
             });
         }
         p.upto = upto;
+        p.own = self.own_symbols(m, usize_of(upto - m));
+        p.own_from = m;
         let more = encode(&Message::More {
             count: self.ids.len() as u64,
             upto,

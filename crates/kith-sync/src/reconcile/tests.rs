@@ -675,6 +675,9 @@ fn threshold(d: usize, seed: u64) -> u64 {
     let mut p = Peeler {
         peer_count: d as u64,
         diff: Vec::new(),
+        // The responder holds nothing: its symbols are zero.
+        own: vec![0; 1 << 14],
+        own_from: 0,
         upto: u64::MAX,
         requests: 0,
         decoded: HashMap::new(),
