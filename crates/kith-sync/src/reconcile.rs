@@ -756,10 +756,9 @@ impl Reconciler {
         }
         give.sort_unstable();
         give.dedup();
-        let mut need: Vec<GroupMessageId> = extra
-            .into_iter()
-            .filter(|id| self.ids.binary_search(id).is_err())
-            .collect();
+        // As sent (the peer pushes them if any): the caller skips what it
+        // holds.
+        let mut need = extra;
         need.sort_unstable();
         need.dedup();
         Ok(Step {

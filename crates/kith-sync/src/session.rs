@@ -343,6 +343,56 @@ mod tests {
     }
 
     #[test]
+    fn a_few_missing_cost_a_few_hundred_bytes_either_way() {
+        let msgs = chain(4, 1000);
+        for lacks_first in [true, false] {
+            let mut a = Replica::new(GROUP, Limits::default());
+            let mut b = Replica::new(GROUP, Limits::default());
+            for (i, m) in msgs.iter().enumerate() {
+                // One side lacks 3 messages in the middle of the chain.
+                let skip = (i == 100 || i == 500 || i == 900) && lacks_first;
+                let skip_b = (i == 100 || i == 500 || i == 900) && !lacks_first;
+                if !skip {
+                    a.insert(m.clone(), Source::Local, NOW).unwrap();
+                }
+                if !skip_b {
+                    b.insert(m.clone(), Source::Local, NOW).unwrap();
+                }
+            }
+            let (mut sa, first) = GroupSync::initiate(&a, [2; 32], [8; 16]).unwrap();
+            let mut sb = GroupSync::respond_to(GROUP, [1; 32]);
+            let mut to_b = vec![first];
+            let mut frames = 0;
+            while !to_b.is_empty() {
+                let mut to_a = Vec::new();
+                for f in std::mem::take(&mut to_b) {
+                    frames += 1;
+                    to_a.extend(sb.handle(&mut b, &f, NOW).unwrap().send);
+                }
+                for f in to_a {
+                    frames += 1;
+                    to_b.extend(sa.handle(&mut a, &f, NOW).unwrap().send);
+                }
+            }
+            assert!(sa.is_done() && sb.is_done());
+            assert_eq!(a.items(), b.items());
+            assert_eq!(a.len(), 1000);
+            assert!(sa.wanted().is_empty() && sb.wanted_by_key() == 0);
+            // Reconciliation and asks, without the messages themselves.
+            let (bytes_in, bytes_out) = sa.bytes();
+            let messages: usize = [100, 500, 900]
+                .iter()
+                .map(|&i| msgs[i].encoded().len())
+                .sum();
+            let overhead = bytes_in + bytes_out - messages;
+            assert!(
+                overhead < 900,
+                "{lacks_first}: {overhead} bytes, {frames} frames"
+            );
+        }
+    }
+
+    #[test]
     fn a_predecessor_nobody_has_is_reported_unavailable() {
         let c = chain(1, 3);
         let mut a = Replica::new(GROUP, Limits::default());
