@@ -9,6 +9,17 @@
 //! numbers that follow). [`Replica::missing`] gives the honest count of the
 //! messages known to exist and not received.
 //!
+//! A message deleted here (for us, or at its disappearing deadline) stays
+//! as a *tombstone*: its id, author and sequence number, without its bytes
+//! ([`Replica::insert_tombstone`] when rebuilding from the store,
+//! [`Replica::forget_content`] while running). A tombstone is known and
+//! accepted: it takes part in reconciliation (so that nobody sends it again
+//! and we never ask for it), a relayed copy is [`Inserted::Known`], its
+//! author's later messages are checked against its author and sequence
+//! number, and it is not counted missing. It is never given out:
+//! [`Replica::get`] and [`Replica::accepted`] skip it, so a peer's `Want` of
+//! it is answered as for an id we do not hold.
+//!
 //! Caps (see [`Limits`]) bound what one author and one relayer can make a
 //! replica hold: over a cap, the message is refused with
 //! [`Error::OverCap`].
@@ -20,7 +31,8 @@ use kith_core::group::{GroupId, GroupMessage, GroupMessageId};
 
 use crate::Error;
 
-/// One item of a replica: a message's timestamp and id, ordered by both.
+/// One item of a replica: a held message's timestamp and id, ordered by
+/// both (the order of [`Replica::accepted`]).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct Item {
     /// The message's timestamp (ms).
@@ -86,10 +98,55 @@ pub enum Inserted {
 }
 
 struct Entry {
-    msg: GroupMessage,
+    held: Held,
     source: Source,
-    /// Predecessors not yet accepted; 0 once accepted.
+    /// Predecessors not yet accepted; 0 once accepted (always for a
+    /// tombstone).
     unmet: usize,
+}
+
+/// What is kept of a known message.
+enum Held {
+    /// The signed message (boxed, so that a tombstone is small).
+    Message(Box<GroupMessage>),
+    /// A tombstone: the message was deleted here; what its author's chain
+    /// needs of it remains.
+    Tombstone { author: [u8; 32], seq: u64 },
+}
+
+impl Entry {
+    fn message(&self) -> Option<&GroupMessage> {
+        match &self.held {
+            Held::Message(m) => Some(m.as_ref()),
+            Held::Tombstone { .. } => None,
+        }
+    }
+
+    fn author(&self) -> [u8; 32] {
+        match &self.held {
+            Held::Message(m) => m.content().author,
+            Held::Tombstone { author, .. } => *author,
+        }
+    }
+
+    fn seq(&self) -> u64 {
+        match &self.held {
+            Held::Message(m) => m.content().seq,
+            Held::Tombstone { seq, .. } => *seq,
+        }
+    }
+
+    /// Make it a tombstone: the message, if it held one.
+    fn forget(&mut self) -> Option<Box<GroupMessage>> {
+        let tombstone = Held::Tombstone {
+            author: self.author(),
+            seq: self.seq(),
+        };
+        match std::mem::replace(&mut self.held, tombstone) {
+            Held::Message(m) => Some(m),
+            Held::Tombstone { .. } => None,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -111,7 +168,9 @@ pub struct Replica {
     group: GroupId,
     limits: Limits,
     members: Option<HashSet<[u8; 32]>>,
+    /// The messages held (not the tombstones), in order.
     items: BTreeSet<Item>,
+    /// Every known id: messages held and tombstones.
     entries: HashMap<GroupMessageId, Entry>,
     /// Missing or waiting predecessor → the waiting messages naming it.
     blocked: HashMap<GroupMessageId, Vec<GroupMessageId>>,
@@ -221,6 +280,90 @@ impl Replica {
         self.insert_checked(msg, source)
     }
 
+    /// Know a message deleted here, as a tombstone (from the store, when
+    /// rebuilding the replica at start): its id, author and sequence
+    /// number, without its content. It counts against its author's message
+    /// cap (not the byte cap), is accepted, and accepts what waited only
+    /// for it: `Accepted` with it first, as for [`Self::insert`]; `Known`
+    /// if the id is known already (a message held is made a tombstone by
+    /// [`Self::forget_content`]).
+    pub fn insert_tombstone(
+        &mut self,
+        id: GroupMessageId,
+        author: [u8; 32],
+        seq: u64,
+    ) -> Result<Inserted, Error> {
+        if self.entries.contains_key(&id) {
+            return Ok(Inserted::Known);
+        }
+        self.author_room(&author, 0)?;
+        let s = self.authors.entry(author).or_default();
+        s.messages += 1;
+        s.seqs.insert(seq);
+        self.entries.insert(
+            id,
+            Entry {
+                held: Held::Tombstone { author, seq },
+                source: Source::Local,
+                unmet: 0,
+            },
+        );
+        Ok(Inserted::Accepted(self.cascade(id)))
+    }
+
+    /// The node deleted this message here (for us, or at its deadline):
+    /// keep it as a tombstone and drop its bytes. `None` if it is not held
+    /// (unknown, or a tombstone already). A waiting message becomes an
+    /// accepted tombstone (as it is rebuilt from the store), so the
+    /// messages that waited only for it are accepted: `Some` of those, in
+    /// order (empty if it was accepted already).
+    pub fn forget_content(&mut self, id: &GroupMessageId) -> Option<Vec<GroupMessageId>> {
+        let e = self.entries.get_mut(id)?;
+        let msg = e.forget()?;
+        let was_waiting = std::mem::take(&mut e.unmet) > 0;
+        let source = e.source;
+        self.items.remove(&item(&msg));
+        let c = msg.content();
+        if let Some(s) = self.authors.get_mut(&c.author) {
+            s.bytes = s.bytes.saturating_sub(msg.encoded().len());
+        }
+        if !was_waiting {
+            return Some(Vec::new());
+        }
+        self.release_waiting(source);
+        // It no longer waits for its predecessors.
+        for p in &c.previous {
+            if let Some(w) = self.blocked.get_mut(p) {
+                w.retain(|w| w != id);
+                if w.is_empty() {
+                    self.blocked.remove(p);
+                }
+            }
+        }
+        let mut accepted = self.cascade(*id);
+        accepted.remove(0);
+        Some(accepted)
+    }
+
+    /// Whether `author` may have one more message of `bytes` bytes.
+    fn author_room(&self, author: &[u8; 32], bytes: usize) -> Result<(), Error> {
+        let stats = self.authors.get(author);
+        let (count, held) = stats.map_or((0, 0), |s| (s.messages, s.bytes));
+        if count >= self.limits.messages_per_author {
+            return Err(Error::OverCap {
+                what: "messages of one author",
+                max: self.limits.messages_per_author,
+            });
+        }
+        if held + bytes > self.limits.bytes_per_author {
+            return Err(Error::OverCap {
+                what: "bytes of one author",
+                max: self.limits.bytes_per_author,
+            });
+        }
+        Ok(())
+    }
+
     fn charge_relayer(&mut self, source: Source, len: usize, now: Timestamp) -> Result<(), Error> {
         let Source::Peer(key) = source else {
             return Ok(());
@@ -264,25 +407,12 @@ impl Replica {
         {
             return Err(Error::NotAMember);
         }
-        let stats = self.authors.get(&c.author);
-        let (count, bytes) = stats.map_or((0, 0), |s| (s.messages, s.bytes));
-        if count >= self.limits.messages_per_author {
-            return Err(Error::OverCap {
-                what: "messages of one author",
-                max: self.limits.messages_per_author,
-            });
-        }
-        if bytes + msg.encoded().len() > self.limits.bytes_per_author {
-            return Err(Error::OverCap {
-                what: "bytes of one author",
-                max: self.limits.bytes_per_author,
-            });
-        }
+        self.author_room(&c.author, msg.encoded().len())?;
         // Check what can be checked of the chain now.
         let mut unmet = 0;
         for p in &c.previous {
             match self.entries.get(p) {
-                Some(e) if e.unmet == 0 => check_link(&e.msg, &msg)?,
+                Some(e) if e.unmet == 0 => check_link(e, &msg)?,
                 _ => unmet += 1,
             }
         }
@@ -311,10 +441,7 @@ impl Replica {
         s.messages += 1;
         s.bytes += msg.encoded().len();
         s.seqs.insert(c.seq);
-        self.items.insert(Item {
-            timestamp: c.timestamp.0,
-            id,
-        });
+        self.items.insert(item(&msg));
         if unmet > 0 {
             for p in &c.previous {
                 if self.entries.get(p).is_none_or(|e| e.unmet > 0) {
@@ -328,7 +455,14 @@ impl Replica {
                 w.waiting += 1;
             }
         }
-        self.entries.insert(id, Entry { msg, source, unmet });
+        self.entries.insert(
+            id,
+            Entry {
+                held: Held::Message(Box::new(msg)),
+                source,
+                unmet,
+            },
+        );
         if unmet > 0 {
             return Ok(Inserted::Waiting {
                 predecessors: unmet,
@@ -343,20 +477,23 @@ impl Replica {
         let mut stack = vec![id];
         while let Some(done) = stack.pop() {
             for w in self.blocked.remove(&done).unwrap_or_default() {
-                let Some(e) = self.entries.get_mut(&w) else {
+                // Only messages wait (a tombstone is accepted).
+                let Some(e) = self.entries.get_mut(&w).filter(|e| e.unmet > 0) else {
                     continue;
                 };
-                e.unmet = e.unmet.saturating_sub(1);
+                e.unmet -= 1;
                 if e.unmet > 0 {
                     continue;
                 }
                 let source = e.source;
-                let msg = e.msg.clone();
+                let Some(msg) = e.message().cloned() else {
+                    continue;
+                };
                 self.release_waiting(source);
                 let ok = msg.content().previous.iter().all(|p| {
                     self.entries
                         .get(p)
-                        .is_some_and(|pe| check_link(&pe.msg, &msg).is_ok())
+                        .is_some_and(|pe| check_link(pe, &msg).is_ok())
                 }) && check_top(self, &msg).is_ok();
                 if ok {
                     accepted.push(w);
@@ -382,6 +519,8 @@ impl Replica {
     fn drop_rejected(&mut self, id: GroupMessageId) {
         let mut stack = vec![id];
         while let Some(id) = stack.pop() {
+            // Only what waits is dropped: never an accepted message, never
+            // a tombstone.
             let Some(e) = self.entries.remove(&id) else {
                 continue;
             };
@@ -389,41 +528,48 @@ impl Replica {
             if e.unmet > 0 {
                 self.release_waiting(e.source);
             }
-            let c = e.msg.content();
-            self.items.remove(&Item {
-                timestamp: c.timestamp.0,
-                id,
+            let size = e.message().map_or(0, |m| {
+                self.items.remove(&item(m));
+                m.encoded().len()
             });
-            if let Some(s) = self.authors.get_mut(&c.author) {
+            if let Some(s) = self.authors.get_mut(&e.author()) {
                 s.messages = s.messages.saturating_sub(1);
-                s.bytes = s.bytes.saturating_sub(e.msg.encoded().len());
-                s.seqs.remove(&c.seq);
+                s.bytes = s.bytes.saturating_sub(size);
+                s.seqs.remove(&e.seq());
             }
             stack.extend(self.blocked.remove(&id).unwrap_or_default());
         }
     }
 
-    /// Whether this message is here (accepted or waiting).
+    /// Whether this id is known: a message here (accepted or waiting) or a
+    /// tombstone.
     pub fn contains(&self, id: &GroupMessageId) -> bool {
         self.entries.contains_key(id)
     }
 
-    /// A message, accepted or waiting.
+    /// A message held, accepted or waiting (not a tombstone: its content
+    /// is gone).
     pub fn get(&self, id: &GroupMessageId) -> Option<&GroupMessage> {
-        self.entries.get(id).map(|e| &e.msg)
+        self.entries.get(id).and_then(Entry::message)
     }
 
-    /// Whether the message is accepted (its whole chain is here).
+    /// Whether the message is accepted (its whole chain is here). A
+    /// tombstone is.
     pub fn is_accepted(&self, id: &GroupMessageId) -> bool {
         self.entries.get(id).is_some_and(|e| e.unmet == 0)
     }
 
-    /// Messages held (accepted and waiting).
+    /// Whether this id is a tombstone: known, its content deleted here.
+    pub fn is_tombstone(&self, id: &GroupMessageId) -> bool {
+        self.entries.get(id).is_some_and(|e| e.message().is_none())
+    }
+
+    /// Ids known: messages held (accepted and waiting) and tombstones.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
-    /// Whether nothing is held.
+    /// Whether no id is known.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -455,32 +601,43 @@ impl Replica {
             .collect()
     }
 
-    /// The items held (accepted or waiting), in order.
+    /// The messages held (accepted or waiting; not the tombstones), in
+    /// order.
     pub fn items(&self) -> Vec<Item> {
         self.items.iter().copied().collect()
     }
 
-    /// The ids held (accepted or waiting): what takes part in reconciliation.
+    /// Every known id (messages accepted or waiting, and tombstones), in no
+    /// particular order: what takes part in reconciliation.
     pub fn ids(&self) -> impl Iterator<Item = GroupMessageId> + '_ {
-        self.items.iter().map(|i| i.id)
+        self.entries.keys().copied()
     }
 
-    /// Accepted messages in `(timestamp, id)` order.
+    /// Accepted messages in `(timestamp, id)` order (not the tombstones).
     pub fn accepted(&self) -> impl Iterator<Item = &GroupMessage> {
         self.items
             .iter()
             .filter_map(|i| self.entries.get(&i.id))
             .filter(|e| e.unmet == 0)
-            .map(|e| &e.msg)
+            .filter_map(Entry::message)
     }
 }
 
-/// `prev` is a predecessor named by `msg`: same author, earlier in the chain.
-fn check_link(prev: &GroupMessage, msg: &GroupMessage) -> Result<(), Error> {
-    if prev.content().author != msg.content().author {
+/// A held message's item.
+fn item(msg: &GroupMessage) -> Item {
+    Item {
+        timestamp: msg.content().timestamp.0,
+        id: msg.id(),
+    }
+}
+
+/// `prev` is a predecessor named by `msg`: same author, earlier in the
+/// chain. A tombstone is checked by its author and sequence number.
+fn check_link(prev: &Entry, msg: &GroupMessage) -> Result<(), Error> {
+    if prev.author() != msg.content().author {
         return Err(Error::BadChain("names another author's message"));
     }
-    if prev.content().seq >= msg.content().seq {
+    if prev.seq() >= msg.content().seq {
         return Err(Error::BadChain("names a later message"));
     }
     Ok(())
@@ -493,7 +650,7 @@ fn check_top(r: &Replica, msg: &GroupMessage) -> Result<(), Error> {
         .previous
         .iter()
         .filter_map(|p| r.entries.get(p))
-        .map(|e| e.msg.content().seq)
+        .map(Entry::seq)
         .max();
     match top {
         None if c.seq == 0 => Ok(()),

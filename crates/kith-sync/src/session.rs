@@ -285,10 +285,20 @@ mod tests {
         out
     }
 
+    /// A finished sync between `a` (the initiator) and `b`.
+    struct Run {
+        sa: GroupSync,
+        sb: GroupSync,
+        rounds: usize,
+        /// Every frame sent, either way.
+        frames: Vec<SyncFrame>,
+    }
+
     /// Run two syncs against each other until neither has anything to send.
-    fn run(a: &mut Replica, b: &mut Replica) -> (usize, usize) {
+    fn exchange(a: &mut Replica, b: &mut Replica) -> Run {
         let (mut sa, first) = GroupSync::initiate(a, [2; 32], [5; 16]).unwrap();
         let mut sb = GroupSync::respond_to(GROUP, [1; 32]);
+        let mut frames = Vec::new();
         let mut to_b = vec![first];
         let mut to_a: Vec<Vec<u8>> = Vec::new();
         let mut rounds = 0;
@@ -296,11 +306,13 @@ mod tests {
             rounds += 1;
             assert!(rounds < 100);
             for f in std::mem::take(&mut to_b) {
+                frames.push(frame::decode(&f).unwrap());
                 let o = sb.handle(b, &f, NOW).unwrap();
                 assert!(o.refused.is_empty(), "{:?}", o.refused);
                 to_a.extend(o.send);
             }
             for f in std::mem::take(&mut to_a) {
+                frames.push(frame::decode(&f).unwrap());
                 let o = sa.handle(a, &f, NOW).unwrap();
                 assert!(o.refused.is_empty(), "{:?}", o.refused);
                 to_b.extend(o.send);
@@ -310,7 +322,44 @@ mod tests {
         let (ain, aout) = sa.bytes();
         let (bin, bout) = sb.bytes();
         assert_eq!((ain, aout), (bout, bin));
-        (ain + aout, rounds)
+        Run {
+            sa,
+            sb,
+            rounds,
+            frames,
+        }
+    }
+
+    /// [`exchange`]: bytes and rounds.
+    fn run(a: &mut Replica, b: &mut Replica) -> (usize, usize) {
+        let r = exchange(a, b);
+        let (bytes_in, bytes_out) = r.sa.bytes();
+        (bytes_in + bytes_out, r.rounds)
+    }
+
+    /// Whether a frame asks for `id` or carries it.
+    fn names(f: &SyncFrame, m: &GroupMessage) -> bool {
+        match f {
+            SyncFrame::Want { ids, .. } => ids.contains(&m.id()),
+            SyncFrame::Messages { messages, .. } => {
+                messages.iter().any(|b| b.as_slice() == m.encoded())
+            }
+            _ => false,
+        }
+    }
+
+    /// `c`, rebuilt with `c[gone]` deleted here: a tombstone.
+    fn with_tombstone(c: &[GroupMessage], gone: usize) -> Replica {
+        let mut r = Replica::new(GROUP, Limits::default());
+        for (i, m) in c.iter().enumerate() {
+            if i == gone {
+                let cm = m.content();
+                r.insert_tombstone(m.id(), cm.author, cm.seq).unwrap();
+            } else {
+                r.insert(m.clone(), Source::Local, NOW).unwrap();
+            }
+        }
+        r
     }
 
     #[test]
@@ -447,6 +496,107 @@ mod tests {
             Error::WrongGroup
         );
         assert!(sa.handle(&mut a, &[1, 9, 9], NOW).is_err());
+    }
+
+    #[test]
+    fn a_tombstone_is_neither_sent_nor_asked_for() {
+        let c = chain(1, 10);
+        let more = chain(2, 5);
+        for tombstone_starts in [true, false] {
+            // a deleted c[4]; b holds it, and 5 messages a lacks.
+            let mut a = with_tombstone(&c, 4);
+            let mut b = Replica::new(GROUP, Limits::default());
+            for m in c.iter().chain(&more) {
+                b.insert(m.clone(), Source::Local, NOW).unwrap();
+            }
+            let r = if tombstone_starts {
+                exchange(&mut a, &mut b)
+            } else {
+                exchange(&mut b, &mut a)
+            };
+            assert!(!r.frames.iter().any(|f| names(f, &c[4])));
+            assert!(r.frames.iter().any(|f| names(f, &more[0])));
+            assert!(a.is_tombstone(&c[4].id()) && a.get(&c[4].id()).is_none());
+            assert_eq!(a.accepted().count(), 14);
+            assert_eq!((a.missing(), a.waiting()), (0, 0));
+            assert_eq!(a.len(), b.len());
+            assert!(r.sa.unavailable().is_empty() && r.sb.unavailable().is_empty());
+            // In sync now, the tombstone included: one round trip, nothing
+            // asked, nothing sent.
+            let again = if tombstone_starts {
+                exchange(&mut a, &mut b)
+            } else {
+                exchange(&mut b, &mut a)
+            };
+            assert_eq!(again.rounds, 1);
+            assert!(
+                again
+                    .frames
+                    .iter()
+                    .all(|f| matches!(f, SyncFrame::Reconcile { .. }))
+            );
+        }
+    }
+
+    #[test]
+    fn a_want_of_a_tombstone_is_answered_unavailable() {
+        let c = chain(1, 10);
+        let mut a = with_tombstone(&c, 4);
+        // Asked directly: one empty end frame.
+        let mut sa = GroupSync::respond_to(GROUP, [2; 32]);
+        let want = frame::encode(&SyncFrame::Want {
+            group: GROUP,
+            ids: vec![c[4].id(), c[3].id()],
+        })
+        .unwrap();
+        let o = sa.handle(&mut a, &want, NOW).unwrap();
+        let answer: Vec<SyncFrame> = o.send.iter().map(|f| frame::decode(f).unwrap()).collect();
+        assert_eq!(
+            answer,
+            vec![SyncFrame::Messages {
+                group: GROUP,
+                messages: vec![c[3].encoded().to_vec()],
+                end: true,
+            }]
+        );
+        // A new member, either side: everything but the tombstone, which it
+        // is told a does not have.
+        for new_starts in [true, false] {
+            let mut n = Replica::new(GROUP, Limits::default());
+            let r = if new_starts {
+                exchange(&mut n, &mut a)
+            } else {
+                exchange(&mut a, &mut n)
+            };
+            let told = if new_starts { &r.sa } else { &r.sb };
+            assert!(told.unavailable().contains(&c[4].id()));
+            assert!(!r.frames.iter().any(|f| matches!(
+                f,
+                SyncFrame::Messages { messages, .. } if messages.iter().any(|b| b.as_slice() == c[4].encoded())
+            )));
+            assert_eq!(n.len(), 9);
+            assert_eq!(n.accepted().count(), 4);
+            assert_eq!((n.waiting(), n.missing()), (5, 1));
+            assert!(!n.contains(&c[4].id()));
+        }
+    }
+
+    #[test]
+    fn a_relayed_tombstone_is_known_and_not_kept() {
+        let c = chain(1, 3);
+        let mut a = with_tombstone(&c, 1);
+        let mut sa = GroupSync::respond_to(GROUP, [2; 32]);
+        let f = frame::encode(&SyncFrame::Messages {
+            group: GROUP,
+            messages: vec![c[1].encoded().to_vec()],
+            end: false,
+        })
+        .unwrap();
+        let o = sa.handle(&mut a, &f, NOW).unwrap();
+        assert!(o.accepted.is_empty() && o.refused.is_empty() && o.send.is_empty());
+        assert_eq!(o.waiting, 0);
+        assert!(a.is_tombstone(&c[1].id()) && a.get(&c[1].id()).is_none());
+        assert_eq!(a.items().len(), 2);
     }
 
     #[test]
