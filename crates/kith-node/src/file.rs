@@ -1212,7 +1212,7 @@ mod tests {
             data,
         };
         let on = async |files: &mut SessionFiles, m: PeerMessage| {
-            crate::net::on_message(p, alice, m, files).await
+            crate::net::on_message(p, alice, m, files, &mut Default::default()).await
         };
         let body = data(3000);
         let sha: [u8; 32] = Sha256::digest(&body).into();

@@ -84,6 +84,7 @@ impl Inbound {
         self.rt.block_on(async {
             let mut first = true;
             let mut files = crate::file::SessionFiles::default();
+            let mut groups = crate::group::sync::SessionSync::default();
             while data.len() >= 2 {
                 let len = usize::from(u16::from_be_bytes([data[0], data[1]]));
                 let end = (2 + len).min(data.len());
@@ -107,7 +108,7 @@ impl Inbound {
                 }
                 first = false;
                 // A typed error ends a real session; here we go on.
-                let _ = crate::net::on_message(p, self.contact, msg, &mut files).await;
+                let _ = crate::net::on_message(p, self.contact, msg, &mut files, &mut groups).await;
             }
             self.check_views().await;
         });

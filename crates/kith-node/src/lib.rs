@@ -8,6 +8,7 @@ mod error;
 mod file;
 #[doc(hidden)]
 pub mod fuzzing;
+mod group;
 mod inbox;
 mod intro;
 mod kith;
@@ -23,9 +24,11 @@ pub use file::{
     AUTO_ACCEPT_BUDGET, AUTO_ACCEPT_MAX, FileView, MAX_PREVIEW_SOURCE, MAX_RECEIVING, PREVIEW_SIDE,
     Preview,
 };
+pub use group::{Author, GroupLine, GroupMessageView, GroupView, InvitationView, MemberView};
 pub use inbox::{DropRefused, InboxDrop, InboxStatus, LeaveReply, ReplyAddress};
 pub use intro::{IntroductionEvent, IntroductionView, OfferState};
 pub use kith::{KdfChoice, Kith, KithConfig, MAX_PROFILE_NAME, validate_profile_name};
+pub use kith_core::group::{GroupId, GroupMessageId};
 pub use kith_core::intro::IntroductionId;
 pub use kith_core::safety::SafetyNumber;
 pub use kith_core::{
@@ -33,6 +36,7 @@ pub use kith_core::{
     Timestamp,
 };
 pub use kith_store::MadeStage;
+pub use kith_store::{GroupState, MemberState};
 /// See [`kith_transport::quiet_arti_shutdown_panic`]: front ends call it once at start.
 pub use kith_transport::quiet_arti_shutdown_panic;
 pub use model::{

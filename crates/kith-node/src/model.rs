@@ -449,6 +449,14 @@ pub enum Event {
         /// The message reacted to.
         target: MessageId,
     },
+    /// Groups changed: one made, joined, left, dissolved; an invitation
+    /// came; members changed. Read `Profile::groups` again.
+    GroupsChanged,
+    /// A group got messages (ours or relayed). Read its messages again.
+    GroupMessages {
+        /// Which group.
+        group: kith_core::group::GroupId,
+    },
     /// A message's text was edited (theirs arrived, or ours was written or
     /// acknowledged). Read the conversation again.
     MessageEdited {

@@ -874,6 +874,7 @@ async fn session_loop(
     let mut sent = Sent::new();
     let mut intro_sent = crate::intro::Sent::default();
     let mut files = crate::file::SessionFiles::default();
+    let mut groups = crate::group::sync::SessionSync::default();
     let mut last_heard = Instant::now();
     let mut keepalive = tokio::time::interval(KEEPALIVE);
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -883,7 +884,7 @@ async fn session_loop(
             msg = conn.recv() => {
                 last_heard = Instant::now();
                 let Some(msg) = msg? else { return Ok(()) };
-                for reply in on_message(p, id, msg, &mut files).await? {
+                for reply in on_message(p, id, msg, &mut files, &mut groups).await? {
                     conn.send(&reply).await?;
                 }
             }
@@ -893,6 +894,7 @@ async fn session_loop(
                         flush(p, id, conn, &mut sent).await?;
                         crate::intro::flush(p, id, conn, &mut intro_sent).await?;
                         crate::file::flush(p, id, conn, &mut files).await?;
+                        crate::group::sync::flush(p, id, conn, &mut groups).await?;
                     }
                     None => return Ok(()),
                 }
@@ -931,6 +933,8 @@ enum Outgoing {
     Reaction,
     /// An edit (its own id).
     Edit,
+    /// A group invitation, answer or reveal (its own id).
+    Group,
     /// A delete for both, of the message with that id.
     Delete,
 }
@@ -944,7 +948,14 @@ async fn flush(
     conn: &mut Conn,
     sent: &mut Sent,
 ) -> Result<()> {
-    let pending = p.store.call(move |s| s.outbox(id)).await?;
+    let pending = p
+        .store
+        .call(move |s| {
+            let mut all = s.outbox(id)?;
+            all.extend(crate::group::outbox(s, id)?);
+            Ok(all)
+        })
+        .await?;
     let mut to_mark = vec![];
     for m in pending {
         let (what, keys) = match &m {
@@ -953,6 +964,10 @@ async fn flush(
             PeerMessage::Disappear(d) => (Outgoing::Message, vec![d.id]),
             PeerMessage::Reaction(r) => (Outgoing::Reaction, vec![r.id]),
             PeerMessage::Edit(e) => (Outgoing::Edit, vec![e.id]),
+            PeerMessage::GroupInvite(i) => (Outgoing::Group, vec![i.id]),
+            PeerMessage::GroupAnswer { id, .. } | PeerMessage::GroupReveal { id, .. } => {
+                (Outgoing::Group, vec![*id])
+            }
             PeerMessage::Delete { targets } => (Outgoing::Delete, targets.clone()),
             // The offer; its chunks follow the contact's FileResume.
             PeerMessage::FileOffer(o) => (Outgoing::Message, vec![o.id]),
@@ -1007,9 +1022,13 @@ pub(crate) async fn on_message(
     id: ContactId,
     msg: PeerMessage,
     files: &mut crate::file::SessionFiles,
+    groups: &mut crate::group::sync::SessionSync,
 ) -> Result<Vec<PeerMessage>> {
     use crate::file;
     match msg {
+        PeerMessage::GroupSync { opener, frame } => {
+            return crate::group::sync::receive(p, id, groups, opener, frame).await;
+        }
         PeerMessage::FileOffer(o) => return file::receive_offer(p, id, o).await,
         PeerMessage::FileChunk(c) => return file::receive_chunk(p, id, c, files).await,
         PeerMessage::FileResume { file, from } => {
@@ -1030,6 +1049,19 @@ pub(crate) async fn on_message(
         PeerMessage::Chat(c) => conversation::receive_chat(p, id, c).await.map(Some),
         PeerMessage::Reaction(r) => conversation::receive_reaction(p, id, r).await.map(Some),
         PeerMessage::Edit(e) => conversation::receive_edit(p, id, e).await.map(Some),
+        PeerMessage::GroupInvite(i) => crate::group::receive_invite(p, id, i).await.map(Some),
+        PeerMessage::GroupAnswer {
+            id: aid,
+            group,
+            accept,
+        } => crate::group::receive_answer(p, id, aid, group, accept)
+            .await
+            .map(Some),
+        PeerMessage::GroupReveal { id: rid, group } => {
+            crate::group::receive_reveal(p, id, rid, group)
+                .await
+                .map(Some)
+        }
         PeerMessage::Delete { targets } => {
             conversation::receive_delete(p, id, targets).await.map(Some)
         }
@@ -1067,10 +1099,11 @@ async fn receive_ack(p: &Arc<ProfileInner>, id: ContactId, ids: Vec<MessageId>) 
                     .is_some()
                 {
                     changed.push(mid);
-                } else if !s.set_reaction_delivered(id, mid)?
-                    && let Some(target) = s.set_edit_delivered(id, mid)?
-                {
+                } else if s.set_reaction_delivered(id, mid)? {
+                } else if let Some(target) = s.set_edit_delivered(id, mid)? {
                     edited.push(target);
+                } else {
+                    crate::group::acked(s, id, mid)?;
                 }
             }
             Ok((changed, edited))

@@ -65,6 +65,8 @@ pub(crate) struct ProfileInner {
     pub(crate) expiry: Arc<tokio::sync::Notify>,
     /// File transfers running now: progress and speed.
     pub(crate) transfers: crate::file::Transfers,
+    /// Private groups: each one's replica and members.
+    pub(crate) groups: crate::group::Groups,
 }
 
 /// A handle to an unlocked profile. Cheap to clone.
@@ -166,12 +168,15 @@ impl Profile {
                 inbox: crate::inbox::InboxState::default(),
                 expiry: Arc::new(tokio::sync::Notify::new()),
                 transfers: crate::file::Transfers::default(),
+                groups: crate::group::Groups::default(),
             }),
         };
         // Before anyone reads the conversations: what a stop missed, and
         // what ran out while the profile was locked.
         crate::conversation::clear_session_histories(&profile.inner).await;
         crate::conversation::expire(&profile.inner, Timestamp::now()).await?;
+        let p = profile.inner.clone();
+        profile.inner.store.call(move |s| p.groups.load(s)).await?;
         tokio::spawn(crate::conversation::run_expiry(Arc::downgrade(
             &profile.inner,
         )));

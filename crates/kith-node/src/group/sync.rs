@@ -1,0 +1,256 @@
+//! Group sync over contacts' sessions (`docs/protocol.md` § 15): each side
+//! may open one exchange (`kith_sync::GroupSync`) per group with each
+//! contact it syncs that group with; a frame says whose exchange it
+//! belongs to. An exchange is opened at every session and again whenever
+//! the group got a message since the last one opened, so what one member
+//! writes spreads member to member. What arrives is checked by the replica
+//! (signature, chain, author's membership, caps per author and per
+//! relayer) before it is stored or relayed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use kith_core::Timestamp;
+use kith_core::group::{GroupBody, GroupId, GroupMessage};
+use kith_core::wire::PeerMessage;
+use kith_store::{ContactId, Direction, GroupMessageState, GroupState};
+use kith_sync::GroupSync;
+use tracing::debug;
+
+use crate::conn::Conn;
+use crate::error::{Error, Result};
+use crate::model::Event;
+use crate::profile::{LockExt, ProfileInner};
+
+/// Exchanges of one session that may fail (a frame that does not decode,
+/// or breaks its exchange) before the session is closed.
+const MAX_FAILED_EXCHANGES: u32 = 8;
+/// Group messages one session may relay that are refused (forged, altered,
+/// out of chain, of a non-member, over a cap) before it is closed.
+const MAX_REFUSED: usize = 64;
+
+/// What one session knows of its group syncs.
+#[derive(Default)]
+pub(crate) struct SessionSync {
+    /// Open exchanges: (group, whether we opened it).
+    exchanges: HashMap<(GroupId, bool), GroupSync>,
+    /// The group's version when we last opened an exchange for it.
+    opened_at: HashMap<GroupId, u64>,
+    failed: u32,
+    refused: usize,
+}
+
+/// `group` got a message: every contact we sync it with gets a new
+/// exchange (at its session's next flush).
+pub(crate) fn changed(p: &Arc<ProfileInner>, group: GroupId) {
+    let Some(keys) = p.groups.with(group, |l| {
+        l.members.current.iter().copied().collect::<Vec<_>>()
+    }) else {
+        return;
+    };
+    let p = p.clone();
+    tokio::spawn(async move {
+        let Ok(contacts) = p.store.call(|s| s.contacts()).await else {
+            return;
+        };
+        for c in contacts.into_iter().filter(|c| keys.contains(&c.address)) {
+            crate::net::outbox_changed(&p, c.id);
+        }
+    });
+}
+
+/// At each flush: open an exchange for every group we sync with this
+/// contact that changed since we last opened one (and has none open).
+pub(crate) async fn flush(
+    p: &Arc<ProfileInner>,
+    id: ContactId,
+    conn: &mut Conn,
+    ss: &mut SessionSync,
+) -> Result<()> {
+    let (contact, outbox) = p
+        .store
+        .call(move |s| Ok((s.contact(id)?, super::read_outbox(s)?)))
+        .await?;
+    let groups: Vec<GroupId> = p.groups.live.locked().keys().copied().collect();
+    for g in groups {
+        if !super::syncs_with(p, &outbox, g, id, &contact.address)
+            || ss.exchanges.contains_key(&(g, true))
+        {
+            continue;
+        }
+        let salt: [u8; 16] = rand::random();
+        let opened = p.groups.with(g, |l| {
+            if ss.opened_at.get(&g) == Some(&l.version) {
+                return None;
+            }
+            Some((
+                GroupSync::initiate(&l.replica, contact.address, salt),
+                l.version,
+            ))
+        });
+        let Some(Some((started, version))) = opened else {
+            continue;
+        };
+        let (exchange, frame) = started.map_err(|e| {
+            debug!("a group sync could not start: {e}");
+            Error::Protocol("group sync")
+        })?;
+        ss.exchanges.insert((g, true), exchange);
+        ss.opened_at.insert(g, version);
+        conn.send(&PeerMessage::GroupSync {
+            opener: true,
+            frame,
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// A sync frame from the contact: handled by its exchange (a new one if
+/// the contact opens it); the frames to answer, and what it brought stored
+/// and spread. Frames for a group we do not sync with this contact are
+/// dropped.
+pub(crate) async fn receive(
+    p: &Arc<ProfileInner>,
+    id: ContactId,
+    ss: &mut SessionSync,
+    opener: bool,
+    frame: Vec<u8>,
+) -> Result<Vec<PeerMessage>> {
+    let Ok(decoded) = kith_sync::frame::decode(&frame) else {
+        return fail(ss, "a sync frame that does not decode");
+    };
+    let group = decoded.group();
+    let (contact, outbox) = p
+        .store
+        .call(move |s| Ok((s.contact(id)?, super::read_outbox(s)?)))
+        .await?;
+    if !super::syncs_with(p, &outbox, group, id, &contact.address) {
+        // Not ours to sync with them (removed, left, never revealed).
+        return Ok(vec![]);
+    }
+    // Their exchange if they opened it; else an answer in ours.
+    let key = (group, !opener);
+    if let std::collections::hash_map::Entry::Vacant(v) = ss.exchanges.entry(key) {
+        if !opener {
+            // An answer to an exchange we do not have (closed already).
+            return Ok(vec![]);
+        }
+        v.insert(GroupSync::respond_to(group, contact.address));
+    }
+    let now = Timestamp::now();
+    let handled = p.groups.with(group, |l| {
+        let Some(x) = ss.exchanges.get_mut(&key) else {
+            return Err(kith_sync::Error::WrongGroup);
+        };
+        let out = x.handle(&mut l.replica, &frame, now)?;
+        let msgs: Vec<GroupMessage> = out
+            .accepted
+            .iter()
+            .filter_map(|m| l.replica.get(m).cloned())
+            .collect();
+        l.accepted(&out.accepted);
+        Ok((out, msgs, x.is_done(), l.version))
+    });
+    let Some(handled) = handled else {
+        return Ok(vec![]);
+    };
+    let (out, msgs, done, version) = match handled {
+        Ok(h) => h,
+        Err(e) => {
+            debug!("a group sync failed: {e}");
+            ss.exchanges.remove(&key);
+            return fail(ss, "group sync frames that break their exchange");
+        }
+    };
+    ss.refused += out.refused.len();
+    if ss.refused > MAX_REFUSED {
+        return Err(Error::Protocol(
+            "relays forged, altered or out-of-chain group messages",
+        ));
+    }
+    let ours = key.1;
+    let replies = out
+        .send
+        .into_iter()
+        .map(|frame| PeerMessage::GroupSync {
+            opener: ours,
+            frame,
+        })
+        .collect();
+    if done {
+        ss.exchanges.remove(&key);
+        if ours && ss.opened_at.get(&group) != Some(&version) {
+            // Something came meanwhile: another round.
+            crate::net::outbox_changed(p, id);
+        }
+    }
+    if !msgs.is_empty() {
+        store_received(p, group, msgs).await?;
+        changed(p, group);
+    }
+    Ok(replies)
+}
+
+fn fail(ss: &mut SessionSync, what: &'static str) -> Result<Vec<PeerMessage>> {
+    ss.failed += 1;
+    if ss.failed > MAX_FAILED_EXCHANGES {
+        return Err(Error::Protocol(what));
+    }
+    Ok(vec![])
+}
+
+/// Keep messages a sync brought (accepted: their chains are complete), and
+/// follow what they say about us: added (we are a member now), removed,
+/// or the group dissolved.
+async fn store_received(
+    p: &Arc<ProfileInner>,
+    group: GroupId,
+    msgs: Vec<GroupMessage>,
+) -> Result<()> {
+    let me = p.identity.public().to_bytes();
+    let creator = p.groups.with(group, |l| l.members.creator);
+    let changed_state = p
+        .store
+        .call(move |s| {
+            let now = Timestamp::now();
+            let mut state = None;
+            for m in &msgs {
+                let by_creator = Some(m.content().author) == creator;
+                let dir = if m.content().author == me {
+                    Direction::Out
+                } else {
+                    Direction::In
+                };
+                s.insert_group_message(m, dir, GroupMessageState::Accepted, now)?;
+                match &m.content().body {
+                    GroupBody::Add { member } if by_creator && *member == me => {
+                        state = Some(GroupState::Member);
+                    }
+                    GroupBody::Remove { member } if by_creator && *member == me => {
+                        state = Some(GroupState::Removed);
+                    }
+                    GroupBody::Leave if by_creator => state = Some(GroupState::Dissolved),
+                    _ => {}
+                }
+            }
+            if let Some(st) = state {
+                let g = s.group(group)?;
+                let fits = match st {
+                    GroupState::Member => g.state == GroupState::Joining,
+                    _ => g.state != st,
+                };
+                if fits {
+                    s.set_group_state(group, st)?;
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })
+        .await?;
+    if changed_state {
+        p.emit(Event::GroupsChanged);
+    }
+    p.emit(Event::GroupMessages { group });
+    Ok(())
+}
