@@ -449,7 +449,7 @@ fn holds_any(ms: &[Value], bodies: &[&str]) -> bool {
 /// (alice and carol: carol's node is stopped before the deadline and
 /// started after it), delete for everyone (alice and bob), and the file
 /// killed half way and resumed (alice to bob), the last two while the
-/// timer runs.
+/// timer runs (with an edit before the delete).
 #[test]
 fn files_delete_and_disappearing_messages_over_tor() {
     const LONG: Duration = Duration::from_secs(240);
@@ -529,18 +529,29 @@ fn files_delete_and_disappearing_messages_over_tor() {
         "the setup took past the 5-minute deadline"
     );
 
-    // Meanwhile, delete for everyone, acknowledged.
+    // Meanwhile, an edit, then delete for everyone, both acknowledged.
     let t_delete = Instant::now();
-    ka.ok("alice", &["send", "bob", "take this back"]);
-    wait_until(LONG, "the message to delete arrives", || {
-        ka.has_message("alice", "bob", "out", "take this back", Some("delivered"))
+    ka.ok("alice", &["send", "bob", "take this bakc"]);
+    wait_until(LONG, "the message to edit arrives", || {
+        ka.has_message("alice", "bob", "out", "take this bakc", Some("delivered"))
             .then_some(())
     });
-    assert!(kb.has_message("bob", "alice", "in", "take this back", None));
-    let id = find(&ka, "alice", "bob", "take this back").expect("sent")["id"]
+    let id = find(&ka, "alice", "bob", "take this bakc").expect("sent")["id"]
         .as_str()
         .expect("id")
         .to_owned();
+    ka.ok("alice", &["edit", "bob", &id, "take this back"]);
+    wait_until(LONG, "the edit acknowledged", || {
+        find(&ka, "alice", "bob", "take this back").filter(|m| m["edited"]["delivered"] == true)
+    });
+    let edited = find(&kb, "bob", "alice", "take this back").expect("edited at bob");
+    assert!(edited["edited"]["at"].as_u64().is_some(), "{edited}");
+    assert!(find(&kb, "bob", "alice", "take this bakc").is_none());
+    println!(
+        "timing: files: an edit acknowledged {:.1} s after the message was sent",
+        t_delete.elapsed().as_secs_f64()
+    );
+    let t_delete = Instant::now();
     ka.ok("alice", &["delete", "bob", &id, "--for-everyone"]);
     assert!(find(&ka, "alice", "bob", "take this back").is_none());
     wait_until(LONG, "bob's node confirms the delete", || {
