@@ -276,10 +276,22 @@ impl Profile {
 /// Clear the histories kept for the session only (at unlock and lock).
 /// A failure is logged: it must not keep the profile from locking.
 pub(crate) async fn clear_session_histories(p: &Arc<ProfileInner>) {
-    match p.store.call(|s| s.clear_session_histories()).await {
-        Ok(cleared) => {
-            for c in cleared {
+    let cleared = p
+        .store
+        .call(|s| {
+            Ok((
+                s.clear_session_histories()?,
+                s.clear_group_session_histories()?,
+            ))
+        })
+        .await;
+    match cleared {
+        Ok((contacts, groups)) => {
+            for c in contacts {
                 p.emit(Event::ConversationChanged(c));
+            }
+            for group in groups {
+                p.emit(Event::GroupMessages { group });
             }
         }
         Err(e) => debug!("clearing session histories failed: {e}"),
@@ -289,7 +301,22 @@ pub(crate) async fn clear_session_histories(p: &Arc<ProfileInner>) {
 /// Remove every message whose deadline is at or before `now`, and tell
 /// front ends.
 pub(crate) async fn expire(p: &Arc<ProfileInner>, now: Timestamp) -> Result<()> {
-    let gone = p.store.call(move |s| s.delete_expired(now)).await?;
+    let (gone, posts) = p
+        .store
+        .call(move |s| {
+            Ok((
+                s.delete_expired(now)?,
+                s.delete_expired_group_messages(now)?,
+            ))
+        })
+        .await?;
+    let mut by_group = std::collections::BTreeMap::<_, Vec<_>>::new();
+    for (g, id) in posts {
+        by_group.entry(g).or_default().push(id);
+    }
+    for (g, ids) in by_group {
+        crate::group::forget(p, g, &ids).await?;
+    }
     let mut by_contact = std::collections::BTreeMap::<i64, Vec<MessageId>>::new();
     for (c, id) in gone {
         by_contact.entry(c.0).or_default().push(id);
@@ -314,7 +341,15 @@ pub(crate) async fn run_expiry(weak: Weak<ProfileInner>) {
             debug!("the expiry task stops: {e}");
             return;
         }
-        let next = match p.store.call(|s| s.next_expiry()).await {
+        let next = p
+            .store
+            .call(|s| {
+                let a = s.next_expiry()?;
+                let b = s.next_group_expiry()?;
+                Ok(a.into_iter().chain(b).min())
+            })
+            .await;
+        let next = match next {
             Ok(next) => next,
             Err(e) => {
                 debug!("the expiry task stops: {e}");

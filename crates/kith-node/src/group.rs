@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use tracing::debug;
 
 use crate::error::{Error, Result};
-use crate::model::Event;
+use crate::model::{DisappearTimer, Event, HistoryPolicy};
 use crate::profile::{LockExt, Profile, ProfileInner};
 
 /// The setting that holds what waits to be acknowledged.
@@ -479,6 +479,13 @@ impl Groups {
             // order).
             l.replica.set_members(None);
             let mut accepted = vec![];
+            // What was deleted here first: known, without content, so that
+            // its successors are not left waiting and nobody sends it again.
+            for (id, author, seq) in s.group_tombstones(g.id)? {
+                if let Ok(Inserted::Accepted(ids)) = l.replica.insert_tombstone(id, author, seq) {
+                    accepted.extend(ids);
+                }
+            }
             for (m, _) in msgs {
                 if let Ok(Inserted::Accepted(ids)) =
                     l.replica.insert(m, Source::Local, Timestamp::now())
@@ -969,6 +976,66 @@ impl Profile {
         Ok(())
     }
 
+    /// Delete a message of the group here only (a tombstone stays, so a
+    /// member relaying it again does not bring it back). `false` if there
+    /// was no such message.
+    pub async fn delete_group_message(&self, group: GroupId, id: GroupMessageId) -> Result<bool> {
+        self.check_unlocked()?;
+        let done = self
+            .inner
+            .store
+            .call(move |s| s.delete_group_message(group, id))
+            .await?;
+        if done {
+            forget(&self.inner, group, &[id]).await?;
+        }
+        Ok(done)
+    }
+
+    /// The group's disappearing timer, here (each member chooses its own):
+    /// posts that arrive from now on disappear that long after.
+    pub async fn set_group_disappear(&self, group: GroupId, timer: DisappearTimer) -> Result<()> {
+        self.check_unlocked()?;
+        self.inner
+            .store
+            .call(move |s| s.set_group_disappear(group, timer))
+            .await?;
+        self.emit(Event::GroupsChanged);
+        Ok(())
+    }
+
+    /// Keep the group's history, or delete it when the app closes.
+    pub async fn set_group_history(&self, group: GroupId, history: HistoryPolicy) -> Result<()> {
+        self.check_unlocked()?;
+        self.inner
+            .store
+            .call(move |s| s.set_group_history(group, history))
+            .await?;
+        self.emit(Event::GroupsChanged);
+        Ok(())
+    }
+
+    /// Delete the group's posts here (the group and its members stay).
+    /// Returns how many were removed.
+    pub async fn clear_group_history(&self, group: GroupId) -> Result<usize> {
+        self.check_unlocked()?;
+        let (n, gone) = self
+            .inner
+            .store
+            .call(move |s| {
+                let n = s.clear_group_history(group)?;
+                let gone: Vec<GroupMessageId> = s
+                    .group_tombstones(group)?
+                    .into_iter()
+                    .map(|(id, _, _)| id)
+                    .collect();
+                Ok((n, gone))
+            })
+            .await?;
+        forget(&self.inner, group, &gone).await?;
+        Ok(n)
+    }
+
     /// Delete a group here, with its history (after leaving it, or a
     /// dissolved one).
     pub async fn delete_group(&self, group: GroupId) -> Result<()> {
@@ -1059,6 +1126,37 @@ impl Profile {
         sync::changed(&self.inner, group);
         Ok(id)
     }
+}
+
+/// The store deleted these messages' content (for us, expired, cleared):
+/// the replica keeps their ids only. Waiting messages they complete are
+/// accepted and stored.
+pub(crate) async fn forget(
+    p: &Arc<ProfileInner>,
+    group: GroupId,
+    ids: &[GroupMessageId],
+) -> Result<()> {
+    let completed = p
+        .groups
+        .with(group, |l| {
+            let mut done = vec![];
+            for id in ids {
+                done.extend(l.replica.forget_content(id).unwrap_or_default());
+            }
+            let msgs: Vec<GroupMessage> = done
+                .iter()
+                .filter_map(|m| l.replica.get(m).cloned())
+                .collect();
+            l.accepted(&done);
+            msgs
+        })
+        .unwrap_or_default();
+    if completed.is_empty() {
+        p.emit(Event::GroupMessages { group });
+    } else {
+        sync::store_received(p, group, completed).await?;
+    }
+    Ok(())
 }
 
 /// Views of stored messages: reactions folded into their targets, lines

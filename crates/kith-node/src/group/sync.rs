@@ -203,7 +203,7 @@ fn fail(ss: &mut SessionSync, what: &'static str) -> Result<Vec<PeerMessage>> {
 /// Keep messages a sync brought (accepted: their chains are complete), and
 /// follow what they say about us: added (we are a member now), removed,
 /// or the group dissolved.
-async fn store_received(
+pub(crate) async fn store_received(
     p: &Arc<ProfileInner>,
     group: GroupId,
     msgs: Vec<GroupMessage>,
@@ -215,6 +215,7 @@ async fn store_received(
         .call(move |s| {
             let now = Timestamp::now();
             let mut state = None;
+            let mut timed = false;
             for m in &msgs {
                 let by_creator = Some(m.content().author) == creator;
                 let dir = if m.content().author == me {
@@ -222,7 +223,11 @@ async fn store_received(
                 } else {
                     Direction::In
                 };
-                s.insert_group_message(m, dir, GroupMessageState::Accepted, now)?;
+                if let kith_store::GroupInserted::New(stored) =
+                    s.insert_group_message(m, dir, GroupMessageState::Accepted, now)?
+                {
+                    timed |= stored.expires_at.is_some();
+                }
                 match &m.content().body {
                     GroupBody::Add { member } if by_creator && *member == me => {
                         state = Some(GroupState::Member);
@@ -242,12 +247,17 @@ async fn store_received(
                 };
                 if fits {
                     s.set_group_state(group, st)?;
-                    return Ok(true);
+                    return Ok((true, timed));
                 }
             }
-            Ok(false)
+            Ok((false, timed))
         })
         .await?;
+    let (changed_state, timed) = changed_state;
+    if timed {
+        // A deadline, perhaps sooner than the expiry task's next one.
+        p.expiry.notify_one();
+    }
     if changed_state {
         p.emit(Event::GroupsChanged);
     }

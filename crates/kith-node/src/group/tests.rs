@@ -278,3 +278,212 @@ impl IdentityKeypairForTests {
         IdentityKeypairForTests(kith_core::IdentityKeypair::from_seed(&[n; 32]))
     }
 }
+
+/// Alice and Bob in a group Alice made (Bob joined).
+async fn joined(k: &crate::Kith) -> (Profile, Profile, ContactId, ContactId, GroupId) {
+    let pw = || Password::new("pw".into());
+    let a = k.create_profile("alice", "Alice", pw()).await.expect("a");
+    let b = k.create_profile("bob", "Bob", pw()).await.expect("b");
+    for p in [&a, &b] {
+        p.go_online(tcp()).await.expect("online");
+    }
+    let (a_bob, b_alice) = befriend(&a, &b, "bob", "alice").await;
+    let g = a.create_group("Den", "").await.expect("create").id;
+    a.invite_to_group(g, a_bob).await.expect("invite");
+    until("the invitation", || async {
+        !b.group_invitations().await.expect("inv").is_empty()
+    })
+    .await;
+    b.answer_group_invitation(b_alice, g, true)
+        .await
+        .expect("join");
+    until("bob a member", || async {
+        state(&b, g).await == GroupState::Member
+    })
+    .await;
+    (a, b, a_bob, b_alice, g)
+}
+
+/// A member relaying forged, altered or out-of-chain messages: none is
+/// kept or shown, the relayer gains nothing, and past a cap its session is
+/// closed with a typed error; the group goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_altered_and_out_of_chain_messages_are_refused() {
+    use kith_sync::frame::SyncFrame;
+    let dir = tempfile::tempdir().expect("tmp");
+    let k = kith(dir.path());
+    let (a, b, a_bob, _, g) = joined(&k).await;
+    let bob = &b.inner.identity;
+    let stranger = kith_core::IdentityKeypair::from_seed(&[0x55; 32]);
+    let content = |author: &kith_core::IdentityKeypair, seq: u64, text: &str| GroupContent {
+        group: g,
+        author: author.public().to_bytes(),
+        seq,
+        previous: if seq == 0 {
+            vec![]
+        } else {
+            vec![GroupMessageId([seq as u8; 32])]
+        },
+        parent: None,
+        timestamp: Timestamp::now(),
+        body: GroupBody::Post { text: text.into() },
+    };
+    // Not a member's; an altered one of Bob's; Bob's, out of chain (its
+    // predecessor never comes).
+    let forged = GroupMessage::sign(&stranger, content(&stranger, 0, "forged")).expect("sign");
+    let mut altered = GroupMessage::sign(bob, content(bob, 0, "real"))
+        .expect("sign")
+        .encoded()
+        .to_vec();
+    let at = altered.len() - 70;
+    altered[at] ^= 1;
+    let orphan = GroupMessage::sign(bob, content(bob, 7, "orphan")).expect("sign");
+    let frame = |messages: Vec<Vec<u8>>| PeerMessage::GroupSync {
+        opener: true,
+        frame: kith_sync::frame::encode(&SyncFrame::Messages {
+            group: g,
+            messages,
+            end: false,
+        })
+        .expect("frame"),
+    };
+    let mut files = crate::file::SessionFiles::default();
+    let mut ss = sync::SessionSync::default();
+    let mut on = async |m: PeerMessage| {
+        crate::net::on_message(&a.inner, a_bob, m, &mut files, &mut ss).await
+    };
+    on(frame(vec![
+        forged.encoded().to_vec(),
+        altered.clone(),
+        orphan.encoded().to_vec(),
+    ]))
+    .await
+    .expect("refused, the session goes on");
+    assert!(posts(&a, g).await.is_empty(), "nothing shown");
+    assert!(
+        a.group_messages(g)
+            .await
+            .expect("m")
+            .iter()
+            .all(|m| m.accepted)
+    );
+    // A frame that does not decode, a few times: dropped.
+    for _ in 0..3 {
+        let junk = PeerMessage::GroupSync {
+            opener: true,
+            frame: vec![1, 0xff, 3],
+        };
+        on(junk).await.expect("dropped");
+    }
+    // A flood of forged messages ends the session.
+    let mut ended = None;
+    for i in 0..40u64 {
+        let batch: Vec<Vec<u8>> = (0..2)
+            .map(|j| {
+                GroupMessage::sign(&stranger, content(&stranger, 0, &format!("f{i}-{j}")))
+                    .expect("sign")
+                    .encoded()
+                    .to_vec()
+            })
+            .collect();
+        if let Err(e) = on(frame(batch)).await {
+            ended = Some(e);
+            break;
+        }
+    }
+    assert!(
+        matches!(ended, Some(Error::Protocol(_))),
+        "a flood of forged messages must end the session: {ended:?}"
+    );
+    // The real group still works.
+    b.post_to_group(g, "still fine", None).await.expect("post");
+    until("bob's post", || async {
+        posts(&a, g).await == ["still fine".to_owned()]
+    })
+    .await;
+    k.shutdown().await;
+}
+
+/// A post deleted here, or disappeared, does not come back when a member
+/// syncs again, also after a restart; its successors are not left waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_and_disappeared_posts_stay_gone() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let k = kith(dir.path());
+    let (a, b, _, _, g) = joined(&k).await;
+    let first = b.post_to_group(g, "first", None).await.expect("post");
+    until("at alice", || async { posts(&a, g).await.len() == 1 }).await;
+    assert!(a.delete_group_message(g, first.id).await.expect("delete"));
+    assert!(posts(&a, g).await.is_empty());
+    assert_eq!(
+        a.inner
+            .groups
+            .with(g, |l| l.replica.get(&first.id).is_some()),
+        Some(false),
+        "its content gone from memory too"
+    );
+    b.post_to_group(g, "second", None).await.expect("post");
+    until("the next one accepted at alice", || async {
+        let ms = a.group_messages(g).await.expect("m");
+        ms.iter()
+            .any(|m| m.body == GroupLine::Post("second".into()) && m.accepted)
+    })
+    .await;
+    assert_eq!(posts(&a, g).await, ["second".to_owned()]);
+
+    // A timer here: the next post disappears at its deadline.
+    a.set_group_disappear(g, DisappearTimer::FiveMinutes)
+        .await
+        .expect("timer");
+    b.post_to_group(g, "brief", None).await.expect("post");
+    until("brief at alice", || async {
+        posts(&a, g).await.contains(&"brief".to_owned())
+    })
+    .await;
+    let brief = a
+        .group_messages(g)
+        .await
+        .expect("m")
+        .into_iter()
+        .find(|m| m.body == GroupLine::Post("brief".into()))
+        .expect("brief");
+    let at = brief.expires_at.expect("a deadline");
+    crate::conversation::expire(&a.inner, Timestamp(at.0 + 1))
+        .await
+        .expect("expire");
+    assert_eq!(posts(&a, g).await, ["second".to_owned()]);
+
+    // Alice locks and unlocks: the replica is rebuilt; Bob syncs again.
+    k.lock("alice").await;
+    let a = k
+        .unlock("alice", Password::new("pw".into()))
+        .await
+        .expect("unlock");
+    a.go_online(tcp()).await.expect("online");
+    b.post_to_group(g, "third", None).await.expect("post");
+    until("third at alice", || async {
+        posts(&a, g).await.contains(&"third".to_owned())
+    })
+    .await;
+    assert_eq!(
+        posts(&a, g).await,
+        ["second".to_owned(), "third".to_owned()]
+    );
+    assert!(
+        a.group_messages(g)
+            .await
+            .expect("m")
+            .iter()
+            .all(|m| m.accepted)
+    );
+    // Not in memory either: nothing to give a member who asks for it.
+    let held = |id| {
+        a.inner.groups.with(g, |l| {
+            (l.replica.contains(&id), l.replica.get(&id).is_some())
+        })
+    };
+    assert_eq!(held(first.id), Some((true, false)), "a tombstone");
+    assert_eq!(held(brief.id), Some((true, false)), "a tombstone");
+    assert_eq!(a.group(g).await.expect("g").missing, 0);
+    k.shutdown().await;
+}
