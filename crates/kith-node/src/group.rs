@@ -1063,6 +1063,18 @@ impl Profile {
         body: GroupBody,
     ) -> Result<GroupMessageId> {
         let me = self.inner.identity.public().to_bytes();
+        // Our messages deleted here still hold their place in our chain.
+        let deleted: Vec<(u64, GroupMessageId)> = self
+            .inner
+            .store
+            .call(move |s| {
+                Ok(s.group_tombstones(group)?
+                    .into_iter()
+                    .filter(|(_, author, _)| *author == me)
+                    .map(|(id, _, seq)| (seq, id))
+                    .collect())
+            })
+            .await?;
         let msg = {
             let mut live = self.inner.groups.live.locked();
             let l = live
@@ -1071,14 +1083,15 @@ impl Profile {
             if !l.members.current.contains(&me) {
                 return Err(Error::BadInput("not a member of that group".into()));
             }
-            let ours: Vec<&GroupMessage> = l
+            let last = l
                 .replica
                 .accepted()
                 .filter(|m| m.content().author == me)
-                .collect();
-            let last = ours.iter().max_by_key(|m| m.content().seq);
+                .map(|m| (m.content().seq, m.id()))
+                .chain(deleted)
+                .max_by_key(|(seq, _)| *seq);
             let (seq, previous) = match last {
-                Some(m) => (m.content().seq + 1, vec![m.id()]),
+                Some((seq, id)) => (seq + 1, vec![id]),
                 None => (0, vec![]),
             };
             let msg = GroupMessage::sign(

@@ -485,5 +485,18 @@ async fn deleted_and_disappeared_posts_stay_gone() {
     assert_eq!(held(first.id), Some((true, false)), "a tombstone");
     assert_eq!(held(brief.id), Some((true, false)), "a tombstone");
     assert_eq!(a.group(g).await.expect("g").missing, 0);
+    // Our own post deleted here: the next one still follows it in our
+    // chain, and Bob takes it.
+    let mine = a.post_to_group(g, "mine", None).await.expect("post");
+    assert!(a.delete_group_message(g, mine.id).await.expect("delete"));
+    a.post_to_group(g, "after mine", None).await.expect("post");
+    until("bob takes it", || async {
+        b.group_messages(g)
+            .await
+            .expect("m")
+            .iter()
+            .any(|m| m.body == GroupLine::Post("after mine".into()) && m.accepted)
+    })
+    .await;
     k.shutdown().await;
 }
