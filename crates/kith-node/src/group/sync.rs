@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use kith_core::Timestamp;
 use kith_core::group::{GroupBody, GroupId, GroupMessage};
@@ -29,13 +30,24 @@ const MAX_FAILED_EXCHANGES: u32 = 8;
 /// out of chain, of a non-member, over a cap) before it is closed.
 const MAX_REFUSED: usize = 64;
 
+/// Shortest time between two exchanges we open for one group in one
+/// session: changes that come faster are taken together.
+const OPEN_EVERY: Duration = Duration::from_secs(1);
+/// Most exchanges a peer may open for one group in a minute (each costs us
+/// a pass over the group's ids): an honest peer opens at most one a
+/// second ([`OPEN_EVERY`]).
+const MAX_OPENS_PER_MINUTE: u32 = 120;
+
 /// What one session knows of its group syncs.
 #[derive(Default)]
 pub(crate) struct SessionSync {
     /// Open exchanges: (group, whether we opened it).
     exchanges: HashMap<(GroupId, bool), GroupSync>,
-    /// The group's version when we last opened an exchange for it.
-    opened_at: HashMap<GroupId, u64>,
+    /// The group's version and the time when we last opened an exchange
+    /// for it.
+    opened_at: HashMap<GroupId, (u64, Instant)>,
+    /// Exchanges the peer opened, per group: (window start, count).
+    their_opens: HashMap<GroupId, (Instant, u32)>,
     failed: u32,
     refused: usize,
 }
@@ -78,9 +90,21 @@ pub(crate) async fn flush(
         {
             continue;
         }
+        let last = ss.opened_at.get(&g).copied();
+        if let Some((_, at)) = last
+            && at.elapsed() < OPEN_EVERY
+        {
+            // Too soon after the last one: come back when it is time.
+            let (p, wait) = (p.clone(), OPEN_EVERY - at.elapsed());
+            tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                crate::net::outbox_changed(&p, id);
+            });
+            continue;
+        }
         let salt: [u8; 16] = rand::random();
         let opened = p.groups.with(g, |l| {
-            if ss.opened_at.get(&g) == Some(&l.version) {
+            if last.map(|(v, _)| v) == Some(l.version) {
                 return None;
             }
             Some((
@@ -96,7 +120,7 @@ pub(crate) async fn flush(
             Error::Protocol("group sync")
         })?;
         ss.exchanges.insert((g, true), exchange);
-        ss.opened_at.insert(g, version);
+        ss.opened_at.insert(g, (version, Instant::now()));
         conn.send(&PeerMessage::GroupSync {
             opener: true,
             frame,
@@ -135,6 +159,14 @@ pub(crate) async fn receive(
         if !opener {
             // An answer to an exchange we do not have (closed already).
             return Ok(vec![]);
+        }
+        let w = ss.their_opens.entry(group).or_insert((Instant::now(), 0));
+        if w.0.elapsed() > Duration::from_secs(60) {
+            *w = (Instant::now(), 0);
+        }
+        w.1 += 1;
+        if w.1 > MAX_OPENS_PER_MINUTE {
+            return Err(Error::Protocol("opens group syncs too often"));
         }
         v.insert(GroupSync::respond_to(group, contact.address));
     }
@@ -180,7 +212,7 @@ pub(crate) async fn receive(
         .collect();
     if done {
         ss.exchanges.remove(&key);
-        if ours && ss.opened_at.get(&group) != Some(&version) {
+        if ours && ss.opened_at.get(&group).map(|(v, _)| *v) != Some(version) {
             // Something came meanwhile: another round.
             crate::net::outbox_changed(p, id);
         }

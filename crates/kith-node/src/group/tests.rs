@@ -500,3 +500,65 @@ async fn deleted_and_disappeared_posts_stay_gone() {
     .await;
     k.shutdown().await;
 }
+
+/// A member opening exchanges far faster than an honest node does (one a
+/// second per group) has its session closed; each exchange costs a pass
+/// over the group's ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_opening_syncs_too_often_is_cut_off() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let k = kith(dir.path());
+    let (a, b, a_bob, _, g) = joined(&k).await;
+    let alice_key = a.inner.identity.public().to_bytes();
+    let mut files = crate::file::SessionFiles::default();
+    let mut ss = sync::SessionSync::default();
+    let mut ended = None;
+    for round in 0..200 {
+        // One whole exchange, Bob's side from his own replica.
+        let (mut x, first) = b
+            .inner
+            .groups
+            .with(g, |l| {
+                kith_sync::GroupSync::initiate(&l.replica, alice_key, [round as u8; 16])
+            })
+            .expect("group")
+            .expect("start");
+        let mut to_alice = vec![first];
+        let mut steps = 0;
+        while let Some(f) = to_alice.pop() {
+            steps += 1;
+            assert!(steps < 50, "the exchange does not end");
+            let m = PeerMessage::GroupSync {
+                opener: true,
+                frame: f,
+            };
+            match crate::net::on_message(&a.inner, a_bob, m, &mut files, &mut ss).await {
+                Ok(replies) => {
+                    for r in replies {
+                        let PeerMessage::GroupSync { frame, .. } = r else {
+                            continue;
+                        };
+                        let out = b
+                            .inner
+                            .groups
+                            .with(g, |l| x.handle(&mut l.replica, &frame, Timestamp::now()))
+                            .expect("group")
+                            .expect("bob handles alice's answer");
+                        to_alice.extend(out.send);
+                    }
+                }
+                Err(e) => {
+                    ended = Some((round, e));
+                    break;
+                }
+            }
+        }
+        if ended.is_some() {
+            break;
+        }
+    }
+    let (round, e) = ended.expect("never cut off");
+    assert!(matches!(e, Error::Protocol(_)), "{e:?}");
+    assert!(round >= 100, "an honest rate is allowed: cut at {round}");
+    k.shutdown().await;
+}
