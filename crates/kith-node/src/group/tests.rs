@@ -488,6 +488,14 @@ async fn deleted_and_disappeared_posts_stay_gone() {
     // Our own post deleted here: the next one still follows it in our
     // chain, and Bob takes it.
     let mine = a.post_to_group(g, "mine", None).await.expect("post");
+    until("bob has it", || async {
+        b.group_messages(g)
+            .await
+            .expect("m")
+            .iter()
+            .any(|m| m.id == mine.id)
+    })
+    .await;
     assert!(a.delete_group_message(g, mine.id).await.expect("delete"));
     a.post_to_group(g, "after mine", None).await.expect("post");
     until("bob takes it", || async {
