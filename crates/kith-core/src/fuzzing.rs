@@ -187,6 +187,41 @@ pub fn conversation_message(data: &[u8]) {
     }
 }
 
+/// Feed arbitrary bytes as one of the group messages of a session
+/// (`docs/protocol.md` § 15, tags 18 to 21; the first byte picks the tag):
+/// whatever decodes re-encodes to itself and keeps its bounds; an
+/// invitation opens only as a `Create` signed by the key it is opened
+/// with.
+pub fn group_wire(data: &[u8]) {
+    use crate::group::{GroupBody, MAX_GROUP_MESSAGE, MAX_SYNC_FRAME};
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let mut bytes = vec![wire::CURRENT_VERSION, 18 + pick % 4];
+    bytes.extend_from_slice(rest);
+    let Ok(msg) = wire::decode(&bytes) else {
+        return;
+    };
+    let again = wire::encode(&msg).expect("a decoded message encodes");
+    assert_eq!(wire::decode(&again).expect("re-decodes"), msg);
+    match msg {
+        PeerMessage::GroupInvite(i) => {
+            assert!(i.create.len() <= MAX_GROUP_MESSAGE);
+            if let Ok(m) = crate::group::GroupMessage::decode(&i.create) {
+                let author = m.author();
+                let opened = i.open(&author);
+                assert_eq!(
+                    opened.is_ok(),
+                    matches!(m.content().body, GroupBody::Create { .. })
+                );
+            }
+        }
+        PeerMessage::GroupSync { frame, .. } => assert!(frame.len() <= MAX_SYNC_FRAME),
+        PeerMessage::GroupAnswer { .. } | PeerMessage::GroupReveal { .. } => {}
+        other => panic!("tag {} decoded as {other:?}", bytes[1]),
+    }
+}
+
 /// Feed arbitrary text to the file-name sanitizer: what comes out is safe,
 /// sanitizes to itself, and is accepted as a received name.
 pub fn file_name(data: &[u8]) {
@@ -205,6 +240,45 @@ pub fn file_name(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
+
+    /// Real group messages go through the group entry point, and a
+    /// post passed off as an invitation is caught by its assertion's rule.
+    #[test]
+    fn group_entry_point_takes_real_messages() {
+        use crate::group::{GroupBody, GroupContent, GroupId, GroupInvite, GroupMessage};
+        let key = crate::IdentityKeypair::from_seed(&[3; 32]);
+        let signed = |body| {
+            GroupMessage::sign(
+                &key,
+                GroupContent {
+                    group: GroupId([1; 32]),
+                    author: key.public().to_bytes(),
+                    seq: 0,
+                    previous: vec![],
+                    parent: None,
+                    timestamp: crate::Timestamp(5),
+                    body,
+                },
+            )
+            .unwrap()
+        };
+        for m in [
+            signed(GroupBody::Create {
+                name: "g".into(),
+                description: String::new(),
+            }),
+            signed(GroupBody::Post { text: "p".into() }),
+        ] {
+            let invite = crate::wire::PeerMessage::GroupInvite(GroupInvite {
+                id: crate::wire::MessageId([2; 16]),
+                create: m.encoded().to_vec(),
+            });
+            let bytes = crate::wire::encode(&invite).unwrap();
+            let mut data = vec![bytes[1] - 18];
+            data.extend_from_slice(&bytes[2..]);
+            super::group_wire(&data);
+        }
+    }
 
     /// Every conversation vector goes through the entry point.
     #[test]
@@ -278,6 +352,11 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn group_wire_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200)) {
+            super::group_wire(&data);
+        }
+
         #[test]
         fn link_never_panics(s in "(kith://)?[a-z2-7]{0,60}(\\.onion)?(\\?tcp=[0-9.:\\[\\]]{0,25})?") {
             super::contact_link(s.as_bytes());
