@@ -80,7 +80,7 @@ fn body(len: usize, n: u32) -> String {
 fn insert(store: &mut Store, c: ContactId, n: u32, len: usize) -> kith_store::Result<()> {
     let t = Timestamp(1_700_000_000_000 + u64::from(n));
     let text = body(len, n);
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         store.insert_outgoing(c, msg_id(n), &text, t)?;
     } else {
         let chat = Chat {
@@ -241,7 +241,7 @@ fn main() -> Res<()> {
     let rest = MESSAGES - LONG;
     for n in 0..MESSAGES {
         // Every tenth message goes to contact 0, the others round-robin.
-        let c = if n % 10 == 0 {
+        let c = if n.is_multiple_of(10) {
             ids[0]
         } else {
             ids[1 + (n as usize % (CONTACTS as usize - 1))]
