@@ -38,6 +38,13 @@ const CONTACTS: u32 = 1_000;
 const MESSAGES: u32 = 100_000;
 const LONG: u32 = 10_000;
 const RUNS: u32 = 5;
+/// Rounds of inserts, Kith and plain alternating.
+const ROUNDS_INSERT: u32 = 5;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -121,8 +128,8 @@ fn cell_sizes(path: &Path) -> Res<(usize, usize, usize)> {
 }
 
 /// Messages per second through the store, one transaction each.
-fn kith_inserts(dir: &Path, len: usize) -> Res<(f64, (usize, usize, usize))> {
-    let path = dir.join(format!("kith-{len}.db"));
+fn kith_inserts(dir: &Path, len: usize, round: u32) -> Res<(f64, (usize, usize, usize))> {
+    let path = dir.join(format!("kith-{len}-{round}.db"));
     let mut store = Store::create(
         &path,
         PASSWORD,
@@ -140,8 +147,8 @@ fn kith_inserts(dir: &Path, len: usize) -> Res<(f64, (usize, usize, usize))> {
 }
 
 /// Rows of the same sizes into the same tables, one transaction each.
-fn plain_inserts(dir: &Path, len: usize, (h, m, b): (usize, usize, usize)) -> Res<f64> {
-    let path = dir.join(format!("plain-{len}.db"));
+fn plain_inserts(dir: &Path, len: usize, round: u32, (h, m, b): (usize, usize, usize)) -> Res<f64> {
+    let path = dir.join(format!("plain-{len}-{round}.db"));
     let mut conn = Connection::open(&path)?;
     configure(&conn)?;
     conn.execute_batch(
@@ -200,28 +207,50 @@ fn copy_store(from: &Path, to: &Path) -> Res<()> {
 
 fn main() -> Res<()> {
     let disk = tempfile::tempdir()?;
-    println!("## Inserts: one message per transaction, {INSERTS} per row, on disk");
+    let shm = Path::new("/dev/shm");
+    let memory = if shm.is_dir() {
+        Some(tempfile::tempdir_in(shm)?)
+    } else {
+        None
+    };
+    println!(
+        "## Inserts: one message per transaction, median of {ROUNDS_INSERT} alternating rounds of {INSERTS}"
+    );
     println!();
     println!(
-        "| body | sealed cells (hash, meta, body) | Kith msgs/s | plain SQLite rows/s | Kith / plain time |"
+        "| file on | body | sealed cells (hash, meta, body) | Kith msgs/s | plain SQLite rows/s | Kith / plain time |"
     );
-    println!("|---:|---:|---:|---:|---:|");
-    for len in [100_usize, 1_000] {
-        let (kith, sizes) = kith_inserts(disk.path(), len)?;
-        let plain = plain_inserts(disk.path(), len, sizes)?;
-        println!(
-            "| {len} B | {} + {} + {} B | {kith:.0} | {plain:.0} | {:.2}× |",
-            sizes.0,
-            sizes.1,
-            sizes.2,
-            plain / kith
-        );
+    println!("|---|---:|---:|---:|---:|---:|");
+    let places = [
+        Some(("disk", disk.path())),
+        memory
+            .as_ref()
+            .map(|d| ("/dev/shm (no fsync cost)", d.path())),
+    ];
+    for (place, dir) in places.into_iter().flatten() {
+        for len in [100_usize, 1_000] {
+            let (mut kith, mut plain) = (vec![], vec![]);
+            let mut sizes = (0, 0, 0);
+            for round in 0..ROUNDS_INSERT {
+                let (k, s) = kith_inserts(dir, len, round)?;
+                sizes = s;
+                kith.push(k);
+                plain.push(plain_inserts(dir, len, round, sizes)?);
+            }
+            let (kith, plain) = (median(kith), median(plain));
+            println!(
+                "| {place} | {len} B | {} + {} + {} B | {kith:.0} | {plain:.0} | {:.2}× |",
+                sizes.0,
+                sizes.1,
+                sizes.2,
+                plain / kith
+            );
+        }
     }
     println!();
 
     // The fixture: contact 0 holds the long conversation, the others share
     // the rest; messages interleaved across contacts as they would arrive.
-    let shm = Path::new("/dev/shm");
     let build_dir = if shm.is_dir() {
         tempfile::tempdir_in(shm)?
     } else {
