@@ -118,6 +118,8 @@ pub(crate) struct Session {
     pub(crate) conv: crate::conv::ConvUi,
     /// Files: the send and save dialogs, the open conversation's previews.
     pub(crate) files: crate::files::FilesUi,
+    /// Groups: the list, invitations, the open group and its dialogs.
+    pub(crate) groups: crate::groups::GroupsUi,
 }
 
 impl Session {
@@ -361,6 +363,7 @@ impl KithApp {
             inbox: crate::inbox::InboxUi::new(),
             conv: crate::conv::ConvUi::default(),
             files: crate::files::FilesUi::default(),
+            groups: crate::groups::GroupsUi::new(),
         });
         self.sessions.sort_by(|a, b| a.name().cmp(b.name()));
         self.active = Some(name);
@@ -483,6 +486,10 @@ impl KithApp {
         }
         for p in to_load {
             self.backend.load_contacts(&p);
+        }
+        // The same for groups, and the open group.
+        for s in &mut self.sessions {
+            crate::groups::tick(&self.backend, s, self.focused);
         }
         // The same for inboxes.
         for s in &mut self.sessions {
@@ -801,6 +808,7 @@ impl KithApp {
                     s.dropped_requests = s.profile.dropped_requests();
                     s.status = s.profile.network_status();
                     s.inbox.dirty = true;
+                    s.groups.changed(None);
                     if let Some(c) = s.selected {
                         let p = s.profile.clone();
                         self.backend.load_messages(&p, c, false);
@@ -826,6 +834,11 @@ impl KithApp {
                 {
                     let p = s.profile.clone();
                     self.backend.load_messages(&p, c, false);
+                }
+            }
+            Reply::Groups { profile, reply } => {
+                if let Some(s) = self.session_mut(&profile) {
+                    crate::groups::apply(s, reply);
                 }
             }
             Reply::NotifyFallback { text } => {
@@ -924,6 +937,13 @@ impl KithApp {
                 }
                 s.contacts_dirty = true;
             }
+            Event::GroupsChanged => s.groups.changed(None),
+            Event::GroupMessages { group } => {
+                s.groups.changed(Some(group));
+                if !focused {
+                    self.unseen += 1;
+                }
+            }
             Event::FileChanged { contact, id } => {
                 if s.chat_for == Some(contact) {
                     read_file = Some((s.profile.clone(), contact, id));
@@ -980,6 +1000,9 @@ impl KithApp {
         if focused && !self.focused {
             // Back in the window: the open chat is being read now.
             self.unseen = 0;
+            for s in &mut self.sessions {
+                s.groups.changed(None);
+            }
             if let Some(s) = self.active.clone().and_then(|a| {
                 self.sessions
                     .iter()

@@ -192,6 +192,13 @@ pub(crate) enum Reply {
         /// What came back.
         reply: crate::files::FileReply,
     },
+    /// A group call (list, read, create, post, …) ended.
+    Groups {
+        /// Which profile.
+        profile: String,
+        /// What came back.
+        reply: crate::groups::GroupReply,
+    },
     /// A desktop notification could not be shown: show it in the window.
     NotifyFallback {
         /// The notification text.

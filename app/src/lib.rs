@@ -7,6 +7,7 @@ mod conv;
 pub mod demo;
 mod dialogs;
 mod files;
+mod groups;
 mod inbox;
 mod intro;
 mod main_view;

@@ -166,6 +166,8 @@ pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
             network_banner(ui, kind, false);
             if s.inbox.open {
                 crate::inbox::view(s, ui);
+            } else if s.groups.open.is_some() {
+                crate::groups::view(s, ui);
             } else {
                 chat(s, ui, &mut actions);
             }
@@ -174,6 +176,7 @@ pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
         crate::conv::confirm_dialog(s, &ctx);
         crate::files::dialogs(s, &ctx);
         crate::intro::dialog(s, &ctx);
+        crate::groups::dialogs(s, &ctx);
         verify_dialog(s, &ctx, &mut actions);
     }
     crate::dialogs::add_contact(app, &ctx, &active);
@@ -184,6 +187,7 @@ pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
     crate::conv::perform(app, &active);
     crate::files::perform(app, &active);
     crate::inbox::perform(app, &active);
+    crate::groups::perform(app, &active);
 }
 
 /// Something the person can do to a contact or a request.
@@ -247,6 +251,10 @@ struct Actions {
     verify: Option<ContactId>,
     /// Show the inbox.
     inbox: bool,
+    /// Show this group.
+    group: Option<kith_node::GroupId>,
+    /// Open the "New group" dialog.
+    new_group: bool,
     online: bool,
     offline: bool,
 }
@@ -271,7 +279,18 @@ fn perform(app: &mut KithApp, active: &str, a: Actions) {
         if let Some(c) = s.selected {
             s.deselect(c);
         }
+        s.groups.close();
         s.inbox.show();
+    }
+    if a.new_group {
+        s.groups.open_new();
+    }
+    if let Some(g) = a.group {
+        if let Some(c) = s.selected {
+            s.deselect(c);
+        }
+        s.inbox.hide();
+        s.groups.show(g);
     }
     for &(id, what) in &a.contact {
         if matches!(what, ContactAction::Block | ContactAction::Remove) {
@@ -294,6 +313,7 @@ fn perform(app: &mut KithApp, active: &str, a: Actions) {
         let mut load = None;
         if let Some(c) = a.select {
             s.inbox.hide();
+            s.groups.close();
             s.selected = Some(c);
             s.chat_error = None;
             if s.chat_for != Some(c) {
@@ -681,6 +701,9 @@ fn contacts_panel(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
                     }
                     r.context_menu(|ui| contact_menu(ui, c, actions));
                 }
+                if let Some(g) = crate::groups::section(ui, &mut s.groups) {
+                    actions.group = Some(g);
+                }
                 put_aside(ui, &s.contacts, actions);
             });
         });
@@ -732,6 +755,10 @@ fn request_card(ui: &mut egui::Ui, c: &ContactView, actions: &mut Actions) {
 fn contact_menu(ui: &mut egui::Ui, c: &ContactView, actions: &mut Actions) {
     if c.state == ContactState::Accepted && ui.button("Introduce…").clicked() {
         actions.introduce = Some(c.id);
+        ui.close();
+    }
+    if c.state == ContactState::Accepted && ui.button("New group…").clicked() {
+        actions.new_group = true;
         ui.close();
     }
     if ui.button("Verify safety number…").clicked() {

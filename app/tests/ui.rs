@@ -1916,3 +1916,92 @@ fn large_file_waits_for_accept() {
     a.state_mut().shutdown();
     b.state_mut().shutdown();
 }
+
+/// A private group between two apps: Alice creates it and invites Bob; Bob
+/// sees the invitation card and joins; his post reaches Alice, who replies
+/// in its thread and reacts; Bob sees both; Bob leaves (after confirming)
+/// and Alice's members list shows him left.
+#[test]
+fn a_private_group() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = app(da.path());
+    let mut b = app(db.path());
+    befriend(&mut a, &mut b);
+
+    // Alice makes the group from Bob's menu, and invites him.
+    click(&mut a, "Contact menu");
+    click(&mut a, "New group…");
+    wait(&mut a, "the dialog", |h| has_label(h, "Create group"));
+    fill(&mut a, "Group name", "Garden");
+    fill(&mut a, "Description (optional)", "plots and seeds");
+    click(&mut a, "Create group");
+    wait(&mut a, "the group", |h| {
+        has_label(h, "Group Garden") && has_label(h, "You created the group")
+    });
+    click(&mut a, "Group menu");
+    click(&mut a, "Invite…");
+    click(&mut a, "Invite Bob");
+
+    // Bob sees the card and joins.
+    wait2(&mut a, &mut b, "the invitation at Bob", |_, b| {
+        has_label(b, "Alice invites you to Garden")
+    });
+    click(&mut b, "Join");
+    wait2(&mut a, &mut b, "Bob added", |_, b| {
+        has_label(b, "Group Garden") && has_label(b, "2 members") && !has_label(b, "joining")
+    });
+    assert!(!has_label(&b, "Alice invites you to Garden"));
+    fill(&mut b, "Group message", "hello all");
+    b.key_press(egui::Key::Enter);
+    b.step();
+
+    // Alice has it, replies in its thread and reacts.
+    wait2(&mut a, &mut b, "Bob's post at Alice", |a, _| {
+        has_label(a, "Group message from Bob: hello all")
+    });
+    message_menu(&mut a, "Group message from Bob: hello all");
+    click(&mut a, "Reply");
+    assert!(has_label(&a, "↩ Replying to Bob: hello all"));
+    fill(&mut a, "Group message", "hi bob");
+    a.key_press(egui::Key::Enter);
+    a.step();
+    wait(&mut a, "the reply", |h| {
+        has_label(h, "Group message from You: hi bob") && !has_label(h, "↩ Replying to")
+    });
+    message_menu(&mut a, "Group message from Bob: hello all");
+    click(&mut a, "React with 👍");
+    wait(&mut a, "the reaction", |h| has_label(h, "👍 You"));
+
+    // Bob sees the reply under its quote, and the reaction.
+    wait2(&mut a, &mut b, "reply and reaction at Bob", |_, b| {
+        has_label(b, "Group message from Alice: hi bob")
+            && has_label(b, "↩ You: hello all")
+            && has_label(b, "👍 Alice")
+    });
+
+    // Alice's group chat.
+    unfocus(&mut a);
+    mask_times(&mut a);
+    a.snapshot_options(
+        "groups",
+        &egui_kittest::SnapshotOptions::new().max_failed_pixels(4000),
+    );
+
+    // Bob leaves; Alice's members list says so.
+    click(&mut b, "Group menu");
+    click(&mut b, "Leave group…");
+    wait(&mut b, "the question", |h| has_label(h, "Leave the group?"));
+    click(&mut b, "Leave group");
+    wait(&mut b, "left", |h| {
+        has_label(h, "You cannot post here: you left.")
+    });
+    wait2(&mut a, &mut b, "Bob left at Alice", |a, _| {
+        has_label(a, "Bob left")
+    });
+    click(&mut a, "Group menu");
+    click(&mut a, "Members…");
+    wait(&mut a, "members", |h| has_label(h, "Bob · left"));
+    assert!(has_label(&a, "You · member · creator"));
+    a.state_mut().shutdown();
+    b.state_mut().shutdown();
+}

@@ -1,0 +1,1237 @@
+//! Private groups in the app: a "Groups" section in the left list (each
+//! group with its unread count and state, invitations as cards with Join /
+//! Decline, "New group"), the group chat (posts with threads, reactions,
+//! lines about members, a composer), the group menu (invite, members,
+//! reveal, remove, leave, dissolve, timer, history, clear, delete) and
+//! their dialogs. Every engine call runs on the backend; the node's
+//! `GroupsChanged` and `GroupMessages` events re-read what is shown.
+
+use kith_core::Timestamp;
+use kith_node::{
+    Author, ContactId, ContactState, DisappearTimer, Error, GroupId, GroupLine, GroupMessageId,
+    GroupMessageView, GroupState, GroupView, HistoryPolicy, InvitationView, MemberState,
+    MemberView, Profile,
+};
+
+use crate::app::{KithApp, Session};
+use crate::backend::{Backend, Reply};
+use crate::conv::{CANCEL_MARK, REACTIONS, timer_name};
+use crate::peer_text;
+
+/// The group header's menu button (named "Group menu" for screen readers).
+const MENU_BUTTON: &str = "…";
+
+/// A profile's groups, as the app holds them.
+#[derive(Default)]
+pub(crate) struct GroupsUi {
+    /// Our groups, as last read.
+    pub(crate) list: Vec<GroupView>,
+    /// Invitations waiting for our answer.
+    pub(crate) invitations: Vec<InvitationView>,
+    /// The list is stale.
+    pub(crate) dirty: bool,
+    loading: bool,
+    /// The group shown in the chat pane.
+    pub(crate) open: Option<GroupId>,
+    /// The open group's messages and members, once read.
+    pub(crate) messages: Vec<GroupMessageView>,
+    pub(crate) members: Vec<MemberView>,
+    shown_for: Option<GroupId>,
+    messages_dirty: bool,
+    messages_loading: bool,
+    composer: String,
+    /// The text being posted, put back if posting fails.
+    unsent: Option<String>,
+    sending: bool,
+    /// The post the composer answers (of the open group).
+    reply_to: Option<GroupMessageView>,
+    /// The "New group" dialog.
+    new_group: Option<NewGroup>,
+    /// The "Invite…" dialog is open (for the open group).
+    inviting: bool,
+    /// The members dialog is open (for the open group).
+    members_open: bool,
+    confirm: Option<Ask>,
+    error: Option<String>,
+    todo: Vec<Do>,
+}
+
+/// The "New group" dialog.
+#[derive(Default)]
+struct NewGroup {
+    name: String,
+    description: String,
+    busy: bool,
+}
+
+/// A question before a destructive action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ask {
+    Leave(GroupId),
+    Dissolve(GroupId),
+    Clear(GroupId),
+    Delete(GroupId),
+}
+
+/// An engine call asked for.
+#[derive(Debug)]
+enum Do {
+    Create {
+        name: String,
+        description: String,
+    },
+    Invite(GroupId, ContactId),
+    Answer {
+        from: ContactId,
+        group: GroupId,
+        accept: bool,
+    },
+    Post {
+        group: GroupId,
+        text: String,
+        parent: Option<GroupMessageId>,
+    },
+    React {
+        group: GroupId,
+        id: GroupMessageId,
+        emoji: Option<String>,
+    },
+    DeleteForMe(GroupId, GroupMessageId),
+    Leave(GroupId),
+    Dissolve(GroupId),
+    Remove(GroupId, [u8; 32]),
+    Reveal(GroupId, ContactId),
+    Disappear(GroupId, DisappearTimer),
+    History(GroupId, HistoryPolicy),
+    Clear(GroupId),
+    Delete(GroupId),
+}
+
+impl Do {
+    /// What failed, for the error line.
+    fn doing(&self) -> &'static str {
+        match self {
+            Do::Create { .. } => "Creating the group",
+            Do::Invite(..) => "Inviting",
+            Do::Answer { accept: true, .. } => "Joining the group",
+            Do::Answer { accept: false, .. } => "Declining the invitation",
+            Do::Post { .. } => "Posting",
+            Do::React { .. } => "Reacting",
+            Do::DeleteForMe(..) => "Deleting the message",
+            Do::Leave(..) => "Leaving the group",
+            Do::Dissolve(..) => "Dissolving the group",
+            Do::Remove(..) => "Removing the member",
+            Do::Reveal(..) => "Revealing the contact",
+            Do::Disappear(..) => "Setting disappearing messages",
+            Do::History(..) => "Setting the history",
+            Do::Clear(..) => "Clearing the history",
+            Do::Delete(..) => "Deleting the group",
+        }
+    }
+}
+
+/// What came back from a group call.
+#[derive(Debug)]
+pub(crate) enum GroupReply {
+    /// The groups and the invitations.
+    List(Result<(Vec<GroupView>, Vec<InvitationView>), Error>),
+    /// One group's messages and members.
+    Shown {
+        group: GroupId,
+        result: Result<(Vec<GroupMessageView>, Vec<MemberView>), Error>,
+    },
+    /// A call ended: a group to open (a new one), or why not.
+    Done {
+        what: &'static str,
+        posted: bool,
+        result: Result<Option<GroupId>, Error>,
+    },
+}
+
+impl GroupsUi {
+    /// A new profile's groups: read at the first frame.
+    pub(crate) fn new() -> Self {
+        GroupsUi {
+            dirty: true,
+            ..Default::default()
+        }
+    }
+
+    /// Show `group` in the chat pane.
+    pub(crate) fn show(&mut self, group: GroupId) {
+        if self.open != Some(group) {
+            self.close();
+            self.open = Some(group);
+        }
+        self.messages_dirty = true;
+    }
+
+    /// Stop showing a group.
+    pub(crate) fn close(&mut self) {
+        self.open = None;
+        self.messages.clear();
+        self.members.clear();
+        self.shown_for = None;
+        self.reply_to = None;
+        self.inviting = false;
+        self.members_open = false;
+        self.confirm = None;
+        self.error = None;
+    }
+
+    /// Open the "New group" dialog.
+    pub(crate) fn open_new(&mut self) {
+        self.new_group = Some(NewGroup::default());
+    }
+
+    /// A node event about groups.
+    pub(crate) fn changed(&mut self, group: Option<GroupId>) {
+        self.dirty = true;
+        if self.open.is_some() && (group.is_none() || group == self.open) {
+            self.messages_dirty = true;
+        }
+    }
+
+    /// The open group's view, if in the list.
+    fn open_view(&self) -> Option<&GroupView> {
+        self.open.and_then(|g| self.list.iter().find(|v| v.id == g))
+    }
+}
+
+/// Re-read what is stale (once per frame, one read of each at a time).
+pub(crate) fn tick(backend: &Backend, s: &mut Session, focused: bool) {
+    let g = &mut s.groups;
+    if g.dirty && !g.loading {
+        g.dirty = false;
+        g.loading = true;
+        let p = s.profile.clone();
+        backend.spawn(async move {
+            let result = match p.groups().await {
+                Ok(list) => p.group_invitations().await.map(|i| (list, i)),
+                Err(e) => Err(e),
+            };
+            Reply::Groups {
+                profile: p.name().to_owned(),
+                reply: GroupReply::List(result),
+            }
+        });
+    }
+    if let Some(group) = g.open
+        && g.messages_dirty
+        && !g.messages_loading
+    {
+        g.messages_dirty = false;
+        g.messages_loading = true;
+        let p = s.profile.clone();
+        backend.spawn(async move {
+            Reply::Groups {
+                profile: p.name().to_owned(),
+                reply: GroupReply::Shown {
+                    group,
+                    result: read_shown(&p, group, focused).await,
+                },
+            }
+        });
+    }
+}
+
+/// The open group's messages and members; marks it read when shown to a
+/// person (only when something is unread: marking tells `GroupsChanged`,
+/// which reads it again).
+async fn read_shown(
+    p: &Profile,
+    group: GroupId,
+    mark: bool,
+) -> Result<(Vec<GroupMessageView>, Vec<MemberView>), Error> {
+    if mark && p.group(group).await?.unread > 0 {
+        p.mark_group_read(group).await?;
+    }
+    Ok((
+        p.group_messages(group).await?,
+        p.group_members(group).await?,
+    ))
+}
+
+/// Take a reply from the backend.
+pub(crate) fn apply(s: &mut Session, reply: GroupReply) {
+    let g = &mut s.groups;
+    match reply {
+        GroupReply::List(r) => {
+            g.loading = false;
+            match r {
+                Ok((list, inv)) => {
+                    g.list = list;
+                    g.invitations = inv;
+                }
+                Err(e) => s.error = Some(format!("Reading groups: {e}")),
+            }
+        }
+        GroupReply::Shown { group, result } => {
+            g.messages_loading = false;
+            if g.open != Some(group) {
+                return;
+            }
+            match result {
+                Ok((m, members)) => {
+                    g.messages = m;
+                    g.members = members;
+                    g.shown_for = Some(group);
+                }
+                Err(Error::NotFound(_)) => g.close(),
+                Err(e) => g.error = Some(format!("Reading the group: {e}")),
+            }
+        }
+        GroupReply::Done {
+            what,
+            posted,
+            result,
+        } => {
+            if posted {
+                g.sending = false;
+            }
+            match result {
+                Ok(open) => {
+                    if posted {
+                        g.unsent = None;
+                    }
+                    if let Some(id) = open {
+                        g.new_group = None;
+                        g.show(id);
+                        if let Some(c) = s.selected {
+                            s.deselect(c);
+                        }
+                        s.inbox.hide();
+                    }
+                }
+                Err(e) => {
+                    if posted && let Some(t) = g.unsent.take() {
+                        g.composer = t;
+                    }
+                    if let Some(d) = &mut g.new_group {
+                        d.busy = false;
+                    }
+                    g.error = Some(format!("{what}: {e}"));
+                }
+            }
+            s.groups.changed(None);
+        }
+    }
+}
+
+/// A group's state in words, when it is not plainly ours to use.
+pub(crate) fn state_words(state: GroupState) -> Option<&'static str> {
+    match state {
+        GroupState::Member => None,
+        GroupState::Joining => Some("joining: waiting for the creator to add you"),
+        GroupState::Left => Some("you left"),
+        GroupState::Removed => Some("you were removed"),
+        GroupState::Dissolved => Some("dissolved"),
+    }
+}
+
+/// "1 member", "3 members".
+fn members_words(n: usize) -> String {
+    if n == 1 {
+        "1 member".to_owned()
+    } else {
+        format!("{n} members")
+    }
+}
+
+/// Who wrote something, in words: "You", the alias, the short address.
+pub(crate) fn author_name(a: &Author) -> String {
+    match a {
+        Author::You => "You".to_owned(),
+        Author::Contact(alias) => peer_text::name(alias).into_owned(),
+        Author::Member(short) => peer_text::name(short).into_owned(),
+    }
+}
+
+/// "Alice invites you to Garden".
+pub(crate) fn invite_text(by: &str, group: &str) -> String {
+    format!(
+        "{} invites you to {}",
+        peer_text::name(by),
+        peer_text::name(group)
+    )
+}
+
+/// The first line of a text, inert, at most 80 characters.
+fn first_line(body: &str) -> String {
+    peer_text::plain(body)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(80)
+        .collect()
+}
+
+/// A member's name by key, from the members list.
+fn member_name(members: &[MemberView], key: &[u8; 32]) -> String {
+    members
+        .iter()
+        .find(|m| &m.key == key)
+        .map_or_else(|| "a member".to_owned(), |m| author_name(&m.who))
+}
+
+/// The line a group message that is not a post shows.
+pub(crate) fn line_text(m: &GroupMessageView, members: &[MemberView]) -> String {
+    let who = author_name(&m.author);
+    match &m.body {
+        GroupLine::Created => format!("{who} created the group"),
+        GroupLine::Added(k) => format!("{who} added {}", member_name(members, k)),
+        GroupLine::Removed(k) => format!("{who} removed {}", member_name(members, k)),
+        GroupLine::Left => format!("{who} left"),
+        GroupLine::Post(t) => format!("{who}: {}", first_line(t)),
+    }
+}
+
+/// A reply's quote: who wrote the parent and the start of its text.
+fn quote_text(messages: &[GroupMessageView], parent: GroupMessageId) -> String {
+    match messages.iter().find(|m| m.id == parent) {
+        Some(p) => match &p.body {
+            GroupLine::Post(t) => format!("{}: {}", author_name(&p.author), first_line(t)),
+            _ => "message not available".to_owned(),
+        },
+        None => "message not available".to_owned(),
+    }
+}
+
+/// "N messages not yet received".
+pub(crate) fn missing_text(n: u64) -> Option<String> {
+    match n {
+        0 => None,
+        1 => Some("1 message not yet received".to_owned()),
+        n => Some(format!("{n} messages not yet received")),
+    }
+}
+
+/// The "Groups" section of the left list: invitations, groups, "New group".
+/// Shown once there is a group or an invitation (the contact row's menu
+/// has "New group…" too). Returns the group clicked.
+pub(crate) fn section(ui: &mut egui::Ui, g: &mut GroupsUi) -> Option<GroupId> {
+    if g.list.is_empty() && g.invitations.is_empty() {
+        return None;
+    }
+    let mut clicked = None;
+    ui.add_space(6.0);
+    ui.horizontal(|ui| {
+        ui.label(egui::RichText::new("Groups").strong());
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if ui.small_button("New group").clicked() {
+                g.open_new();
+            }
+        });
+    });
+    for i in &g.invitations {
+        ui.group(|ui| {
+            ui.set_width(ui.available_width());
+            ui.add(egui::Label::new(invite_text(&i.from_alias, &i.name)).wrap());
+            if !i.description.is_empty() {
+                ui.add(
+                    egui::Label::new(
+                        egui::RichText::new(format!("“{}”", peer_text::plain(&i.description)))
+                            .italics(),
+                    )
+                    .wrap(),
+                );
+            }
+            ui.horizontal_wrapped(|ui| {
+                if ui.button("Join").clicked() {
+                    g.todo.push(Do::Answer {
+                        from: i.from,
+                        group: i.group,
+                        accept: true,
+                    });
+                }
+                if ui
+                    .button("Decline")
+                    .on_hover_text("The creator is told you declined")
+                    .clicked()
+                {
+                    g.todo.push(Do::Answer {
+                        from: i.from,
+                        group: i.group,
+                        accept: false,
+                    });
+                }
+            });
+        });
+    }
+    for v in &g.list {
+        let selected = g.open == Some(v.id);
+        let state = state_words(v.state);
+        let r = crate::main_view::list_row(ui, selected, |ui| {
+            ui.horizontal(|ui| {
+                let mut name = egui::RichText::new(peer_text::name(&v.name).as_ref()).strong();
+                if state.is_some() {
+                    name = name.weak();
+                }
+                ui.add(egui::Label::new(name).selectable(false));
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    if v.unread > 0 {
+                        crate::main_view::badge(ui, v.unread);
+                    }
+                });
+            });
+            let sub = state.map_or_else(|| members_words(v.members), str::to_owned);
+            ui.add(egui::Label::new(egui::RichText::new(sub).small().weak()).selectable(false));
+        });
+        let label = format!(
+            "Group {}{}{}",
+            peer_text::name(&v.name),
+            state.map(|s| format!(", {s}")).unwrap_or_default(),
+            if v.unread > 0 {
+                format!(", {} unread", v.unread)
+            } else {
+                String::new()
+            }
+        );
+        r.widget_info(|| egui::WidgetInfo::selected(egui::Role::Button, true, selected, &label));
+        if r.clicked() {
+            clicked = Some(v.id);
+        }
+    }
+    clicked
+}
+
+/// The open group's chat pane.
+pub(crate) fn view(s: &mut Session, ui: &mut egui::Ui) {
+    let Some(v) = s.groups.open_view().cloned() else {
+        ui.label("This group is gone.");
+        return;
+    };
+    let g = &mut s.groups;
+    ui.add_space(6.0);
+    ui.horizontal(|ui| {
+        ui.heading(peer_text::name(&v.name).as_ref());
+        let sub = state_words(v.state).map_or_else(|| members_words(v.members), str::to_owned);
+        ui.label(egui::RichText::new(sub).weak());
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            ui.menu_button(MENU_BUTTON, |ui| group_menu(ui, g, &v))
+                .response
+                .on_hover_text("Invite, members, leave, history")
+                .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, "Group menu"));
+        });
+    });
+    if !v.description.is_empty() {
+        ui.add(
+            egui::Label::new(
+                egui::RichText::new(peer_text::plain(&v.description).as_ref())
+                    .small()
+                    .weak(),
+            )
+            .wrap(),
+        );
+    }
+    ui.separator();
+    let writable = v.state == GroupState::Member;
+    let composer_h = if writable { 84.0 } else { 30.0 };
+    let now = Timestamp::now();
+    egui::ScrollArea::vertical()
+        .stick_to_bottom(true)
+        .auto_shrink([false, false])
+        .max_height((ui.available_height() - composer_h).max(60.0))
+        .show(ui, |ui| {
+            if g.shown_for != Some(v.id) {
+                ui.spinner();
+            }
+            let messages = std::mem::take(&mut g.messages);
+            let members = std::mem::take(&mut g.members);
+            for m in &messages {
+                message(ui, m, &messages, &members, now, g);
+            }
+            g.messages = messages;
+            g.members = members;
+        });
+    ui.separator();
+    if let Some(t) = missing_text(v.missing) {
+        ui.label(egui::RichText::new(t).small().weak())
+            .on_hover_text(
+                "Members wrote them; they come when you sync with a member who has them",
+            );
+    }
+    if let Some(e) = g.error.clone() {
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+            if ui.small_button("Dismiss").clicked() {
+                g.error = None;
+            }
+        });
+    }
+    if !writable {
+        if let Some(w) = state_words(v.state) {
+            ui.label(egui::RichText::new(format!("You cannot post here: {w}.")).weak());
+        }
+        return;
+    }
+    replying_line(ui, g);
+    composer(ui, g, v.id);
+}
+
+/// One message: a post's bubble (with its menu), or a line about the group.
+fn message(
+    ui: &mut egui::Ui,
+    m: &GroupMessageView,
+    all: &[GroupMessageView],
+    members: &[MemberView],
+    now: Timestamp,
+    g: &mut GroupsUi,
+) {
+    let GroupLine::Post(text) = &m.body else {
+        // The time on a line of its own (a snapshot masks only it).
+        ui.vertical_centered(|ui| {
+            ui.label(egui::RichText::new(line_text(m, members)).small().weak());
+            ui.label(
+                egui::RichText::new(crate::timefmt::short(m.time, now))
+                    .small()
+                    .weak(),
+            );
+        });
+        ui.add_space(4.0);
+        return;
+    };
+    let out = m.author == Author::You;
+    let layout = if out {
+        egui::Layout::right_to_left(egui::Align::Min)
+    } else {
+        egui::Layout::left_to_right(egui::Align::Min)
+    };
+    let max = (ui.available_width() * 0.72).max(120.0);
+    let who = author_name(&m.author);
+    let frame = ui.with_layout(layout, |ui| {
+        let fill = if out {
+            ui.visuals().selection.bg_fill.gamma_multiply(0.55)
+        } else {
+            ui.visuals().faint_bg_color
+        };
+        egui::Frame::new()
+            .fill(fill)
+            .stroke(ui.visuals().widgets.noninteractive.bg_stroke)
+            .corner_radius(10.0)
+            .inner_margin(egui::Margin::symmetric(10, 6))
+            .show(ui, |ui| {
+                ui.set_max_width(max);
+                ui.with_layout(egui::Layout::top_down(egui::Align::Min), |ui| {
+                    if !out {
+                        ui.label(egui::RichText::new(&who).small().strong());
+                    }
+                    if let Some(p) = m.parent {
+                        egui::Frame::new()
+                            .stroke(ui.visuals().widgets.noninteractive.bg_stroke)
+                            .corner_radius(4.0)
+                            .inner_margin(egui::Margin::symmetric(6, 2))
+                            .show(ui, |ui| {
+                                ui.add(
+                                    egui::Label::new(
+                                        egui::RichText::new(format!("↩ {}", quote_text(all, p)))
+                                            .small()
+                                            .italics(),
+                                    )
+                                    .truncate(),
+                                );
+                            });
+                    }
+                    let body = peer_text::layout(text, ui);
+                    ui.add(egui::Label::new(body).wrap().selectable(true));
+                    let mut meta = crate::timefmt::short(m.time, now);
+                    if !m.accepted {
+                        meta.push_str(" · earlier messages of theirs not here yet");
+                    }
+                    if let Some(t) = m.expires_at {
+                        meta = format!("{meta} · disappears {}", crate::timefmt::short(t, now));
+                    }
+                    ui.label(egui::RichText::new(meta).small().weak());
+                    if !m.reactions.is_empty() {
+                        let r: Vec<String> = m
+                            .reactions
+                            .iter()
+                            .map(|(a, e)| format!("{} {}", peer_text::plain(e), author_name(a)))
+                            .collect();
+                        ui.label(egui::RichText::new(r.join("  ")).small());
+                    }
+                });
+            })
+            .response
+    });
+    let label = format!("Group message from {who}: {}", first_line(text));
+    let r = ui.interact(
+        frame.inner.rect,
+        ui.make_persistent_id(("group-message", m.id)),
+        egui::Sense::click(),
+    );
+    r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
+    r.context_menu(|ui| message_menu(ui, g, m));
+    ui.add_space(4.0);
+}
+
+/// A post's menu: Reply, a reaction, Delete for me.
+fn message_menu(ui: &mut egui::Ui, g: &mut GroupsUi, m: &GroupMessageView) {
+    let Some(group) = g.open else {
+        return;
+    };
+    let writable = g.open_view().is_some_and(|v| v.state == GroupState::Member);
+    if writable && ui.button("Reply").clicked() {
+        g.reply_to = Some(m.clone());
+        ui.close();
+    }
+    if writable {
+        let mine = m
+            .reactions
+            .iter()
+            .find(|(a, _)| *a == Author::You)
+            .map(|(_, e)| e.clone());
+        ui.horizontal(|ui| {
+            for e in REACTIONS {
+                let current = mine.as_deref() == Some(*e);
+                let hover = if current {
+                    format!("Take back {e}")
+                } else {
+                    format!("React with {e}")
+                };
+                let r = ui
+                    .selectable_label(current, egui::RichText::new(*e).size(18.0))
+                    .on_hover_text(&hover);
+                r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &hover));
+                if r.clicked() {
+                    g.todo.push(Do::React {
+                        group,
+                        id: m.id,
+                        emoji: (!current).then(|| (*e).to_owned()),
+                    });
+                    ui.close();
+                }
+            }
+        });
+        ui.separator();
+    }
+    if ui
+        .button("Delete for me")
+        .on_hover_text("Members keep their copies")
+        .clicked()
+    {
+        g.todo.push(Do::DeleteForMe(group, m.id));
+        ui.close();
+    }
+}
+
+/// The group header's menu.
+fn group_menu(ui: &mut egui::Ui, g: &mut GroupsUi, v: &GroupView) {
+    let member = v.state == GroupState::Member;
+    if v.ours && member && ui.button("Invite…").clicked() {
+        g.inviting = true;
+        ui.close();
+    }
+    if ui.button("Members…").clicked() {
+        g.members_open = true;
+        ui.close();
+    }
+    ui.separator();
+    ui.label(egui::RichText::new("Disappearing messages").strong());
+    ui.label(
+        egui::RichText::new("Here only (each member chooses): posts that arrive from now on.")
+            .small()
+            .weak(),
+    );
+    ui.horizontal_wrapped(|ui| {
+        for t in DisappearTimer::ALL {
+            if ui.small_button(timer_name(t)).clicked() {
+                g.todo.push(Do::Disappear(v.id, t));
+                ui.close();
+            }
+        }
+    });
+    ui.separator();
+    for (h, words) in [
+        (HistoryPolicy::Keep, "Keep history"),
+        (
+            HistoryPolicy::Session,
+            "Delete history when I close the app",
+        ),
+    ] {
+        if ui.button(words).clicked() {
+            g.todo.push(Do::History(v.id, h));
+            ui.close();
+        }
+    }
+    if ui.button("Clear history…").clicked() {
+        g.confirm = Some(Ask::Clear(v.id));
+        ui.close();
+    }
+    ui.separator();
+    if matches!(v.state, GroupState::Member | GroupState::Joining) {
+        if v.ours {
+            if ui.button("Dissolve group…").clicked() {
+                g.confirm = Some(Ask::Dissolve(v.id));
+                ui.close();
+            }
+        } else if ui.button("Leave group…").clicked() {
+            g.confirm = Some(Ask::Leave(v.id));
+            ui.close();
+        }
+    } else if ui.button("Delete group…").clicked() {
+        g.confirm = Some(Ask::Delete(v.id));
+        ui.close();
+    }
+}
+
+/// The "Replying to …" line above the composer, with its cancel mark.
+fn replying_line(ui: &mut egui::Ui, g: &mut GroupsUi) {
+    let Some(m) = &g.reply_to else {
+        return;
+    };
+    let text = match &m.body {
+        GroupLine::Post(t) => first_line(t),
+        _ => String::new(),
+    };
+    let quote = format!("{}: {text}", author_name(&m.author));
+    let mut cancel = false;
+    ui.horizontal(|ui| {
+        ui.add(
+            egui::Label::new(
+                egui::RichText::new(format!("↩ Replying to {quote}"))
+                    .small()
+                    .italics(),
+            )
+            .truncate(),
+        );
+        let r = ui
+            .small_button(CANCEL_MARK)
+            .on_hover_text("Cancel the reply");
+        r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, "Cancel reply"));
+        if r.clicked() {
+            cancel = true;
+        }
+    });
+    if cancel {
+        g.reply_to = None;
+    }
+}
+
+/// A press of Enter with no modifier.
+fn is_plain_enter(e: &egui::Event) -> bool {
+    matches!(
+        e,
+        egui::Event::Key {
+            key: egui::Key::Enter,
+            pressed: true,
+            modifiers,
+            ..
+        } if modifiers.is_none()
+    )
+}
+
+fn composer(ui: &mut egui::Ui, g: &mut GroupsUi, group: GroupId) {
+    let id = ui.make_persistent_id("group-composer");
+    let has_focus = ui.memory(|m| m.has_focus(id));
+    let mut send = has_focus
+        && !g.sending
+        && ui.input_mut(|i| {
+            let before = i.events.len();
+            i.events.retain(|e| !is_plain_enter(e));
+            i.events.len() != before
+        });
+    ui.horizontal(|ui| {
+        let w = ui.available_width() - 70.0;
+        ui.add(
+            egui::TextEdit::multiline(&mut g.composer)
+                .id(id)
+                .desired_rows(2)
+                .desired_width(w.max(80.0))
+                .return_key(egui::KeyboardShortcut::new(
+                    egui::Modifiers::SHIFT,
+                    egui::Key::Enter,
+                ))
+                .hint_text("Write to the group (Enter sends, Shift+Enter: new line)"),
+        )
+        .widget_info(|| {
+            egui::WidgetInfo::labeled(egui::Role::MultilineTextInput, true, "Group message")
+        });
+        if ui
+            .add_enabled(!g.sending, egui::Button::new("Post"))
+            .clicked()
+        {
+            send = true;
+        }
+    });
+    if send && !g.composer.trim().is_empty() {
+        let text = std::mem::take(&mut g.composer);
+        g.sending = true;
+        g.unsent = Some(text.clone());
+        let parent = g.reply_to.take().map(|m| m.id);
+        g.todo.push(Do::Post {
+            group,
+            text,
+            parent,
+        });
+        ui.memory_mut(|m| m.request_focus(id));
+    }
+}
+
+/// The groups' dialogs: new group, invite, members, confirms.
+pub(crate) fn dialogs(s: &mut Session, ctx: &egui::Context) {
+    new_group_dialog(s, ctx);
+    invite_dialog(s, ctx);
+    members_dialog(s, ctx);
+    confirm_dialog(s, ctx);
+}
+
+fn new_group_dialog(s: &mut Session, ctx: &egui::Context) {
+    let Some(d) = s.groups.new_group.as_mut() else {
+        return;
+    };
+    let mut close = false;
+    let mut create = false;
+    let modal =
+        egui::Modal::new(egui::Id::unique(("new-group", s.profile.name()))).show(ctx, |ui| {
+            ui.set_max_width(400.0);
+            ui.heading("New group");
+            ui.add(
+                egui::Label::new(
+                    "A private group: you invite contacts, and only members see its messages. \
+                 Members who are not your contacts see your address, shortened.",
+                )
+                .wrap(),
+            );
+            ui.add_space(6.0);
+            let l = ui.label("Group name");
+            ui.add(egui::TextEdit::singleline(&mut d.name).hint_text("Garden club"))
+                .labelled_by(l.id);
+            let l = ui.label("Description (optional)");
+            ui.add(egui::TextEdit::multiline(&mut d.description).desired_rows(2))
+                .labelled_by(l.id);
+            ui.add_space(6.0);
+            ui.horizontal(|ui| {
+                let ready = !d.busy && !d.name.trim().is_empty();
+                if ui
+                    .add_enabled(ready, egui::Button::new("Create group"))
+                    .clicked()
+                {
+                    create = true;
+                }
+                if d.busy {
+                    ui.spinner();
+                }
+                if ui.button("Cancel").clicked() {
+                    close = true;
+                }
+            });
+        });
+    if create {
+        d.busy = true;
+        let todo = Do::Create {
+            name: d.name.trim().to_owned(),
+            description: d.description.trim().to_owned(),
+        };
+        s.groups.todo.push(todo);
+    }
+    if close || modal.should_close() {
+        s.groups.new_group = None;
+    }
+}
+
+fn invite_dialog(s: &mut Session, ctx: &egui::Context) {
+    if !s.groups.inviting {
+        return;
+    }
+    let Some(group) = s.groups.open else {
+        s.groups.inviting = false;
+        return;
+    };
+    let members = &s.groups.members;
+    let candidates: Vec<(ContactId, String)> = s
+        .contacts
+        .iter()
+        .filter(|c| c.state == ContactState::Accepted)
+        .filter(|c| {
+            !members
+                .iter()
+                .any(|m| m.address == c.address && m.state == MemberState::Member)
+        })
+        .map(|c| (c.id, peer_text::name(&c.alias).into_owned()))
+        .collect();
+    let mut close = false;
+    let mut invite = None;
+    let modal =
+        egui::Modal::new(egui::Id::unique(("invite-group", s.profile.name()))).show(ctx, |ui| {
+            ui.set_max_width(400.0);
+            ui.heading("Invite to the group");
+            ui.add(
+                egui::Label::new(
+                    "They see the group's name and your invitation, and join or decline. \
+                 Other members see them by their address, shortened, unless they know them.",
+                )
+                .wrap(),
+            );
+            ui.add_space(6.0);
+            if candidates.is_empty() {
+                ui.label("Every contact of yours is a member already.");
+            }
+            for (id, name) in &candidates {
+                let label = format!("Invite {name}");
+                if ui.button(&label).clicked() {
+                    invite = Some(*id);
+                }
+            }
+            ui.add_space(6.0);
+            if ui.button("Close").clicked() {
+                close = true;
+            }
+        });
+    if let Some(c) = invite {
+        s.groups.todo.push(Do::Invite(group, c));
+        close = true;
+    }
+    if close || modal.should_close() {
+        s.groups.inviting = false;
+    }
+}
+
+/// A member's state in words.
+fn member_state_words(m: &MemberView) -> &'static str {
+    match m.state {
+        MemberState::Member => "member",
+        MemberState::Left => "left",
+        MemberState::Removed => "removed",
+    }
+}
+
+fn members_dialog(s: &mut Session, ctx: &egui::Context) {
+    if !s.groups.members_open {
+        return;
+    }
+    let Some(v) = s.groups.open_view().cloned() else {
+        s.groups.members_open = false;
+        return;
+    };
+    let mut close = false;
+    let mut asked = vec![];
+    let contacts = &s.contacts;
+    let members = &s.groups.members;
+    let modal =
+        egui::Modal::new(egui::Id::unique(("group-members", s.profile.name()))).show(ctx, |ui| {
+            ui.set_max_width(440.0);
+            ui.heading(format!("Members of “{}”", peer_text::name(&v.name)));
+            ui.add(
+                egui::Label::new(
+                    "Your app syncs the group with the creator, and with members who are your \
+                 contacts once you both reveal it.",
+                )
+                .wrap(),
+            );
+            ui.add_space(6.0);
+            for m in members {
+                ui.group(|ui| {
+                    ui.set_width(ui.available_width());
+                    let mut words = vec![member_state_words(m)];
+                    if m.creator {
+                        words.push("creator");
+                    }
+                    if m.direct {
+                        words.push("direct");
+                    }
+                    let who = author_name(&m.who);
+                    let line = format!("{who} · {}", words.join(" · "));
+                    let mut text = egui::RichText::new(line);
+                    if m.state != MemberState::Member {
+                        text = text.weak();
+                    }
+                    ui.label(text);
+                    ui.horizontal_wrapped(|ui| {
+                        let contact = contacts.iter().find(|c| c.address == m.address);
+                        if let Some(c) = contact
+                            && m.state == MemberState::Member
+                            && v.state == GroupState::Member
+                        {
+                            if m.we_revealed {
+                                ui.label(egui::RichText::new("you revealed").small().weak());
+                            } else if ui
+                                .small_button("Reveal contact")
+                                .on_hover_text(
+                                    "Tell them you know each other, so your apps may sync \
+                                 the group directly once they do too",
+                                )
+                                .clicked()
+                            {
+                                asked.push(Do::Reveal(v.id, c.id));
+                            }
+                        }
+                        if m.they_revealed {
+                            ui.label(egui::RichText::new("they revealed").small().weak());
+                        }
+                        if v.ours
+                            && v.state == GroupState::Member
+                            && !m.creator
+                            && m.state == MemberState::Member
+                        {
+                            let label = format!("Remove {who}");
+                            let r = ui.small_button("Remove");
+                            r.widget_info(|| {
+                                egui::WidgetInfo::labeled(egui::Role::Button, true, &label)
+                            });
+                            if r.clicked() {
+                                asked.push(Do::Remove(v.id, m.key));
+                            }
+                        }
+                    });
+                });
+            }
+            ui.add_space(6.0);
+            if ui.button("Close").clicked() {
+                close = true;
+            }
+        });
+    s.groups.todo.extend(asked);
+    if close || modal.should_close() {
+        s.groups.members_open = false;
+    }
+}
+
+fn confirm_dialog(s: &mut Session, ctx: &egui::Context) {
+    let Some(ask) = s.groups.confirm else {
+        return;
+    };
+    let (title, body, verb, then) = match ask {
+        Ask::Leave(g) => (
+            "Leave the group?",
+            "Members are told you left, and you get nothing written after. \
+             Its history stays here until you delete the group.",
+            "Leave group",
+            Do::Leave(g),
+        ),
+        Ask::Dissolve(g) => (
+            "Dissolve the group?",
+            "It ends for every member: nobody can post in it any more. \
+             Its history stays here until you delete the group.",
+            "Dissolve",
+            Do::Dissolve(g),
+        ),
+        Ask::Clear(g) => (
+            "Clear the group's history?",
+            "Every message of the group is deleted on this computer. The group stays, \
+             and members keep their copies.",
+            "Clear history",
+            Do::Clear(g),
+        ),
+        Ask::Delete(g) => (
+            "Delete the group?",
+            "The group and its whole history are deleted on this computer.",
+            "Delete group",
+            Do::Delete(g),
+        ),
+    };
+    let mut done = false;
+    let mut confirmed = false;
+    let modal = egui::Modal::new(egui::Id::unique(("confirm-group", s.name()))).show(ctx, |ui| {
+        ui.set_max_width(380.0);
+        ui.heading(title);
+        ui.add(egui::Label::new(body).wrap());
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            let red = ui.visuals().error_fg_color;
+            if ui.button(egui::RichText::new(verb).color(red)).clicked() {
+                confirmed = true;
+                done = true;
+            }
+            if ui.button("Cancel").clicked() {
+                done = true;
+            }
+        });
+    });
+    if confirmed {
+        if matches!(then, Do::Delete(_)) {
+            s.groups.close();
+        }
+        s.groups.todo.push(then);
+    }
+    if done || modal.should_close() {
+        s.groups.confirm = None;
+    }
+}
+
+/// Make the engine calls asked for this frame.
+pub(crate) fn perform(app: &mut KithApp, active: &str) {
+    let Some(s) = app.session_mut(active) else {
+        return;
+    };
+    let todo = std::mem::take(&mut s.groups.todo);
+    let p = s.profile.clone();
+    for d in todo {
+        let p = p.clone();
+        let profile = active.to_owned();
+        app.backend.spawn(async move {
+            let what = d.doing();
+            let posted = matches!(d, Do::Post { .. });
+            let result = match d {
+                Do::Create { name, description } => p
+                    .create_group(&name, &description)
+                    .await
+                    .map(|g| Some(g.id)),
+                Do::Invite(g, c) => p.invite_to_group(g, c).await.map(|()| None),
+                Do::Answer {
+                    from,
+                    group,
+                    accept,
+                } => p
+                    .answer_group_invitation(from, group, accept)
+                    .await
+                    .map(|()| accept.then_some(group)),
+                Do::Post {
+                    group,
+                    text,
+                    parent,
+                } => p.post_to_group(group, &text, parent).await.map(|_| None),
+                Do::React { group, id, emoji } => p
+                    .react_in_group(group, id, emoji.as_deref())
+                    .await
+                    .map(|()| None),
+                Do::DeleteForMe(g, id) => p.delete_group_message(g, id).await.map(|_| None),
+                Do::Leave(g) | Do::Dissolve(g) => p.leave_group(g).await.map(|()| None),
+                Do::Remove(g, k) => p.remove_from_group(g, k).await.map(|()| None),
+                Do::Reveal(g, c) => p.reveal_in_group(g, c).await.map(|()| None),
+                Do::Disappear(g, t) => p.set_group_disappear(g, t).await.map(|()| None),
+                Do::History(g, h) => p.set_group_history(g, h).await.map(|()| None),
+                Do::Clear(g) => p.clear_group_history(g).await.map(|_| None),
+                Do::Delete(g) => p.delete_group(g).await.map(|()| None),
+            };
+            Reply::Groups {
+                profile,
+                reply: GroupReply::Done {
+                    what,
+                    posted,
+                    result,
+                },
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_in_words_show_peer_text_inert() {
+        assert_eq!(
+            invite_text("alice", "Garden"),
+            "alice invites you to Garden"
+        );
+        assert!(!invite_text("al\u{202E}ice", "Gar\u{202E}den").contains('\u{202E}'));
+        assert_eq!(author_name(&Author::You), "You");
+        assert_eq!(author_name(&Author::Contact("b\u{202E}ob".into())), "bob");
+        assert_eq!(missing_text(0), None);
+        assert_eq!(
+            missing_text(1).as_deref(),
+            Some("1 message not yet received")
+        );
+        assert_eq!(
+            missing_text(3).as_deref(),
+            Some("3 messages not yet received")
+        );
+        assert_eq!(state_words(GroupState::Member), None);
+        assert_eq!(state_words(GroupState::Left), Some("you left"));
+        assert_eq!(members_words(1), "1 member");
+        assert_eq!(members_words(2), "2 members");
+    }
+}
