@@ -170,6 +170,10 @@ pub(crate) enum Request {
     Inbox {
         action: crate::inbox::InboxOp,
     },
+    /// A group operation (`kith group …`).
+    Group {
+        action: crate::groups::GroupOp,
+    },
     /// Drop a message into someone's inbox through this node.
     Drop {
         link: String,
@@ -272,6 +276,26 @@ fn message_id(id: &str) -> anyhow::Result<kith_node::MessageId> {
     kith_node::MessageId::parse_hex(id).ok_or_else(|| {
         anyhow!("{id:?} is not a message id (32 hex digits, as messages --json shows)")
     })
+}
+
+/// `--disappear` and `--history` of `contact set` and `group set`.
+pub(crate) fn parse_settings(
+    disappear: Option<&str>,
+    history: Option<&str>,
+) -> anyhow::Result<(Option<DisappearTimer>, Option<HistoryPolicy>)> {
+    let disappear = disappear
+        .map(|d| {
+            DisappearTimer::parse(d)
+                .map_err(|_| anyhow!("--disappear takes 5m, 1h, 1d, 7d, 30d or off"))
+        })
+        .transpose()?;
+    let history = match history {
+        None => None,
+        Some("keep") => Some(HistoryPolicy::Keep),
+        Some("session") => Some(HistoryPolicy::Session),
+        Some(_) => bail!("--history takes keep or session"),
+    };
+    Ok((disappear, history))
 }
 
 fn origin_str(o: ContactOrigin) -> &'static str {
@@ -449,19 +473,7 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
         } => {
             let c = contact_id(p, &alias).await?;
             // Both parsed before either is applied.
-            let disappear = disappear
-                .as_deref()
-                .map(|d| {
-                    DisappearTimer::parse(d)
-                        .map_err(|_| anyhow!("--disappear takes 5m, 1h, 1d, 7d, 30d or off"))
-                })
-                .transpose()?;
-            let history = match history.as_deref() {
-                None => None,
-                Some("keep") => Some(HistoryPolicy::Keep),
-                Some("session") => Some(HistoryPolicy::Session),
-                Some(_) => bail!("--history takes keep or session"),
-            };
+            let (disappear, history) = parse_settings(disappear.as_deref(), history.as_deref())?;
             if let Some(h) = history {
                 p.set_history(c, h).await?;
             }
@@ -520,6 +532,7 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
         Request::IntroductionAnswer { id, accept } => crate::intro::answer(p, &id, accept).await?,
         Request::Requests { change } => crate::requests::execute(p, change).await?,
         Request::Inbox { action } => crate::inbox::execute(p, action).await?,
+        Request::Group { action } => crate::groups::execute(p, action).await?,
         Request::Drop { link, text, leave } => {
             crate::inbox::drop_via(p, &link, &text, leave).await?
         }

@@ -4,6 +4,7 @@
 
 mod control;
 mod files;
+mod groups;
 mod inbox;
 mod intro;
 mod listen;
@@ -222,6 +223,9 @@ enum Command {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Private groups: create, invite, post, members (`kith group --help`).
+    #[command(subcommand)]
+    Group(groups::GroupCmd),
     /// Introductions offered to you, or made by you.
     #[command(subcommand)]
     Introduction(intro::IntroductionCmd),
@@ -752,6 +756,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
         Command::Meet { alias, timeout } => meet::run(&ctx, &alias, timeout).await?,
         Command::Introduce { a, b, note } => intro::introduce_cmd(&ctx, a, b, note).await?,
         Command::Introduction(cmd) => intro::run(&ctx, cmd).await?,
+        Command::Group(cmd) => groups::run(&ctx, cmd).await?,
         Command::Requests(cmd) => requests::run(&ctx, cmd).await?,
         Command::Inbox(cmd) => inbox::run(&ctx, cmd).await?,
         Command::Drop {
@@ -1436,6 +1441,82 @@ mod tests {
             "{line}"
         );
         assert!(!message_line(&timer, &tz).contains("edited"));
+    }
+
+    #[test]
+    fn group_commands_parse() {
+        let parse = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["kith", "group"], args].concat()).expect("parse");
+            let Command::Group(g) = cli.command else {
+                panic!("{args:?}: not a group command");
+            };
+            g
+        };
+        use groups::GroupCmd as G;
+        assert!(matches!(parse(&["create", "climb", "--description", "d"]),
+            G::Create { ref name, description: Some(_) } if name == "climb"));
+        assert!(
+            matches!(parse(&["invite", "climb", "bob"]), G::Invite { ref alias, .. } if alias == "bob")
+        );
+        assert!(matches!(parse(&["list", "--json"]), G::List { json: true }));
+        assert!(matches!(
+            parse(&["invitations"]),
+            G::Invitations { json: false }
+        ));
+        assert!(matches!(parse(&["accept", "climb"]), G::Accept { .. }));
+        assert!(matches!(parse(&["decline", "climb"]), G::Decline { .. }));
+        assert!(
+            matches!(parse(&["send", "climb", "hi", "--reply-to", "ab"]),
+            G::Send { reply_to: Some(ref r), .. } if r == "ab")
+        );
+        assert!(matches!(
+            parse(&["react", "climb", "ab", "👍"]),
+            G::React {
+                emoji: Some(_),
+                remove: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(&["react", "climb", "ab", "--remove"]),
+            G::React {
+                emoji: None,
+                remove: true,
+                ..
+            }
+        ));
+        assert!(Cli::try_parse_from(["kith", "group", "react", "climb", "ab"]).is_err());
+        assert!(matches!(
+            parse(&["messages", "climb", "--json"]),
+            G::Messages { json: true, .. }
+        ));
+        assert!(matches!(
+            parse(&["members", "climb"]),
+            G::Members { json: false, .. }
+        ));
+        assert!(matches!(parse(&["leave", "climb"]), G::Leave { .. }));
+        assert!(
+            matches!(parse(&["remove", "climb", "carol"]), G::Remove { ref member, .. } if member == "carol")
+        );
+        assert!(matches!(
+            parse(&["reveal", "climb", "carol"]),
+            G::Reveal { .. }
+        ));
+        assert!(matches!(parse(&["read", "climb"]), G::Read { .. }));
+        assert!(
+            matches!(parse(&["delete-message", "climb", "ab"]), G::DeleteMessage { ref id, .. } if id == "ab")
+        );
+        assert!(matches!(
+            parse(&["set", "climb", "--disappear", "1h", "--history", "session"]),
+            G::Set {
+                disappear: Some(_),
+                history: Some(_),
+                ..
+            }
+        ));
+        assert!(matches!(parse(&["clear", "climb"]), G::Clear { .. }));
+        assert!(matches!(parse(&["delete", "climb"]), G::Delete { .. }));
+        assert!(Cli::try_parse_from(["kith", "group", "send", "climb"]).is_err());
     }
 
     #[test]
