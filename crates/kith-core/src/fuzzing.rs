@@ -191,7 +191,7 @@ pub fn conversation_message(data: &[u8]) {
 /// (`docs/protocol.md` § 15, tags 18 to 21; the first byte picks the tag):
 /// whatever decodes re-encodes to itself and keeps its bounds; an
 /// invitation opens only as a `Create` signed by the key it is opened
-/// with.
+/// with, or as a forum's `CreateForum` whoever opens it.
 pub fn group_wire(data: &[u8]) {
     use crate::group::{GroupBody, MAX_GROUP_MESSAGE, MAX_SYNC_FRAME};
     let Some((&pick, rest)) = data.split_first() else {
@@ -210,10 +210,16 @@ pub fn group_wire(data: &[u8]) {
             if let Ok(m) = crate::group::GroupMessage::decode(&i.create) {
                 let author = m.author();
                 let opened = i.open(&author);
-                assert_eq!(
-                    opened.is_ok(),
-                    matches!(m.content().body, GroupBody::Create { .. })
-                );
+                let first = m.content().body.opens();
+                assert_eq!(opened.is_ok(), first.is_some());
+                // Only a forum's first message opens from another member.
+                let other = crate::IdentityKeypair::from_seed(&[0xee; 32]).public();
+                if other != author {
+                    assert_eq!(
+                        i.open(&other).is_ok(),
+                        matches!(m.content().body, GroupBody::CreateForum { .. })
+                    );
+                }
             }
         }
         PeerMessage::GroupSync { frame, .. } => assert!(frame.len() <= MAX_SYNC_FRAME),
@@ -268,6 +274,10 @@ mod tests {
                 description: String::new(),
             }),
             signed(GroupBody::Post { text: "p".into() }),
+            signed(GroupBody::CreateForum {
+                name: "f".into(),
+                description: String::new(),
+            }),
         ] {
             let invite = crate::wire::PeerMessage::GroupInvite(GroupInvite {
                 id: crate::wire::MessageId([2; 16]),

@@ -52,6 +52,20 @@ pub const MAX_GROUP_TIMESTAMP: u64 = 1 << 53;
 /// Most previous-message ids one message may name (more than one only
 /// where the author's own devices forked the chain).
 pub const MAX_GROUP_PREVIOUS: usize = 4;
+/// Most authors a forum creator's hidden list names
+/// ([`GroupBody::Hidden`]): 256 keys fit a message with room to spare.
+pub const MAX_HIDDEN: usize = 256;
+
+/// What a group's first message makes it: a private group (`Create`) or a
+/// forum (`CreateForum`). The same signed, relayed, reconciled messages;
+/// a different membership and sync policy (`docs/protocol.md` §§ 15, 16).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum GroupKind {
+    /// A private group: only its creator adds and removes members.
+    Group,
+    /// A forum: any member invites its contacts; nobody removes.
+    Forum,
+}
 
 /// A group's id: 32 random bytes chosen by its creator.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -140,6 +154,34 @@ pub enum GroupBody {
         /// The emoji (valid by construction), or `None`.
         emoji: Option<crate::chat::Emoji>,
     },
+    /// A forum creator's first message: the forum's name and description
+    /// (a forum, not a private group, `docs/protocol.md` § 16).
+    CreateForum {
+        /// 1–[`MAX_GROUP_NAME`] bytes, not only white space.
+        name: String,
+        /// At most [`MAX_GROUP_DESCRIPTION`] bytes.
+        description: String,
+    },
+    /// A forum creator's list of authors whose posts members' apps hide;
+    /// the creator's list with the greatest `seq` is in force (it replaces
+    /// the earlier ones whole).
+    Hidden {
+        /// At most [`MAX_HIDDEN`] identity keys (valid points), strictly
+        /// ascending.
+        authors: Vec<[u8; 32]>,
+    },
+}
+
+impl GroupBody {
+    /// The kind of group this message opens, if it is a group's first
+    /// message (`Create` or `CreateForum`).
+    pub fn opens(&self) -> Option<GroupKind> {
+        match self {
+            GroupBody::Create { .. } => Some(GroupKind::Group),
+            GroupBody::CreateForum { .. } => Some(GroupKind::Forum),
+            _ => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for GroupBody {
@@ -154,6 +196,15 @@ impl std::fmt::Debug for GroupBody {
             GroupBody::Remove { .. } => f.write_str("Remove(..)"),
             GroupBody::Leave => f.write_str("Leave"),
             GroupBody::React { target, .. } => write!(f, "React({target:?})"),
+            GroupBody::CreateForum { name, description } => {
+                write!(
+                    f,
+                    "CreateForum({} + {} bytes)",
+                    name.len(),
+                    description.len()
+                )
+            }
+            GroupBody::Hidden { authors } => write!(f, "Hidden({} authors)", authors.len()),
         }
     }
 }
@@ -220,7 +271,8 @@ impl GroupContent {
             }
         };
         match &self.body {
-            GroupBody::Create { name, description } => {
+            GroupBody::Create { name, description }
+            | GroupBody::CreateForum { name, description } => {
                 if self.seq != 0 {
                     return bad("create is not the author's first message");
                 }
@@ -235,6 +287,21 @@ impl GroupContent {
             GroupBody::Post { text: t } => text(t, "group post", MAX_GROUP_TEXT, false),
             GroupBody::Add { member } | GroupBody::Remove { member } => {
                 IdentityKey::from_bytes(member).map(|_| ())
+            }
+            GroupBody::Hidden { authors } => {
+                if authors.len() > MAX_HIDDEN {
+                    return Err(Error::TooLarge {
+                        object: "forum hidden list",
+                        len: authors.len(),
+                        max: MAX_HIDDEN,
+                    });
+                }
+                if authors.windows(2).any(|w| w[0] >= w[1]) {
+                    return bad("hidden authors not strictly ascending");
+                }
+                authors
+                    .iter()
+                    .try_for_each(|a| IdentityKey::from_bytes(a).map(|_| ()))
             }
             // The emoji is valid by construction.
             GroupBody::Leave | GroupBody::React { .. } => Ok(()),
@@ -397,15 +464,16 @@ impl GroupMessage {
 /// (`kith-sync`'s frames are bounded by it).
 pub const MAX_SYNC_FRAME: usize = 40 * 1024;
 
-/// The creator invites a contact (tag 18): the group's first message,
-/// signed by the creator, names the group and describes it. Acknowledged
-/// by `Ack(id)`.
+/// A member invites a contact (tag 18): the group's first message,
+/// signed by the creator, names the group and describes it. Only a private
+/// group's creator invites to it; any member of a forum invites to the
+/// forum. Acknowledged by `Ack(id)`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupInvite {
     /// The invitation's id (for `Ack`).
     pub id: crate::wire::MessageId,
-    /// The creator's `Create` message, as signed (checked by the
-    /// receiver: [`GroupMessage::decode`], a `Create`, by the sender).
+    /// The creator's `Create` or `CreateForum` message, as signed (checked
+    /// by the receiver: [`GroupInvite::open`]).
     #[serde(with = "serde_bytes")]
     pub create: Vec<u8>,
 }
@@ -417,17 +485,17 @@ impl std::fmt::Debug for GroupInvite {
 }
 
 impl GroupInvite {
-    /// The invitation's `Create` message, verified: signed by `from` (the
-    /// contact who sent the invitation: only the creator invites).
+    /// The invitation's first message, verified: a `Create` signed by
+    /// `from` (the contact who sent the invitation: only a private group's
+    /// creator invites), or a `CreateForum` signed by anyone (the forum's
+    /// creator, who need not be the member inviting).
     pub fn open(&self, from: &IdentityKey) -> Result<GroupMessage, Error> {
         let m = GroupMessage::decode(&self.create)?;
-        if !matches!(m.content().body, GroupBody::Create { .. }) {
-            return Err(Error::Decode {
-                object: "group invitation",
-                reason: "not a group's first message",
-            });
-        }
-        if m.author().to_bytes() != from.to_bytes() {
+        let kind = m.content().body.opens().ok_or(Error::Decode {
+            object: "group invitation",
+            reason: "not a group's first message",
+        })?;
+        if kind == GroupKind::Group && m.author().to_bytes() != from.to_bytes() {
             return Err(Error::Decode {
                 object: "group invitation",
                 reason: "not from the group's creator",
@@ -504,6 +572,105 @@ mod tests {
             frame: vec![0; MAX_SYNC_FRAME + 1],
         };
         assert!(crate::wire::encode(&big).is_err());
+    }
+
+    fn forum_create() -> GroupContent {
+        GroupContent {
+            body: GroupBody::CreateForum {
+                name: "Commons".into(),
+                description: String::new(),
+            },
+            ..post(0, vec![], "")
+        }
+    }
+
+    #[test]
+    fn a_forum_invitation_opens_from_any_member() {
+        let m = GroupMessage::sign(&alice(), forum_create()).unwrap();
+        assert_eq!(m.content().body.opens(), Some(GroupKind::Forum));
+        assert_eq!(
+            format!("{:?}", m.content().body),
+            "CreateForum(7 + 0 bytes)"
+        );
+        let invite = GroupInvite {
+            id: crate::wire::MessageId([1; 16]),
+            create: m.encoded().to_vec(),
+        };
+        // Bob, a member but not the creator, invites: the forum's
+        // CreateForum is Alice's.
+        let bob = IdentityKeypair::from_seed(&[2; 32]);
+        assert_eq!(invite.open(&bob.public()).unwrap().id(), m.id());
+        assert_eq!(invite.open(&alice().public()).unwrap().id(), m.id());
+        // Not at seq 0: refused like a Create.
+        let mut late = forum_create();
+        late.seq = 1;
+        late.previous = vec![m.id()];
+        assert!(GroupMessage::sign(&alice(), late).is_err());
+        let mut empty = forum_create();
+        empty.body = GroupBody::CreateForum {
+            name: " ".into(),
+            description: String::new(),
+        };
+        assert!(GroupMessage::sign(&alice(), empty).is_err());
+        // A private group's Create still opens only from its creator.
+        let mut g = forum_create();
+        g.body = GroupBody::Create {
+            name: "Garden".into(),
+            description: String::new(),
+        };
+        let g = GroupMessage::sign(&alice(), g).unwrap();
+        let invite = GroupInvite {
+            create: g.encoded().to_vec(),
+            ..invite
+        };
+        assert!(invite.open(&bob.public()).is_err());
+    }
+
+    #[test]
+    fn hidden_lists_are_bounded_ascending_and_valid_points() {
+        let a = alice();
+        let hidden = |authors: Vec<[u8; 32]>| GroupContent {
+            body: GroupBody::Hidden { authors },
+            ..post(1, vec![GroupMessageId([1; 32])], "")
+        };
+        let key = |n: u8| IdentityKeypair::from_seed(&[n; 32]).public().to_bytes();
+        let mut keys: Vec<[u8; 32]> = (1..=3).map(key).collect();
+        keys.sort();
+        let m = GroupMessage::sign(&a, hidden(keys.clone())).unwrap();
+        assert_eq!(GroupMessage::decode(m.encoded()).unwrap(), m);
+        assert_eq!(format!("{:?}", m.content().body), "Hidden(3 authors)");
+        assert!(
+            GroupMessage::sign(&a, hidden(vec![])).is_ok(),
+            "empty: unhide all"
+        );
+        let mut unsorted = keys.clone();
+        unsorted.reverse();
+        assert!(GroupMessage::sign(&a, hidden(unsorted)).is_err());
+        let twice = vec![keys[0], keys[0]];
+        assert!(GroupMessage::sign(&a, hidden(twice)).is_err());
+        let mut bad = [0_u8; 32];
+        bad[0] = 2;
+        assert_eq!(
+            GroupMessage::sign(&a, hidden(vec![bad])),
+            Err(Error::InvalidKey)
+        );
+        // The most a list may hold fits a message; one more is refused.
+        let mut many: Vec<[u8; 32]> = (0..=MAX_HIDDEN as u32)
+            .map(|i| {
+                let mut seed = [0_u8; 32];
+                seed[..4].copy_from_slice(&i.to_le_bytes());
+                IdentityKeypair::from_seed(&seed).public().to_bytes()
+            })
+            .collect();
+        many.sort();
+        assert!(matches!(
+            GroupMessage::sign(&a, hidden(many.clone())),
+            Err(Error::TooLarge { .. })
+        ));
+        many.pop();
+        let full = GroupMessage::sign(&a, hidden(many)).unwrap();
+        assert!(full.encoded().len() <= MAX_GROUP_MESSAGE);
+        assert_eq!(GroupMessage::decode(full.encoded()).unwrap(), full);
     }
 
     #[test]
@@ -645,6 +812,9 @@ mod tests {
     const VECTORS_DESCRIPTION: &str = "Group messages (docs/protocol.md section 14). \
         Author from the ed25519 seed 01x32, group id 07x32. first: seq 0, a post \"hi\" at \
         1700000000000 ms; reply: seq 1 after first, replying to it, \"re\" at 1700000001000 ms. \
+        forum_create: seq 0, CreateForum { name \"Commons\", description \"\" } at 1700000000000 ms \
+        (docs/protocol.md section 16); hidden: seq 1 after forum_create, Hidden { authors: [the \
+        key of the ed25519 seed 02x32] } at 1700000002000 ms. \
         signed_hex is what the signature covers, encoded_hex the whole message, id_hex its id. \
         Written by the kith-core unit test group::tests::vectors with KITH_WRITE_VECTORS=1.";
 
@@ -666,16 +836,29 @@ mod tests {
         (first, reply)
     }
 
+    fn forum_vector_messages() -> (GroupMessage, GroupMessage) {
+        let create = GroupMessage::sign(&alice(), forum_create()).unwrap();
+        let bob = IdentityKeypair::from_seed(&[2; 32]).public().to_bytes();
+        let mut c = post(1, vec![create.id()], "");
+        c.body = GroupBody::Hidden { authors: vec![bob] };
+        c.timestamp = Timestamp(1_700_000_002_000);
+        let hidden = GroupMessage::sign(&alice(), c).unwrap();
+        (create, hidden)
+    }
+
     /// `docs/vectors/group.json` matches this code (`KITH_WRITE_VECTORS=1`
     /// rewrites it first), and `docs/protocol.md` quotes the same bytes.
     #[test]
     fn vectors() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/vectors/group.json");
         let (first, reply) = vector_messages();
+        let (forum, hidden) = forum_vector_messages();
         let ours = serde_json::json!({
             "description": VECTORS_DESCRIPTION,
             "first": vector(&first),
             "reply": vector(&reply),
+            "forum_create": vector(&forum),
+            "hidden": vector(&hidden),
         });
         if std::env::var_os("KITH_WRITE_VECTORS").is_some() {
             let json = serde_json::to_string_pretty(&ours).unwrap();
@@ -684,13 +867,13 @@ mod tests {
         let file: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         assert_eq!(file, ours);
-        for m in [&first, &reply] {
+        for m in [&first, &reply, &forum, &hidden] {
             let v = vector(m);
             let bytes = hex::decode(v["encoded_hex"].as_str().unwrap()).unwrap();
             assert_eq!(GroupMessage::decode(&bytes).unwrap(), *m);
         }
         let doc = include_str!("../../../docs/protocol.md");
-        for m in [&first, &reply] {
+        for m in [&first, &reply, &forum, &hidden] {
             let v = vector(m);
             for k in ["encoded_hex", "id_hex"] {
                 let hex = v[k].as_str().unwrap();
