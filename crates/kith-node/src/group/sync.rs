@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kith_core::Timestamp;
-use kith_core::group::{GroupBody, GroupId, GroupMessage};
+use kith_core::group::{GroupBody, GroupId, GroupKind, GroupMessage};
 use kith_core::wire::PeerMessage;
 use kith_store::{ContactId, Direction, GroupMessageState, GroupState};
 use kith_sync::GroupSync;
@@ -242,6 +242,10 @@ pub(crate) async fn store_received(
 ) -> Result<()> {
     let me = p.identity.public().to_bytes();
     let creator = p.groups.with(group, |l| l.members.creator);
+    // In a forum any member adds (an `Add` of us is accepted only if its
+    // author is a member), nobody removes and the creator's `Leave` does
+    // not dissolve it.
+    let forum = p.groups.with(group, |l| l.kind()) == Some(GroupKind::Forum);
     let changed_state = p
         .store
         .call(move |s| {
@@ -261,13 +265,15 @@ pub(crate) async fn store_received(
                     timed |= stored.expires_at.is_some();
                 }
                 match &m.content().body {
-                    GroupBody::Add { member } if by_creator && *member == me => {
+                    GroupBody::Add { member } if (by_creator || forum) && *member == me => {
                         state = Some(GroupState::Member);
                     }
-                    GroupBody::Remove { member } if by_creator && *member == me => {
+                    GroupBody::Remove { member } if by_creator && !forum && *member == me => {
                         state = Some(GroupState::Removed);
                     }
-                    GroupBody::Leave if by_creator => state = Some(GroupState::Dissolved),
+                    GroupBody::Leave if by_creator && !forum => {
+                        state = Some(GroupState::Dissolved);
+                    }
                     _ => {}
                 }
             }
