@@ -218,3 +218,6 @@ impl Profile {
         .map(|_| ())
     }
 }
+
+#[cfg(test)]
+mod tests;
