@@ -1,7 +1,10 @@
-//! Private groups (issue 10, `docs/protocol.md` §§ 14–15): the user's
-//! commands (create, invite, answer, post, react, leave, remove, dissolve,
-//! reveal), the invitations and answers a session carries, and each
-//! group's replica in memory.
+//! Private groups (issue 10, `docs/protocol.md` §§ 14–15) and forums
+//! (issue 11, § 16): the user's commands (create, invite, answer, post,
+//! react, leave, remove, dissolve, reveal; forums' own in `forum`), the
+//! invitations and answers a session carries, and each group's replica in
+//! memory. A forum is a group whose first message is a `CreateForum`: one
+//! code path, with the membership and sync policy chosen by its
+//! [`GroupKind`] ([`Membership`], [`syncs_with`]).
 //!
 //! Membership is read from the group's signed messages, in order: the
 //! creator's `Create` makes it the first member; its `Add` adds a member
@@ -1629,8 +1632,9 @@ pub(crate) async fn receive_invite(
     Ok(PeerMessage::Ack(vec![invite.id]))
 }
 
-/// An invitee answers our invitation: if it joins, we (the creator) add
-/// it, and the group's sync brings it the messages. An answer to nothing
+/// An invitee answers our invitation: if it joins, we (the creator of a
+/// private group, any member of a forum) add it, and the group's sync
+/// brings it the messages. An answer to nothing
 /// we invited it to is acknowledged and dropped.
 pub(crate) async fn receive_answer(
     p: &Arc<ProfileInner>,
@@ -1659,9 +1663,14 @@ pub(crate) async fn receive_answer(
     if invited && accept {
         let profile = Profile { inner: p.clone() };
         let member = c.address;
+        let me = p.identity.public().to_bytes();
+        // Added already, or we left (a forum's inviter may leave before the
+        // answer comes): nothing to write.
         let known = p
             .groups
-            .with(group, |l| l.members.current.contains(&member))
+            .with(group, |l| {
+                l.members.current.contains(&member) || !l.members.current.contains(&me)
+            })
             .unwrap_or(true);
         if !known {
             profile
