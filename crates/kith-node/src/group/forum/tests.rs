@@ -130,8 +130,24 @@ async fn a_forum_relays_through_members_and_honours_hidden_lists() {
     // Bob, a member but not the creator, invites Carol; Carol invites Dave.
     b.invite_to_forum(f, b_carol).await.expect("invite carol");
     join(&c, c_bob, f).await;
+    // A history Dave learns a round at a time: Bob's posts are refused
+    // (author not a member yet) until Alice's Add of Bob is accepted, and
+    // come at a later round.
+    for i in 0..70 {
+        b.post_to_forum(f, &format!("history {i}"), None)
+            .await
+            .expect("post");
+    }
+    until("the history at carol", || async {
+        has(&c, f, "history 69").await
+    })
+    .await;
     c.invite_to_forum(f, c_dave).await.expect("invite dave");
     join(&d, d_carol, f).await;
+    until("the whole history at dave", || async {
+        posts(&d, f).await.len() >= 70
+    })
+    .await;
     until("four members everywhere", || async {
         let mut ok = true;
         for p in [&a, &b, &c, &d] {
