@@ -7,7 +7,7 @@
 use anyhow::{anyhow, bail};
 use clap::Subcommand;
 use kith_node::{
-    Author, GroupId, GroupLine, GroupMessageId, GroupMessageView, GroupState, GroupView,
+    Author, GroupId, GroupKind, GroupLine, GroupMessageId, GroupMessageView, GroupState, GroupView,
     HistoryPolicy, InvitationView, MemberState, MemberView, Profile,
 };
 use serde::{Deserialize, Serialize};
@@ -245,6 +245,10 @@ pub(crate) fn group_json(g: &GroupView) -> Value {
         "id": g.id.to_hex(),
         "name": g.name,
         "description": g.description,
+        "kind": match g.kind {
+            GroupKind::Forum => "forum",
+            GroupKind::Group => "group",
+        },
         "ours": g.ours,
         "state": group_state_str(g.state),
         "members": g.members,
