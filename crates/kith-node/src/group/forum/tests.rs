@@ -424,3 +424,83 @@ fn forum_membership_does_not_depend_on_order() {
     g.apply(&hide_new);
     assert!(!g.ever.contains(&k(&carol)) && g.creator_hides().is_empty());
 }
+
+/// Messages of authors not (yet) members are refused, and a forum session
+/// relaying them is closed only past its own cap: a joiner learns the
+/// members a round at a time, so an honest relayer of a history reaches
+/// the cap of forged relays (64) in one exchange.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_authors_have_their_own_cap_in_forums() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let k = kith(dir.path());
+    let pw = || Password::new("pw".into());
+    let a = k.create_profile("alice", "Alice", pw()).await.expect("a");
+    let b = k.create_profile("bob", "Bob", pw()).await.expect("b");
+    for p in [&a, &b] {
+        p.go_online(tcp()).await.expect("online");
+    }
+    let (a_bob, b_alice) = befriend(&a, &b, "bob", "alice").await;
+    let f = a.create_forum("Commons", "").await.expect("create").id;
+    a.invite_to_forum(f, a_bob).await.expect("invite");
+    join(&b, b_alice, f).await;
+    let stranger = IdentityKeypair::from_seed(&[0x66; 32]);
+    let mut last = None;
+    let mut chain = |n: u64| {
+        (0..n)
+            .map(|_| {
+                let seq = last.map_or(0, |(s, _)| s + 1);
+                let m = GroupMessage::sign(
+                    &stranger,
+                    GroupContent {
+                        group: f,
+                        author: stranger.public().to_bytes(),
+                        seq,
+                        previous: last.map(|(_, id)| id).into_iter().collect(),
+                        parent: None,
+                        timestamp: Timestamp::now(),
+                        body: GroupBody::Post {
+                            text: format!("unknown {seq}"),
+                        },
+                    },
+                )
+                .expect("sign");
+                last = Some((seq, m.id()));
+                m.encoded().to_vec()
+            })
+            .collect::<Vec<_>>()
+    };
+    let frame = |messages: Vec<Vec<u8>>| PeerMessage::GroupSync {
+        opener: true,
+        frame: kith_sync::frame::encode(&kith_sync::frame::SyncFrame::Messages {
+            group: f,
+            messages,
+            end: false,
+        })
+        .expect("frame"),
+    };
+    let mut files = crate::file::SessionFiles::default();
+    let mut ss = sync::SessionSync::default();
+    // 128 of them (two frames): refused, the session goes on.
+    for _ in 0..2 {
+        crate::net::on_message(&a.inner, a_bob, frame(chain(64)), &mut files, &mut ss)
+            .await
+            .expect("not closed");
+    }
+    assert!(posts(&a, f).await.is_empty());
+    // Past 4 096, it is closed.
+    let mut ended = None;
+    for _ in 0..70 {
+        if let Err(e) =
+            crate::net::on_message(&a.inner, a_bob, frame(chain(64)), &mut files, &mut ss).await
+        {
+            ended = Some(e);
+            break;
+        }
+    }
+    assert!(
+        matches!(ended, Some(Error::Protocol(_))),
+        "a flood of non-members' messages must end the session: {ended:?}"
+    );
+    assert!(posts(&a, f).await.is_empty());
+    k.shutdown().await;
+}
