@@ -248,6 +248,7 @@ pub(crate) fn group_json(g: &GroupView) -> Value {
         "kind": match g.kind {
             GroupKind::Forum => "forum",
             GroupKind::Group => "group",
+            GroupKind::Blog => "blog",
         },
         "ours": g.ours,
         "state": group_state_str(g.state),

@@ -504,6 +504,12 @@ impl Membership {
         match self.kind {
             GroupKind::Group => self.refresh_group(),
             GroupKind::Forum => self.refresh_forum(),
+            // Blogs (`docs/protocol.md` § 17) have no policy in this node
+            // yet, and the store takes no `CreateBlog` as a first message:
+            // should one be read, its owner alone is a member.
+            GroupKind::Blog => {
+                self.current.insert(self.creator);
+            }
         }
     }
 
@@ -750,6 +756,7 @@ pub(crate) fn noun(kind: GroupKind) -> &'static str {
     match kind {
         GroupKind::Group => "group",
         GroupKind::Forum => "forum",
+        GroupKind::Blog => "blog",
     }
 }
 
@@ -797,6 +804,11 @@ impl Profile {
         let body = match kind {
             GroupKind::Group => GroupBody::Create { name, description },
             GroupKind::Forum => GroupBody::CreateForum { name, description },
+            GroupKind::Blog => {
+                return Err(Error::BadInput(
+                    "a blog is not made with a name and description".into(),
+                ));
+            }
         };
         let create = GroupMessage::sign(
             &self.inner.identity,
@@ -1313,6 +1325,7 @@ impl Profile {
                     && match members.kind {
                         GroupKind::Group => creator || me == members.creator || (we && they),
                         GroupKind::Forum => contact.is_some() && members.current.contains(key),
+                        GroupKind::Blog => false,
                     },
                 we_revealed: we,
                 they_revealed: they,
