@@ -274,6 +274,14 @@ pub struct GroupContent {
 impl GroupContent {
     /// The bounds and chain shape every message must have.
     fn validate(&self) -> Result<(), Error> {
+        self.validate_in(false)
+    }
+
+    /// As [`Self::validate`]; `in_reblog` for a reblog's original, which
+    /// must be a post: a `Reblog` there is refused before its own original
+    /// is looked at, so a message of nested reblogs costs one level of
+    /// decoding, not one per level.
+    fn validate_in(&self, in_reblog: bool) -> Result<(), Error> {
         let bad = |reason| {
             Err(Error::Decode {
                 object: "group message",
@@ -361,8 +369,14 @@ impl GroupContent {
                 if self.parent.is_some() {
                     return bad("a reblog has a parent");
                 }
+                if in_reblog {
+                    return Err(Error::Decode {
+                        object: "reblog original",
+                        reason: "a reblog, not a post",
+                    });
+                }
                 text(t, "reblog text", MAX_GROUP_TEXT, true)?;
-                let original = GroupMessage::decode(original)?;
+                let original = GroupMessage::decode_in(original, true)?;
                 Self::reblog_original(&original, self.group)
             }
             // The emoji is valid by construction.
@@ -468,6 +482,12 @@ impl GroupMessage {
     /// Decode and verify a message as relayed by anyone: size, version,
     /// canonical encoding, bounds, chain shape and the author's signature.
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
+        Self::decode_in(bytes, false)
+    }
+
+    /// As [`Self::decode`]; `in_reblog` when `bytes` are a reblog's
+    /// original ([`GroupContent::validate_in`]).
+    fn decode_in(bytes: &[u8], in_reblog: bool) -> Result<Self, Error> {
         if bytes.len() > MAX_GROUP_MESSAGE {
             return Err(Error::TooLarge {
                 object: "group message",
@@ -493,7 +513,7 @@ impl GroupMessage {
             });
         }
         let content: GroupContent = crate::wire::decode_exact("group message", body)?;
-        content.validate()?;
+        content.validate_in(in_reblog)?;
         // One message, one encoding: otherwise one signed message could be
         // relayed under several ids (postcard reads overlong varints).
         if content.encode_unsigned()? != unsigned {
@@ -897,8 +917,15 @@ mod tests {
         )
         .unwrap();
         assert!(GroupMessage::sign(&b, rb(reblog(&own, ""))).is_err());
-        // One level deep: a reblog is not a post, so it is never an original.
-        assert!(GroupMessage::sign(&a, in_blog(&a, 2, vec![post.id()], reblog(&m, ""))).is_err());
+        // One level deep: a reblog is not a post, so it is never an original,
+        // and it is refused as one before its own original is decoded.
+        assert_eq!(
+            GroupMessage::sign(&a, in_blog(&a, 2, vec![post.id()], reblog(&m, ""))),
+            Err(Error::Decode {
+                object: "reblog original",
+                reason: "a reblog, not a post",
+            })
+        );
         // Only in the reblogger's own blog, at the top level.
         let mut foreign = rb(reblog(&post, ""));
         foreign.group = GroupId([7; 32]);

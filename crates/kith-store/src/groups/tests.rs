@@ -161,6 +161,12 @@ fn create_list_and_look_up_groups() {
         kind(s.create_group(&other.post("x"), Timestamp(51))),
         ErrorKind::BadLocalInput
     );
+    // Nor a blog's first message: blogs are not kept yet (protocol § 17).
+    let mut blog = Chain::new(1, GroupId::blog_of(&kp(1).public().to_bytes()));
+    assert_eq!(
+        kind(s.create_group(&blog.next_with(GroupBody::CreateBlog, None), Timestamp(51))),
+        ErrorKind::BadLocalInput
+    );
     // A second group of the same name, a third of another.
     let g2 = GroupId([8; 32]);
     s.create_group(&Chain::new(1, g2).create("book club"), Timestamp(52))
