@@ -258,6 +258,10 @@ pub fn group_message_rules(m: &crate::group::GroupMessage) {
             assert_eq!(oc.group, GroupId::blog_of(&oc.author));
             assert_ne!(oc.group, c.group);
         }
+        GroupBody::Create { .. } | GroupBody::CreateForum { .. } => {
+            assert_ne!(c.group, GroupId::blog_of(&c.author));
+            assert!(m.reblog_original().is_none());
+        }
         _ => assert!(m.reblog_original().is_none()),
     }
 }

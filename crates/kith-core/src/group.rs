@@ -326,6 +326,11 @@ impl GroupContent {
                 if self.seq != 0 {
                     return bad("create is not the author's first message");
                 }
+                // The author's blog id is its blog's alone: a group or
+                // forum there would stand in for the blog.
+                if self.group == GroupId::blog_of(&self.author) {
+                    return bad("a group's id is its author's blog id");
+                }
                 text(name, "group name", MAX_GROUP_NAME, false)?;
                 text(
                     description,
@@ -850,6 +855,31 @@ mod tests {
         assert!(GroupMessage::sign(&a, elsewhere.clone()).is_err());
         elsewhere.group = GroupId::blog_of(&bob().public().to_bytes());
         assert!(GroupMessage::sign(&a, elsewhere).is_err());
+        // Nor does a group or forum open in one's blog id.
+        for body in [
+            GroupBody::Create {
+                name: "g".into(),
+                description: String::new(),
+            },
+            GroupBody::CreateForum {
+                name: "f".into(),
+                description: String::new(),
+            },
+        ] {
+            let squat = in_blog(&a, 0, vec![], body.clone());
+            assert_eq!(
+                GroupMessage::sign(&a, squat),
+                Err(Error::Decode {
+                    object: "group message",
+                    reason: "a group's id is its author's blog id",
+                })
+            );
+            // Someone else's blog id is just an id to them (it is not
+            // theirs to take, and not the owner's group either).
+            let mut other = in_blog(&bob(), 0, vec![], body);
+            other.author = owner;
+            assert!(GroupMessage::sign(&a, other).is_ok());
+        }
         // Nobody is invited to a blog, not even by its owner.
         let invite = GroupInvite {
             id: crate::wire::MessageId([1; 16]),
