@@ -174,6 +174,10 @@ pub(crate) enum Request {
     Group {
         action: crate::groups::GroupOp,
     },
+    /// A forum operation (`kith forum …`).
+    Forum {
+        action: crate::forums::ForumOp,
+    },
     /// Drop a message into someone's inbox through this node.
     Drop {
         link: String,
@@ -533,6 +537,7 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
         Request::Requests { change } => crate::requests::execute(p, change).await?,
         Request::Inbox { action } => crate::inbox::execute(p, action).await?,
         Request::Group { action } => crate::groups::execute(p, action).await?,
+        Request::Forum { action } => crate::forums::execute(p, action).await?,
         Request::Drop { link, text, leave } => {
             crate::inbox::drop_via(p, &link, &text, leave).await?
         }

@@ -7,7 +7,7 @@
 use anyhow::{anyhow, bail};
 use clap::Subcommand;
 use kith_node::{
-    Author, GroupId, GroupLine, GroupMessageId, GroupMessageView, GroupState, GroupView,
+    Author, GroupId, GroupKind, GroupLine, GroupMessageId, GroupMessageView, GroupState, GroupView,
     HistoryPolicy, InvitationView, MemberState, MemberView, Profile,
 };
 use serde::{Deserialize, Serialize};
@@ -245,6 +245,11 @@ pub(crate) fn group_json(g: &GroupView) -> Value {
         "id": g.id.to_hex(),
         "name": g.name,
         "description": g.description,
+        "kind": match g.kind {
+            GroupKind::Forum => "forum",
+            GroupKind::Group => "group",
+            GroupKind::Blog => "blog",
+        },
         "ours": g.ours,
         "state": group_state_str(g.state),
         "members": g.members,
@@ -253,7 +258,7 @@ pub(crate) fn group_json(g: &GroupView) -> Value {
     })
 }
 
-fn invitation_json(i: &InvitationView) -> Value {
+pub(crate) fn invitation_json(i: &InvitationView) -> Value {
     json!({
         "from": i.from_alias,
         "group": i.group.to_hex(),
@@ -292,7 +297,7 @@ pub(crate) fn message_json(m: &GroupMessageView) -> Value {
     })
 }
 
-fn member_json(m: &MemberView) -> Value {
+pub(crate) fn member_json(m: &MemberView) -> Value {
     json!({
         "address": m.address.to_string(),
         "who": author_json(&m.who),
@@ -311,8 +316,27 @@ fn id32(what: &str, s: &str) -> anyhow::Result<[u8; 32]> {
     Ok(out)
 }
 
-fn message_id(s: &str) -> anyhow::Result<GroupMessageId> {
+pub(crate) fn message_id(s: &str) -> anyhow::Result<GroupMessageId> {
     id32("group message", s).map(GroupMessageId)
+}
+
+/// The identity key of the member `who` names: a contact's alias, or a
+/// member's address (as `members` shows it).
+pub(crate) async fn member_key(
+    p: &Profile,
+    members: Vec<MemberView>,
+    who: &str,
+    what: &str,
+) -> anyhow::Result<[u8; 32]> {
+    let address = match p.contact_by_alias(who).await {
+        Ok(c) => c.address.to_string(),
+        Err(_) => who.to_owned(),
+    };
+    members
+        .into_iter()
+        .find(|m| m.address.to_string() == address)
+        .map(|m| m.key)
+        .ok_or_else(|| anyhow!("{who:?} is not a member of that {what}"))
 }
 
 async fn find(p: &Profile, group: &str) -> anyhow::Result<GroupId> {
@@ -321,16 +345,24 @@ async fn find(p: &Profile, group: &str) -> anyhow::Result<GroupId> {
 
 /// The invitation a name or id means: an error when two share the name.
 async fn invitation(p: &Profile, group: &str) -> anyhow::Result<InvitationView> {
-    let all = p.group_invitations().await?;
+    invitation_among(p.group_invitations().await?, group, "group")
+}
+
+/// [`invitation`] among these invitations to a `what` (group or forum).
+pub(crate) fn invitation_among(
+    all: Vec<InvitationView>,
+    group: &str,
+    what: &str,
+) -> anyhow::Result<InvitationView> {
     if let Some(i) = all.iter().find(|i| i.group.to_hex() == group) {
         return Ok(i.clone());
     }
     let mut named: Vec<_> = all.into_iter().filter(|i| i.name == group).collect();
     match named.len() {
-        0 => bail!("no invitation to a group {group:?}"),
+        0 => bail!("no invitation to a {what} {group:?}"),
         1 => Ok(named.remove(0)),
         n => bail!(
-            "{n} invitations are to groups named {group:?}: use the group's id (group invitations --json)"
+            "{n} invitations are to {what}s named {group:?}: use the {what}'s id ({what} invitations --json)"
         ),
     }
 }
@@ -395,17 +427,8 @@ pub(crate) async fn execute(p: &Profile, op: GroupOp) -> anyhow::Result<Value> {
         }
         GroupOp::Remove { group, member } => {
             let g = find(p, &group).await?;
-            let address = match p.contact_by_alias(&member).await {
-                Ok(c) => c.address.to_string(),
-                Err(_) => member.clone(),
-            };
-            let m = p
-                .group_members(g)
-                .await?
-                .into_iter()
-                .find(|m| m.address.to_string() == address)
-                .ok_or_else(|| anyhow!("{member:?} is not a member of that group"))?;
-            p.remove_from_group(g, m.key).await?;
+            let key = member_key(p, p.group_members(g).await?, &member, "group").await?;
+            p.remove_from_group(g, key).await?;
             Value::Null
         }
         GroupOp::Reveal { group, alias } => {
@@ -455,7 +478,7 @@ pub(crate) async fn execute(p: &Profile, op: GroupOp) -> anyhow::Result<Value> {
     })
 }
 
-fn text(v: &Value) -> String {
+pub(crate) fn text(v: &Value) -> String {
     escape(v.as_str().unwrap_or_default(), Field::Line).into_owned()
 }
 
@@ -497,12 +520,17 @@ pub(crate) fn group_line(g: &Value) -> String {
 
 /// One invitation, for people.
 pub(crate) fn invitation_line(i: &Value) -> String {
+    invitation_line_for(i, "group")
+}
+
+/// One invitation, for people, answered with `kith COMMAND accept|decline`.
+pub(crate) fn invitation_line_for(i: &Value, command: &str) -> String {
     let mut line = format!("{} invites you to {}", text(&i["from"]), text(&i["name"]));
     if let Some(d) = i["description"].as_str().filter(|d| !d.is_empty()) {
         line.push_str(&format!(" — {}", escape(d, Field::Line)));
     }
     line.push_str(&format!(
-        ": kith group accept|decline {}",
+        ": kith {command} accept|decline {}",
         text(&i["group"])
     ));
     line
@@ -555,7 +583,7 @@ pub(crate) fn member_line(m: &Value) -> String {
     line
 }
 
-fn print_all(v: &Value, json: bool, line: impl Fn(&Value) -> String) {
+pub(crate) fn print_all(v: &Value, json: bool, line: impl Fn(&Value) -> String) {
     for x in v.as_array().into_iter().flatten() {
         if json {
             println!("{x}");

@@ -4,6 +4,7 @@
 
 mod control;
 mod files;
+mod forums;
 mod groups;
 mod inbox;
 mod intro;
@@ -226,6 +227,10 @@ enum Command {
     /// Private groups: create, invite, post, members (`kith group --help`).
     #[command(subcommand)]
     Group(groups::GroupCmd),
+    /// Forums: any member invites; posts, threads, hiding authors (`kith
+    /// forum --help`).
+    #[command(subcommand)]
+    Forum(forums::ForumCmd),
     /// Introductions offered to you, or made by you.
     #[command(subcommand)]
     Introduction(intro::IntroductionCmd),
@@ -757,6 +762,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
         Command::Introduce { a, b, note } => intro::introduce_cmd(&ctx, a, b, note).await?,
         Command::Introduction(cmd) => intro::run(&ctx, cmd).await?,
         Command::Group(cmd) => groups::run(&ctx, cmd).await?,
+        Command::Forum(cmd) => forums::run(&ctx, cmd).await?,
         Command::Requests(cmd) => requests::run(&ctx, cmd).await?,
         Command::Inbox(cmd) => inbox::run(&ctx, cmd).await?,
         Command::Drop {
@@ -1517,6 +1523,66 @@ mod tests {
         assert!(matches!(parse(&["clear", "climb"]), G::Clear { .. }));
         assert!(matches!(parse(&["delete", "climb"]), G::Delete { .. }));
         assert!(Cli::try_parse_from(["kith", "group", "send", "climb"]).is_err());
+    }
+
+    #[test]
+    fn forum_commands_parse() {
+        let parse = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["kith", "forum"], args].concat()).expect("parse");
+            let Command::Forum(f) = cli.command else {
+                panic!("{args:?}: not a forum command");
+            };
+            f
+        };
+        use forums::ForumCmd as F;
+        assert!(
+            matches!(parse(&["create", "commons", "--description", "d"]),
+            F::Create { ref name, description: Some(_) } if name == "commons")
+        );
+        assert!(
+            matches!(parse(&["invite", "commons", "bob"]), F::Invite { ref alias, .. } if alias == "bob")
+        );
+        assert!(matches!(parse(&["list", "--json"]), F::List { json: true }));
+        assert!(matches!(
+            parse(&["invitations"]),
+            F::Invitations { json: false }
+        ));
+        assert!(matches!(parse(&["accept", "commons"]), F::Accept { .. }));
+        assert!(matches!(parse(&["decline", "commons"]), F::Decline { .. }));
+        assert!(
+            matches!(parse(&["post", "commons", "hi", "--reply-to", "ab"]),
+            F::Post { reply_to: Some(ref r), .. } if r == "ab")
+        );
+        assert!(matches!(
+            parse(&["messages", "commons", "--json", "--show-hidden"]),
+            F::Messages {
+                json: true,
+                show_hidden: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(&["members", "commons"]),
+            F::Members { json: false, .. }
+        ));
+        assert!(matches!(parse(&["leave", "commons"]), F::Leave { .. }));
+        assert!(matches!(
+            parse(&["hide", "commons", "dave"]),
+            F::Hide {
+                for_everyone: false,
+                ..
+            }
+        ));
+        assert!(
+            matches!(parse(&["unhide", "commons", "dave", "--for-everyone"]),
+            F::Unhide { for_everyone: true, ref who, .. } if who == "dave")
+        );
+        assert!(matches!(
+            parse(&["hidden", "commons", "--json"]),
+            F::Hidden { json: true, .. }
+        ));
+        assert!(Cli::try_parse_from(["kith", "forum", "post", "commons"]).is_err());
+        assert!(Cli::try_parse_from(["kith", "forum", "remove", "commons", "dave"]).is_err());
     }
 
     #[test]

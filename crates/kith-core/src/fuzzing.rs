@@ -191,9 +191,11 @@ pub fn conversation_message(data: &[u8]) {
 /// (`docs/protocol.md` § 15, tags 18 to 21; the first byte picks the tag):
 /// whatever decodes re-encodes to itself and keeps its bounds; an
 /// invitation opens only as a `Create` signed by the key it is opened
-/// with.
+/// with, or as a forum's `CreateForum` whoever opens it (a blog's
+/// `CreateBlog` never); whatever message an invitation carries keeps the
+/// blog rules ([`group_message_rules`]).
 pub fn group_wire(data: &[u8]) {
-    use crate::group::{GroupBody, MAX_GROUP_MESSAGE, MAX_SYNC_FRAME};
+    use crate::group::{GroupBody, GroupKind, MAX_GROUP_MESSAGE, MAX_SYNC_FRAME};
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
@@ -210,15 +212,57 @@ pub fn group_wire(data: &[u8]) {
             if let Ok(m) = crate::group::GroupMessage::decode(&i.create) {
                 let author = m.author();
                 let opened = i.open(&author);
+                group_message_rules(&m);
+                let first = m.content().body.opens();
                 assert_eq!(
                     opened.is_ok(),
-                    matches!(m.content().body, GroupBody::Create { .. })
+                    first.is_some() && first != Some(GroupKind::Blog)
                 );
+                // Only a forum's first message opens from another member.
+                let other = crate::IdentityKeypair::from_seed(&[0xee; 32]).public();
+                if other != author {
+                    assert_eq!(
+                        i.open(&other).is_ok(),
+                        matches!(m.content().body, GroupBody::CreateForum { .. })
+                    );
+                }
             }
         }
         PeerMessage::GroupSync { frame, .. } => assert!(frame.len() <= MAX_SYNC_FRAME),
         PeerMessage::GroupAnswer { .. } | PeerMessage::GroupReveal { .. } => {}
         other => panic!("tag {} decoded as {other:?}", bytes[1]),
+    }
+}
+
+/// What every verified group message keeps (`docs/protocol.md` §§ 14.1,
+/// 17), asserted by the group entry points here and in `kith-sync`: a
+/// `CreateBlog` is a first message in its author's blog; a `Reblog` is in
+/// its author's blog, top level, and carries a verified top-level post of
+/// another blog, in the blog of that post's author.
+pub fn group_message_rules(m: &crate::group::GroupMessage) {
+    use crate::group::{GroupBody, GroupId, MAX_GROUP_TEXT};
+    let c = m.content();
+    match &c.body {
+        GroupBody::CreateBlog => {
+            assert_eq!(c.seq, 0);
+            assert_eq!(c.group, GroupId::blog_of(&c.author));
+        }
+        GroupBody::Reblog { text, .. } => {
+            assert!(text.len() <= MAX_GROUP_TEXT);
+            assert_eq!(c.group, GroupId::blog_of(&c.author));
+            assert!(c.parent.is_none());
+            let o = m.reblog_original().expect("a verified reblog's original");
+            let oc = o.content();
+            assert!(matches!(oc.body, GroupBody::Post { .. }));
+            assert!(oc.parent.is_none());
+            assert_eq!(oc.group, GroupId::blog_of(&oc.author));
+            assert_ne!(oc.group, c.group);
+        }
+        GroupBody::Create { .. } | GroupBody::CreateForum { .. } => {
+            assert_ne!(c.group, GroupId::blog_of(&c.author));
+            assert!(m.reblog_original().is_none());
+        }
+        _ => assert!(m.reblog_original().is_none()),
     }
 }
 
@@ -268,7 +312,61 @@ mod tests {
                 description: String::new(),
             }),
             signed(GroupBody::Post { text: "p".into() }),
+            signed(GroupBody::CreateForum {
+                name: "f".into(),
+                description: String::new(),
+            }),
         ] {
+            let invite = crate::wire::PeerMessage::GroupInvite(GroupInvite {
+                id: crate::wire::MessageId([2; 16]),
+                create: m.encoded().to_vec(),
+            });
+            let bytes = crate::wire::encode(&invite).unwrap();
+            let mut data = vec![bytes[1] - 18];
+            data.extend_from_slice(&bytes[2..]);
+            super::group_wire(&data);
+        }
+    }
+
+    /// A blog's first message and a reblog go through the entry point
+    /// (the blog message rules hold for them), and a `CreateBlog` does not
+    /// open as an invitation.
+    #[test]
+    fn group_entry_point_takes_blog_messages() {
+        use crate::group::{GroupBody, GroupContent, GroupId, GroupInvite, GroupMessage};
+        let in_blog = |seed: u8, seq: u64, body| {
+            let key = crate::IdentityKeypair::from_seed(&[seed; 32]);
+            let me = key.public().to_bytes();
+            let previous = if seq == 0 {
+                vec![]
+            } else {
+                vec![crate::group::GroupMessageId([9; 32])]
+            };
+            GroupMessage::sign(
+                &key,
+                GroupContent {
+                    group: GroupId::blog_of(&me),
+                    author: me,
+                    seq,
+                    previous,
+                    parent: None,
+                    timestamp: crate::Timestamp(5),
+                    body,
+                },
+            )
+            .unwrap()
+        };
+        let post = in_blog(3, 1, GroupBody::Post { text: "p".into() });
+        let reblog = in_blog(
+            4,
+            1,
+            GroupBody::Reblog {
+                original: post.encoded().to_vec(),
+                text: String::new(),
+            },
+        );
+        for m in [in_blog(3, 0, GroupBody::CreateBlog), post, reblog] {
+            super::group_message_rules(&m);
             let invite = crate::wire::PeerMessage::GroupInvite(GroupInvite {
                 id: crate::wire::MessageId([2; 16]),
                 create: m.encoded().to_vec(),

@@ -1,7 +1,10 @@
-//! Private groups (issue 10, `docs/protocol.md` §§ 14–15): the user's
-//! commands (create, invite, answer, post, react, leave, remove, dissolve,
-//! reveal), the invitations and answers a session carries, and each
-//! group's replica in memory.
+//! Private groups (issue 10, `docs/protocol.md` §§ 14–15) and forums
+//! (issue 11, § 16): the user's commands (create, invite, answer, post,
+//! react, leave, remove, dissolve, reveal; forums' own in `forum`), the
+//! invitations and answers a session carries, and each group's replica in
+//! memory. A forum is a group whose first message is a `CreateForum`: one
+//! code path, with the membership and sync policy chosen by its
+//! [`GroupKind`] ([`Membership`], [`syncs_with`]).
 //!
 //! Membership is read from the group's signed messages, in order: the
 //! creator's `Create` makes it the first member; its `Add` adds a member
@@ -14,13 +17,14 @@
 //! What must reach a contact and be acknowledged (invitations, answers,
 //! reveals) waits in one sealed setting ([`OUTBOX_KEY`]) until its `Ack`.
 
+pub(crate) mod forum;
 pub(crate) mod sync;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use kith_core::group::{
-    GroupBody, GroupContent, GroupId, GroupInvite, GroupMessage, GroupMessageId,
+    GroupBody, GroupContent, GroupId, GroupInvite, GroupKind, GroupMessage, GroupMessageId,
     MAX_GROUP_DESCRIPTION, MAX_GROUP_NAME, MAX_GROUP_TEXT,
 };
 use kith_core::wire::PeerMessage;
@@ -33,6 +37,7 @@ use kith_sync::{Inserted, Limits, Replica, Source};
 use serde::{Deserialize, Serialize};
 use tracing::debug;
 
+use self::forum::HiddenBy;
 use crate::error::{Error, Result};
 use crate::model::{DisappearTimer, Event, HistoryPolicy};
 use crate::profile::{LockExt, Profile, ProfileInner};
@@ -52,7 +57,10 @@ pub struct GroupView {
     pub name: String,
     /// Its description (a peer's text).
     pub description: String,
-    /// Whether we created it (only the creator invites and removes).
+    /// A private group or a forum.
+    pub kind: GroupKind,
+    /// Whether we created it (only a private group's creator invites and
+    /// removes; only a forum's publishes its hidden list).
     pub ours: bool,
     /// Where we stand in it.
     pub state: GroupState,
@@ -313,29 +321,95 @@ impl Outbox {
     }
 }
 
-/// The signed `Create` of a group we hold.
+/// The setting that holds what a member keeps of its forums for itself
+/// (sealed like every setting; never sent): the authors it hides, and the
+/// contact it joins a forum through.
+pub(crate) const FORUMS_KEY: &str = "kith-node/forums";
+/// Most authors one member hides for itself in one forum.
+const MAX_HIDDEN_HERE: usize = 1024;
+
+/// What [`FORUMS_KEY`] holds.
+#[derive(Default, Serialize, Deserialize)]
+struct ForumLocal {
+    /// (forum, author) we hide.
+    hidden: Vec<(GroupId, [u8; 32])>,
+    /// (forum, the contact who invited us) while we join it.
+    via: Vec<(GroupId, ContactId)>,
+}
+
+impl ForumLocal {
+    fn read(s: &kith_store::Store) -> kith_store::Result<ForumLocal> {
+        match s.setting(FORUMS_KEY)? {
+            None => Ok(ForumLocal::default()),
+            Some(b) => kith_core::wire::decode_exact("forum settings", &b)
+                .map_err(|_| kith_store::Error::corrupt("forum settings")),
+        }
+    }
+
+    fn write(&self, s: &mut kith_store::Store) -> kith_store::Result<()> {
+        let bytes =
+            postcard::to_allocvec(self).map_err(|_| kith_store::Error::Bug("forum settings"))?;
+        s.set_setting(FORUMS_KEY, &bytes)
+    }
+
+    /// Read, change with `f`, write (inside one store call).
+    fn update<T>(
+        s: &mut kith_store::Store,
+        f: impl FnOnce(&mut ForumLocal) -> kith_store::Result<T>,
+    ) -> kith_store::Result<T> {
+        let mut l = ForumLocal::read(s)?;
+        let out = f(&mut l)?;
+        l.write(s)?;
+        Ok(out)
+    }
+
+    fn forget(&mut self, group: GroupId) {
+        self.hidden.retain(|(g, _)| *g != group);
+        self.via.retain(|(g, _)| *g != group);
+    }
+}
+
+/// The signed first message (`Create` or `CreateForum`) of a group we
+/// hold.
 fn first_message(s: &kith_store::Store, group: GroupId) -> kith_store::Result<Option<Vec<u8>>> {
     Ok(s.load_group_messages(group)?
         .into_iter()
         .map(|(m, _)| m)
-        .find(|m| matches!(m.content().body, GroupBody::Create { .. }))
+        .find(|m| m.content().seq == 0 && m.content().body.opens().is_some())
         .map(|m| m.encoded().to_vec()))
 }
 
+/// Most members a forum's membership takes (the store's cap on a group's
+/// members): past it, further `Add`s have no effect.
+const MAX_FORUM_MEMBERS: usize = 1024;
+
 /// Who is in a group, read from its accepted messages in any order (so a
 /// replica rebuilt from the store, or filled by several members, ends the
-/// same): the creator's latest `Add` or `Remove` of a member (by the
-/// creator's sequence numbers) says whether it was added; a `Leave` of its
-/// own at or after the time of that `Add` takes it out; the creator's
+/// same).
+///
+/// A private group: the creator's latest `Add` or `Remove` of a member (by
+/// the creator's sequence numbers) says whether it was added; a `Leave` of
+/// its own at or after the time of that `Add` takes it out; the creator's
 /// `Leave` dissolves the group.
-#[derive(Clone, Debug, Default)]
+///
+/// A forum (`docs/protocol.md` § 16): an `Add` by anyone ever added adds
+/// a member (its latest such `Add`, by time, is when); a member's own
+/// `Leave` at or after that time takes it out; the creator's `Leave` does
+/// not dissolve it; `Remove` has no effect; the creator's `Hidden` with
+/// the greatest `seq` is its hidden list.
+#[derive(Clone, Debug)]
 pub(crate) struct Membership {
     pub(crate) creator: [u8; 32],
+    pub(crate) kind: GroupKind,
     /// The creator's latest word on each member: (its seq, added, the
-    /// time of that message).
+    /// time of that message). Private groups only.
     events: HashMap<[u8; 32], (u64, bool, u64)>,
+    /// Forums: each member's `Add`s, by adder: the latest time of each.
+    adds: BTreeMap<[u8; 32], BTreeMap<[u8; 32], u64>>,
     /// Each author's latest `Leave`, by its time.
     leaves: HashMap<[u8; 32], u64>,
+    /// Forums: the creator's latest hidden list (its seq, the authors).
+    pub(crate) hidden: Option<(u64, Vec<[u8; 32]>)>,
     /// Members now (the creator included, until it dissolves the group).
     pub(crate) current: BTreeSet<[u8; 32]>,
     /// Everyone ever added: their messages are taken (also those written
@@ -345,25 +419,45 @@ pub(crate) struct Membership {
     pub(crate) removed: HashSet<[u8; 32]>,
     /// Left by themselves.
     pub(crate) left: HashSet<[u8; 32]>,
-    /// The creator left: the group is dissolved.
+    /// The creator left a private group: it is dissolved.
     pub(crate) dissolved: bool,
 }
 
 impl Membership {
-    fn new(creator: [u8; 32]) -> Self {
+    fn new(creator: [u8; 32], kind: GroupKind) -> Self {
         let mut m = Membership {
             creator,
-            ..Membership::default()
+            kind,
+            events: HashMap::new(),
+            adds: BTreeMap::new(),
+            leaves: HashMap::new(),
+            hidden: None,
+            current: BTreeSet::new(),
+            ever: HashSet::new(),
+            removed: HashSet::new(),
+            left: HashSet::new(),
+            dissolved: false,
         };
         m.refresh();
         m
     }
 
     /// Take one accepted message into account.
+    #[cfg(test)]
     fn apply(&mut self, msg: &GroupMessage) {
+        if self.record(msg) {
+            self.refresh();
+        }
+    }
+
+    /// Note what one accepted message says about membership, without
+    /// working out who is in yet ([`Self::refresh`]): `true` if it says
+    /// something.
+    fn record(&mut self, msg: &GroupMessage) -> bool {
         let c = msg.content();
         let by_creator = c.author == self.creator;
         let at = c.timestamp.0;
+        let forum = self.kind == GroupKind::Forum;
         let mut creator_says = |member: [u8; 32], added: bool| {
             let e = self.events.entry(member).or_insert((c.seq, added, at));
             if c.seq >= e.0 {
@@ -371,28 +465,56 @@ impl Membership {
             }
         };
         match &c.body {
+            GroupBody::Add { member } if forum && *member != self.creator => {
+                let t = self
+                    .adds
+                    .entry(*member)
+                    .or_default()
+                    .entry(c.author)
+                    .or_insert(at);
+                *t = (*t).max(at);
+            }
             GroupBody::Add { member } if by_creator && *member != self.creator => {
                 creator_says(*member, true);
             }
-            GroupBody::Remove { member } if by_creator && *member != self.creator => {
+            GroupBody::Remove { member } if !forum && by_creator && *member != self.creator => {
                 creator_says(*member, false);
             }
             GroupBody::Leave => {
                 let l = self.leaves.entry(c.author).or_insert(at);
                 *l = (*l).max(at);
             }
-            _ => return,
+            GroupBody::Hidden { authors } if forum && by_creator => {
+                if self.hidden.as_ref().is_none_or(|(seq, _)| c.seq > *seq) {
+                    self.hidden = Some((c.seq, authors.clone()));
+                }
+                return false;
+            }
+            _ => return false,
         }
-        self.refresh();
+        true
     }
 
     fn refresh(&mut self) {
-        self.dissolved = self.leaves.contains_key(&self.creator);
         self.current.clear();
         self.ever.clear();
         self.removed.clear();
         self.left.clear();
         self.ever.insert(self.creator);
+        match self.kind {
+            GroupKind::Group => self.refresh_group(),
+            GroupKind::Forum => self.refresh_forum(),
+            // Blogs (`docs/protocol.md` § 17) have no policy in this node
+            // yet, and the store takes no `CreateBlog` as a first message:
+            // should one be read, its owner alone is a member.
+            GroupKind::Blog => {
+                self.current.insert(self.creator);
+            }
+        }
+    }
+
+    fn refresh_group(&mut self) {
+        self.dissolved = self.leaves.contains_key(&self.creator);
         if self.dissolved {
             self.left.insert(self.creator);
         } else {
@@ -413,6 +535,49 @@ impl Membership {
         }
     }
 
+    fn refresh_forum(&mut self) {
+        self.dissolved = false;
+        // Everyone reachable from the creator through `Add`s: passes until
+        // none adds anyone (each pass is in key order, so the result
+        // depends on the messages only, not on their order).
+        let mut added_at: BTreeMap<[u8; 32], u64> = BTreeMap::new();
+        added_at.insert(self.creator, 0);
+        loop {
+            let mut grew = false;
+            for (member, by) in &self.adds {
+                if added_at.contains_key(member) || added_at.len() >= MAX_FORUM_MEMBERS {
+                    continue;
+                }
+                if by.keys().any(|a| added_at.contains_key(a)) {
+                    added_at.insert(*member, 0);
+                    grew = true;
+                }
+            }
+            if !grew {
+                break;
+            }
+        }
+        let reached: BTreeSet<[u8; 32]> = added_at.keys().copied().collect();
+        for (member, at) in added_at.iter_mut() {
+            if let Some(by) = self.adds.get(member) {
+                *at = by
+                    .iter()
+                    .filter(|(a, _)| reached.contains(*a))
+                    .map(|(_, t)| *t)
+                    .max()
+                    .unwrap_or(0);
+            }
+        }
+        for (member, at) in added_at {
+            self.ever.insert(member);
+            if self.leaves.get(&member).is_some_and(|&l| l >= at) {
+                self.left.insert(member);
+            } else {
+                self.current.insert(member);
+            }
+        }
+    }
+
     fn state_of(&self, key: &[u8; 32]) -> MemberState {
         if self.removed.contains(key) {
             MemberState::Removed
@@ -421,6 +586,12 @@ impl Membership {
         } else {
             MemberState::Member
         }
+    }
+
+    /// The authors the creator's hidden list names (a forum's; empty
+    /// otherwise).
+    pub(crate) fn creator_hides(&self) -> &[[u8; 32]] {
+        self.hidden.as_ref().map_or(&[], |(_, a)| a.as_slice())
     }
 }
 
@@ -431,30 +602,68 @@ pub(crate) struct Live {
     /// Bumped at every message accepted: a sync opened before it may have
     /// missed something.
     pub(crate) version: u64,
+    /// A forum we are joining: the contact who invited us (the only one we
+    /// sync it with until an `Add` of us arrives).
+    pub(crate) via: Option<ContactId>,
+    /// A forum's authors we hide for ourselves.
+    pub(crate) hidden_here: BTreeSet<[u8; 32]>,
 }
 
 impl Live {
-    fn new(group: GroupId, creator: [u8; 32]) -> Live {
+    fn new(group: GroupId, creator: [u8; 32], kind: GroupKind) -> Live {
         let mut replica = Replica::new(group, Limits::default());
-        let members = Membership::new(creator);
+        let members = Membership::new(creator, kind);
         replica.set_members(Some(members.ever.clone()));
         Live {
             replica,
             members,
             version: 0,
+            via: None,
+            hidden_here: BTreeSet::new(),
         }
+    }
+
+    /// A group held from these messages (its first message among them
+    /// says its kind; a private group if it is not there).
+    fn from_messages(group: GroupId, creator: [u8; 32], msgs: &[GroupMessage]) -> Live {
+        let kind = msgs
+            .iter()
+            .filter(|m| m.content().author == creator && m.content().seq == 0)
+            .find_map(|m| m.content().body.opens())
+            .unwrap_or(GroupKind::Group);
+        Live::new(group, creator, kind)
+    }
+
+    pub(crate) fn kind(&self) -> GroupKind {
+        self.members.kind
     }
 
     /// The messages `ids` were accepted: update who is in the group.
     pub(crate) fn accepted(&mut self, ids: &[GroupMessageId]) {
+        let mut says = false;
         for id in ids {
             if let Some(m) = self.replica.get(id) {
                 let m = m.clone();
-                self.members.apply(&m);
+                says |= self.members.record(&m);
             }
+        }
+        if says {
+            self.members.refresh();
         }
         self.replica.set_members(Some(self.members.ever.clone()));
         self.version += 1;
+    }
+
+    /// Why a forum post is hidden here, if it is: we hide its author, or
+    /// the creator's hidden list names it.
+    fn hidden_by(&self, author: &[u8; 32]) -> Option<HiddenBy> {
+        if self.hidden_here.contains(author) {
+            Some(HiddenBy::You)
+        } else if self.members.creator_hides().contains(author) {
+            Some(HiddenBy::Creator)
+        } else {
+            None
+        }
     }
 }
 
@@ -469,9 +678,22 @@ impl Groups {
     /// from the messages held, membership read from them.
     pub(crate) fn load(&self, s: &kith_store::Store) -> kith_store::Result<()> {
         let mut live = HashMap::new();
+        let local = ForumLocal::read(s)?;
         for g in s.groups()? {
-            let mut l = Live::new(g.id, g.creator);
-            let mut msgs = s.load_group_messages(g.id)?;
+            let mut msgs: Vec<(GroupMessage, _)> = s.load_group_messages(g.id)?;
+            let firsts: Vec<GroupMessage> = msgs
+                .iter()
+                .filter(|(m, _)| m.content().seq == 0)
+                .map(|(m, _)| m.clone())
+                .collect();
+            let mut l = Live::from_messages(g.id, g.creator, &firsts);
+            l.via = local.via.iter().find(|(f, _)| *f == g.id).map(|(_, c)| *c);
+            l.hidden_here = local
+                .hidden
+                .iter()
+                .filter(|(f, _)| *f == g.id)
+                .map(|(_, k)| *k)
+                .collect();
             // Each author's chain in order: predecessors first.
             msgs.sort_by_key(|(m, _)| (m.content().author, m.content().seq));
             // Stored messages were checked on the way in: any author they
@@ -529,6 +751,23 @@ fn contact_aliases(s: &kith_store::Store) -> kith_store::Result<HashMap<[u8; 32]
         .collect())
 }
 
+/// What a group of this kind is called in messages to the user.
+pub(crate) fn noun(kind: GroupKind) -> &'static str {
+    match kind {
+        GroupKind::Group => "group",
+        GroupKind::Forum => "forum",
+        GroupKind::Blog => "blog",
+    }
+}
+
+/// The kind of group an invitation's first message opens (`None` if it
+/// does not verify: the store checked it on the way in).
+fn invitation_kind(create: &[u8]) -> Option<GroupKind> {
+    GroupMessage::decode(create)
+        .ok()
+        .and_then(|m| m.content().body.opens())
+}
+
 fn check_group_text(what: &str, text: &str, max: usize, may_be_empty: bool) -> Result<()> {
     if !may_be_empty && text.trim().is_empty() {
         return Err(Error::BadInput(format!("the {what} is empty")));
@@ -546,11 +785,31 @@ impl Profile {
     /// Make a private group: we are its creator and only member until we
     /// invite contacts.
     pub async fn create_group(&self, name: &str, description: &str) -> Result<GroupView> {
+        self.create(GroupKind::Group, name, description).await
+    }
+
+    /// Make a group of this kind: we are its creator and only member.
+    pub(crate) async fn create(
+        &self,
+        kind: GroupKind,
+        name: &str,
+        description: &str,
+    ) -> Result<GroupView> {
         self.check_unlocked()?;
-        check_group_text("group name", name, MAX_GROUP_NAME, false)?;
+        check_group_text(&format!("{} name", noun(kind)), name, MAX_GROUP_NAME, false)?;
         check_group_text("description", description, MAX_GROUP_DESCRIPTION, true)?;
         let group = GroupId::random(&mut rand::rngs::OsRng);
         let me = self.inner.identity.public().to_bytes();
+        let (name, description) = (name.to_owned(), description.to_owned());
+        let body = match kind {
+            GroupKind::Group => GroupBody::Create { name, description },
+            GroupKind::Forum => GroupBody::CreateForum { name, description },
+            GroupKind::Blog => {
+                return Err(Error::BadInput(
+                    "a blog is not made with a name and description".into(),
+                ));
+            }
+        };
         let create = GroupMessage::sign(
             &self.inner.identity,
             GroupContent {
@@ -560,10 +819,7 @@ impl Profile {
                 previous: vec![],
                 parent: None,
                 timestamp: Timestamp::now(),
-                body: GroupBody::Create {
-                    name: name.to_owned(),
-                    description: description.to_owned(),
-                },
+                body,
             },
         )?;
         let c2 = create.clone();
@@ -571,7 +827,7 @@ impl Profile {
             .store
             .call(move |s| s.create_group(&c2, Timestamp::now()))
             .await?;
-        let mut live = Live::new(group, me);
+        let mut live = Live::new(group, me, kind);
         if let Ok(Inserted::Accepted(ids)) =
             live.replica.insert(create, Source::Local, Timestamp::now())
         {
@@ -579,55 +835,75 @@ impl Profile {
         }
         self.inner.groups.live.locked().insert(group, live);
         self.emit(Event::GroupsChanged);
-        self.group(group).await
+        self.one(kind, group).await
     }
 
-    /// Our groups, with unread counts.
+    /// Our private groups, with unread counts.
     pub async fn groups(&self) -> Result<Vec<GroupView>> {
+        self.all(GroupKind::Group).await
+    }
+
+    /// Our groups of this kind, with unread counts.
+    pub(crate) async fn all(&self, kind: GroupKind) -> Result<Vec<GroupView>> {
         self.check_unlocked()?;
         let summaries = self.inner.store.call(|s| s.group_summaries()).await?;
         let me = self.inner.identity.public().to_bytes();
         let live = self.inner.groups.live.locked();
         Ok(summaries
             .into_iter()
-            .map(|sum| {
+            .filter_map(|sum| {
                 let l = live.get(&sum.group.id);
-                GroupView {
+                let k = l.map_or(GroupKind::Group, Live::kind);
+                (k == kind).then(|| GroupView {
                     id: sum.group.id,
                     name: sum.group.name,
                     description: sum.group.description,
+                    kind,
                     ours: sum.group.creator == me,
                     state: sum.group.state,
                     members: l.map_or(1, |l| l.members.current.len()),
                     unread: sum.unread,
                     missing: l.map_or(0, |l| l.replica.missing()),
-                }
+                })
             })
             .collect())
     }
 
-    /// One group. [`Error::NotFound`] for a group we do not hold.
+    /// One private group. [`Error::NotFound`] for a group we do not hold.
     pub async fn group(&self, id: GroupId) -> Result<GroupView> {
-        self.groups()
+        self.one(GroupKind::Group, id).await
+    }
+
+    /// One group of this kind. [`Error::NotFound`] if we hold none with
+    /// that id.
+    pub(crate) async fn one(&self, kind: GroupKind, id: GroupId) -> Result<GroupView> {
+        self.all(kind)
             .await?
             .into_iter()
             .find(|g| g.id == id)
-            .ok_or_else(|| Error::NotFound("group".into()))
+            .ok_or_else(|| Error::NotFound(noun(kind).into()))
     }
 
     /// The group named `name` (as the user typed it) or with that id (hex):
     /// [`Error::BadInput`] when several groups have that name.
     pub async fn find_group(&self, name_or_id: &str) -> Result<GroupView> {
-        let all = self.groups().await?;
+        self.find(GroupKind::Group, name_or_id).await
+    }
+
+    /// [`Self::find_group`] among the groups of this kind.
+    pub(crate) async fn find(&self, kind: GroupKind, name_or_id: &str) -> Result<GroupView> {
+        let all = self.all(kind).await?;
         if let Some(g) = all.iter().find(|g| g.id.to_hex() == name_or_id) {
             return Ok(g.clone());
         }
         let named: Vec<_> = all.into_iter().filter(|g| g.name == name_or_id).collect();
+        let what = noun(kind);
         match named.len() {
-            0 => Err(Error::NotFound(format!("group {name_or_id:?}"))),
+            0 => Err(Error::NotFound(format!("{what} {name_or_id:?}"))),
+            // One element: `next` is `Some`.
             1 => Ok(named.into_iter().next().unwrap_or_else(|| unreachable!())),
             n => Err(Error::BadInput(format!(
-                "{n} groups are named {name_or_id:?}: use the group's id (groups --json)"
+                "{n} {what}s are named {name_or_id:?}: use the {what}'s id ({what} list --json)"
             ))),
         }
     }
@@ -636,13 +912,30 @@ impl Profile {
     /// …" and answers. [`Error::BadInput`] if we did not create it, or the
     /// contact is not accepted or is a member already.
     pub async fn invite_to_group(&self, group: GroupId, contact: ContactId) -> Result<()> {
+        self.invite(GroupKind::Group, group, contact).await
+    }
+
+    /// Invite a contact: to a private group only as its creator, to a
+    /// forum as any member.
+    pub(crate) async fn invite(
+        &self,
+        kind: GroupKind,
+        group: GroupId,
+        contact: ContactId,
+    ) -> Result<()> {
         self.check_unlocked()?;
-        let g = self.group(group).await?;
-        if !g.ours {
-            return Err(Error::BadInput("only the group's creator invites".into()));
-        }
-        if g.state != GroupState::Member {
-            return Err(Error::BadInput("the group is dissolved".into()));
+        let g = self.one(kind, group).await?;
+        match kind {
+            GroupKind::Group if !g.ours => {
+                return Err(Error::BadInput("only the group's creator invites".into()));
+            }
+            GroupKind::Group if g.state != GroupState::Member => {
+                return Err(Error::BadInput("the group is dissolved".into()));
+            }
+            GroupKind::Forum if g.state != GroupState::Member => {
+                return Err(Error::BadInput("not a member of that forum".into()));
+            }
+            _ => {}
         }
         let key = self.inner.store.call(move |s| s.contact(contact)).await?;
         if key.state != kith_store::ContactState::Accepted {
@@ -681,17 +974,23 @@ impl Profile {
         Ok(())
     }
 
-    /// The invitations waiting for our answer.
+    /// The invitations to private groups waiting for our answer.
     pub async fn group_invitations(&self) -> Result<Vec<InvitationView>> {
+        self.invitations(GroupKind::Group).await
+    }
+
+    /// The invitations to groups of this kind waiting for our answer.
+    pub(crate) async fn invitations(&self, kind: GroupKind) -> Result<Vec<InvitationView>> {
         self.check_unlocked()?;
         Ok(self
             .inner
             .store
-            .call(|s| {
+            .call(move |s| {
                 let aliases: HashMap<ContactId, String> =
                     s.contacts()?.into_iter().map(|c| (c.id, c.alias)).collect();
                 Ok(s.invitations()?
                     .into_iter()
+                    .filter(|i| invitation_kind(&i.create) == Some(kind))
                     .map(|i| InvitationView {
                         from_alias: aliases.get(&i.from).cloned().unwrap_or_default(),
                         from: i.from,
@@ -713,15 +1012,41 @@ impl Profile {
         group: GroupId,
         accept: bool,
     ) -> Result<()> {
+        self.answer(GroupKind::Group, from, group, accept).await
+    }
+
+    /// Answer `from`'s invitation to a group of this kind; `from` is told.
+    /// Joining a forum, we sync it with `from` only until an `Add` of us
+    /// arrives.
+    pub(crate) async fn answer(
+        &self,
+        kind: GroupKind,
+        from: ContactId,
+        group: GroupId,
+        accept: bool,
+    ) -> Result<()> {
         self.check_unlocked()?;
         let id = MessageId::random(&mut rand::rngs::OsRng);
         let joined = self
             .inner
             .store
             .call(move |s| {
+                let of_kind = s.invitations()?.iter().any(|i| {
+                    i.from == from && i.group == group && invitation_kind(&i.create) == Some(kind)
+                });
+                if !of_kind {
+                    return Err(kith_store::Error::NotFound { what: "invitation" });
+                }
                 let joined = if accept {
                     let g = s.accept_invitation(from, group, Timestamp::now())?;
                     let msgs = s.load_group_messages(group)?;
+                    if kind == GroupKind::Forum {
+                        ForumLocal::update(s, |l| {
+                            l.via.retain(|(f, _)| *f != group);
+                            l.via.push((group, from));
+                            Ok(())
+                        })?;
+                    }
                     Some((g.creator, msgs))
                 } else {
                     if !s.decline_invitation(from, group)? {
@@ -745,8 +1070,12 @@ impl Profile {
             })
             .await?;
         if let Some((creator, msgs)) = joined {
-            let mut live = Live::new(group, creator);
-            for (m, _) in msgs {
+            let msgs: Vec<GroupMessage> = msgs.into_iter().map(|(m, _)| m).collect();
+            let mut live = Live::from_messages(group, creator, &msgs);
+            if kind == GroupKind::Forum {
+                live.via = Some(from);
+            }
+            for m in msgs {
                 if let Ok(Inserted::Accepted(ids)) =
                     live.replica.insert(m, Source::Local, Timestamp::now())
                 {
@@ -767,7 +1096,19 @@ impl Profile {
         text: &str,
         parent: Option<GroupMessageId>,
     ) -> Result<GroupMessageView> {
+        self.post(GroupKind::Group, group, text, parent).await
+    }
+
+    /// Write a post in a group of this kind.
+    pub(crate) async fn post(
+        &self,
+        kind: GroupKind,
+        group: GroupId,
+        text: &str,
+        parent: Option<GroupMessageId>,
+    ) -> Result<GroupMessageView> {
         self.check_unlocked()?;
+        self.expect_kind(group, kind)?;
         check_group_text("post", text, MAX_GROUP_TEXT, false)?;
         if let Some(p) = parent {
             let known = self
@@ -793,6 +1134,14 @@ impl Profile {
             .into_iter()
             .find(|m| m.id == id)
             .ok_or_else(|| Error::NotFound("post".into()))
+    }
+
+    /// [`Error::NotFound`] unless we hold `group` and it is of this kind.
+    pub(crate) fn expect_kind(&self, group: GroupId, kind: GroupKind) -> Result<()> {
+        match self.inner.groups.with(group, |l| l.kind()) {
+            Some(k) if k == kind => Ok(()),
+            _ => Err(Error::NotFound(noun(kind).into())),
+        }
     }
 
     /// React to a message of the group (`None`: take our reaction back).
@@ -823,13 +1172,22 @@ impl Profile {
     /// Leave a group (the creator's leaving dissolves it). Its history
     /// stays here until deleted.
     pub async fn leave_group(&self, group: GroupId) -> Result<()> {
+        self.leave(GroupKind::Group, group).await
+    }
+
+    /// Leave a group of this kind (a forum lives on without us, also if we
+    /// created it).
+    pub(crate) async fn leave(&self, kind: GroupKind, group: GroupId) -> Result<()> {
         self.check_unlocked()?;
-        let g = self.group(group).await?;
+        let g = self.one(kind, group).await?;
         if !matches!(g.state, GroupState::Member | GroupState::Joining) {
-            return Err(Error::BadInput("not a member of that group".into()));
+            return Err(Error::BadInput(format!(
+                "not a member of that {}",
+                noun(kind)
+            )));
         }
         self.write(group, None, GroupBody::Leave).await?;
-        let state = if g.ours {
+        let state = if g.ours && kind == GroupKind::Group {
             GroupState::Dissolved
         } else {
             GroupState::Left
@@ -840,9 +1198,14 @@ impl Profile {
                 s.set_group_state(group, state)?;
                 let mut o = Outbox::read(s)?;
                 o.forget(group);
-                o.write(s)
+                o.write(s)?;
+                ForumLocal::update(s, |l| {
+                    l.via.retain(|(f, _)| *f != group);
+                    Ok(())
+                })
             })
             .await?;
+        self.inner.groups.with(group, |l| l.via = None);
         self.emit(Event::GroupsChanged);
         Ok(())
     }
@@ -874,6 +1237,8 @@ impl Profile {
     /// directly (once it tells us too).
     pub async fn reveal_in_group(&self, group: GroupId, contact: ContactId) -> Result<()> {
         self.check_unlocked()?;
+        // Forum members sync with their member contacts without reveals.
+        self.expect_kind(group, GroupKind::Group)?;
         let c = self.inner.store.call(move |s| s.contact(contact)).await?;
         let is_member = self
             .inner
@@ -956,7 +1321,12 @@ impl Profile {
                 who: author_of(&me, &aliases, key),
                 creator,
                 state: members.state_of(key),
-                direct: *key != me && (creator || me == members.creator || (we && they)),
+                direct: *key != me
+                    && match members.kind {
+                        GroupKind::Group => creator || me == members.creator || (we && they),
+                        GroupKind::Forum => contact.is_some() && members.current.contains(key),
+                        GroupKind::Blog => false,
+                    },
                 we_revealed: we,
                 they_revealed: they,
             });
@@ -1046,7 +1416,11 @@ impl Profile {
                 s.delete_group(group)?;
                 let mut o = Outbox::read(s)?;
                 o.forget(group);
-                o.write(s)
+                o.write(s)?;
+                ForumLocal::update(s, |l| {
+                    l.forget(group);
+                    Ok(())
+                })
             })
             .await?;
         self.inner.groups.live.locked().remove(&group);
@@ -1081,7 +1455,26 @@ impl Profile {
                 .get_mut(&group)
                 .ok_or_else(|| Error::NotFound("group".into()))?;
             if !l.members.current.contains(&me) {
-                return Err(Error::BadInput("not a member of that group".into()));
+                return Err(Error::BadInput(format!(
+                    "not a member of that {}",
+                    noun(l.kind())
+                )));
+            }
+            match (&body, l.kind()) {
+                (GroupBody::Remove { .. }, GroupKind::Forum) => {
+                    return Err(Error::BadInput("nobody removes from a forum".into()));
+                }
+                (GroupBody::Hidden { .. }, kind)
+                    if kind != GroupKind::Forum || l.members.creator != me =>
+                {
+                    return Err(Error::BadInput(
+                        "only the forum's creator publishes its hidden list".into(),
+                    ));
+                }
+                (GroupBody::Create { .. } | GroupBody::CreateForum { .. }, _) => {
+                    return Err(Error::BadInput("a group has one first message".into()));
+                }
+                _ => {}
             }
             let last = l
                 .replica
@@ -1189,7 +1582,7 @@ fn views(
         };
         let line = match body {
             GroupBody::Post { text } => GroupLine::Post(text),
-            GroupBody::Create { .. } => GroupLine::Created,
+            GroupBody::Create { .. } | GroupBody::CreateForum { .. } => GroupLine::Created,
             GroupBody::Add { member } => GroupLine::Added(member),
             GroupBody::Remove { member } => GroupLine::Removed(member),
             GroupBody::Leave => GroupLine::Left,
@@ -1252,8 +1645,9 @@ pub(crate) async fn receive_invite(
     Ok(PeerMessage::Ack(vec![invite.id]))
 }
 
-/// An invitee answers our invitation: if it joins, we (the creator) add
-/// it, and the group's sync brings it the messages. An answer to nothing
+/// An invitee answers our invitation: if it joins, we (the creator of a
+/// private group, any member of a forum) add it, and the group's sync
+/// brings it the messages. An answer to nothing
 /// we invited it to is acknowledged and dropped.
 pub(crate) async fn receive_answer(
     p: &Arc<ProfileInner>,
@@ -1282,9 +1676,14 @@ pub(crate) async fn receive_answer(
     if invited && accept {
         let profile = Profile { inner: p.clone() };
         let member = c.address;
+        let me = p.identity.public().to_bytes();
+        // Added already, or we left (a forum's inviter may leave before the
+        // answer comes): nothing to write.
         let known = p
             .groups
-            .with(group, |l| l.members.current.contains(&member))
+            .with(group, |l| {
+                l.members.current.contains(&member) || !l.members.current.contains(&me)
+            })
             .unwrap_or(true);
         if !known {
             profile
@@ -1309,7 +1708,9 @@ pub(crate) async fn receive_reveal(
     let key = c.address;
     let member = p
         .groups
-        .with(group, |l| l.members.current.contains(&key))
+        .with(group, |l| {
+            l.kind() == GroupKind::Group && l.members.current.contains(&key)
+        })
         .unwrap_or(false);
     if member {
         p.store
@@ -1352,10 +1753,14 @@ pub(crate) fn outbox(
     Outbox::read(s)?.for_contact(s, contact)
 }
 
-/// Whether we sync `group` with the member `key` (a contact): it is the
-/// creator, or we are, or we revealed it to each other; and it is a
-/// member now (or the creator of a dissolved group: its `Leave` must
-/// spread).
+/// Whether we sync `group` with the member `key` (our contact `contact`).
+///
+/// A private group: it is the creator, or we are, or we revealed it to
+/// each other; and it is a member now (or the creator of a dissolved
+/// group: its `Leave` must spread).
+///
+/// A forum: it is a member now, and we are one (or left: our `Leave` must
+/// spread); or we are joining and it is the contact who invited us.
 pub(crate) fn syncs_with(
     p: &ProfileInner,
     outbox: &Outbox,
@@ -1367,6 +1772,11 @@ pub(crate) fn syncs_with(
     p.groups
         .with(group, |l| {
             let m = &l.members;
+            if l.kind() == GroupKind::Forum {
+                let joining = !m.ever.contains(&me) && l.via == Some(contact);
+                let we = m.current.contains(&me) || m.left.contains(&me);
+                return joining || (we && m.current.contains(key));
+            }
             let member = m.current.contains(key) || (m.dissolved && *key == m.creator);
             // Joining (not added yet), we sync with the creator only.
             let we_member = m.current.contains(&me) || m.creator == me || *key == m.creator;

@@ -24,11 +24,12 @@ pub use file::{
     AUTO_ACCEPT_BUDGET, AUTO_ACCEPT_MAX, FileView, MAX_PREVIEW_SOURCE, MAX_RECEIVING, PREVIEW_SIDE,
     Preview,
 };
+pub use group::forum::{ForumMessageView, HiddenBy, HiddenLists};
 pub use group::{Author, GroupLine, GroupMessageView, GroupView, InvitationView, MemberView};
 pub use inbox::{DropRefused, InboxDrop, InboxStatus, LeaveReply, ReplyAddress};
 pub use intro::{IntroductionEvent, IntroductionView, OfferState};
 pub use kith::{KdfChoice, Kith, KithConfig, MAX_PROFILE_NAME, validate_profile_name};
-pub use kith_core::group::{GroupId, GroupMessageId};
+pub use kith_core::group::{GroupId, GroupKind, GroupMessageId};
 pub use kith_core::intro::IntroductionId;
 pub use kith_core::safety::SafetyNumber;
 pub use kith_core::{

@@ -1,5 +1,9 @@
-//! Private groups (schema 6): the groups we belong to, the invitations we
-//! received, each group's members and its signed messages.
+//! Private groups and forums (schema 6): the groups we belong to, the
+//! invitations we received, each group's members and its signed messages.
+//! A forum is a group whose first message is a `CreateForum`: the same
+//! tables and rules; the kind is read from that signed message (kept for
+//! good: control messages are never deleted), so it needs no column of its
+//! own.
 //!
 //! The store keeps what the node needs to rebuild a group at start and to
 //! show it; it does not judge messages. A [`GroupMessage`] value is already
@@ -1002,11 +1006,14 @@ fn contact_known(conn: &Connection, c: ContactId) -> Result<()> {
         .ok_or(Error::NotFound { what: "contact" })
 }
 
-/// The name and description of a `Create`; [`Error::BadInput`] for any
-/// other message.
+/// The name and description of a group's first message (a private
+/// group's `Create` or a forum's `CreateForum`); [`Error::BadInput`] for
+/// any other message.
 fn create_fields(create: &GroupMessage) -> Result<(&str, &str)> {
     match &create.content().body {
-        GroupBody::Create { name, description } => Ok((name, description)),
+        GroupBody::Create { name, description } | GroupBody::CreateForum { name, description } => {
+            Ok((name, description))
+        }
         _ => Err(Error::BadInput {
             what: "group message (not a Create)",
         }),
@@ -1382,9 +1389,11 @@ impl Store {
 
     /// Accept `from`'s invitation to `group`: the group is stored
     /// ([`GroupState::Joining`] until the creator adds us), with the
-    /// creator's `Create` (decoded and verified again: [`Error::Corrupt`]
-    /// if it does not) and the creator as its first member (our contact
-    /// `from`, revealed: we sync with them directly). Every invitation to
+    /// creator's `Create` or `CreateForum` (decoded and verified again:
+    /// [`Error::Corrupt`] if it does not) and the creator as its first
+    /// member (for a private group our contact `from`, revealed: we sync
+    /// with them directly; a forum's invitation may come from any member,
+    /// so its creator is stored without a contact). Every invitation to
     /// that group is removed. [`Error::NotFound`] if there is no such
     /// invitation, [`Error::AlreadyExists`] if we hold the group.
     pub fn accept_invitation(
@@ -1422,11 +1431,14 @@ impl Store {
             disappear: DisappearTimer::Off,
             history: HistoryPolicy::Keep,
         };
+        // A private group's invitation comes from its creator; a forum's
+        // from any member, so its creator is not known to be `from`.
+        let by_creator = create.content().body.opens() == Some(kith_core::group::GroupKind::Group);
         let creator = GroupMember {
             key: inv.creator,
             added_by: inv.creator,
-            contact: Some(from),
-            revealed: true,
+            contact: by_creator.then_some(from),
+            revealed: by_creator,
             state: MemberState::Member,
             added_at: now,
         };
@@ -1708,12 +1720,19 @@ impl Store {
     pub fn delete_group_message(&mut self, group: GroupId, id: GroupMessageId) -> Result<bool> {
         let keys = &self.keys;
         let tx = begin(&mut self.conn)?;
-        let (row, _) = require_group(keys, &tx, group)?;
+        let (row, rec) = require_group(keys, &tx, group)?;
         let Some((m, meta)) = find_message(keys, &tx, row, id)? else {
             return Ok(false);
         };
         if meta.deleted.is_some() {
             return Ok(false);
+        }
+        if !meta.post && meta.seq == 0 && meta.author == rec.creator {
+            // The creator's first message says what the group is (a
+            // private group or a forum) and is needed to rebuild it.
+            return Err(Error::BadInput {
+                what: "a group's first message (it says what the group is)",
+            });
         }
         tombstone_row(keys, &tx, row, m, &meta, GroupDeletion::ForMe)?;
         tx.commit().map_err(db("deleting a group message"))?;

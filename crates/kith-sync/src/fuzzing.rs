@@ -128,9 +128,12 @@ fn honest_pair(data: &[u8]) {
 }
 
 /// Feed arbitrary bytes as a relayed group message: whatever verifies
-/// has the id of its bytes and re-decodes to itself.
+/// has the id of its bytes, re-decodes to itself, and keeps the rules of
+/// its kind (a blog's `CreateBlog` and `Reblog`,
+/// `kith_core::fuzzing::group_message_rules`).
 pub fn group_message(data: &[u8]) {
     if let Ok(m) = GroupMessage::decode(data) {
+        kith_core::fuzzing::group_message_rules(&m);
         assert_eq!(m.id(), GroupMessageId::of(data));
         assert_eq!(m.encoded(), data);
         assert_eq!(GroupMessage::decode(m.encoded()).expect("re-decodes"), m);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kith_core::Timestamp;
-use kith_core::group::{GroupBody, GroupId, GroupMessage};
+use kith_core::group::{GroupBody, GroupId, GroupKind, GroupMessage};
 use kith_core::wire::PeerMessage;
 use kith_store::{ContactId, Direction, GroupMessageState, GroupState};
 use kith_sync::GroupSync;
@@ -29,6 +29,13 @@ const MAX_FAILED_EXCHANGES: u32 = 8;
 /// Group messages one session may relay that are refused (forged, altered,
 /// out of chain, of a non-member, over a cap) before it is closed.
 const MAX_REFUSED: usize = 64;
+/// Forum messages one session may relay whose author we do not know as a
+/// member yet, before it is closed. A forum's members are added by each
+/// other, so a joiner learns them a round at a time (an author's posts
+/// are refused until the `Add` of it is accepted, and come again at the
+/// next round): not a sign of a hostile relayer the way a forged message
+/// is. The relayer's caps per minute still bound the work.
+const MAX_UNKNOWN_AUTHORS: usize = 4096;
 
 /// Shortest time between two exchanges we open for one group in one
 /// session: changes that come faster are taken together.
@@ -50,6 +57,8 @@ pub(crate) struct SessionSync {
     their_opens: HashMap<GroupId, (Instant, u32)>,
     failed: u32,
     refused: usize,
+    /// Forum messages refused for an author not (yet) known as a member.
+    unknown_authors: usize,
 }
 
 /// `group` got a message: every contact we sync it with gets a new
@@ -195,7 +204,17 @@ pub(crate) async fn receive(
             return fail(ss, "group sync frames that break their exchange");
         }
     };
-    ss.refused += out.refused.len();
+    let forum = p.groups.with(group, |l| l.kind()) == Some(GroupKind::Forum);
+    for e in &out.refused {
+        if forum && matches!(e, kith_sync::Error::NotAMember) {
+            ss.unknown_authors += 1;
+        } else {
+            ss.refused += 1;
+        }
+    }
+    if ss.unknown_authors > MAX_UNKNOWN_AUTHORS {
+        return Err(Error::Protocol("relays forum messages of non-members"));
+    }
     if ss.refused > MAX_REFUSED {
         return Err(Error::Protocol(
             "relays forged, altered or out-of-chain group messages",
@@ -242,6 +261,10 @@ pub(crate) async fn store_received(
 ) -> Result<()> {
     let me = p.identity.public().to_bytes();
     let creator = p.groups.with(group, |l| l.members.creator);
+    // In a forum any member adds (an `Add` of us is accepted only if its
+    // author is a member), nobody removes and the creator's `Leave` does
+    // not dissolve it.
+    let forum = p.groups.with(group, |l| l.kind()) == Some(GroupKind::Forum);
     let changed_state = p
         .store
         .call(move |s| {
@@ -261,13 +284,15 @@ pub(crate) async fn store_received(
                     timed |= stored.expires_at.is_some();
                 }
                 match &m.content().body {
-                    GroupBody::Add { member } if by_creator && *member == me => {
+                    GroupBody::Add { member } if (by_creator || forum) && *member == me => {
                         state = Some(GroupState::Member);
                     }
-                    GroupBody::Remove { member } if by_creator && *member == me => {
+                    GroupBody::Remove { member } if by_creator && !forum && *member == me => {
                         state = Some(GroupState::Removed);
                     }
-                    GroupBody::Leave if by_creator => state = Some(GroupState::Dissolved),
+                    GroupBody::Leave if by_creator && !forum => {
+                        state = Some(GroupState::Dissolved);
+                    }
                     _ => {}
                 }
             }

@@ -252,13 +252,13 @@ fn membership_does_not_depend_on_order() {
         vec![&leave, &again, &add],
     ];
     for order in orders {
-        let mut m = Membership::new(creator.0.public().to_bytes());
+        let mut m = Membership::new(creator.0.public().to_bytes(), GroupKind::Group);
         for x in order {
             m.apply(x);
         }
         assert!(m.current.contains(&b), "added again after leaving");
     }
-    let mut m = Membership::new(creator.0.public().to_bytes());
+    let mut m = Membership::new(creator.0.public().to_bytes(), GroupKind::Group);
     m.apply(&leave);
     m.apply(&add);
     assert!(

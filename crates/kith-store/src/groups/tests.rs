@@ -161,6 +161,12 @@ fn create_list_and_look_up_groups() {
         kind(s.create_group(&other.post("x"), Timestamp(51))),
         ErrorKind::BadLocalInput
     );
+    // Nor a blog's first message: blogs are not kept yet (protocol § 17).
+    let mut blog = Chain::new(1, GroupId::blog_of(&kp(1).public().to_bytes()));
+    assert_eq!(
+        kind(s.create_group(&blog.next_with(GroupBody::CreateBlog, None), Timestamp(51))),
+        ErrorKind::BadLocalInput
+    );
     // A second group of the same name, a third of another.
     let g2 = GroupId([8; 32]);
     s.create_group(&Chain::new(1, g2).create("book club"), Timestamp(52))
@@ -1160,4 +1166,69 @@ fn a_failed_migration_leaves_the_v5_store() {
     assert!(Store::open(&path, V5_PW).is_err());
     assert_eq!(file_version(&path), 5);
     assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+/// A forum is a group whose first message is a `CreateForum`: stored,
+/// invited to by a member who is not its creator (the creator is then
+/// stored without a contact), accepted; its first message cannot be
+/// deleted (it says what the group is).
+#[test]
+fn forums_are_groups_whose_first_message_says_so() {
+    let (_d, _path, mut s, bob) = setup();
+    let mut creator = Chain::new(2, G);
+    let forum = creator.next_with(
+        GroupBody::CreateForum {
+            name: "commons".into(),
+            description: String::new(),
+        },
+        None,
+    );
+    // Bob invites us to a forum Carol (key 2) created.
+    let inv = match s.receive_invitation(bob, &forum, Timestamp(10)).unwrap() {
+        InvitationStored::New(i) => i,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!((inv.name.as_str(), inv.creator), ("commons", creator.key()));
+    let g = s.accept_invitation(bob, G, Timestamp(11)).unwrap();
+    assert_eq!(g.state, GroupState::Joining);
+    assert_eq!(g.creator, creator.key());
+    let m = s.group_member(G, &creator.key()).unwrap().unwrap();
+    assert_eq!(
+        (m.contact, m.revealed),
+        (None, false),
+        "not known to be bob"
+    );
+    let first = s.group_messages(G).unwrap()[0].clone();
+    assert!(matches!(
+        first.content,
+        GroupMessageContent::Body(GroupBody::CreateForum { .. })
+    ));
+    assert_eq!(
+        kind(s.delete_group_message(G, forum.id())),
+        ErrorKind::BadLocalInput
+    );
+    let hidden = creator.next_with(GroupBody::Hidden { authors: vec![] }, None);
+    new(s
+        .insert_group_message(
+            &hidden,
+            Direction::In,
+            GroupMessageState::Accepted,
+            Timestamp(12),
+        )
+        .unwrap());
+    // A hidden list is a control message: clearing keeps it, it is never
+    // unread.
+    assert_eq!(s.clear_group_history(G).unwrap(), 0);
+    assert_eq!(s.group_summaries().unwrap()[0].unread, 0);
+    // Our own forum.
+    let mut alice = Chain::new(1, GroupId([8; 32]));
+    let ours = alice.next_with(
+        GroupBody::CreateForum {
+            name: "ours".into(),
+            description: "d".into(),
+        },
+        None,
+    );
+    let g = s.create_group(&ours, Timestamp(13)).unwrap();
+    assert_eq!((g.name.as_str(), g.state), ("ours", GroupState::Member));
 }
