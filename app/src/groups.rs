@@ -782,16 +782,6 @@ fn message(
                         meta = format!("{meta} · disappears {}", crate::timefmt::short(t, now));
                     }
                     ui.label(egui::RichText::new(meta).small().weak());
-                    if let Some(by) = hidden {
-                        let words = format!("{} · shown", hidden_words(by));
-                        let r = ui.small_button(words);
-                        r.widget_info(|| {
-                            egui::WidgetInfo::labeled(egui::Role::Button, true, "Hide it again")
-                        });
-                        if r.clicked() {
-                            g.unhidden.remove(&m.id);
-                        }
-                    }
                     if !m.reactions.is_empty() {
                         let r: Vec<String> = m
                             .reactions
@@ -812,6 +802,15 @@ fn message(
     );
     r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
     r.context_menu(|ui| message_menu(ui, g, m));
+    if let Some(by) = hidden {
+        // Below the bubble: the bubble's own click area covers what is in it.
+        ui.with_layout(layout, |ui| {
+            ui.label(egui::RichText::new(hidden_words(by)).small().weak());
+            if ui.small_button("Hide it again").clicked() {
+                g.unhidden.remove(&m.id);
+            }
+        });
+    }
     ui.add_space(4.0);
 }
 
