@@ -135,10 +135,19 @@ impl Session {
 
     /// The groups or the forums.
     pub(crate) fn space(&mut self, kind: kith_node::GroupKind) -> &mut crate::groups::GroupsUi {
-        match kind {
+        self.space_with_contacts(kind).0
+    }
+
+    /// The groups or the forums, and the contacts (to invite, to name).
+    pub(crate) fn space_with_contacts(
+        &mut self,
+        kind: kith_node::GroupKind,
+    ) -> (&mut crate::groups::GroupsUi, &[ContactView]) {
+        let g = match kind {
             kith_node::GroupKind::Group => &mut self.groups,
             kith_node::GroupKind::Forum => &mut self.forums,
-        }
+        };
+        (g, &self.contacts)
     }
 
     /// Show a group or a forum in the chat pane, in place of what was.

@@ -134,9 +134,14 @@ enum Do {
 }
 
 impl Do {
-    /// What failed, for the error line.
-    fn doing(&self) -> &'static str {
+    /// What failed, for the error line (of a group or of a forum).
+    fn doing(&self, kind: GroupKind) -> &'static str {
+        let forum = kind == GroupKind::Forum;
         match self {
+            Do::Create { .. } if forum => "Creating the forum",
+            Do::Answer { accept: true, .. } if forum => "Joining the forum",
+            Do::Leave(..) if forum => "Leaving the forum",
+            Do::Delete(..) if forum => "Deleting the forum",
             Do::Create { .. } => "Creating the group",
             Do::Invite(..) => "Inviting",
             Do::Answer { accept: true, .. } => "Joining the group",
@@ -1214,10 +1219,7 @@ fn g_title(kind: GroupKind) -> &'static str {
 
 fn invite_dialog(s: &mut Session, kind: GroupKind, ctx: &egui::Context) {
     let name = s.profile.name().to_owned();
-    let (g, contacts) = match kind {
-        GroupKind::Group => (&mut s.groups, &s.contacts),
-        GroupKind::Forum => (&mut s.forums, &s.contacts),
-    };
+    let (g, contacts) = s.space_with_contacts(kind);
     if !g.inviting {
         return;
     }
@@ -1284,10 +1286,7 @@ fn member_state_words(m: &MemberView) -> &'static str {
 
 fn members_dialog(s: &mut Session, kind: GroupKind, ctx: &egui::Context) {
     let name = s.profile.name().to_owned();
-    let (g, contacts) = match kind {
-        GroupKind::Group => (&mut s.groups, &s.contacts),
-        GroupKind::Forum => (&mut s.forums, &s.contacts),
-    };
+    let (g, contacts) = s.space_with_contacts(kind);
     if !g.members_open {
         return;
     }
@@ -1494,7 +1493,7 @@ pub(crate) fn perform(app: &mut KithApp, active: &str) {
         let p = p.clone();
         let profile = active.to_owned();
         app.backend.spawn(async move {
-            let what = d.doing();
+            let what = d.doing(kind);
             let posted = matches!(d, Do::Post { .. });
             let forum = kind == GroupKind::Forum;
             let result = match d {
@@ -1600,6 +1599,14 @@ mod tests {
             Some("The forum's creator hides 2 authors for everyone")
         );
         assert_eq!(hidden_words(HiddenBy::You), "Hidden by you");
+        assert_eq!(
+            Do::Leave(GroupId([0; 32])).doing(GroupKind::Forum),
+            "Leaving the forum"
+        );
+        assert_eq!(
+            Do::Leave(GroupId([0; 32])).doing(GroupKind::Group),
+            "Leaving the group"
+        );
         assert_eq!(members_words(1), "1 member");
         assert_eq!(members_words(2), "2 members");
     }
