@@ -2166,6 +2166,20 @@ fn a_forum() {
         &egui_kittest::SnapshotOptions::new().max_failed_pixels(4000),
     );
 
+    // Bob shows Alice again from the members list.
+    click(&mut b, "Forum menu");
+    click(&mut b, "Members…");
+    wait(&mut b, "members", |h| {
+        has_label(h, "Alice · member · creator · direct · hidden by you")
+            && has_label(h, "Carol · member · direct · hidden by the creator")
+    });
+    assert!(!has_label(&b, "Hide Carol for everyone"));
+    click(&mut b, "Unhide Alice");
+    wait(&mut b, "Alice shown at Bob", |h| {
+        has_label(h, "Forum message from Alice: welcome")
+    });
+    click(&mut b, "Close");
+
     // Carol leaves; the forum lives on, and Bob sees her go.
     click(&mut c, "Forum menu");
     click(&mut c, "Leave forum…");
