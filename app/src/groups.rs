@@ -213,6 +213,14 @@ impl GroupsUi {
         }
     }
 
+    /// Whether the open forum's message `m`, `i`th of its messages, shows
+    /// folded: a post whose author is hidden, not shown on request.
+    fn folded(&self, i: usize, m: &GroupMessageView) -> bool {
+        self.hidden.get(i).copied().flatten().is_some()
+            && matches!(m.body, GroupLine::Post(_))
+            && !self.unhidden.contains(&m.id)
+    }
+
     /// Whether these are forums.
     fn forum(&self) -> bool {
         self.kind == GroupKind::Forum
@@ -509,10 +517,17 @@ pub(crate) fn line_text(kind: GroupKind, m: &GroupMessageView, members: &[Member
 }
 
 /// A reply's quote: who wrote the parent and the start of its text.
-fn quote_text(messages: &[GroupMessageView], parent: GroupMessageId) -> String {
-    match messages.iter().find(|m| m.id == parent) {
-        Some(p) => match &p.body {
-            GroupLine::Post(t) => format!("{}: {}", author_name(&p.author), first_line(t)),
+/// A folded post (of a hidden author, not shown on request) keeps its text
+/// out of quotes too.
+fn quote_text(messages: &[GroupMessageView], parent: GroupMessageId, g: &GroupsUi) -> String {
+    match messages.iter().position(|m| m.id == parent) {
+        Some(i) if g.folded(i, &messages[i]) => {
+            format!("{}: a hidden post", author_name(&messages[i].author))
+        }
+        Some(i) => match &messages[i].body {
+            GroupLine::Post(t) => {
+                format!("{}: {}", author_name(&messages[i].author), first_line(t))
+            }
             _ => "message not available".to_owned(),
         },
         None => "message not available".to_owned(),
@@ -665,21 +680,15 @@ pub(crate) fn view(s: &mut Session, kind: GroupKind, ui: &mut egui::Ui) {
             }
             let messages = std::mem::take(&mut g.messages);
             let members = std::mem::take(&mut g.members);
-            let hidden = std::mem::take(&mut g.hidden);
             for (i, m) in messages.iter().enumerate() {
-                let by = hidden.get(i).copied().flatten();
-                if let Some(by) = by
-                    && !g.unhidden.contains(&m.id)
-                    && matches!(m.body, GroupLine::Post(_))
-                {
-                    collapsed(ui, m, by, g);
-                } else {
-                    message(ui, m, by, &messages, &members, now, g);
+                let by = g.hidden.get(i).copied().flatten();
+                match by {
+                    Some(by) if g.folded(i, m) => collapsed(ui, m, by, g),
+                    _ => message(ui, m, by, &messages, &members, now, g),
                 }
             }
             g.messages = messages;
             g.members = members;
-            g.hidden = hidden;
         });
     ui.separator();
     if let Some(t) = missing_text(v.missing) {
@@ -769,7 +778,7 @@ fn message(
                             .show(ui, |ui| {
                                 ui.add(
                                     egui::Label::new(
-                                        egui::RichText::new(format!("↩ {}", quote_text(all, p)))
+                                        egui::RichText::new(format!("↩ {}", quote_text(all, p, g)))
                                             .small()
                                             .italics(),
                                     )

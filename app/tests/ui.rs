@@ -2157,6 +2157,9 @@ fn a_forum() {
         },
     );
     assert!(has_label(&b, "Show Post from Alice, hidden by you"));
+    // The quote of a folded post keeps its text folded too.
+    assert!(has_label(&b, "↩ Carol: a hidden post"));
+    assert!(!has_label(&b, "↩ Carol: hello forum"));
 
     // Bob's forum: one author hidden by him, one by the creator.
     unfocus(&mut b);
