@@ -120,6 +120,8 @@ pub(crate) struct Session {
     pub(crate) files: crate::files::FilesUi,
     /// Groups: the list, invitations, the open group and its dialogs.
     pub(crate) groups: crate::groups::GroupsUi,
+    /// Forums: the same, of the other kind.
+    pub(crate) forums: crate::groups::GroupsUi,
 }
 
 impl Session {
@@ -129,6 +131,50 @@ impl Session {
 
     pub(crate) fn contact(&self, id: ContactId) -> Option<&ContactView> {
         self.contacts.iter().find(|c| c.id == id)
+    }
+
+    /// The groups or the forums.
+    pub(crate) fn space(&mut self, kind: kith_node::GroupKind) -> &mut crate::groups::GroupsUi {
+        self.space_with_contacts(kind).0
+    }
+
+    /// The groups or the forums, and the contacts (to invite, to name).
+    pub(crate) fn space_with_contacts(
+        &mut self,
+        kind: kith_node::GroupKind,
+    ) -> (&mut crate::groups::GroupsUi, &[ContactView]) {
+        let g = match kind {
+            kith_node::GroupKind::Group => &mut self.groups,
+            kith_node::GroupKind::Forum => &mut self.forums,
+        };
+        (g, &self.contacts)
+    }
+
+    /// Show a group or a forum in the chat pane, in place of what was.
+    pub(crate) fn show_space(&mut self, kind: kith_node::GroupKind, id: kith_node::GroupId) {
+        if let Some(c) = self.selected {
+            self.deselect(c);
+        }
+        self.inbox.hide();
+        for g in [&mut self.groups, &mut self.forums] {
+            if g.kind == kind {
+                g.show(id);
+            } else {
+                g.close();
+            }
+        }
+    }
+
+    /// Close any open group or forum.
+    pub(crate) fn close_spaces(&mut self) {
+        self.groups.close();
+        self.forums.close();
+    }
+
+    /// A node event about groups or forums (the engine tells both alike).
+    pub(crate) fn spaces_changed(&mut self, group: Option<kith_node::GroupId>) {
+        self.groups.changed(group);
+        self.forums.changed(group);
     }
 
     /// Forget the open conversation if it is `id`'s.
@@ -363,7 +409,8 @@ impl KithApp {
             inbox: crate::inbox::InboxUi::new(),
             conv: crate::conv::ConvUi::default(),
             files: crate::files::FilesUi::default(),
-            groups: crate::groups::GroupsUi::new(),
+            groups: crate::groups::GroupsUi::new(kith_node::GroupKind::Group),
+            forums: crate::groups::GroupsUi::new(kith_node::GroupKind::Forum),
         });
         self.sessions.sort_by(|a, b| a.name().cmp(b.name()));
         self.active = Some(name);
@@ -808,7 +855,7 @@ impl KithApp {
                     s.dropped_requests = s.profile.dropped_requests();
                     s.status = s.profile.network_status();
                     s.inbox.dirty = true;
-                    s.groups.changed(None);
+                    s.spaces_changed(None);
                     if let Some(c) = s.selected {
                         let p = s.profile.clone();
                         self.backend.load_messages(&p, c, false);
@@ -836,9 +883,13 @@ impl KithApp {
                     self.backend.load_messages(&p, c, false);
                 }
             }
-            Reply::Groups { profile, reply } => {
+            Reply::Groups {
+                profile,
+                kind,
+                reply,
+            } => {
                 if let Some(s) = self.session_mut(&profile) {
-                    crate::groups::apply(s, reply);
+                    crate::groups::apply(s, kind, reply);
                 }
             }
             Reply::NotifyFallback { text } => {
@@ -937,9 +988,9 @@ impl KithApp {
                 }
                 s.contacts_dirty = true;
             }
-            Event::GroupsChanged => s.groups.changed(None),
+            Event::GroupsChanged => s.spaces_changed(None),
             Event::GroupMessages { group } => {
-                s.groups.changed(Some(group));
+                s.spaces_changed(Some(group));
                 if !focused {
                     self.unseen += 1;
                 }
@@ -1001,7 +1052,7 @@ impl KithApp {
             // Back in the window: the open chat is being read now.
             self.unseen = 0;
             for s in &mut self.sessions {
-                s.groups.changed(None);
+                s.spaces_changed(None);
             }
             if let Some(s) = self.active.clone().and_then(|a| {
                 self.sessions

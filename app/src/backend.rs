@@ -196,6 +196,8 @@ pub(crate) enum Reply {
     Groups {
         /// Which profile.
         profile: String,
+        /// Of groups or of forums.
+        kind: kith_node::GroupKind,
         /// What came back.
         reply: crate::groups::GroupReply,
     },

@@ -1,16 +1,22 @@
-//! Private groups in the app: a "Groups" section in the left list (each
-//! group with its unread count and state, invitations as cards with Join /
-//! Decline, "New group"), the group chat (posts with threads, reactions,
-//! lines about members, a composer), the group menu (invite, members,
+//! Private groups and forums in the app, one code over the kind (a
+//! [`GroupsUi`] each): a "Groups" and a "Forums" section in the left list
+//! (each with its unread count and state, invitations as cards with Join /
+//! Decline, "New group" / "New forum"), the chat (posts with threads,
+//! reactions, lines about members, a composer), the menu (invite, members,
 //! reveal, remove, leave, dissolve, timer, history, clear, delete) and
-//! their dialogs. Every engine call runs on the backend; the node's
+//! their dialogs. A forum differs in small ways: any member invites, nobody
+//! removes, the creator leaves without ending it, and posts whose author is
+//! hidden (by us, or by the creator's published list) show collapsed, with
+//! a way to show them. Every engine call runs on the backend; the node's
 //! `GroupsChanged` and `GroupMessages` events re-read what is shown.
+
+use std::collections::HashSet;
 
 use kith_core::Timestamp;
 use kith_node::{
-    Author, ContactId, ContactState, DisappearTimer, Error, GroupId, GroupLine, GroupMessageId,
-    GroupMessageView, GroupState, GroupView, HistoryPolicy, InvitationView, MemberState,
-    MemberView, Profile,
+    Author, ContactId, ContactState, DisappearTimer, Error, GroupId, GroupKind, GroupLine,
+    GroupMessageId, GroupMessageView, GroupState, GroupView, HiddenBy, HiddenLists, HistoryPolicy,
+    InvitationView, MemberState, MemberView, Profile,
 };
 
 use crate::app::{KithApp, Session};
@@ -21,9 +27,10 @@ use crate::peer_text;
 /// The group header's menu button (named "Group menu" for screen readers).
 const MENU_BUTTON: &str = "…";
 
-/// A profile's groups, as the app holds them.
-#[derive(Default)]
+/// A profile's groups, or its forums, as the app holds them.
 pub(crate) struct GroupsUi {
+    /// Private groups or forums.
+    pub(crate) kind: GroupKind,
     /// Our groups, as last read.
     pub(crate) list: Vec<GroupView>,
     /// Invitations waiting for our answer.
@@ -36,6 +43,12 @@ pub(crate) struct GroupsUi {
     /// The open group's messages and members, once read.
     pub(crate) messages: Vec<GroupMessageView>,
     pub(crate) members: Vec<MemberView>,
+    /// Of a forum: why each message (by index) is hidden, if it is.
+    hidden: Vec<Option<HiddenBy>>,
+    /// Of a forum: who is hidden, by us and by the creator.
+    hidden_lists: HiddenLists,
+    /// Hidden posts the person chose to see anyway.
+    unhidden: HashSet<GroupMessageId>,
     shown_for: Option<GroupId>,
     messages_dirty: bool,
     messages_loading: bool,
@@ -73,6 +86,15 @@ enum Ask {
     Delete(GroupId),
 }
 
+/// One group's messages, members and (of a forum) who is hidden.
+#[derive(Debug, Default)]
+pub(crate) struct Shown {
+    messages: Vec<GroupMessageView>,
+    members: Vec<MemberView>,
+    hidden: Vec<Option<HiddenBy>>,
+    lists: HiddenLists,
+}
+
 /// An engine call asked for.
 #[derive(Debug)]
 enum Do {
@@ -105,12 +127,21 @@ enum Do {
     History(GroupId, HistoryPolicy),
     Clear(GroupId),
     Delete(GroupId),
+    /// Hide (or show again) an author's posts in a forum, for us.
+    Hide(GroupId, [u8; 32], bool),
+    /// Publish a forum's hidden list (its creator).
+    Publish(GroupId, Vec<[u8; 32]>),
 }
 
 impl Do {
-    /// What failed, for the error line.
-    fn doing(&self) -> &'static str {
+    /// What failed, for the error line (of a group or of a forum).
+    fn doing(&self, kind: GroupKind) -> &'static str {
+        let forum = kind == GroupKind::Forum;
         match self {
+            Do::Create { .. } if forum => "Creating the forum",
+            Do::Answer { accept: true, .. } if forum => "Joining the forum",
+            Do::Leave(..) if forum => "Leaving the forum",
+            Do::Delete(..) if forum => "Deleting the forum",
             Do::Create { .. } => "Creating the group",
             Do::Invite(..) => "Inviting",
             Do::Answer { accept: true, .. } => "Joining the group",
@@ -126,6 +157,9 @@ impl Do {
             Do::History(..) => "Setting the history",
             Do::Clear(..) => "Clearing the history",
             Do::Delete(..) => "Deleting the group",
+            Do::Hide(_, _, true) => "Hiding the author",
+            Do::Hide(_, _, false) => "Showing the author again",
+            Do::Publish(..) => "Publishing the hidden list",
         }
     }
 }
@@ -138,7 +172,7 @@ pub(crate) enum GroupReply {
     /// One group's messages and members.
     Shown {
         group: GroupId,
-        result: Result<(Vec<GroupMessageView>, Vec<MemberView>), Error>,
+        result: Result<Shown, Error>,
     },
     /// A call ended: a group to open (a new one), or why not.
     Done {
@@ -149,12 +183,57 @@ pub(crate) enum GroupReply {
 }
 
 impl GroupsUi {
-    /// A new profile's groups: read at the first frame.
-    pub(crate) fn new() -> Self {
+    /// A new profile's groups or forums: read at the first frame.
+    pub(crate) fn new(kind: GroupKind) -> Self {
         GroupsUi {
+            kind,
+            list: vec![],
+            invitations: vec![],
             dirty: true,
-            ..Default::default()
+            loading: false,
+            open: None,
+            messages: vec![],
+            members: vec![],
+            hidden: vec![],
+            hidden_lists: HiddenLists::default(),
+            unhidden: HashSet::new(),
+            shown_for: None,
+            messages_dirty: false,
+            messages_loading: false,
+            composer: String::new(),
+            unsent: None,
+            sending: false,
+            reply_to: None,
+            new_group: None,
+            inviting: false,
+            members_open: false,
+            confirm: None,
+            error: None,
+            todo: vec![],
         }
+    }
+
+    /// Whether the open forum's message `m`, `i`th of its messages, shows
+    /// folded: a post whose author is hidden, not shown on request.
+    fn folded(&self, i: usize, m: &GroupMessageView) -> bool {
+        self.hidden.get(i).copied().flatten().is_some()
+            && matches!(m.body, GroupLine::Post(_))
+            && !self.unhidden.contains(&m.id)
+    }
+
+    /// Whether these are forums.
+    fn forum(&self) -> bool {
+        self.kind == GroupKind::Forum
+    }
+
+    /// "group" or "forum".
+    fn noun(&self) -> &'static str {
+        noun(self.kind)
+    }
+
+    /// "Group" or "Forum".
+    fn title(&self) -> &'static str {
+        g_title(self.kind)
     }
 
     /// Show `group` in the chat pane.
@@ -171,6 +250,9 @@ impl GroupsUi {
         self.open = None;
         self.messages.clear();
         self.members.clear();
+        self.hidden.clear();
+        self.hidden_lists = HiddenLists::default();
+        self.unhidden.clear();
         self.shown_for = None;
         self.reply_to = None;
         self.inviting = false;
@@ -198,21 +280,33 @@ impl GroupsUi {
     }
 }
 
-/// Re-read what is stale (once per frame, one read of each at a time).
+/// "group" or "forum".
+pub(crate) fn noun(kind: GroupKind) -> &'static str {
+    match kind {
+        GroupKind::Group => "group",
+        GroupKind::Forum => "forum",
+    }
+}
+
+/// Re-read what is stale (once per frame, one read of each at a time), of
+/// groups and of forums.
 pub(crate) fn tick(backend: &Backend, s: &mut Session, focused: bool) {
-    let g = &mut s.groups;
+    for g in [&mut s.groups, &mut s.forums] {
+        tick_one(backend, &s.profile, g, focused);
+    }
+}
+
+fn tick_one(backend: &Backend, p: &Profile, g: &mut GroupsUi, focused: bool) {
+    let kind = g.kind;
     if g.dirty && !g.loading {
         g.dirty = false;
         g.loading = true;
-        let p = s.profile.clone();
+        let p = p.clone();
         backend.spawn(async move {
-            let result = match p.groups().await {
-                Ok(list) => p.group_invitations().await.map(|i| (list, i)),
-                Err(e) => Err(e),
-            };
             Reply::Groups {
                 profile: p.name().to_owned(),
-                reply: GroupReply::List(result),
+                kind,
+                reply: GroupReply::List(read_list(&p, kind).await),
             }
         });
     }
@@ -222,39 +316,73 @@ pub(crate) fn tick(backend: &Backend, s: &mut Session, focused: bool) {
     {
         g.messages_dirty = false;
         g.messages_loading = true;
-        let p = s.profile.clone();
+        let p = p.clone();
         backend.spawn(async move {
             Reply::Groups {
                 profile: p.name().to_owned(),
+                kind,
                 reply: GroupReply::Shown {
                     group,
-                    result: read_shown(&p, group, focused).await,
+                    result: read_shown(&p, kind, group, focused).await,
                 },
             }
         });
     }
 }
 
-/// The open group's messages and members; marks it read when shown to a
-/// person (only when something is unread: marking tells `GroupsChanged`,
-/// which reads it again).
+/// Our groups (or forums) and the invitations to them.
+async fn read_list(
+    p: &Profile,
+    kind: GroupKind,
+) -> Result<(Vec<GroupView>, Vec<InvitationView>), Error> {
+    Ok(match kind {
+        GroupKind::Group => (p.groups().await?, p.group_invitations().await?),
+        GroupKind::Forum => (p.forums().await?, p.forum_invitations().await?),
+    })
+}
+
+/// The open group's messages and members (and of a forum, who is hidden);
+/// marks it read when shown to a person (only when something is unread:
+/// marking tells `GroupsChanged`, which reads it again).
 async fn read_shown(
     p: &Profile,
+    kind: GroupKind,
     group: GroupId,
     mark: bool,
-) -> Result<(Vec<GroupMessageView>, Vec<MemberView>), Error> {
-    if mark && p.group(group).await?.unread > 0 {
+) -> Result<Shown, Error> {
+    let view = match kind {
+        GroupKind::Group => p.group(group).await?,
+        GroupKind::Forum => p.forum(group).await?,
+    };
+    if mark && view.unread > 0 {
         p.mark_group_read(group).await?;
     }
-    Ok((
-        p.group_messages(group).await?,
-        p.group_members(group).await?,
-    ))
+    Ok(match kind {
+        GroupKind::Group => Shown {
+            messages: p.group_messages(group).await?,
+            members: p.group_members(group).await?,
+            ..Shown::default()
+        },
+        GroupKind::Forum => {
+            let (messages, hidden) = p
+                .forum_messages(group)
+                .await?
+                .into_iter()
+                .map(|m| (m.message, m.hidden))
+                .unzip();
+            Shown {
+                messages,
+                hidden,
+                members: p.forum_members(group).await?,
+                lists: p.forum_hidden(group).await?,
+            }
+        }
+    })
 }
 
 /// Take a reply from the backend.
-pub(crate) fn apply(s: &mut Session, reply: GroupReply) {
-    let g = &mut s.groups;
+pub(crate) fn apply(s: &mut Session, kind: GroupKind, reply: GroupReply) {
+    let g = s.space(kind);
     match reply {
         GroupReply::List(r) => {
             g.loading = false;
@@ -263,7 +391,7 @@ pub(crate) fn apply(s: &mut Session, reply: GroupReply) {
                     g.list = list;
                     g.invitations = inv;
                 }
-                Err(e) => s.error = Some(format!("Reading groups: {e}")),
+                Err(e) => s.error = Some(format!("Reading {}s: {e}", noun(kind))),
             }
         }
         GroupReply::Shown { group, result } => {
@@ -272,13 +400,15 @@ pub(crate) fn apply(s: &mut Session, reply: GroupReply) {
                 return;
             }
             match result {
-                Ok((m, members)) => {
-                    g.messages = m;
-                    g.members = members;
+                Ok(shown) => {
+                    g.messages = shown.messages;
+                    g.members = shown.members;
+                    g.hidden = shown.hidden;
+                    g.hidden_lists = shown.lists;
                     g.shown_for = Some(group);
                 }
                 Err(Error::NotFound(_)) => g.close(),
-                Err(e) => g.error = Some(format!("Reading the group: {e}")),
+                Err(e) => g.error = Some(format!("Reading the {}: {e}", noun(kind))),
             }
         }
         GroupReply::Done {
@@ -296,11 +426,7 @@ pub(crate) fn apply(s: &mut Session, reply: GroupReply) {
                     }
                     if let Some(id) = open {
                         g.new_group = None;
-                        g.show(id);
-                        if let Some(c) = s.selected {
-                            s.deselect(c);
-                        }
-                        s.inbox.hide();
+                        s.show_space(kind, id);
                     }
                 }
                 Err(e) => {
@@ -313,15 +439,18 @@ pub(crate) fn apply(s: &mut Session, reply: GroupReply) {
                     g.error = Some(format!("{what}: {e}"));
                 }
             }
-            s.groups.changed(None);
+            s.space(kind).changed(None);
         }
     }
 }
 
 /// A group's state in words, when it is not plainly ours to use.
-pub(crate) fn state_words(state: GroupState) -> Option<&'static str> {
+pub(crate) fn state_words(kind: GroupKind, state: GroupState) -> Option<&'static str> {
     match state {
         GroupState::Member => None,
+        GroupState::Joining if kind == GroupKind::Forum => {
+            Some("joining: waiting for the member who invited you to add you")
+        }
         GroupState::Joining => Some("joining: waiting for the creator to add you"),
         GroupState::Left => Some("you left"),
         GroupState::Removed => Some("you were removed"),
@@ -376,10 +505,10 @@ fn member_name(members: &[MemberView], key: &[u8; 32]) -> String {
 }
 
 /// The line a group message that is not a post shows.
-pub(crate) fn line_text(m: &GroupMessageView, members: &[MemberView]) -> String {
+pub(crate) fn line_text(kind: GroupKind, m: &GroupMessageView, members: &[MemberView]) -> String {
     let who = author_name(&m.author);
     match &m.body {
-        GroupLine::Created => format!("{who} created the group"),
+        GroupLine::Created => format!("{who} created the {}", noun(kind)),
         GroupLine::Added(k) => format!("{who} added {}", member_name(members, k)),
         GroupLine::Removed(k) => format!("{who} removed {}", member_name(members, k)),
         GroupLine::Left => format!("{who} left"),
@@ -388,10 +517,17 @@ pub(crate) fn line_text(m: &GroupMessageView, members: &[MemberView]) -> String 
 }
 
 /// A reply's quote: who wrote the parent and the start of its text.
-fn quote_text(messages: &[GroupMessageView], parent: GroupMessageId) -> String {
-    match messages.iter().find(|m| m.id == parent) {
-        Some(p) => match &p.body {
-            GroupLine::Post(t) => format!("{}: {}", author_name(&p.author), first_line(t)),
+/// A folded post (of a hidden author, not shown on request) keeps its text
+/// out of quotes too.
+fn quote_text(messages: &[GroupMessageView], parent: GroupMessageId, g: &GroupsUi) -> String {
+    match messages.iter().position(|m| m.id == parent) {
+        Some(i) if g.folded(i, &messages[i]) => {
+            format!("{}: a hidden post", author_name(&messages[i].author))
+        }
+        Some(i) => match &messages[i].body {
+            GroupLine::Post(t) => {
+                format!("{}: {}", author_name(&messages[i].author), first_line(t))
+            }
             _ => "message not available".to_owned(),
         },
         None => "message not available".to_owned(),
@@ -407,9 +543,10 @@ pub(crate) fn missing_text(n: u64) -> Option<String> {
     }
 }
 
-/// The "Groups" section of the left list: invitations, groups, "New group".
-/// Shown once there is a group or an invitation (the contact row's menu
-/// has "New group…" too). Returns the group clicked.
+/// The "Groups" (or "Forums") section of the left list: invitations, the
+/// groups, "New group". Shown once there is one or an invitation (the
+/// contact row's menu has "New group…" and "New forum…" too). Returns the
+/// one clicked.
 pub(crate) fn section(ui: &mut egui::Ui, g: &mut GroupsUi) -> Option<GroupId> {
     if g.list.is_empty() && g.invitations.is_empty() {
         return None;
@@ -417,13 +554,18 @@ pub(crate) fn section(ui: &mut egui::Ui, g: &mut GroupsUi) -> Option<GroupId> {
     let mut clicked = None;
     ui.add_space(6.0);
     ui.horizontal(|ui| {
-        ui.label(egui::RichText::new("Groups").strong());
+        ui.label(egui::RichText::new(format!("{}s", g.title())).strong());
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            if ui.small_button("New group").clicked() {
+            if ui.small_button(format!("New {}", g.noun())).clicked() {
                 g.open_new();
             }
         });
     });
+    let decline_hover = if g.forum() {
+        "The member who invited you is told you declined"
+    } else {
+        "The creator is told you declined"
+    };
     for i in &g.invitations {
         ui.group(|ui| {
             ui.set_width(ui.available_width());
@@ -445,11 +587,7 @@ pub(crate) fn section(ui: &mut egui::Ui, g: &mut GroupsUi) -> Option<GroupId> {
                         accept: true,
                     });
                 }
-                if ui
-                    .button("Decline")
-                    .on_hover_text("The creator is told you declined")
-                    .clicked()
-                {
+                if ui.button("Decline").on_hover_text(decline_hover).clicked() {
                     g.todo.push(Do::Answer {
                         from: i.from,
                         group: i.group,
@@ -461,7 +599,7 @@ pub(crate) fn section(ui: &mut egui::Ui, g: &mut GroupsUi) -> Option<GroupId> {
     }
     for v in &g.list {
         let selected = g.open == Some(v.id);
-        let state = state_words(v.state);
+        let state = state_words(g.kind, v.state);
         let r = crate::main_view::list_row(ui, selected, |ui| {
             ui.horizontal(|ui| {
                 let mut name = egui::RichText::new(peer_text::name(&v.name).as_ref()).strong();
@@ -479,7 +617,8 @@ pub(crate) fn section(ui: &mut egui::Ui, g: &mut GroupsUi) -> Option<GroupId> {
             ui.add(egui::Label::new(egui::RichText::new(sub).small().weak()).selectable(false));
         });
         let label = format!(
-            "Group {}{}{}",
+            "{} {}{}{}",
+            g.title(),
             peer_text::name(&v.name),
             state.map(|s| format!(", {s}")).unwrap_or_default(),
             if v.unread > 0 {
@@ -496,23 +635,25 @@ pub(crate) fn section(ui: &mut egui::Ui, g: &mut GroupsUi) -> Option<GroupId> {
     clicked
 }
 
-/// The open group's chat pane.
-pub(crate) fn view(s: &mut Session, ui: &mut egui::Ui) {
-    let Some(v) = s.groups.open_view().cloned() else {
-        ui.label("This group is gone.");
+/// The open group's (or forum's) chat pane.
+pub(crate) fn view(s: &mut Session, kind: GroupKind, ui: &mut egui::Ui) {
+    let g = s.space(kind);
+    let Some(v) = g.open_view().cloned() else {
+        ui.label(format!("This {} is gone.", g.noun()));
         return;
     };
-    let g = &mut s.groups;
     ui.add_space(6.0);
     ui.horizontal(|ui| {
         ui.heading(peer_text::name(&v.name).as_ref());
-        let sub = state_words(v.state).map_or_else(|| members_words(v.members), str::to_owned);
+        let sub =
+            state_words(g.kind, v.state).map_or_else(|| members_words(v.members), str::to_owned);
         ui.label(egui::RichText::new(sub).weak());
+        let menu = format!("{} menu", g.title());
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             ui.menu_button(MENU_BUTTON, |ui| group_menu(ui, g, &v))
                 .response
                 .on_hover_text("Invite, members, leave, history")
-                .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, "Group menu"));
+                .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &menu));
         });
     });
     if !v.description.is_empty() {
@@ -539,8 +680,12 @@ pub(crate) fn view(s: &mut Session, ui: &mut egui::Ui) {
             }
             let messages = std::mem::take(&mut g.messages);
             let members = std::mem::take(&mut g.members);
-            for m in &messages {
-                message(ui, m, &messages, &members, now, g);
+            for (i, m) in messages.iter().enumerate() {
+                let by = g.hidden.get(i).copied().flatten();
+                match by {
+                    Some(by) if g.folded(i, m) => collapsed(ui, m, by, g),
+                    _ => message(ui, m, by, &messages, &members, now, g),
+                }
             }
             g.messages = messages;
             g.members = members;
@@ -552,6 +697,9 @@ pub(crate) fn view(s: &mut Session, ui: &mut egui::Ui) {
                 "Members wrote them; they come when you sync with a member who has them",
             );
     }
+    if let Some(t) = creator_hides_text(g.hidden_lists.creator.len()) {
+        ui.label(egui::RichText::new(t).small().weak());
+    }
     if let Some(e) = g.error.clone() {
         ui.horizontal_wrapped(|ui| {
             ui.colored_label(ui.visuals().error_fg_color, e);
@@ -561,7 +709,7 @@ pub(crate) fn view(s: &mut Session, ui: &mut egui::Ui) {
         });
     }
     if !writable {
-        if let Some(w) = state_words(v.state) {
+        if let Some(w) = state_words(g.kind, v.state) {
             ui.label(egui::RichText::new(format!("You cannot post here: {w}.")).weak());
         }
         return;
@@ -574,6 +722,7 @@ pub(crate) fn view(s: &mut Session, ui: &mut egui::Ui) {
 fn message(
     ui: &mut egui::Ui,
     m: &GroupMessageView,
+    hidden: Option<HiddenBy>,
     all: &[GroupMessageView],
     members: &[MemberView],
     now: Timestamp,
@@ -582,7 +731,11 @@ fn message(
     let GroupLine::Post(text) = &m.body else {
         // The time on a line of its own (a snapshot masks only it).
         ui.vertical_centered(|ui| {
-            ui.label(egui::RichText::new(line_text(m, members)).small().weak());
+            ui.label(
+                egui::RichText::new(line_text(g.kind, m, members))
+                    .small()
+                    .weak(),
+            );
             ui.label(
                 egui::RichText::new(crate::timefmt::short(m.time, now))
                     .small()
@@ -625,7 +778,7 @@ fn message(
                             .show(ui, |ui| {
                                 ui.add(
                                     egui::Label::new(
-                                        egui::RichText::new(format!("↩ {}", quote_text(all, p)))
+                                        egui::RichText::new(format!("↩ {}", quote_text(all, p, g)))
                                             .small()
                                             .italics(),
                                     )
@@ -655,7 +808,7 @@ fn message(
             })
             .response
     });
-    let label = format!("Group message from {who}: {}", first_line(text));
+    let label = format!("{} message from {who}: {}", g.title(), first_line(text));
     let r = ui.interact(
         frame.inner.rect,
         ui.make_persistent_id(("group-message", m.id)),
@@ -663,6 +816,69 @@ fn message(
     );
     r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
     r.context_menu(|ui| message_menu(ui, g, m));
+    if let Some(by) = hidden {
+        // Below the bubble: the bubble's own click area covers what is in it.
+        ui.with_layout(layout, |ui| {
+            ui.label(egui::RichText::new(hidden_words(by)).small().weak());
+            if ui.small_button("Hide it again").clicked() {
+                g.unhidden.remove(&m.id);
+            }
+        });
+    }
+    ui.add_space(4.0);
+}
+
+/// "Hidden by you", "Hidden by the forum's creator".
+fn hidden_words(by: HiddenBy) -> &'static str {
+    match by {
+        HiddenBy::You => "Hidden by you",
+        HiddenBy::Creator => "Hidden by the forum's creator",
+    }
+}
+
+/// "The creator hides 2 authors" (a forum's published list), if any.
+fn creator_hides_text(n: usize) -> Option<String> {
+    match n {
+        0 => None,
+        1 => Some("The forum's creator hides 1 author for everyone".to_owned()),
+        n => Some(format!(
+            "The forum's creator hides {n} authors for everyone"
+        )),
+    }
+}
+
+/// A hidden forum post, collapsed: who hides it, and a way to see it.
+fn collapsed(ui: &mut egui::Ui, m: &GroupMessageView, by: HiddenBy, g: &mut GroupsUi) {
+    let who = author_name(&m.author);
+    let label = format!("Post from {who}, {}", hidden_words(by).to_lowercase());
+    let r = ui
+        .horizontal(|ui| {
+            egui::Frame::new()
+                .stroke(ui.visuals().widgets.noninteractive.bg_stroke)
+                .corner_radius(10.0)
+                .inner_margin(egui::Margin::symmetric(10, 4))
+                .show(ui, |ui| {
+                    ui.horizontal(|ui| {
+                        ui.add(
+                            egui::Label::new(
+                                egui::RichText::new(format!("{who} · {}", hidden_words(by)))
+                                    .small()
+                                    .italics()
+                                    .weak(),
+                            )
+                            .selectable(false),
+                        );
+                        ui.small_button("Show")
+                    })
+                    .inner
+                })
+                .inner
+        })
+        .inner;
+    r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, format!("Show {label}")));
+    if r.clicked() {
+        g.unhidden.insert(m.id);
+    }
     ui.add_space(4.0);
 }
 
@@ -714,12 +930,68 @@ fn message_menu(ui: &mut egui::Ui, g: &mut GroupsUi, m: &GroupMessageView) {
         g.todo.push(Do::DeleteForMe(group, m.id));
         ui.close();
     }
+    if g.forum() && m.author != Author::You {
+        ui.separator();
+        let ours = g
+            .open_view()
+            .is_some_and(|v| v.ours && v.state == GroupState::Member);
+        if hide_buttons(ui, g, group, m.author_key, &author_name(&m.author), ours) {
+            ui.close();
+        }
+    }
+}
+
+/// A forum's hide buttons for one author: for ourselves, and (its creator)
+/// for everyone. Whether one was clicked.
+fn hide_buttons(
+    ui: &mut egui::Ui,
+    g: &mut GroupsUi,
+    forum: GroupId,
+    key: [u8; 32],
+    who: &str,
+    creator: bool,
+) -> bool {
+    let mut clicked = false;
+    let yours = g.hidden_lists.yours.contains(&key);
+    let (words, hover) = if yours {
+        (format!("Unhide {who}"), "Show their posts again, here only")
+    } else {
+        (
+            format!("Hide {who}"),
+            "Their posts show collapsed, here only; nobody is told",
+        )
+    };
+    if ui.button(&words).on_hover_text(hover).clicked() {
+        g.todo.push(Do::Hide(forum, key, !yours));
+        clicked = true;
+    }
+    if creator {
+        let listed = g.hidden_lists.creator.contains(&key);
+        let mut list = g.hidden_lists.creator.clone();
+        let words = if listed {
+            list.retain(|k| *k != key);
+            format!("Unhide {who} for everyone")
+        } else {
+            list.push(key);
+            format!("Hide {who} for everyone")
+        };
+        if ui
+            .button(&words)
+            .on_hover_text("Publishes the forum's hidden list: every member's app honours it")
+            .clicked()
+        {
+            g.todo.push(Do::Publish(forum, list));
+            clicked = true;
+        }
+    }
+    clicked
 }
 
 /// The group header's menu.
 fn group_menu(ui: &mut egui::Ui, g: &mut GroupsUi, v: &GroupView) {
     let member = v.state == GroupState::Member;
-    if v.ours && member && ui.button("Invite…").clicked() {
+    // Any member of a forum invites; only a private group's creator does.
+    if (v.ours || g.forum()) && member && ui.button("Invite…").clicked() {
         g.inviting = true;
         ui.close();
     }
@@ -760,17 +1032,19 @@ fn group_menu(ui: &mut egui::Ui, g: &mut GroupsUi, v: &GroupView) {
         ui.close();
     }
     ui.separator();
+    let noun = g.noun();
     if matches!(v.state, GroupState::Member | GroupState::Joining) {
-        if v.ours {
+        // A forum's creator leaves it like anyone: it lives on.
+        if v.ours && !g.forum() {
             if ui.button("Dissolve group…").clicked() {
                 g.confirm = Some(Ask::Dissolve(v.id));
                 ui.close();
             }
-        } else if ui.button("Leave group…").clicked() {
+        } else if ui.button(format!("Leave {noun}…")).clicked() {
             g.confirm = Some(Ask::Leave(v.id));
             ui.close();
         }
-    } else if ui.button("Delete group…").clicked() {
+    } else if ui.button(format!("Delete {noun}…")).clicked() {
         g.confirm = Some(Ask::Delete(v.id));
         ui.close();
     }
@@ -823,7 +1097,12 @@ fn is_plain_enter(e: &egui::Event) -> bool {
 }
 
 fn composer(ui: &mut egui::Ui, g: &mut GroupsUi, group: GroupId) {
-    let id = ui.make_persistent_id("group-composer");
+    let id = ui.make_persistent_id(("group-composer", g.kind));
+    let label = format!("{} message", g.title());
+    let hint = format!(
+        "Write to the {} (Enter sends, Shift+Enter: new line)",
+        g.noun()
+    );
     let has_focus = ui.memory(|m| m.has_focus(id));
     let mut send = has_focus
         && !g.sending
@@ -843,11 +1122,9 @@ fn composer(ui: &mut egui::Ui, g: &mut GroupsUi, group: GroupId) {
                     egui::Modifiers::SHIFT,
                     egui::Key::Enter,
                 ))
-                .hint_text("Write to the group (Enter sends, Shift+Enter: new line)"),
+                .hint_text(hint),
         )
-        .widget_info(|| {
-            egui::WidgetInfo::labeled(egui::Role::MultilineTextInput, true, "Group message")
-        });
+        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::MultilineTextInput, true, &label));
         if ui
             .add_enabled(!g.sending, egui::Button::new("Post"))
             .clicked()
@@ -869,79 +1146,98 @@ fn composer(ui: &mut egui::Ui, g: &mut GroupsUi, group: GroupId) {
     }
 }
 
-/// The groups' dialogs: new group, invite, members, confirms.
+/// The groups' and the forums' dialogs: new, invite, members, confirms.
 pub(crate) fn dialogs(s: &mut Session, ctx: &egui::Context) {
-    new_group_dialog(s, ctx);
-    invite_dialog(s, ctx);
-    members_dialog(s, ctx);
-    confirm_dialog(s, ctx);
+    for kind in [GroupKind::Group, GroupKind::Forum] {
+        new_group_dialog(s, kind, ctx);
+        invite_dialog(s, kind, ctx);
+        members_dialog(s, kind, ctx);
+        confirm_dialog(s, kind, ctx);
+    }
 }
 
-fn new_group_dialog(s: &mut Session, ctx: &egui::Context) {
-    let Some(d) = s.groups.new_group.as_mut() else {
+fn new_group_dialog(s: &mut Session, kind: GroupKind, ctx: &egui::Context) {
+    let name = s.profile.name().to_owned();
+    let g = s.space(kind);
+    let (title, about, verb) = if g.forum() {
+        (
+            "New forum",
+            "A forum: any member may invite their contacts, and only members see its \
+             posts. You may hide authors for everyone; each member may hide authors for \
+             themselves. Members who are not your contacts see your address, shortened.",
+            "Create forum",
+        )
+    } else {
+        (
+            "New group",
+            "A private group: you invite contacts, and only members see its messages. \
+             Members who are not your contacts see your address, shortened.",
+            "Create group",
+        )
+    };
+    let Some(d) = g.new_group.as_mut() else {
         return;
     };
     let mut close = false;
     let mut create = false;
-    let modal =
-        egui::Modal::new(egui::Id::unique(("new-group", s.profile.name()))).show(ctx, |ui| {
-            ui.set_max_width(400.0);
-            ui.heading("New group");
-            ui.add(
-                egui::Label::new(
-                    "A private group: you invite contacts, and only members see its messages. \
-                 Members who are not your contacts see your address, shortened.",
-                )
-                .wrap(),
-            );
-            ui.add_space(6.0);
-            let l = ui.label("Group name");
-            ui.add(egui::TextEdit::singleline(&mut d.name).hint_text("Garden club"))
-                .labelled_by(l.id);
-            let l = ui.label("Description (optional)");
-            ui.add(egui::TextEdit::multiline(&mut d.description).desired_rows(2))
-                .labelled_by(l.id);
-            ui.add_space(6.0);
-            ui.horizontal(|ui| {
-                let ready = !d.busy && !d.name.trim().is_empty();
-                if ui
-                    .add_enabled(ready, egui::Button::new("Create group"))
-                    .clicked()
-                {
-                    create = true;
-                }
-                if d.busy {
-                    ui.spinner();
-                }
-                if ui.button("Cancel").clicked() {
-                    close = true;
-                }
-            });
+    let modal = egui::Modal::new(egui::Id::unique(("new-group", kind, name))).show(ctx, |ui| {
+        ui.set_max_width(400.0);
+        ui.heading(title);
+        ui.add(egui::Label::new(about).wrap());
+        ui.add_space(6.0);
+        let l = ui.label(format!("{} name", g_title(kind)));
+        ui.add(egui::TextEdit::singleline(&mut d.name).hint_text("Garden club"))
+            .labelled_by(l.id);
+        let l = ui.label("Description (optional)");
+        ui.add(egui::TextEdit::multiline(&mut d.description).desired_rows(2))
+            .labelled_by(l.id);
+        ui.add_space(6.0);
+        ui.horizontal(|ui| {
+            let ready = !d.busy && !d.name.trim().is_empty();
+            if ui.add_enabled(ready, egui::Button::new(verb)).clicked() {
+                create = true;
+            }
+            if d.busy {
+                ui.spinner();
+            }
+            if ui.button("Cancel").clicked() {
+                close = true;
+            }
         });
+    });
     if create {
         d.busy = true;
         let todo = Do::Create {
             name: d.name.trim().to_owned(),
             description: d.description.trim().to_owned(),
         };
-        s.groups.todo.push(todo);
+        g.todo.push(todo);
     }
     if close || modal.should_close() {
-        s.groups.new_group = None;
+        g.new_group = None;
     }
 }
 
-fn invite_dialog(s: &mut Session, ctx: &egui::Context) {
-    if !s.groups.inviting {
+/// "Group" or "Forum".
+fn g_title(kind: GroupKind) -> &'static str {
+    match kind {
+        GroupKind::Group => "Group",
+        GroupKind::Forum => "Forum",
+    }
+}
+
+fn invite_dialog(s: &mut Session, kind: GroupKind, ctx: &egui::Context) {
+    let name = s.profile.name().to_owned();
+    let (g, contacts) = s.space_with_contacts(kind);
+    if !g.inviting {
         return;
     }
-    let Some(group) = s.groups.open else {
-        s.groups.inviting = false;
+    let Some(group) = g.open else {
+        g.inviting = false;
         return;
     };
-    let members = &s.groups.members;
-    let candidates: Vec<(ContactId, String)> = s
-        .contacts
+    let members = &g.members;
+    let candidates: Vec<(ContactId, String)> = contacts
         .iter()
         .filter(|c| c.state == ContactState::Accepted)
         .filter(|c| {
@@ -953,38 +1249,38 @@ fn invite_dialog(s: &mut Session, ctx: &egui::Context) {
         .collect();
     let mut close = false;
     let mut invite = None;
-    let modal =
-        egui::Modal::new(egui::Id::unique(("invite-group", s.profile.name()))).show(ctx, |ui| {
-            ui.set_max_width(400.0);
-            ui.heading("Invite to the group");
-            ui.add(
-                egui::Label::new(
-                    "They see the group's name and your invitation, and join or decline. \
-                 Other members see them by their address, shortened, unless they know them.",
-                )
-                .wrap(),
-            );
-            ui.add_space(6.0);
-            if candidates.is_empty() {
-                ui.label("Every contact of yours is a member already.");
+    let noun = g.noun();
+    let modal = egui::Modal::new(egui::Id::unique(("invite-group", kind, name))).show(ctx, |ui| {
+        ui.set_max_width(400.0);
+        ui.heading(format!("Invite to the {noun}"));
+        ui.add(
+            egui::Label::new(format!(
+                "They see the {noun}'s name and your invitation, and join or decline. \
+                 Other members see them by their address, shortened, unless they know them."
+            ))
+            .wrap(),
+        );
+        ui.add_space(6.0);
+        if candidates.is_empty() {
+            ui.label("Every contact of yours is a member already.");
+        }
+        for (id, name) in &candidates {
+            let label = format!("Invite {name}");
+            if ui.button(&label).clicked() {
+                invite = Some(*id);
             }
-            for (id, name) in &candidates {
-                let label = format!("Invite {name}");
-                if ui.button(&label).clicked() {
-                    invite = Some(*id);
-                }
-            }
-            ui.add_space(6.0);
-            if ui.button("Close").clicked() {
-                close = true;
-            }
-        });
+        }
+        ui.add_space(6.0);
+        if ui.button("Close").clicked() {
+            close = true;
+        }
+    });
     if let Some(c) = invite {
-        s.groups.todo.push(Do::Invite(group, c));
+        g.todo.push(Do::Invite(group, c));
         close = true;
     }
     if close || modal.should_close() {
-        s.groups.inviting = false;
+        g.inviting = false;
     }
 }
 
@@ -997,102 +1293,144 @@ fn member_state_words(m: &MemberView) -> &'static str {
     }
 }
 
-fn members_dialog(s: &mut Session, ctx: &egui::Context) {
-    if !s.groups.members_open {
+fn members_dialog(s: &mut Session, kind: GroupKind, ctx: &egui::Context) {
+    let name = s.profile.name().to_owned();
+    let (g, contacts) = s.space_with_contacts(kind);
+    if !g.members_open {
         return;
     }
-    let Some(v) = s.groups.open_view().cloned() else {
-        s.groups.members_open = false;
+    let Some(v) = g.open_view().cloned() else {
+        g.members_open = false;
         return;
     };
     let mut close = false;
     let mut asked = vec![];
-    let contacts = &s.contacts;
-    let members = &s.groups.members;
-    let modal =
-        egui::Modal::new(egui::Id::unique(("group-members", s.profile.name()))).show(ctx, |ui| {
-            ui.set_max_width(440.0);
-            ui.heading(format!("Members of “{}”", peer_text::name(&v.name)));
-            ui.add(
-                egui::Label::new(
-                    "Your app syncs the group with the creator, and with members who are your \
-                 contacts once you both reveal it.",
-                )
-                .wrap(),
-            );
-            ui.add_space(6.0);
-            for m in members {
-                ui.group(|ui| {
-                    ui.set_width(ui.available_width());
-                    let mut words = vec![member_state_words(m)];
-                    if m.creator {
-                        words.push("creator");
-                    }
-                    if m.direct {
-                        words.push("direct");
-                    }
-                    let who = author_name(&m.who);
-                    let line = format!("{who} · {}", words.join(" · "));
-                    let mut text = egui::RichText::new(line);
-                    if m.state != MemberState::Member {
-                        text = text.weak();
-                    }
-                    ui.label(text);
-                    ui.horizontal_wrapped(|ui| {
-                        let contact = contacts.iter().find(|c| c.address == m.address);
-                        if let Some(c) = contact
-                            && m.state == MemberState::Member
-                            && v.state == GroupState::Member
-                        {
-                            if m.we_revealed {
-                                ui.label(egui::RichText::new("you revealed").small().weak());
-                            } else if ui
-                                .small_button("Reveal contact")
-                                .on_hover_text(
-                                    "Tell them you know each other, so your apps may sync \
+    let members = std::mem::take(&mut g.members);
+    let about = if g.forum() {
+        "Your app syncs the forum with every member who is your contact. Hiding an \
+         author is for you only; nobody is told."
+    } else {
+        "Your app syncs the group with the creator, and with members who are your \
+         contacts once you both reveal it."
+    };
+    let modal = egui::Modal::new(egui::Id::unique(("group-members", kind, name))).show(ctx, |ui| {
+        ui.set_max_width(440.0);
+        ui.heading(format!("Members of “{}”", peer_text::name(&v.name)));
+        ui.add(egui::Label::new(about).wrap());
+        ui.add_space(6.0);
+        for m in &members {
+            ui.group(|ui| {
+                ui.set_width(ui.available_width());
+                let mut words = vec![member_state_words(m)];
+                if m.creator {
+                    words.push("creator");
+                }
+                if m.direct {
+                    words.push("direct");
+                }
+                if g.hidden_lists.yours.contains(&m.key) {
+                    words.push("hidden by you");
+                }
+                if g.hidden_lists.creator.contains(&m.key) {
+                    words.push("hidden by the creator");
+                }
+                let who = author_name(&m.who);
+                let line = format!("{who} · {}", words.join(" · "));
+                let mut text = egui::RichText::new(line);
+                if m.state != MemberState::Member {
+                    text = text.weak();
+                }
+                ui.label(text);
+                ui.horizontal_wrapped(|ui| {
+                    let contact = contacts.iter().find(|c| c.address == m.address);
+                    if let Some(c) = contact
+                        && !g.forum()
+                        && m.state == MemberState::Member
+                        && v.state == GroupState::Member
+                    {
+                        if m.we_revealed {
+                            ui.label(egui::RichText::new("you revealed").small().weak());
+                        } else if ui
+                            .small_button("Reveal contact")
+                            .on_hover_text(
+                                "Tell them you know each other, so your apps may sync \
                                  the group directly once they do too",
-                                )
-                                .clicked()
-                            {
-                                asked.push(Do::Reveal(v.id, c.id));
-                            }
-                        }
-                        if m.they_revealed {
-                            ui.label(egui::RichText::new("they revealed").small().weak());
-                        }
-                        if v.ours
-                            && v.state == GroupState::Member
-                            && !m.creator
-                            && m.state == MemberState::Member
+                            )
+                            .clicked()
                         {
-                            let label = format!("Remove {who}");
-                            let r = ui.small_button("Remove");
-                            r.widget_info(|| {
-                                egui::WidgetInfo::labeled(egui::Role::Button, true, &label)
-                            });
-                            if r.clicked() {
-                                asked.push(Do::Remove(v.id, m.key));
-                            }
+                            asked.push(Do::Reveal(v.id, c.id));
                         }
-                    });
+                    }
+                    if m.they_revealed {
+                        ui.label(egui::RichText::new("they revealed").small().weak());
+                    }
+                    if g.forum() && m.who != Author::You {
+                        let _shown_in_place = hide_buttons(
+                            ui,
+                            g,
+                            v.id,
+                            m.key,
+                            &who,
+                            v.ours && v.state == GroupState::Member,
+                        );
+                    }
+                    if v.ours
+                        && !g.forum()
+                        && v.state == GroupState::Member
+                        && !m.creator
+                        && m.state == MemberState::Member
+                    {
+                        let label = format!("Remove {who}");
+                        let r = ui.small_button("Remove");
+                        r.widget_info(|| {
+                            egui::WidgetInfo::labeled(egui::Role::Button, true, &label)
+                        });
+                        if r.clicked() {
+                            asked.push(Do::Remove(v.id, m.key));
+                        }
+                    }
                 });
-            }
-            ui.add_space(6.0);
-            if ui.button("Close").clicked() {
-                close = true;
-            }
-        });
-    s.groups.todo.extend(asked);
+            });
+        }
+        ui.add_space(6.0);
+        if ui.button("Close").clicked() {
+            close = true;
+        }
+    });
+    g.members = members;
+    g.todo.extend(asked);
     if close || modal.should_close() {
-        s.groups.members_open = false;
+        g.members_open = false;
     }
 }
 
-fn confirm_dialog(s: &mut Session, ctx: &egui::Context) {
-    let Some(ask) = s.groups.confirm else {
+fn confirm_dialog(s: &mut Session, kind: GroupKind, ctx: &egui::Context) {
+    let name = s.profile.name().to_owned();
+    let space = s.space(kind);
+    let Some(ask) = space.confirm else {
         return;
     };
     let (title, body, verb, then) = match ask {
+        Ask::Leave(g) if kind == GroupKind::Forum => (
+            "Leave the forum?",
+            "Members are told you left, and you get nothing written after; the forum \
+             lives on. Its history stays here until you delete the forum.",
+            "Leave forum",
+            Do::Leave(g),
+        ),
+        Ask::Clear(g) if kind == GroupKind::Forum => (
+            "Clear the forum's history?",
+            "Every post of the forum is deleted on this computer. The forum stays, \
+             and members keep their copies.",
+            "Clear history",
+            Do::Clear(g),
+        ),
+        Ask::Delete(g) if kind == GroupKind::Forum => (
+            "Delete the forum?",
+            "The forum and its whole history are deleted on this computer.",
+            "Delete forum",
+            Do::Delete(g),
+        ),
         Ask::Leave(g) => (
             "Leave the group?",
             "Members are told you left, and you get nothing written after. \
@@ -1123,7 +1461,7 @@ fn confirm_dialog(s: &mut Session, ctx: &egui::Context) {
     };
     let mut done = false;
     let mut confirmed = false;
-    let modal = egui::Modal::new(egui::Id::unique(("confirm-group", s.name()))).show(ctx, |ui| {
+    let modal = egui::Modal::new(egui::Id::unique(("confirm-group", kind, name))).show(ctx, |ui| {
         ui.set_max_width(380.0);
         ui.heading(title);
         ui.add(egui::Label::new(body).wrap());
@@ -1141,12 +1479,12 @@ fn confirm_dialog(s: &mut Session, ctx: &egui::Context) {
     });
     if confirmed {
         if matches!(then, Do::Delete(_)) {
-            s.groups.close();
+            space.close();
         }
-        s.groups.todo.push(then);
+        space.todo.push(then);
     }
     if done || modal.should_close() {
-        s.groups.confirm = None;
+        space.confirm = None;
     }
 }
 
@@ -1155,20 +1493,37 @@ pub(crate) fn perform(app: &mut KithApp, active: &str) {
     let Some(s) = app.session_mut(active) else {
         return;
     };
-    let todo = std::mem::take(&mut s.groups.todo);
+    let mut todo: Vec<(GroupKind, Do)> = vec![];
+    for g in [&mut s.groups, &mut s.forums] {
+        todo.extend(std::mem::take(&mut g.todo).into_iter().map(|d| (g.kind, d)));
+    }
     let p = s.profile.clone();
-    for d in todo {
+    for (kind, d) in todo {
         let p = p.clone();
         let profile = active.to_owned();
         app.backend.spawn(async move {
-            let what = d.doing();
+            let what = d.doing(kind);
             let posted = matches!(d, Do::Post { .. });
+            let forum = kind == GroupKind::Forum;
             let result = match d {
+                Do::Create { name, description } if forum => p
+                    .create_forum(&name, &description)
+                    .await
+                    .map(|g| Some(g.id)),
                 Do::Create { name, description } => p
                     .create_group(&name, &description)
                     .await
                     .map(|g| Some(g.id)),
+                Do::Invite(g, c) if forum => p.invite_to_forum(g, c).await.map(|()| None),
                 Do::Invite(g, c) => p.invite_to_group(g, c).await.map(|()| None),
+                Do::Answer {
+                    from,
+                    group,
+                    accept,
+                } if forum => p
+                    .answer_forum_invitation(from, group, accept)
+                    .await
+                    .map(|()| accept.then_some(group)),
                 Do::Answer {
                     from,
                     group,
@@ -1181,12 +1536,18 @@ pub(crate) fn perform(app: &mut KithApp, active: &str) {
                     group,
                     text,
                     parent,
+                } if forum => p.post_to_forum(group, &text, parent).await.map(|_| None),
+                Do::Post {
+                    group,
+                    text,
+                    parent,
                 } => p.post_to_group(group, &text, parent).await.map(|_| None),
                 Do::React { group, id, emoji } => p
                     .react_in_group(group, id, emoji.as_deref())
                     .await
                     .map(|()| None),
                 Do::DeleteForMe(g, id) => p.delete_group_message(g, id).await.map(|_| None),
+                Do::Leave(g) if forum => p.leave_forum(g).await.map(|()| None),
                 Do::Leave(g) | Do::Dissolve(g) => p.leave_group(g).await.map(|()| None),
                 Do::Remove(g, k) => p.remove_from_group(g, k).await.map(|()| None),
                 Do::Reveal(g, c) => p.reveal_in_group(g, c).await.map(|()| None),
@@ -1194,9 +1555,12 @@ pub(crate) fn perform(app: &mut KithApp, active: &str) {
                 Do::History(g, h) => p.set_group_history(g, h).await.map(|()| None),
                 Do::Clear(g) => p.clear_group_history(g).await.map(|_| None),
                 Do::Delete(g) => p.delete_group(g).await.map(|()| None),
+                Do::Hide(g, author, hide) => p.hide_in_forum(g, author, hide).await.map(|()| None),
+                Do::Publish(g, authors) => p.publish_hidden(g, &authors).await.map(|()| None),
             };
             Reply::Groups {
                 profile,
+                kind,
                 reply: GroupReply::Done {
                     what,
                     posted,
@@ -1229,8 +1593,29 @@ mod tests {
             missing_text(3).as_deref(),
             Some("3 messages not yet received")
         );
-        assert_eq!(state_words(GroupState::Member), None);
-        assert_eq!(state_words(GroupState::Left), Some("you left"));
+        assert_eq!(state_words(GroupKind::Group, GroupState::Member), None);
+        assert_eq!(
+            state_words(GroupKind::Forum, GroupState::Left),
+            Some("you left")
+        );
+        assert!(
+            state_words(GroupKind::Forum, GroupState::Joining)
+                .is_some_and(|w| w.contains("the member who invited you"))
+        );
+        assert_eq!(creator_hides_text(0), None);
+        assert_eq!(
+            creator_hides_text(2).as_deref(),
+            Some("The forum's creator hides 2 authors for everyone")
+        );
+        assert_eq!(hidden_words(HiddenBy::You), "Hidden by you");
+        assert_eq!(
+            Do::Leave(GroupId([0; 32])).doing(GroupKind::Forum),
+            "Leaving the forum"
+        );
+        assert_eq!(
+            Do::Leave(GroupId([0; 32])).doing(GroupKind::Group),
+            "Leaving the group"
+        );
         assert_eq!(members_words(1), "1 member");
         assert_eq!(members_words(2), "2 members");
     }

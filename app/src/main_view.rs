@@ -2,8 +2,8 @@
 
 use kith_core::{SafetyNumber, Timestamp};
 use kith_node::{
-    ContactId, ContactOrigin, ContactState, ContactView, Direction, MessageState, MessageView,
-    NetworkKind, NetworkStatus,
+    ContactId, ContactOrigin, ContactState, ContactView, Direction, GroupKind, MessageState,
+    MessageView, NetworkKind, NetworkStatus,
 };
 
 use crate::app::{KithApp, Screen, Session};
@@ -167,7 +167,9 @@ pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
             if s.inbox.open {
                 crate::inbox::view(s, ui);
             } else if s.groups.open.is_some() {
-                crate::groups::view(s, ui);
+                crate::groups::view(s, GroupKind::Group, ui);
+            } else if s.forums.open.is_some() {
+                crate::groups::view(s, GroupKind::Forum, ui);
             } else {
                 chat(s, ui, &mut actions);
             }
@@ -251,10 +253,10 @@ struct Actions {
     verify: Option<ContactId>,
     /// Show the inbox.
     inbox: bool,
-    /// Show this group.
-    group: Option<kith_node::GroupId>,
-    /// Open the "New group" dialog.
-    new_group: bool,
+    /// Show this group or forum.
+    group: Option<(GroupKind, kith_node::GroupId)>,
+    /// Open the "New group" or "New forum" dialog.
+    new_group: Option<GroupKind>,
     online: bool,
     offline: bool,
 }
@@ -279,18 +281,14 @@ fn perform(app: &mut KithApp, active: &str, a: Actions) {
         if let Some(c) = s.selected {
             s.deselect(c);
         }
-        s.groups.close();
+        s.close_spaces();
         s.inbox.show();
     }
-    if a.new_group {
-        s.groups.open_new();
+    if let Some(kind) = a.new_group {
+        s.space(kind).open_new();
     }
-    if let Some(g) = a.group {
-        if let Some(c) = s.selected {
-            s.deselect(c);
-        }
-        s.inbox.hide();
-        s.groups.show(g);
+    if let Some((kind, g)) = a.group {
+        s.show_space(kind, g);
     }
     for &(id, what) in &a.contact {
         if matches!(what, ContactAction::Block | ContactAction::Remove) {
@@ -313,7 +311,7 @@ fn perform(app: &mut KithApp, active: &str, a: Actions) {
         let mut load = None;
         if let Some(c) = a.select {
             s.inbox.hide();
-            s.groups.close();
+            s.close_spaces();
             s.selected = Some(c);
             s.chat_error = None;
             if s.chat_for != Some(c) {
@@ -701,8 +699,10 @@ fn contacts_panel(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
                     }
                     r.context_menu(|ui| contact_menu(ui, c, actions));
                 }
-                if let Some(g) = crate::groups::section(ui, &mut s.groups) {
-                    actions.group = Some(g);
+                for g in [&mut s.groups, &mut s.forums] {
+                    if let Some(id) = crate::groups::section(ui, g) {
+                        actions.group = Some((g.kind, id));
+                    }
                 }
                 put_aside(ui, &s.contacts, actions);
             });
@@ -758,7 +758,11 @@ fn contact_menu(ui: &mut egui::Ui, c: &ContactView, actions: &mut Actions) {
         ui.close();
     }
     if c.state == ContactState::Accepted && ui.button("New group…").clicked() {
-        actions.new_group = true;
+        actions.new_group = Some(GroupKind::Group);
+        ui.close();
+    }
+    if c.state == ContactState::Accepted && ui.button("New forum…").clicked() {
+        actions.new_group = Some(GroupKind::Forum);
         ui.close();
     }
     if ui.button("Verify safety number…").clicked() {

@@ -1323,25 +1323,32 @@ fn befriend(a: &mut H, b: &mut H) {
     create_profile(b, "Bob");
     wait_online(a);
     wait_online(b);
-    let bob_link = b.state().active_link().expect("Bob has a link");
+    link(a, b, "Alice", "Bob");
+}
+
+/// `a` (called `a_name`) adds `b` (called `b_name`) by link, `b` accepts,
+/// and each opens the other's chat: both online, both with profiles.
+fn link(a: &mut H, b: &mut H, a_name: &str, b_name: &str) {
+    let b_link = b.state().active_link().expect("a link");
     click(a, "Add contact");
-    fill(a, "Paste their link", &bob_link);
-    fill(a, "Name for this contact", "Bob");
+    fill(a, "Paste their link", &b_link);
+    fill(a, "Name for this contact", b_name);
     click(a, "Add this contact");
-    wait2(a, b, "request at Bob", |_, b| {
-        has_label(b, "Calls themselves “Alice” — not verified")
-    });
+    let request = format!("Calls themselves “{a_name}” — not verified");
+    wait2(a, b, "the request", |_, b| has_label(b, &request));
     click(b, "Accept");
-    wait2(a, b, "accepted at Alice", |a, _| {
+    wait2(a, b, "accepted", |a, _| {
         a.state()
             .active_contacts()
-            .first()
-            .is_some_and(|c| c.state == ContactState::Accepted && c.online)
+            .iter()
+            .any(|c| c.alias == b_name && c.state == ContactState::Accepted && c.online)
     });
-    a.get_by_label_contains("Bob, online").click();
+    a.get_by_label_contains(&format!("{b_name}, online"))
+        .click();
     a.step();
-    wait(b, "Alice online at Bob", |h| has_label(h, "Alice, online"));
-    b.get_by_label_contains("Alice, online").click();
+    let online = format!("{a_name}, online");
+    wait(b, "online at the other", |h| has_label(h, &online));
+    b.get_by_label_contains(&online).click();
     b.step();
 }
 
@@ -2004,4 +2011,192 @@ fn a_private_group() {
     assert!(has_label(&a, "You · member · creator"));
     a.state_mut().shutdown();
     b.state_mut().shutdown();
+}
+
+/// Step three apps until `cond` holds.
+fn wait3(h: [&mut H; 3], what: &str, cond: impl Fn([&H; 3]) -> bool) {
+    let [a, b, c] = h;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        a.step();
+        b.step();
+        c.step();
+        if cond([&*a, &*b, &*c]) {
+            a.step();
+            b.step();
+            c.step();
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// The full label of the control whose label starts with `start` and
+/// ends with `end` (a name the test cannot know in between).
+fn label_of(h: &H, start: &str, end: &str) -> String {
+    use egui_kittest::kittest::NodeT;
+    h.query_all_by_label_contains(end)
+        .filter_map(|n| n.accesskit_node().label())
+        .find(|l| l.starts_with(start) && l.ends_with(end))
+        .expect("a labelled control")
+}
+
+/// Post in the open forum.
+fn forum_post(h: &mut H, text: &str) {
+    fill(h, "Forum message", text);
+    h.key_press(egui::Key::Enter);
+    h.step();
+    let mine = format!("Forum message from You: {text}");
+    wait(h, "the post", |h| has_label(h, &mine));
+}
+
+/// A forum among three apps: Alice creates it and invites Bob; Bob, not
+/// the creator, invites Carol (Alice's stranger); Carol's post and Bob's
+/// threaded reply reach the others; Bob hides Alice for himself (collapsed
+/// at Bob only, and shown again on request); Alice hides Carol for
+/// everyone (collapsed at Bob too); Carol leaves and Bob sees it.
+#[test]
+fn a_forum() {
+    let dirs = [(); 3].map(|()| tempfile::tempdir().unwrap());
+    let mut a = app(dirs[0].path());
+    let mut b = app(dirs[1].path());
+    let mut c = app(dirs[2].path());
+    befriend(&mut a, &mut b);
+    create_profile(&mut c, "Carol");
+    wait_online(&mut c);
+    link(&mut b, &mut c, "Bob", "Carol");
+
+    // Alice makes the forum from Bob's menu, and invites him.
+    click(&mut a, "Contact menu");
+    click(&mut a, "New forum…");
+    wait(&mut a, "the dialog", |h| has_label(h, "Create forum"));
+    fill(&mut a, "Forum name", "Commons");
+    fill(&mut a, "Description (optional)", "tenants' union");
+    click(&mut a, "Create forum");
+    wait(&mut a, "the forum", |h| {
+        has_label(h, "Forum Commons") && has_label(h, "You created the forum")
+    });
+    click(&mut a, "Forum menu");
+    click(&mut a, "Invite…");
+    click(&mut a, "Invite Bob");
+    wait3(
+        [&mut a, &mut b, &mut c],
+        "the invitation at Bob",
+        |[_, b, _]| has_label(b, "Alice invites you to Commons"),
+    );
+    click(&mut b, "Join");
+    wait3([&mut a, &mut b, &mut c], "Bob added", |[_, b, _]| {
+        has_label(b, "Forum Commons") && has_label(b, "2 members") && !has_label(b, "joining")
+    });
+
+    // Bob, a member, invites Carol, whom Alice does not know.
+    click(&mut b, "Forum menu");
+    click(&mut b, "Invite…");
+    assert!(!has_label(&b, "Invite Alice"));
+    click(&mut b, "Invite Carol");
+    wait3(
+        [&mut a, &mut b, &mut c],
+        "the invitation at Carol",
+        |[_, _, c]| has_label(c, "Bob invites you to Commons"),
+    );
+    click(&mut c, "Join");
+    wait3([&mut a, &mut b, &mut c], "Carol added", |[a, b, c]| {
+        has_label(c, "Forum Commons")
+            && has_label(c, "3 members")
+            && !has_label(c, "joining")
+            && has_label(a, "3 members")
+            && has_label(b, "3 members")
+    });
+
+    // Alice and Carol post; Bob answers Carol in her thread.
+    forum_post(&mut a, "welcome");
+    forum_post(&mut c, "hello forum");
+    wait3([&mut a, &mut b, &mut c], "the posts", |[a, b, c]| {
+        has_label(b, "Forum message from Alice: welcome")
+            && has_label(b, "Forum message from Carol: hello forum")
+            && has_label(a, ": hello forum")
+            && has_label(c, ": welcome")
+    });
+    message_menu(&mut b, "Forum message from Carol: hello forum");
+    click(&mut b, "Reply");
+    forum_post(&mut b, "hi carol");
+    wait3([&mut a, &mut b, &mut c], "the reply", |[a, _, c]| {
+        has_label(c, "Forum message from Bob: hi carol")
+            && has_label(c, "↩ You: hello forum")
+            && has_label(a, "Forum message from Bob: hi carol")
+    });
+
+    // Bob hides Alice for himself: collapsed at Bob, not at Carol.
+    message_menu(&mut b, "Forum message from Alice: welcome");
+    click(&mut b, "Hide Alice");
+    wait(&mut b, "Alice hidden at Bob", |h| {
+        has_label(h, "Show Post from Alice, hidden by you")
+            && !has_label(h, "Forum message from Alice: welcome")
+    });
+    c.step();
+    assert!(has_label(&c, ": welcome") && !has_label(&c, "hidden by"));
+    // He may look anyway, and fold it again.
+    click(&mut b, "Show Post from Alice, hidden by you");
+    assert!(has_label(&b, "Forum message from Alice: welcome"));
+    click(&mut b, "Hide it again");
+    assert!(has_label(&b, "Show Post from Alice, hidden by you"));
+
+    // Alice, the creator, hides Carol for everyone.
+    let carol_post = label_of(&a, "Forum message from ", ": hello forum");
+    message_menu(&mut a, &carol_post);
+    let everyone = label_of(&a, "Hide ", " for everyone");
+    click(&mut a, &everyone);
+    wait3(
+        [&mut a, &mut b, &mut c],
+        "Carol hidden for all",
+        |[a, b, c]| {
+            has_label(a, "hidden by the forum's creator")
+                && has_label(b, "Show Post from Carol, hidden by the forum's creator")
+                && has_label(c, "The forum's creator hides 1 author for everyone")
+        },
+    );
+    assert!(has_label(&b, "Show Post from Alice, hidden by you"));
+    // The quote of a folded post keeps its text folded too.
+    assert!(has_label(&b, "↩ Carol: a hidden post"));
+    assert!(!has_label(&b, "↩ Carol: hello forum"));
+
+    // Bob's forum: one author hidden by him, one by the creator.
+    unfocus(&mut b);
+    mask_times(&mut b);
+    b.snapshot_options(
+        "forums",
+        &egui_kittest::SnapshotOptions::new().max_failed_pixels(4000),
+    );
+
+    // Bob shows Alice again from the members list.
+    click(&mut b, "Forum menu");
+    click(&mut b, "Members…");
+    wait(&mut b, "members", |h| {
+        has_label(h, "Alice · member · creator · direct · hidden by you")
+            && has_label(h, "Carol · member · direct · hidden by the creator")
+    });
+    assert!(!has_label(&b, "Hide Carol for everyone"));
+    click(&mut b, "Unhide Alice");
+    wait(&mut b, "Alice shown at Bob", |h| {
+        has_label(h, "Forum message from Alice: welcome")
+    });
+    click(&mut b, "Close");
+
+    // Carol leaves; the forum lives on, and Bob sees her go.
+    click(&mut c, "Forum menu");
+    click(&mut c, "Leave forum…");
+    wait(&mut c, "the question", |h| has_label(h, "Leave the forum?"));
+    click(&mut c, "Leave forum");
+    wait(&mut c, "left", |h| {
+        has_label(h, "You cannot post here: you left.")
+    });
+    wait3(
+        [&mut a, &mut b, &mut c],
+        "Carol left at Bob",
+        |[_, b, _]| has_label(b, "Carol left"),
+    );
+    for h in [&mut a, &mut b, &mut c] {
+        h.state_mut().shutdown();
+    }
 }
