@@ -237,9 +237,64 @@ pub fn file_name(data: &[u8]) {
     }
 }
 
+/// Feed arbitrary bytes to the feed parser, as `kith-transport` hands it
+/// a fetched body: whatever parses keeps every bound [`crate::feed::Feed`]
+/// promises (counts, lengths, clean text, web links, non-empty ids), and
+/// parsing is deterministic (the same bytes give the same feed, so an item
+/// seen once is recognised at the next fetch).
+pub fn feed(data: &[u8]) {
+    use crate::feed::{parse_feed, web_link};
+    use crate::limits::{
+        MAX_FEED_ITEM_ID, MAX_FEED_ITEMS, MAX_FEED_LINK, MAX_FEED_SUMMARY, MAX_FEED_TITLE,
+    };
+    use crate::text::is_disallowed_in_name;
+    let Ok(f) = parse_feed(data) else {
+        return;
+    };
+    let clean = |s: &str, max: usize| {
+        assert!(s.len() <= max, "{} bytes over {max}", s.len());
+        assert!(!s.chars().any(is_disallowed_in_name), "{s:?}");
+        assert_eq!(s, s.trim(), "trimmed");
+        assert!(!s.contains("  "), "white space collapsed");
+    };
+    let link = |l: &Option<String>| {
+        if let Some(l) = l {
+            assert!(l.len() <= MAX_FEED_LINK);
+            assert_eq!(web_link(l).as_deref(), Some(l.as_str()), "a web link");
+        }
+    };
+    clean(&f.title, MAX_FEED_TITLE);
+    link(&f.link);
+    assert!(f.items.len() <= MAX_FEED_ITEMS);
+    for item in &f.items {
+        assert!(!item.id.is_empty());
+        clean(&item.id, MAX_FEED_ITEM_ID);
+        clean(&item.title, MAX_FEED_TITLE);
+        clean(&item.summary, MAX_FEED_SUMMARY);
+        link(&item.link);
+    }
+    assert_eq!(parse_feed(data).expect("parses again"), f, "deterministic");
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
+
+    /// Samples for the feed entry point: mutations of these reach deeper
+    /// than random bytes do.
+    const FEED_SAMPLES: [&str; 3] = [
+        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T &amp; co</title><link>https://t.example/</link><item><title>A</title><guid>a</guid><link>https://t.example/a</link><pubDate>Tue, 03 Nov 2026 18:00:00 GMT</pubDate><description>&lt;p&gt;x&lt;/p&gt;</description></item><item><title>B</title></item></channel></rss>"#,
+        r#"<feed xmlns="http://www.w3.org/2005/Atom"><title type="html">&lt;b&gt;A&lt;/b&gt;</title><link href="http://a.example/"/><entry><id>e1</id><title>E</title><link href="https://a.example/e"/><updated>2026-11-01T10:00:00Z</updated><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>hi</p></div></content></entry></feed>"#,
+        r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[{"id":"1","url":"https://j.example/1","content_text":"t"}]}"#,
+    ];
+
+    #[test]
+    fn feed_entry_point_takes_the_samples() {
+        for s in FEED_SAMPLES {
+            assert!(crate::feed::parse_feed(s.as_bytes()).is_ok(), "{s}");
+            super::feed(s.as_bytes());
+        }
+    }
 
     /// Real group messages go through the group entry point, and a
     /// post passed off as an invitation is caught by its assertion's rule.
@@ -405,6 +460,30 @@ mod tests {
         #[test]
         fn conversation_message_never_panics(data in proptest::collection::vec(any::<u8>(), 0..120)) {
             super::conversation_message(&data);
+        }
+
+        #[test]
+        fn feed_never_panics(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            super::feed(&data);
+        }
+
+        /// Samples with bytes overwritten, inserted and cut: mostly still
+        /// XML, often still a feed.
+        #[test]
+        fn feed_mutated_samples_keep_their_bounds(
+            pick in 0..3_usize,
+            edits in proptest::collection::vec((any::<u16>(), any::<u8>(), 0..3_u8), 0..12),
+        ) {
+            let mut data = FEED_SAMPLES[pick].as_bytes().to_vec();
+            for (at, byte, op) in edits {
+                let at = usize::from(at) % (data.len() + 1);
+                match op {
+                    0 if at < data.len() => data[at] = byte,
+                    1 => data.insert(at, byte),
+                    _ => data.truncate(at.max(1)),
+                }
+            }
+            super::feed(&data);
         }
 
         #[test]
