@@ -70,7 +70,9 @@ pub struct FeedItem {
     /// removed, white space collapsed, at most [`MAX_FEED_SUMMARY`] bytes.
     pub summary: String,
     /// When the item was published (or else last updated), if the feed
-    /// says and the time is not before 1970.
+    /// says and the time is not before 1970. As the feed claims it: clamp
+    /// it ([`Timestamp::clamp_peer`]) before sorting by it, or a feed
+    /// dated in the future stays on top.
     pub published: Option<Timestamp>,
 }
 
@@ -124,15 +126,18 @@ fn item(e: &feed_rs::model::Entry) -> FeedItem {
         .map(|t| text_of(t, MAX_FEED_TITLE))
         .unwrap_or_default();
     let link = pick_link(&e.links);
-    let summary = match (&e.summary, &e.content) {
-        (Some(s), _) if !s.content.trim().is_empty() => html_to_text(&s.content, MAX_FEED_SUMMARY),
-        (_, Some(c)) => c
-            .body
-            .as_deref()
-            .map(|b| html_to_text(b, MAX_FEED_SUMMARY))
-            .unwrap_or_default(),
-        _ => String::new(),
-    };
+    // The summary, or the content when the summary has no text (only an
+    // image, say).
+    let summary = e
+        .summary
+        .as_ref()
+        .map(|s| html_to_text(&s.content, MAX_FEED_SUMMARY))
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            let body = e.content.as_ref()?.body.as_deref()?;
+            Some(html_to_text(body, MAX_FEED_SUMMARY))
+        })
+        .unwrap_or_default();
     let published = e.published.or(e.updated).and_then(|t| {
         let ms = t.timestamp_millis();
         u64::try_from(ms).ok().map(Timestamp)
@@ -185,18 +190,19 @@ fn text_of(t: &feed_rs::model::Text, max: usize) -> String {
     }
 }
 
-/// The first acceptable link: an alternate (or unqualified) one first, then any.
+/// The first acceptable link: an alternate (or unqualified) one first,
+/// then any other but the feed's own (`self`).
 fn pick_link(links: &[feed_rs::model::Link]) -> Option<String> {
-    let alternate = |l: &&feed_rs::model::Link| {
+    let rel_is = |l: &feed_rs::model::Link, rel: &str| {
         l.rel
             .as_deref()
-            .is_none_or(|r| r.eq_ignore_ascii_case("alternate"))
+            .is_some_and(|r| r.eq_ignore_ascii_case(rel))
     };
-    links
+    let alternate = links
         .iter()
-        .filter(alternate)
-        .chain(links.iter())
-        .find_map(|l| web_link(&l.href))
+        .filter(|l| l.rel.is_none() || rel_is(l, "alternate"));
+    let others = links.iter().filter(|l| !rel_is(l, "self"));
+    alternate.chain(others).find_map(|l| web_link(&l.href))
 }
 
 /// `s` if it is an absolute `http`/`https` URL within [`MAX_FEED_LINK`]
@@ -637,6 +643,19 @@ mod tests {
         let ids: std::collections::HashSet<_> = a.items.iter().map(|i| &i.id).collect();
         assert_eq!(ids.len(), 3);
         assert!(a.items.iter().all(|i| i.id.starts_with("derived:")));
+    }
+
+    #[test]
+    fn fallbacks() {
+        let doc = br#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+            <link rel="self" href="https://x.example/feed.atom"/>
+            <entry><id>1</id><summary type="html">&lt;img src="x.png"&gt;</summary>
+            <content type="html">the &lt;b&gt;text&lt;/b&gt;</content>
+            <link rel="enclosure" href="https://x.example/a.mp3"/></entry></feed>"#;
+        let f = parse_feed(doc).unwrap();
+        assert_eq!(f.link, None, "the feed's own URL is not its site");
+        assert_eq!(f.items[0].summary, "the text");
+        assert_eq!(f.items[0].link.as_deref(), Some("https://x.example/a.mp3"));
     }
 
     #[test]
