@@ -884,6 +884,33 @@ mod tests {
         assert!(!ascii_transparent(b"gb18030"));
     }
 
+    /// A big but ordinary feed: 200 items of 8 KiB of HTML each, near the
+    /// size limit, parses well within a fetch's time.
+    #[test]
+    fn a_large_feed_parses() {
+        let mut doc = String::from("<rss version=\"2.0\"><channel><title>big</title>");
+        let para = "&lt;p&gt;Lorem ipsum dolor sit amet, &amp;amp; consectetur.&lt;/p&gt;\n";
+        for i in 0..MAX_FEED_ITEMS {
+            doc.push_str(&format!(
+                "<item><guid>{i}</guid><title>Item {i}</title><link>https://x.example/{i}</link>\
+                 <description>{}</description></item>",
+                para.repeat(8 * 1024 / para.len())
+            ));
+        }
+        doc.push_str("</channel></rss>");
+        assert!(doc.len() > MAX_FEED_BYTES / 2 && doc.len() <= MAX_FEED_BYTES);
+        let started = std::time::Instant::now();
+        let f = parse_feed(doc.as_bytes()).unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert_eq!(f.items.len(), MAX_FEED_ITEMS);
+        let last = &f.items[MAX_FEED_ITEMS - 1];
+        assert!(
+            last.summary
+                .starts_with("Lorem ipsum dolor sit amet, & consectetur. Lorem")
+        );
+        assert!((MAX_FEED_SUMMARY - 2..=MAX_FEED_SUMMARY).contains(&last.summary.len()));
+    }
+
     #[test]
     fn quadratic_inputs_stay_fast() {
         let started = std::time::Instant::now();
