@@ -1,4 +1,4 @@
-//! Feeds (RSS, Atom, JSON Feed) made into Kith's bounded types.
+//! Feeds (RSS, Atom) made into Kith's bounded types.
 //!
 //! [`parse_feed`] takes the bytes of a fetched feed (fetching is
 //! `kith-transport`'s) and returns a [`Feed`] whose every part is bounded:
@@ -17,7 +17,13 @@
 //!   comments and CDATA sections: a feed never needs a DTD, and without one
 //!   there are no entities to expand (billion laughs) and no external
 //!   entities to fetch;
-//! - element nesting at most [`MAX_FEED_DEPTH`] deep;
+//! - element nesting at most [`MAX_FEED_DEPTH`] deep, and at most
+//!   [`MAX_FEED_ELEMENTS`] elements;
+//! - a document with more than [`MAX_FEED_ITEMS`] items is cut before the
+//!   first item too many (and its open elements closed), so the parser
+//!   never builds the rest: a 2 MiB run of `<item/>` would otherwise take
+//!   a couple of hundred MiB;
+//! - no JSON Feed (`feed-rs` would build all of a JSON array's items);
 //! - an encoding in which every ASCII character is its own byte (UTF-8,
 //!   and the single-byte ISO 8859, Windows and KOI8 encodings), so that the
 //!   checks above read the document as the parser will: UTF-16 and UTF-32
@@ -33,8 +39,8 @@ use sha2::{Digest as _, Sha256};
 use crate::clock::Timestamp;
 use crate::error::Error;
 use crate::limits::{
-    MAX_FEED_BYTES, MAX_FEED_DEPTH, MAX_FEED_ITEM_ID, MAX_FEED_ITEMS, MAX_FEED_LINK,
-    MAX_FEED_SUMMARY, MAX_FEED_TITLE,
+    MAX_FEED_BYTES, MAX_FEED_DEPTH, MAX_FEED_ELEMENTS, MAX_FEED_ITEM_ID, MAX_FEED_ITEMS,
+    MAX_FEED_LINK, MAX_FEED_SUMMARY, MAX_FEED_TITLE,
 };
 use crate::text::is_disallowed_in_name;
 
@@ -76,20 +82,20 @@ pub struct FeedItem {
     pub published: Option<Timestamp>,
 }
 
-/// Parse a feed document (RSS 0.9x/1.0/2.0, Atom or JSON Feed).
+/// Parse a feed document (RSS 0.9x, 1.0 or 2.0, or Atom).
 ///
 /// The bytes are checked before they are parsed (see the module
 /// documentation); the result keeps every limit of [`Feed`]. Takes time
 /// linear in the input.
 pub fn parse_feed(bytes: &[u8]) -> Result<Feed, Error> {
-    precheck(bytes)?;
+    let doc = prepare(bytes)?;
     // feed-rs fills in missing ids, with a random UUID as a last resort:
     // an item would then look new at every fetch. Ids are derived here
     // instead, from what the item shows (see `item_id`).
     let parsed = feed_rs::parser::Builder::new()
         .id_generator(|_, _, _| String::new())
         .build()
-        .parse(bytes)
+        .parse(&*doc)
         .map_err(|e| Error::BadFeed(describe(&e)))?;
     let title = parsed
         .title
@@ -110,7 +116,7 @@ pub fn parse_feed(bytes: &[u8]) -> Result<Feed, Error> {
 fn describe(e: &feed_rs::parser::ParseFeedError) -> &'static str {
     use feed_rs::parser::{ParseErrorKind, ParseFeedError as E};
     match e {
-        E::ParseError(ParseErrorKind::NoFeedRoot) => "not an RSS, Atom or JSON feed",
+        E::ParseError(ParseErrorKind::NoFeedRoot) => "not an RSS or Atom feed",
         E::ParseError(_) => "malformed feed",
         E::XmlReader(_) => "malformed XML",
         E::JsonSerde(_) => "malformed JSON",
@@ -395,8 +401,11 @@ fn char_reference(s: &str) -> Option<(char, usize)> {
     Some((c, end + 1))
 }
 
-/// Checks on the raw bytes, before any parser sees them.
-fn precheck(bytes: &[u8]) -> Result<(), Error> {
+/// Checks on the raw bytes, before any parser sees them; the document
+/// to parse: the bytes as they are, or, when they hold more than
+/// [`MAX_FEED_ITEMS`] items, cut before the first item too many and
+/// closed (so the parser never builds the rest).
+fn prepare(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, Error> {
     if bytes.len() > MAX_FEED_BYTES {
         return Err(Error::TooLarge {
             object: "feed",
@@ -405,12 +414,27 @@ fn precheck(bytes: &[u8]) -> Result<(), Error> {
         });
     }
     let body = check_encoding(bytes)?;
-    // JSON Feed: feed-rs decides by whichever of `<` and `{` comes first.
-    // JSON has no entities and serde_json bounds its recursion.
+    // feed-rs reads JSON Feed when a `{` comes before any `<`. It builds
+    // every item of a JSON array before Kith could keep 200 of them (a
+    // 2 MiB array of `{}` is hundreds of megabytes), so JSON is refused.
     if body.iter().find(|b| matches!(b, b'<' | b'{')) == Some(&b'{') {
-        return Ok(());
+        return Err(Error::BadFeed(
+            "JSON Feed is not supported (RSS and Atom are)",
+        ));
     }
-    scan_markup(body)
+    Ok(match scan_markup(body)? {
+        None => std::borrow::Cow::Borrowed(bytes),
+        Some(Cut { at, open }) => {
+            let offset = bytes.len() - body.len();
+            let mut doc = bytes[..offset + at].to_vec();
+            for name in open.iter().rev() {
+                doc.extend_from_slice(b"</");
+                doc.extend_from_slice(name);
+                doc.push(b'>');
+            }
+            std::borrow::Cow::Owned(doc)
+        }
+    })
 }
 
 /// Refuse encodings in which the byte scan would not see what the parser
@@ -480,12 +504,23 @@ fn ascii_transparent(label: &[u8]) -> bool {
             .is_some_and(|n| (1250..=1258).contains(&n))
 }
 
+/// Where to cut a document with too many items, and the elements open there.
+struct Cut<'a> {
+    at: usize,
+    open: Vec<&'a [u8]>,
+}
+
 /// Refuse `<!…>` declarations (a DTD, entities) outside comments and CDATA
-/// sections, and nesting deeper than [`MAX_FEED_DEPTH`]. Linear: every
-/// byte is passed once.
-fn scan_markup(b: &[u8]) -> Result<(), Error> {
+/// sections, nesting deeper than [`MAX_FEED_DEPTH`] and more than
+/// [`MAX_FEED_ELEMENTS`] elements; find where the item after the first
+/// [`MAX_FEED_ITEMS`] starts, if there is one. Linear: every byte is
+/// passed once.
+fn scan_markup(b: &[u8]) -> Result<Option<Cut<'_>>, Error> {
     let mut i = 0;
-    let mut depth = 0_usize;
+    // Names of the open elements (at most MAX_FEED_DEPTH + 1).
+    let mut open: Vec<&[u8]> = Vec::new();
+    let mut elements = 0_usize;
+    let mut items = 0_usize;
     while let Some(off) = b[i..].iter().position(|&c| c == b'<') {
         let start = i + off;
         let rest = &b[start..];
@@ -508,12 +543,12 @@ fn scan_markup(b: &[u8]) -> Result<(), Error> {
         } else if rest.starts_with(b"<?") {
             skip_to(start + 2, b"?>")
         } else if rest.starts_with(b"</") {
-            depth = depth.saturating_sub(1);
+            open.pop();
             skip_to(start + 2, b">")
         } else {
             // A start tag: to its `>`, outside quoted attribute values.
             let mut quote = None;
-            let end = b[start + 1..].iter().position(|&c| match quote {
+            let Some(e) = b[start + 1..].iter().position(|&c| match quote {
                 Some(q) => {
                     if c == q {
                         quote = None;
@@ -525,24 +560,43 @@ fn scan_markup(b: &[u8]) -> Result<(), Error> {
                     false
                 }
                 None => c == b'>',
-            });
-            end.map(|e| {
-                let gt = start + 1 + e;
-                if b[gt - 1] != b'/' {
-                    depth += 1;
+            }) else {
+                break;
+            };
+            let gt = start + 1 + e;
+            let tag = &b[start + 1..gt];
+            let name_len = tag
+                .iter()
+                .position(|&c| c.is_ascii_whitespace() || c == b'/')
+                .unwrap_or(tag.len());
+            let name = &tag[..name_len];
+            elements += 1;
+            if elements > MAX_FEED_ELEMENTS {
+                return Err(Error::BadFeed("too many elements"));
+            }
+            // An item of RSS (rss/channel/item, rdf:RDF/item) or an Atom
+            // entry (feed/entry), by local name.
+            let local = name.rsplit(|&c| c == b':').next().unwrap_or(name);
+            if open.len() <= 2 && (local == b"item" || local == b"entry") {
+                items += 1;
+                if items > MAX_FEED_ITEMS {
+                    return Ok(Some(Cut { at: start, open }));
                 }
-                gt + 1
-            })
+            }
+            if !tag.ends_with(b"/") {
+                open.push(name);
+                if open.len() > MAX_FEED_DEPTH {
+                    return Err(Error::BadFeed("elements nested too deeply"));
+                }
+            }
+            Some(gt + 1)
         };
-        if depth > MAX_FEED_DEPTH {
-            return Err(Error::BadFeed("elements nested too deeply"));
-        }
         match next {
             Some(n) => i = n,
             None => break,
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -659,13 +713,62 @@ mod tests {
     }
 
     #[test]
-    fn json_feed() {
+    fn json_feed_is_refused() {
         let json = br#"{"version":"https://jsonfeed.org/version/1.1","title":"J",
             "items":[{"id":"1","url":"https://j.example/1","content_html":"<p>hi</p>"}]}"#;
-        let f = parse_feed(json).unwrap();
-        assert_eq!(f.title, "J");
-        assert_eq!(f.items[0].summary, "hi");
-        assert_eq!(f.items[0].link.as_deref(), Some("https://j.example/1"));
+        assert!(matches!(bad(json), Error::BadFeed(r) if r.contains("JSON")));
+    }
+
+    /// 2 MiB of `<item/>` (300 000 items): cut after 200, so the parser
+    /// builds 200 entries, not 300 000 (about 220 MiB before the cut).
+    #[test]
+    fn items_past_the_cap_are_never_parsed() {
+        let mut doc = String::from("<rss version=\"2.0\"><channel><title>t</title>");
+        while doc.len() < MAX_FEED_BYTES - 40 {
+            doc.push_str("<item/>");
+        }
+        doc.push_str("</channel></rss>");
+        let started = std::time::Instant::now();
+        let f = parse_feed(doc.as_bytes()).unwrap();
+        assert_eq!(f.items.len(), MAX_FEED_ITEMS);
+        assert!(started.elapsed() < std::time::Duration::from_millis(500));
+
+        // What comes after the cut is not read at all, even if malformed;
+        // items of RSS 1.0 and Atom are counted too.
+        let mut rss1 = String::from(
+            "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" \
+             xmlns=\"http://purl.org/rss/1.0/\"><channel><title>r</title></channel>",
+        );
+        let mut atom = String::from("<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>a</title>");
+        for i in 0..MAX_FEED_ITEMS + 5 {
+            rss1.push_str(&format!(
+                "<item><title>{i}</title><link>https://r.example/{i}</link></item>"
+            ));
+            atom.push_str(&format!("<entry><id>{i}</id><title>{i}</title></entry>"));
+        }
+        for doc in [rss1, atom] {
+            let doc = format!("{doc}<broken attr=></never-closed>");
+            let f = parse_feed(doc.as_bytes()).unwrap();
+            assert_eq!(f.items.len(), MAX_FEED_ITEMS);
+            assert_eq!(
+                f.items[MAX_FEED_ITEMS - 1].title,
+                format!("{}", MAX_FEED_ITEMS - 1)
+            );
+        }
+    }
+
+    #[test]
+    fn too_many_elements_are_refused() {
+        let doc = format!(
+            "<rss version=\"2.0\"><channel><item>{}</item></channel></rss>",
+            "<category/>".repeat(MAX_FEED_ELEMENTS)
+        );
+        assert!(matches!(bad(doc.as_bytes()), Error::BadFeed(r) if r.contains("elements")));
+        let doc = format!(
+            "<rss version=\"2.0\"><channel><item>{}</item></channel></rss>",
+            "<category/>".repeat(MAX_FEED_ELEMENTS - 3)
+        );
+        assert!(parse_feed(doc.as_bytes()).is_ok());
     }
 
     #[test]

@@ -282,10 +282,9 @@ mod tests {
 
     /// Samples for the feed entry point: mutations of these reach deeper
     /// than random bytes do.
-    const FEED_SAMPLES: [&str; 3] = [
+    const FEED_SAMPLES: [&str; 2] = [
         r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T &amp; co</title><link>https://t.example/</link><item><title>A</title><guid>a</guid><link>https://t.example/a</link><pubDate>Tue, 03 Nov 2026 18:00:00 GMT</pubDate><description>&lt;p&gt;x&lt;/p&gt;</description></item><item><title>B</title></item></channel></rss>"#,
         r#"<feed xmlns="http://www.w3.org/2005/Atom"><title type="html">&lt;b&gt;A&lt;/b&gt;</title><link href="http://a.example/"/><entry><id>e1</id><title>E</title><link href="https://a.example/e"/><updated>2026-11-01T10:00:00Z</updated><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>hi</p></div></content></entry></feed>"#,
-        r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[{"id":"1","url":"https://j.example/1","content_text":"t"}]}"#,
     ];
 
     #[test]
@@ -471,7 +470,7 @@ mod tests {
         /// XML, often still a feed.
         #[test]
         fn feed_mutated_samples_keep_their_bounds(
-            pick in 0..3_usize,
+            pick in 0..FEED_SAMPLES.len(),
             edits in proptest::collection::vec((any::<u16>(), any::<u8>(), 0..3_u8), 0..12),
         ) {
             let mut data = FEED_SAMPLES[pick].as_bytes().to_vec();

@@ -195,6 +195,14 @@ pub const MAX_FEED_ITEMS: usize = 200;
 /// before parsing, so no parser recursion depends on the feed.
 pub const MAX_FEED_DEPTH: usize = 128;
 
+/// Most elements a feed may have before its item after the first
+/// [`MAX_FEED_ITEMS`] (the rest is never parsed). The parser builds a
+/// structure for many elements (a link, a category, an author): this
+/// bounds the memory a small hostile document can make it take (tens of
+/// MiB at worst). 200 items of a real feed have a few thousand; Atom
+/// entries with XHTML content more.
+pub const MAX_FEED_ELEMENTS: usize = 50_000;
+
 /// Longest feed or item title, in bytes of UTF-8 (longer ones are cut at a
 /// character boundary).
 pub const MAX_FEED_TITLE: usize = 512;

@@ -580,7 +580,7 @@ async fn exchange<S: FetchStream>(
     };
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\n\
-         Accept: application/rss+xml, application/atom+xml, application/feed+json, \
+         Accept: application/rss+xml, application/atom+xml, \
          application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8\r\n\
          Accept-Encoding: identity\r\nConnection: close\r\n\r\n",
         url.path,
