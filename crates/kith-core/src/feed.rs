@@ -24,6 +24,8 @@
 //!   never builds the rest: a 2 MiB run of `<item/>` would otherwise take
 //!   a couple of hundred MiB;
 //! - no JSON Feed (`feed-rs` would build all of a JSON array's items);
+//! - one XML declaration at most, at the start (the document is handed
+//!   to the parser as UTF-8 without it);
 //! - an encoding in which every ASCII character is its own byte (UTF-8,
 //!   and the single-byte ISO 8859, Windows and KOI8 encodings), so that the
 //!   checks above read the document as the parser will: UTF-16 and UTF-32
@@ -406,6 +408,7 @@ fn char_reference(s: &str) -> Option<(char, usize)> {
 /// [`MAX_FEED_ITEMS`] items, cut before the first item too many and
 /// closed (so the parser never builds the rest).
 fn prepare(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, Error> {
+    use std::borrow::Cow;
     if bytes.len() > MAX_FEED_BYTES {
         return Err(Error::TooLarge {
             object: "feed",
@@ -413,7 +416,7 @@ fn prepare(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, Error> {
             max: MAX_FEED_BYTES,
         });
     }
-    let body = check_encoding(bytes)?;
+    let (encoding, body) = check_encoding(bytes)?;
     // feed-rs reads JSON Feed when a `{` comes before any `<`. It builds
     // every item of a JSON array before Kith could keep 200 of them (a
     // 2 MiB array of `{}` is hundreds of megabytes), so JSON is refused.
@@ -422,24 +425,32 @@ fn prepare(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, Error> {
             "JSON Feed is not supported (RSS and Atom are)",
         ));
     }
-    Ok(match scan_markup(body)? {
-        None => std::borrow::Cow::Borrowed(bytes),
+    let doc = match scan_markup(body)? {
+        None => Cow::Borrowed(body),
         Some(Cut { at, open }) => {
-            let offset = bytes.len() - body.len();
-            let mut doc = bytes[..offset + at].to_vec();
+            let mut doc = body[..at].to_vec();
             for name in open.iter().rev() {
                 doc.extend_from_slice(b"</");
                 doc.extend_from_slice(name);
                 doc.push(b'>');
             }
-            std::borrow::Cow::Owned(doc)
+            Cow::Owned(doc)
         }
-    })
+    };
+    // The parser gets UTF-8 without a byte order mark or declaration, so it
+    // never switches encodings itself (quick-xml panics when a declaration
+    // asks it to after its first 64 bytes: found by `cargo fuzz`).
+    if encoding == encoding_rs::UTF_8 {
+        return Ok(doc);
+    }
+    let (text, _) = encoding.decode_without_bom_handling(&doc);
+    Ok(Cow::Owned(text.into_owned().into_bytes()))
 }
 
 /// Refuse encodings in which the byte scan would not see what the parser
-/// sees; return the bytes after a UTF-8 byte order mark.
-fn check_encoding(bytes: &[u8]) -> Result<&[u8], Error> {
+/// sees. Return the document's encoding and its bytes after the byte order
+/// mark (UTF-8 only) and the XML declaration, if any.
+fn check_encoding(bytes: &[u8]) -> Result<(&'static encoding_rs::Encoding, &[u8]), Error> {
     if bytes.starts_with(&[0xFE, 0xFF]) || bytes.starts_with(&[0xFF, 0xFE]) {
         return Err(Error::BadFeed("UTF-16 or UTF-32 is not supported"));
     }
@@ -450,20 +461,36 @@ fn check_encoding(bytes: &[u8]) -> Result<&[u8], Error> {
         ));
     }
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    // quick-xml reads a declaration only at the very start.
-    if let Some(decl) = body.strip_prefix(b"<?xml") {
-        let end = decl
-            .windows(2)
-            .take(1024)
-            .position(|w| w == b"?>")
-            .ok_or(Error::BadFeed("malformed XML declaration"))?;
-        if let Some(enc) = declared_encoding(&decl[..end])
-            && !ascii_transparent(enc)
-        {
-            return Err(Error::BadFeed("unsupported character encoding"));
+    let Some(decl) = xml_declaration(body) else {
+        return Ok((encoding_rs::UTF_8, body));
+    };
+    let end = decl
+        .windows(2)
+        .take(1024)
+        .position(|w| w == b"?>")
+        .ok_or(Error::BadFeed("malformed XML declaration"))?;
+    let rest = &decl[end + 2..];
+    let encoding = match declared_encoding(&decl[..end]) {
+        None => encoding_rs::UTF_8,
+        Some(label) if ascii_transparent(label) => {
+            encoding_rs::Encoding::for_label(label.trim_ascii())
+                .ok_or(Error::BadFeed("unsupported character encoding"))?
         }
-    }
-    Ok(body)
+        Some(_) => return Err(Error::BadFeed("unsupported character encoding")),
+    };
+    Ok((encoding, rest))
+}
+
+/// What follows `<?xml` if `b` starts with an XML declaration (not a
+/// processing instruction such as `<?xml-stylesheet`).
+fn xml_declaration(b: &[u8]) -> Option<&[u8]> {
+    let head = b.get(..5)?;
+    let rest = &b[5..];
+    (head.eq_ignore_ascii_case(b"<?xml")
+        && rest
+            .first()
+            .is_none_or(|c| c.is_ascii_whitespace() || *c == b'?'))
+    .then_some(rest)
 }
 
 /// The value of `encoding="…"` in an XML declaration's body, if present.
@@ -540,6 +567,9 @@ fn scan_markup(b: &[u8]) -> Result<Option<Cut<'_>>, Error> {
             return Err(Error::BadFeed(
                 "declares a document type or entities (a feed needs neither)",
             ));
+        } else if xml_declaration(rest).is_some() {
+            // Only at the start, where `check_encoding` took it.
+            return Err(Error::BadFeed("an XML declaration after the start"));
         } else if rest.starts_with(b"<?") {
             skip_to(start + 2, b"?>")
         } else if rest.starts_with(b"</") {
@@ -893,6 +923,25 @@ mod tests {
         let _ = parse_feed(
             b"<rss version=\"2.0\"><channel><title>\xFF\xFE\xC3</title></channel></rss>",
         );
+    }
+
+    /// Found by `cargo fuzz`: a second declaration with another encoding
+    /// made quick-xml panic ("set_encoding() called after prefix buffer
+    /// was drained"); so did a first one longer than 64 bytes.
+    #[test]
+    fn declarations_cannot_switch_the_encoding() {
+        let late = br#"<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><link href="https://blog.example/"/><?xml version="1.0" encoding="latin1"?><entry><id>1</id></entry></feed>"#;
+        assert!(matches!(bad(late), Error::BadFeed(r) if r.contains("declaration")));
+        let long = format!(
+            "<?xml version=\"1.0\"{}encoding=\"windows-1252\"?><rss version=\"2.0\"><channel><title>caf\u{e9}</title></channel></rss>",
+            " ".repeat(100)
+        );
+        // Written as UTF-8 but declared windows-1252: read as declared.
+        assert_eq!(parse_feed(long.as_bytes()).unwrap().title, "cafÃ©");
+        // A stylesheet instruction is not a declaration.
+        let styled = format!("<?xml version=\"1.0\"?><?xml-stylesheet href=\"s.xsl\"?>{RSS}");
+        let styled = styled.replacen("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", "", 1);
+        assert_eq!(parse_feed(styled.as_bytes()).unwrap().items.len(), 2);
     }
 
     #[test]

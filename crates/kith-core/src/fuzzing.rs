@@ -405,6 +405,17 @@ mod tests {
         super::introduction_message(&data);
     }
 
+    /// Found by `cargo fuzz`: a second XML declaration naming another
+    /// encoding panicked inside quick-xml; now refused before parsing.
+    #[test]
+    fn feed_with_a_late_declaration() {
+        let data = data_encoding::BASE64
+            .decode(b"PD94bWwgdmVyc2lvbj0hIjEuMCIgZW5jb2Rpbmc9InV0Zi04Ij8+CjxmZWVkIHhtbG5zPSJodHRwOi8vd3d3LnczLm9yZy8yMDA1L0F0b20iPgogIDx0aXRsZSB0eXBlPSJodG1sIj5BICZsdDtpJmd0O2NvbGxpJmd0OyBibG9nPC90aXRsZT4KICA8bGluayByZWw9InNlbGYiIGhyZWY9Imh0dHAvYmxvZy5leGFtcGxlL2ZlZWR+LmF0b20iLz4KICA8bGluayBocmVmPSJodHRwczovL2Jsb2cuZXhhbXBsZS8iLz48P3htbCB2ZXJzaW9uPSIxLjAiIGVuY29kaW5nPSJsYXRpbjEiPz4KPGZlZWQgeG1sbnM9IiI/Pgo8ZmVlZCB4bWw+Cn5yc3MgdmVyc2lvbj0iMi4wIj4KICA8Y2guZXhhbXBsZS88L2xpbms+CiAgIHhtbA0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0gdmVyc2lvbj0iMS4wIiBlbmNvZGluZz0ibGF0aW4xIj8+CjxmZWVkIHhtbG5zPSIiPz4KPGZlZWQgeG1sPgp+cnNzIHZlcnNpb249IjIuMCI+Cmg8IGMgLmV4YW1wbGUvPC9saW5rPgogICAgPGRlc2NyaXB0aW9uPldoYXQgdmUmbHQ7L2kmZ3Q7IGJsb2c8L3RpdGxlPgojIDxsaW5rIHJlbD0ic2VsZmh0dHBzOi8vYmxvZy4jZXhhbXBsZS8KICA8aWQ+dXJuOnV1aWQ6NjBhKzc2YzgwLWRmZWVkLmF0b20iLz4KICA8bGluayBocmUmZj0iaHR0cHM6Ly5leGFtLi4uLi4uLi4uLi4uLi4uLi4uLi4uLi4uLi4/Li4uLi4uLi4uLjM5LjktMTE=")
+            .expect("base64");
+        assert!(crate::feed::parse_feed(&data).is_err());
+        super::feed(&data);
+    }
+
     proptest! {
         #[test]
         fn group_wire_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200)) {
