@@ -628,7 +628,10 @@ fn scan_markup(b: &[u8]) -> Result<Option<Cut<'_>>, Error> {
             // Only at the start, where `check_encoding` took it.
             return Err(Error::BadFeed("an XML declaration after the start"));
         } else if rest.starts_with(b"<?") {
-            skip_to(start + 2, b"?>")
+            // A processing instruction ends at `?>`; the first `>` is
+            // taken instead, so that what the parser may read as markup is
+            // never skipped here (only scanned needlessly).
+            skip_to(start + 2, b">")
         } else if rest.starts_with(b"</") {
             open.pop();
             skip_to(start + 2, b">")
