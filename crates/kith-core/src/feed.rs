@@ -84,6 +84,11 @@ pub struct FeedItem {
     pub published: Option<Timestamp>,
 }
 
+/// The reason of the [`Error::BadFeed`] for a document the parser
+/// panicked on (a bug to report upstream; the fuzzing entry point treats
+/// it as a failure).
+pub const PARSER_PANICKED: &str = "the parser failed on this document";
+
 /// Parse a feed document (RSS 0.9x, 1.0 or 2.0, or Atom).
 ///
 /// The bytes are checked before they are parsed (see the module
@@ -102,7 +107,7 @@ pub fn parse_feed(bytes: &[u8]) -> Result<Feed, Error> {
     // checks above did not foresee is this feed's error, not the caller's
     // crash (`cargo fuzz` still sees it: its panic hook aborts first).
     let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(&*doc)))
-        .map_err(|_| Error::BadFeed("the parser failed on this document"))?
+        .map_err(|_| Error::BadFeed(PARSER_PANICKED))?
         .map_err(|e| Error::BadFeed(describe(&e)))?;
     let title = parsed
         .title
@@ -421,7 +426,18 @@ fn prepare(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, Error> {
             max: MAX_FEED_BYTES,
         });
     }
-    let (encoding, body) = check_encoding(bytes)?;
+    let (encoding, raw) = check_encoding(bytes)?;
+    // What the parser reads, and all the checks below: UTF-8 without a
+    // byte order mark or declaration, invalid sequences replaced, so the
+    // parser never decodes or switches encodings itself (quick-xml panics
+    // when a declaration asks it to after its first 64 bytes, and took
+    // `<?x\x92ml` for one: both found by `cargo fuzz`).
+    let text: Cow<'_, str> = if encoding == encoding_rs::UTF_8 {
+        String::from_utf8_lossy(raw)
+    } else {
+        encoding.decode_without_bom_handling(raw).0
+    };
+    let body = text.as_bytes();
     // feed-rs reads JSON Feed when a `{` comes before any `<`. It builds
     // every item of a JSON array before Kith could keep 200 of them (a
     // 2 MiB array of `{}` is hundreds of megabytes), so JSON is refused.
@@ -433,26 +449,20 @@ fn prepare(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, Error> {
     if !later_declarations_keep_utf8(body) {
         return Err(Error::BadFeed("an XML declaration after the start"));
     }
-    let doc = match scan_markup(body)? {
-        None => Cow::Borrowed(body),
-        Some(Cut { at, open }) => {
-            let mut doc = body[..at].to_vec();
-            for name in open.iter().rev() {
-                doc.extend_from_slice(b"</");
-                doc.extend_from_slice(name);
-                doc.push(b'>');
-            }
-            Cow::Owned(doc)
+    let cut = scan_markup(body)?.map(|Cut { at, open }| {
+        let mut doc = body[..at].to_vec();
+        for name in open.iter().rev() {
+            doc.extend_from_slice(b"</");
+            doc.extend_from_slice(name);
+            doc.push(b'>');
         }
-    };
-    // The parser gets UTF-8 without a byte order mark or declaration, so it
-    // never switches encodings itself (quick-xml panics when a declaration
-    // asks it to after its first 64 bytes: found by `cargo fuzz`).
-    if encoding == encoding_rs::UTF_8 {
-        return Ok(doc);
-    }
-    let (text, _) = encoding.decode_without_bom_handling(&doc);
-    Ok(Cow::Owned(text.into_owned().into_bytes()))
+        doc
+    });
+    Ok(match (cut, text) {
+        (Some(doc), _) => Cow::Owned(doc),
+        (None, Cow::Borrowed(s)) => Cow::Borrowed(s.as_bytes()),
+        (None, Cow::Owned(s)) => Cow::Owned(s.into_bytes()),
+    })
 }
 
 /// Refuse encodings in which the byte scan would not see what the parser
@@ -1038,6 +1048,18 @@ mod tests {
         assert!(!later_declarations_keep_utf8(
             "<?xml?>".repeat(17).as_bytes()
         ));
+    }
+
+    /// Found by `cargo fuzz`: quick-xml read `<?x\x92ml … encoding=…?>`
+    /// (an invalid byte inside) as a declaration, and panicked.
+    #[test]
+    fn invalid_bytes_do_not_make_a_declaration() {
+        let data = b"<?x\x92ml veArsion=\"1.0\" encoding=\"latin3\"<?xml version=\"1.0\" \
+            encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title></feed>";
+        let r = parse_feed(data);
+        assert_ne!(r, Err(Error::BadFeed(PARSER_PANICKED)));
+        let ok = b"<rss version=\"2.0\"><channel><title>a\x92b</title></channel></rss>";
+        assert_eq!(parse_feed(ok).unwrap().title, "a\u{FFFD}b");
     }
 
     #[test]
