@@ -13,6 +13,9 @@
 //! Parsing is done by `feed-rs` (on `quick-xml`). Before it sees the bytes,
 //! they are checked here, whatever that parser would do with them:
 //! - at most [`MAX_FEED_BYTES`];
+//! - decoded here to valid UTF-8 (invalid sequences replaced, the byte
+//!   order mark and XML declaration removed), so that these checks and the
+//!   parser read the same text and the parser never decodes anything;
 //! - no document type declaration and no other `<!…>` declaration outside
 //!   comments and CDATA sections: a feed never needs a DTD, and without one
 //!   there are no entities to expand (billion laughs) and no external
@@ -24,13 +27,16 @@
 //!   never builds the rest: a 2 MiB run of `<item/>` would otherwise take
 //!   a couple of hundred MiB;
 //! - no JSON Feed (`feed-rs` would build all of a JSON array's items);
-//! - one XML declaration at most, at the start (the document is handed
-//!   to the parser as UTF-8 without it);
+//! - no XML declaration after the start that names another encoding than
+//!   UTF-8, anywhere (quick-xml panics when one asks it to switch late);
 //! - an encoding in which every ASCII character is its own byte (UTF-8,
-//!   and the single-byte ISO 8859, Windows and KOI8 encodings), so that the
-//!   checks above read the document as the parser will: UTF-16 and UTF-32
-//!   (by byte order mark, NUL bytes or declaration) and multi-byte legacy
-//!   encodings (Shift_JIS, GB 18030, Big5, EUC) are refused.
+//!   and the single-byte ISO 8859, Windows and KOI8 encodings, declared at
+//!   the start): UTF-16 and UTF-32 (by byte order mark, NUL bytes or
+//!   declaration) and multi-byte legacy encodings (Shift_JIS, GB 18030,
+//!   Big5, EUC) are refused.
+//!
+//! Should the parser still panic on some document, that is the feed's
+//! [`Error::BadFeed`] ([`PARSER_PANICKED`]), not the caller's crash.
 //!
 //! Every failure is an [`Error::BadFeed`] (or [`Error::TooLarge`]), of kind
 //! [`crate::ErrorKind::PeerProtocolViolation`]: the feed's server sent it.
