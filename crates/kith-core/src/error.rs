@@ -68,6 +68,12 @@ pub enum Error {
         /// The limit.
         max: u64,
     },
+    /// A feed (RSS, Atom) that Kith does not read: malformed, not a feed,
+    /// in an unsupported encoding, or refused before parsing (a document
+    /// type or entity declaration, nesting too deep). The reason never
+    /// quotes the feed.
+    #[error("unreadable feed: {0}")]
+    BadFeed(&'static str),
     /// A meeting in person failed (see [`MeetFailure`] for each reason).
     #[error("{0}")]
     Meet(#[from] MeetFailure),
@@ -92,7 +98,9 @@ impl Error {
             | Error::BadFileName(_)
             | Error::FileTooLarge { .. } => ErrorKind::BadLocalInput,
             Error::BadSignature => ErrorKind::PeerAuthenticationFailed,
-            Error::Decode { .. } | Error::TooLarge { .. } => ErrorKind::PeerProtocolViolation,
+            Error::Decode { .. } | Error::TooLarge { .. } | Error::BadFeed(_) => {
+                ErrorKind::PeerProtocolViolation
+            }
             Error::UnsupportedVersion { .. } => ErrorKind::PeerIncompatible,
             Error::Meet(f) => f.kind(),
         }

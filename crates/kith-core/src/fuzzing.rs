@@ -281,9 +281,72 @@ pub fn file_name(data: &[u8]) {
     }
 }
 
+/// Feed arbitrary bytes to the feed parser, as `kith-transport` hands it
+/// a fetched body: whatever parses keeps every bound [`crate::feed::Feed`]
+/// promises (counts, lengths, clean text, web links, non-empty ids), and
+/// parsing is deterministic (the same bytes give the same feed, so an item
+/// seen once is recognised at the next fetch).
+pub fn feed(data: &[u8]) {
+    use crate::feed::{parse_feed, web_link};
+    use crate::limits::{
+        MAX_FEED_ITEM_ID, MAX_FEED_ITEMS, MAX_FEED_LINK, MAX_FEED_SUMMARY, MAX_FEED_TITLE,
+    };
+    use crate::text::is_disallowed_in_name;
+    let f = match parse_feed(data) {
+        Ok(f) => f,
+        Err(e) => {
+            // A panic caught inside is a bug all the same.
+            assert_ne!(
+                e,
+                crate::Error::BadFeed(crate::feed::PARSER_PANICKED),
+                "the parser panicked"
+            );
+            return;
+        }
+    };
+    let clean = |s: &str, max: usize| {
+        assert!(s.len() <= max, "{} bytes over {max}", s.len());
+        assert!(!s.chars().any(is_disallowed_in_name), "{s:?}");
+        assert_eq!(s, s.trim(), "trimmed");
+        assert!(!s.contains("  "), "white space collapsed");
+    };
+    let link = |l: &Option<String>| {
+        if let Some(l) = l {
+            assert!(l.len() <= MAX_FEED_LINK);
+            assert_eq!(web_link(l).as_deref(), Some(l.as_str()), "a web link");
+        }
+    };
+    clean(&f.title, MAX_FEED_TITLE);
+    link(&f.link);
+    assert!(f.items.len() <= MAX_FEED_ITEMS);
+    for item in &f.items {
+        assert!(!item.id.is_empty());
+        clean(&item.id, MAX_FEED_ITEM_ID);
+        clean(&item.title, MAX_FEED_TITLE);
+        clean(&item.summary, MAX_FEED_SUMMARY);
+        link(&item.link);
+    }
+    assert_eq!(parse_feed(data).expect("parses again"), f, "deterministic");
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
+
+    /// Samples for the feed entry point: mutations of these reach deeper
+    /// than random bytes do.
+    const FEED_SAMPLES: [&str; 2] = [
+        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T &amp; co</title><link>https://t.example/</link><item><title>A</title><guid>a</guid><link>https://t.example/a</link><pubDate>Tue, 03 Nov 2026 18:00:00 GMT</pubDate><description>&lt;p&gt;x&lt;/p&gt;</description></item><item><title>B</title></item></channel></rss>"#,
+        r#"<feed xmlns="http://www.w3.org/2005/Atom"><title type="html">&lt;b&gt;A&lt;/b&gt;</title><link href="http://a.example/"/><entry><id>e1</id><title>E</title><link href="https://a.example/e"/><updated>2026-11-01T10:00:00Z</updated><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>hi</p></div></content></entry></feed>"#,
+    ];
+
+    #[test]
+    fn feed_entry_point_takes_the_samples() {
+        for s in FEED_SAMPLES {
+            assert!(crate::feed::parse_feed(s.as_bytes()).is_ok(), "{s}");
+            super::feed(s.as_bytes());
+        }
+    }
 
     /// Real group messages go through the group entry point, and a
     /// post passed off as an invitation is caught by its assertion's rule.
@@ -449,6 +512,20 @@ mod tests {
         super::introduction_message(&data);
     }
 
+    /// Found by `cargo fuzz`: a second XML declaration naming another
+    /// encoding panicked inside quick-xml; now refused before parsing.
+    #[test]
+    fn feed_with_a_late_declaration() {
+        let data = data_encoding::BASE64
+            .decode(b"PD94bWwgdmVyc2lvbj0hIjEuMCIgZW5jb2Rpbmc9InV0Zi04Ij8+CjxmZWVkIHhtbG5zPSJodHRwOi8vd3d3LnczLm9yZy8yMDA1L0F0b20iPgogIDx0aXRsZSB0eXBlPSJodG1sIj5BICZsdDtpJmd0O2NvbGxpJmd0OyBibG9nPC90aXRsZT4KICA8bGluayByZWw9InNlbGYiIGhyZWY9Imh0dHAvYmxvZy5leGFtcGxlL2ZlZWR+LmF0b20iLz4KICA8bGluayBocmVmPSJodHRwczovL2Jsb2cuZXhhbXBsZS8iLz48P3htbCB2ZXJzaW9uPSIxLjAiIGVuY29kaW5nPSJsYXRpbjEiPz4KPGZlZWQgeG1sbnM9IiI/Pgo8ZmVlZCB4bWw+Cn5yc3MgdmVyc2lvbj0iMi4wIj4KICA8Y2guZXhhbXBsZS88L2xpbms+CiAgIHhtbA0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0gdmVyc2lvbj0iMS4wIiBlbmNvZGluZz0ibGF0aW4xIj8+CjxmZWVkIHhtbG5zPSIiPz4KPGZlZWQgeG1sPgp+cnNzIHZlcnNpb249IjIuMCI+Cmg8IGMgLmV4YW1wbGUvPC9saW5rPgogICAgPGRlc2NyaXB0aW9uPldoYXQgdmUmbHQ7L2kmZ3Q7IGJsb2c8L3RpdGxlPgojIDxsaW5rIHJlbD0ic2VsZmh0dHBzOi8vYmxvZy4jZXhhbXBsZS8KICA8aWQ+dXJuOnV1aWQ6NjBhKzc2YzgwLWRmZWVkLmF0b20iLz4KICA8bGluayBocmUmZj0iaHR0cHM6Ly5leGFtLi4uLi4uLi4uLi4uLi4uLi4uLi4uLi4uLi4/Li4uLi4uLi4uLjM5LjktMTE=")
+            .expect("base64");
+        assert!(matches!(
+            crate::feed::parse_feed(&data),
+            Err(crate::Error::BadFeed(r)) if r != crate::feed::PARSER_PANICKED
+        ));
+        super::feed(&data);
+    }
+
     proptest! {
         #[test]
         fn group_wire_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200)) {
@@ -503,6 +580,30 @@ mod tests {
         #[test]
         fn conversation_message_never_panics(data in proptest::collection::vec(any::<u8>(), 0..120)) {
             super::conversation_message(&data);
+        }
+
+        #[test]
+        fn feed_never_panics(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            super::feed(&data);
+        }
+
+        /// Samples with bytes overwritten, inserted and cut: mostly still
+        /// XML, often still a feed.
+        #[test]
+        fn feed_mutated_samples_keep_their_bounds(
+            pick in 0..FEED_SAMPLES.len(),
+            edits in proptest::collection::vec((any::<u16>(), any::<u8>(), 0..3_u8), 0..12),
+        ) {
+            let mut data = FEED_SAMPLES[pick].as_bytes().to_vec();
+            for (at, byte, op) in edits {
+                let at = usize::from(at) % (data.len() + 1);
+                match op {
+                    0 if at < data.len() => data[at] = byte,
+                    1 => data.insert(at, byte),
+                    _ => data.truncate(at.max(1)),
+                }
+            }
+            super::feed(&data);
         }
 
         #[test]

@@ -5,6 +5,7 @@ pub mod chat;
 pub mod clock;
 mod error;
 pub mod error_kind;
+pub mod feed;
 pub mod file;
 pub mod group;
 pub mod identity;

@@ -179,6 +179,47 @@ pub(crate) const FILE_OFFER_OVERHEAD: usize = 1 + 1 + 16 + 10 + 2 + 10 + 32 + 5 
 /// (16), index (varint: 3 for up to 2^21), data length (varint: 3).
 pub const CHUNK_OVERHEAD: usize = 1 + 1 + 16 + 3 + 3;
 
+/// Largest feed document (RSS, Atom) Kith parses, in bytes: 2 MiB.
+///
+/// Real feeds are tens to a few hundred KiB; the fetcher (`kith-transport`)
+/// stops reading a response body at this size, and [`crate::feed`] refuses
+/// larger input before parsing.
+pub const MAX_FEED_BYTES: usize = 2 * 1024 * 1024;
+
+/// Most items kept from one feed: the first ones in document order (feeds
+/// list their newest items first); the rest are ignored.
+pub const MAX_FEED_ITEMS: usize = 200;
+
+/// Deepest element nesting a feed may have. RSS and Atom need five or six
+/// levels; XHTML content a few dozen more. Deeper documents are refused
+/// before parsing, so no parser recursion depends on the feed.
+pub const MAX_FEED_DEPTH: usize = 128;
+
+/// Most elements a feed may have before its item after the first
+/// [`MAX_FEED_ITEMS`] (the rest is never parsed). The parser builds a
+/// structure for many elements (a link, a category, an author): this
+/// bounds the memory a small hostile document can make it take (tens of
+/// MiB at worst). 200 items of a real feed have a few thousand; Atom
+/// entries with XHTML content more.
+pub const MAX_FEED_ELEMENTS: usize = 50_000;
+
+/// Longest feed or item title, in bytes of UTF-8 (longer ones are cut at a
+/// character boundary).
+pub const MAX_FEED_TITLE: usize = 512;
+
+/// Longest item summary, in bytes of UTF-8: plain text, markup removed, cut
+/// at a character boundary. A preview, not the article.
+pub const MAX_FEED_SUMMARY: usize = 2 * 1024;
+
+/// Longest link (feed or item) kept, in bytes. Longer links are dropped, not
+/// cut: a cut link leads somewhere else.
+pub const MAX_FEED_LINK: usize = 2 * 1024;
+
+/// Longest item id kept as it is, in bytes. A longer id (a guid is free
+/// text) is replaced by `sha256:` and the hex SHA-256 of it (71 bytes), so
+/// that ids stay distinct and stable.
+pub const MAX_FEED_ITEM_ID: usize = 256;
+
 // The largest encoding of every message must fit MAX_MESSAGE.
 const _: () = assert!(MAX_BODY + TEXT_OVERHEAD <= MAX_MESSAGE);
 const _: () = assert!(MAX_DISPLAY_NAME + HELLO_OVERHEAD <= MAX_MESSAGE);

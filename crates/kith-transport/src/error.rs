@@ -113,6 +113,74 @@ pub enum Error {
         source: arti_client::Error,
     },
 
+    /// A feed URL that Kith does not fetch (see `FeedUrl::parse`).
+    #[error("cannot fetch this URL: {reason}")]
+    BadFeedUrl {
+        /// What was wrong with it.
+        reason: &'static str,
+    },
+
+    /// The feed's server answered with something that is not HTTP/1.x as
+    /// Kith reads it (a malformed status line or header, a bad chunk, a
+    /// body cut short, a compression not asked for).
+    #[error("invalid HTTP response from the feed's server: {reason}")]
+    HttpMalformed {
+        /// What was wrong.
+        reason: &'static str,
+    },
+
+    /// The feed's server answered with a status other than 200 (after any
+    /// redirects).
+    #[error("the feed's server answered HTTP {status}")]
+    HttpStatus {
+        /// The status code.
+        status: u16,
+    },
+
+    /// The feed's server redirected somewhere Kith does not follow (another
+    /// scheme than http/https, from https to plain http, from an onion
+    /// service to the open web, a malformed Location).
+    #[error("refused to follow a redirect: {reason}")]
+    RedirectRefused {
+        /// Why.
+        reason: &'static str,
+    },
+
+    /// The feed's server redirected more times than allowed.
+    #[error("more than {max} redirects")]
+    TooManyRedirects {
+        /// The limit.
+        max: u8,
+    },
+
+    /// A response header or body over its limit.
+    #[error("the response {part} is larger than {max} bytes")]
+    ResponseTooLarge {
+        /// `"header"` or `"body"`.
+        part: &'static str,
+        /// The limit.
+        max: usize,
+    },
+
+    /// The TLS handshake with the feed's server failed (an invalid or
+    /// untrusted certificate, a name mismatch, a protocol error).
+    #[error("TLS with the feed's server failed")]
+    Tls {
+        /// What rustls said (its error is inside).
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A stream to the feed's server failed while in use.
+    #[error("the connection to the feed's server failed while {action}")]
+    FeedIo {
+        /// What was being done.
+        action: &'static str,
+        /// What the stream said.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The transport, or the Tor runtime behind it, was shut down.
     #[error("the transport was shut down")]
     Shutdown,
@@ -143,6 +211,33 @@ impl Error {
             | Error::NicknameReused => ErrorKind::BadLocalInput,
             Error::Bind { .. } => ErrorKind::LocalIo,
             Error::AlreadyListening => ErrorKind::AlreadyExists,
+            Error::BadFeedUrl { .. } => ErrorKind::BadLocalInput,
+            Error::HttpMalformed { .. }
+            | Error::RedirectRefused { .. }
+            | Error::TooManyRedirects { .. }
+            | Error::ResponseTooLarge { .. } => ErrorKind::PeerProtocolViolation,
+            Error::HttpStatus { status } => match status {
+                404 | 410 => ErrorKind::NotFound,
+                _ => ErrorKind::PeerUnreachable,
+            },
+            Error::Tls { source } => {
+                let cert = source
+                    .get_ref()
+                    .and_then(|e| e.downcast_ref::<rustls::Error>())
+                    .is_some_and(|e| {
+                        matches!(
+                            e,
+                            rustls::Error::InvalidCertificate(_)
+                                | rustls::Error::NoCertificatesPresented
+                        )
+                    });
+                if cert {
+                    ErrorKind::PeerAuthenticationFailed
+                } else {
+                    ErrorKind::PeerUnreachable
+                }
+            }
+            Error::FeedIo { .. } => ErrorKind::PeerUnreachable,
             Error::Tor { kind, .. } => *kind,
             Error::Shutdown => ErrorKind::Shutdown,
             Error::Bug(_) => ErrorKind::Bug,

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod error;
+mod fetch;
 mod listener;
 mod status;
 mod tcp;
@@ -17,6 +18,7 @@ use kith_core::{IdentityKeypair, OnionAddress};
 use tokio::sync::watch;
 
 pub use error::Error;
+pub use fetch::{FeedUrl, FetchLimits, FetchedBody, MAX_FEED_URL, Scheme, USER_AGENT};
 pub use listener::Listener;
 pub use status::{ServiceState, TransportStatus};
 pub use tcp::{TCP_DIAL_TIMEOUT, TcpTransport};

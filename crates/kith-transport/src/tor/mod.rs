@@ -612,6 +612,31 @@ impl TorTransport {
         }
     }
 
+    /// Fetch a feed through this profile's Tor client: see the module
+    /// `fetch` (README, "Feeds") for what it does and refuses.
+    ///
+    /// Every stream is an arti data stream opened by host name: a DNS name
+    /// is resolved by the exit relay, never here; an onion address is
+    /// reached through arti's onion-service client. All streams of one
+    /// fetch (its redirects) share a circuit isolation group of their own,
+    /// so fetches of different feeds never share a circuit (the exit of
+    /// one cannot link it to another), nor do they share one with this
+    /// profile's peers.
+    ///
+    /// Cancel safe: dropping the future abandons the fetch.
+    #[instrument(skip_all, level = "trace")]
+    pub async fn fetch_feed(
+        &self,
+        url: &crate::FeedUrl,
+        limits: &crate::FetchLimits,
+    ) -> Result<crate::FetchedBody, Error> {
+        let client = self.client()?;
+        let mut prefs = StreamPrefs::new();
+        prefs.new_isolation_group();
+        let dialer = TorDialer { client, prefs };
+        crate::fetch::fetch_with(&dialer, url, limits, crate::fetch::tls_config()?).await
+    }
+
     #[instrument(skip_all, level = "trace")]
     async fn listen_inner(&self, spec: ServiceSpec) -> Result<Listener, Error> {
         let client = self.client()?;
@@ -688,6 +713,39 @@ impl TorTransport {
             guard,
         ));
         Ok(Listener::new(rx, None, spec.nickname, stop_tx))
+    }
+}
+
+/// Opens the streams of one feed fetch: arti data streams, by host name.
+struct TorDialer {
+    client: Arc<Client>,
+    /// With the fetch's own isolation group.
+    prefs: StreamPrefs,
+}
+
+impl crate::fetch::Dialer for TorDialer {
+    type Stream = arti_client::DataStream;
+
+    fn dial<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+    ) -> BoxFuture<'a, Result<arti_client::DataStream, Error>> {
+        async move {
+            let mut prefs = self.prefs.clone();
+            if host.ends_with(".onion") {
+                prefs.connect_to_onion_services(BoolOrAuto::Explicit(true));
+            }
+            self.client
+                .connect_with_prefs((host, port), &prefs)
+                .await
+                .map_err(|e| Error::tor("connecting to the feed's server", e))
+        }
+        .boxed()
+    }
+
+    fn network_ready(&self) -> bool {
+        self.client.bootstrap_status().ready_for_traffic()
     }
 }
 
@@ -1010,6 +1068,9 @@ allow_local_addrs = true
         assert_send(&dynamic.dial(target));
         assert_send(&dynamic.listen(spec(1, "x")));
         assert_send(&l.accept());
+        let url = crate::FeedUrl::parse("https://feed.example/").unwrap();
+        let limits = crate::FetchLimits::default();
+        assert_send(&tor.fetch_feed(&url, &limits));
     }
 
     #[test]
@@ -1103,8 +1164,20 @@ allow_local_addrs = true
         assert_eq!(e.kind(), ErrorKind::TorUnreachable, "{e}");
         assert!(!e.to_string().contains(&target.address.to_base32()));
 
+        // So does a feed fetch; the path never reaches arti or the error.
+        let url = crate::FeedUrl::parse("https://feed.example/secret-interest.xml").unwrap();
+        let limits = crate::FetchLimits::default()
+            .with_timeouts(Duration::from_secs(2), Duration::from_secs(2));
+        let e = b.fetch_feed(&url, &limits).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TorUnreachable, "{e}");
+        assert!(!format!("{e} {e:?}").contains("secret-interest"));
+
         rt.clone().shutdown().await;
         assert!(matches!(b.dial(&target).await, Err(Error::Shutdown)));
+        assert!(matches!(
+            b.fetch_feed(&url, &limits).await,
+            Err(Error::Shutdown)
+        ));
         assert!(matches!(
             a.listen(spec(4, "gamma")).await,
             Err(Error::Shutdown)
