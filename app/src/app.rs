@@ -144,7 +144,7 @@ impl Session {
         kind: kith_node::GroupKind,
     ) -> (&mut crate::groups::GroupsUi, &[ContactView]) {
         let g = match kind {
-            kith_node::GroupKind::Group => &mut self.groups,
+            kith_node::GroupKind::Group | kith_node::GroupKind::Blog => &mut self.groups,
             kith_node::GroupKind::Forum => &mut self.forums,
         };
         (g, &self.contacts)
@@ -491,7 +491,45 @@ impl KithApp {
         } else {
             "You have a new message.".to_owned()
         };
-        self.unseen += 1;
+        self.alert(ctx, 1, text);
+    }
+
+    /// Tell the person about new posts in a group or forum while the
+    /// window is not focused (one notification for what one reading of the
+    /// list found).
+    fn notify_posts(
+        &mut self,
+        ctx: &egui::Context,
+        profile: &str,
+        kind: kith_node::GroupKind,
+        news: &crate::groups::News,
+    ) {
+        let with_text = self
+            .sessions
+            .iter()
+            .find(|s| s.name() == profile)
+            .is_some_and(|s| s.settings.as_ref().is_some_and(|x| x.notify_with_text));
+        let posts = if news.posts == 1 { "post" } else { "posts" };
+        let text = if with_text {
+            let place = match kind {
+                kith_node::GroupKind::Forum => "the forum",
+                _ => "the group",
+            };
+            format!(
+                "{} new {posts} in {place} {}",
+                news.posts,
+                crate::peer_text::name(&news.group)
+            )
+        } else {
+            format!("You have new {posts}.")
+        };
+        self.alert(ctx, u32::try_from(news.posts).unwrap_or(u32::MAX), text);
+    }
+
+    /// Count `n` unseen, ask for the person's attention, and show `text`
+    /// (a desktop notification, or a toast in the window).
+    fn alert(&mut self, ctx: &egui::Context, n: u32, text: String) {
+        self.unseen = self.unseen.saturating_add(n);
         ctx.send_viewport_cmd(egui::ViewportCommand::RequestUserAttention(
             egui::UserAttentionType::Informational,
         ));
@@ -888,8 +926,13 @@ impl KithApp {
                 kind,
                 reply,
             } => {
-                if let Some(s) = self.session_mut(&profile) {
-                    crate::groups::apply(s, kind, reply);
+                let news = self
+                    .session_mut(&profile)
+                    .and_then(|s| crate::groups::apply(s, kind, reply));
+                if let Some(news) = news
+                    && !self.focused
+                {
+                    self.notify_posts(ctx, &profile, kind, &news);
                 }
             }
             Reply::NotifyFallback { text } => {
@@ -990,10 +1033,10 @@ impl KithApp {
             }
             Event::GroupsChanged => s.spaces_changed(None),
             Event::GroupMessages { group } => {
+                // Re-read: new unread posts are counted and notified when
+                // the list comes back (`Reply::Groups`), not per event
+                // (one for every exchange, our own posts' too).
                 s.spaces_changed(Some(group));
-                if !focused {
-                    self.unseen += 1;
-                }
             }
             Event::FileChanged { contact, id } => {
                 if s.chat_for == Some(contact) {
