@@ -13,7 +13,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use kith_tests::cli::{Daemon, Kith, free_port, wait_until};
+use kith_tests::cli::{Daemon, Kith, befriend, free_port, wait_until};
 use kith_tests::tornet::TorNet;
 use rand::RngCore as _;
 use serde_json::Value;
@@ -72,19 +72,6 @@ fn file(k: &Kith, profile: &str, alias: &str, id: &str) -> Option<Value> {
 
 fn done(f: &Value) -> u64 {
     f["done"].as_u64().expect("done")
-}
-
-/// `a` adds `b`'s link, and `b` accepts; each calls the other by the
-/// other's profile name.
-fn befriend(ka: &Kith, a: &str, kb: &Kith, b: &str, limit: Duration) {
-    let link = kb.ok(b, &["link"]).trim().to_owned();
-    ka.ok(a, &["contact", "add", &link, "--alias", b]);
-    wait_until(limit, &format!("{b} sees {a}'s request"), || {
-        kb.contacts(b)
-            .into_iter()
-            .find(|c| c["alias"] == a && c["state"] == "request")
-    });
-    kb.ok(b, &["contact", "accept", a]);
 }
 
 /// What [`send_kill_resume`] measured.
@@ -413,16 +400,6 @@ fn file_over_tcp_resumes_after_the_sender_is_killed() {
     drop(t.alice);
 }
 
-/// Start a Kith node over the private Tor network, and wait until online.
-fn start_tor_node(k: &Kith, profile: &str, config: &Path, limit: Duration) -> Daemon {
-    let cfg = config.to_string_lossy().into_owned();
-    k.start_with(
-        profile,
-        &["run", "--transport", "tor", "--tor-config", &cfg],
-        limit,
-    )
-}
-
 fn find(k: &Kith, profile: &str, alias: &str, body: &str) -> Option<Value> {
     k.messages(profile, alias)
         .into_iter()
@@ -465,9 +442,9 @@ fn files_delete_and_disappearing_messages_over_tor() {
     kb.create("bob");
     kc.create("carol");
     let t_nodes = Instant::now();
-    let alice = start_tor_node(&ka, "alice", config, LONG);
-    let bob = start_tor_node(&kb, "bob", config, LONG);
-    let mut carol = start_tor_node(&kc, "carol", config, LONG);
+    let alice = ka.start_tor("alice", config, LONG);
+    let bob = kb.start_tor("bob", config, LONG);
+    let mut carol = kc.start_tor("carol", config, LONG);
     println!(
         "timing: files: three nodes online after {:.1} s",
         t_nodes.elapsed().as_secs_f64()
@@ -569,7 +546,7 @@ fn files_delete_and_disappearing_messages_over_tor() {
         &ka,
         &kb,
         alice,
-        || start_tor_node(&ka, "alice", config, LONG),
+        || ka.start_tor("alice", config, LONG),
         Duration::from_secs(600),
     );
     print_transfer("Tor", &t);
@@ -620,7 +597,7 @@ fn files_delete_and_disappearing_messages_over_tor() {
                 .then_some(())
         },
     );
-    carol = start_tor_node(&kc, "carol", config, LONG);
+    carol = kc.start_tor("carol", config, LONG);
     let ms = kc.messages("carol", "alice");
     assert!(
         !holds_any(&ms, &gone),

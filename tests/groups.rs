@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use kith_tests::cli::{Daemon, Kith, json_lines, wait_until};
+use kith_tests::cli::{Daemon, Kith, befriend, json_lines, wait_until};
 use kith_tests::tornet::TorNet;
 use serde_json::Value;
 
@@ -17,25 +17,13 @@ const LONG: Duration = Duration::from_secs(240);
 
 /// Start a Kith node over the private Tor network, and wait until online.
 fn start(k: &Kith, profile: &str, net: &TorNet) -> Daemon {
-    let cfg = net.arti_config().to_string_lossy().into_owned();
-    k.start_with(
-        profile,
-        &["run", "--transport", "tor", "--tor-config", &cfg],
-        LONG,
-    )
+    k.start_tor(profile, net.arti_config(), LONG)
 }
 
-/// `a` adds `b`'s link and `b` accepts; each knows the other by profile
-/// name. Waits until `a` sees `b` online (a session is up).
-fn befriend(ka: &Kith, a: &str, kb: &Kith, b: &str) {
-    let link = kb.ok(b, &["link"]).trim().to_owned();
-    ka.ok(a, &["contact", "add", &link, "--alias", b]);
-    wait_until(LONG, &format!("{b} sees {a}'s request"), || {
-        kb.contacts(b)
-            .into_iter()
-            .find(|c| c["alias"] == a && c["state"] == "request")
-    });
-    kb.ok(b, &["contact", "accept", a]);
+/// `a` and `b` become contacts; waits until `a` sees `b` online (a
+/// session is up).
+fn contacts(ka: &Kith, a: &str, kb: &Kith, b: &str) {
+    befriend(ka, a, kb, b, LONG);
     wait_until(LONG, &format!("{a} sees {b} accepted and online"), || {
         ka.contacts(a)
             .into_iter()
@@ -94,9 +82,9 @@ fn a_private_group_over_tor_relays_member_to_member() {
     let _carol = start(&kc, "carol", net);
     println!("timing: groups: three nodes online after {:.1} s", secs(t));
     let t = Instant::now();
-    befriend(&ka, "alice", &kb, "bob");
-    befriend(&ka, "alice", &kc, "carol");
-    befriend(&kb, "bob", &kc, "carol");
+    contacts(&ka, "alice", &kb, "bob");
+    contacts(&ka, "alice", &kc, "carol");
+    contacts(&kb, "bob", &kc, "carol");
     println!("timing: groups: three contacts made in {:.1} s", secs(t));
 
     // Alice creates the group and invites both; only she may invite.

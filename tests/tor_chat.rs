@@ -11,15 +11,6 @@ use kith_tests::tornet::{TorNet, socks5_connect};
 
 const LONG: Duration = Duration::from_secs(240);
 
-fn start_tor_node(k: &Kith, profile: &str, config: &std::path::Path) -> kith_tests::cli::Daemon {
-    let cfg = config.to_string_lossy().into_owned();
-    k.start_with(
-        profile,
-        &["run", "--transport", "tor", "--tor-config", &cfg],
-        LONG,
-    )
-}
-
 #[test]
 fn chat_over_private_tor_network() {
     let t0 = Instant::now();
@@ -35,8 +26,8 @@ fn chat_over_private_tor_network() {
     ka.create("alice");
     kb.create("bob");
     let t_nodes = Instant::now();
-    let alice = start_tor_node(&ka, "alice", config);
-    let mut bob = start_tor_node(&kb, "bob", config);
+    let alice = ka.start_tor("alice", config, LONG);
+    let mut bob = kb.start_tor("bob", config, LONG);
     println!(
         "timing: both kith nodes bootstrapped after {:.1} s",
         t_nodes.elapsed().as_secs_f64()
@@ -111,7 +102,7 @@ fn chat_over_private_tor_network() {
     bob.stop();
     ka.ok("alice", &["send", "bob", "while you were away"]);
     let t_restart = Instant::now();
-    bob = start_tor_node(&kb, "bob", config);
+    bob = kb.start_tor("bob", config, LONG);
     wait_until(LONG, "queued message delivered after restart", || {
         ka.has_message(
             "alice",
@@ -180,7 +171,7 @@ fn chat_over_private_tor_network() {
     bob.stop();
     ka.ok("alice", &["send", "bob", "contacts only"]);
     let t_contacts = Instant::now();
-    bob = start_tor_node(&kb, "bob", config);
+    bob = kb.start_tor("bob", config, LONG);
     assert_eq!(kb.status("bob")["requests"], "off");
     wait_until(LONG, "delivered through the contacts address", || {
         ka.has_message("alice", "bob", "out", "contacts only", Some("delivered"))

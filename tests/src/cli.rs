@@ -104,6 +104,17 @@ impl Kith {
         )
     }
 
+    /// Start `kith run` over the Tor network that arti's TOML `config`
+    /// describes (the private Tor network's), and wait until online.
+    pub fn start_tor(&self, profile: &str, config: &Path, limit: Duration) -> Daemon {
+        let cfg = config.to_string_lossy().into_owned();
+        self.start_with(
+            profile,
+            &["run", "--transport", "tor", "--tor-config", &cfg],
+            limit,
+        )
+    }
+
     /// Start `kith` with `args` (a `run` command) and wait until its status is online.
     pub fn start_with(&self, profile: &str, args: &[&str], limit: Duration) -> Daemon {
         let d = self.spawn(profile, args, &[], limit);
@@ -212,6 +223,19 @@ impl Kith {
         walk(self.dir.path(), &mut v);
         v
     }
+}
+
+/// `a` (in `ka`) adds `b`'s link (from `kb`) and `b` accepts, once the
+/// request arrived; each calls the other by the other's profile name.
+pub fn befriend(ka: &Kith, a: &str, kb: &Kith, b: &str, limit: Duration) {
+    let link = kb.ok(b, &["link"]).trim().to_owned();
+    ka.ok(a, &["contact", "add", &link, "--alias", b]);
+    wait_until(limit, &format!("{b} sees {a}'s request"), || {
+        kb.contacts(b)
+            .into_iter()
+            .find(|c| c["alias"] == a && c["state"] == "request")
+    });
+    kb.ok(b, &["contact", "accept", a]);
 }
 
 /// Whether a `status --json` value says the network is online.
