@@ -224,23 +224,7 @@ fn membership_does_not_depend_on_order() {
     let bob = IdentityKeypairForTests::new(2);
     let g = GroupId([9; 32]);
     let msg = |who: &IdentityKeypairForTests, seq: u64, at: u64, body: GroupBody| {
-        GroupMessage::sign(
-            &who.0,
-            GroupContent {
-                group: g,
-                author: who.0.public().to_bytes(),
-                seq,
-                previous: if seq == 0 {
-                    vec![]
-                } else {
-                    vec![GroupMessageId([seq as u8; 32])]
-                },
-                parent: None,
-                timestamp: Timestamp(at),
-                body,
-            },
-        )
-        .expect("sign")
+        signed_at(&who.0, g, seq, at, body)
     };
     let b = bob.0.public().to_bytes();
     let add = msg(&creator, 1, 10, GroupBody::Add { member: b });
@@ -269,6 +253,34 @@ fn membership_does_not_depend_on_order() {
     assert!(m.removed.contains(&b) && !m.current.contains(&b));
     m.apply(&msg(&creator, 4, 50, GroupBody::Leave));
     assert!(m.dissolved && m.current.is_empty());
+}
+
+/// `who`'s message `seq` in `group`, written at `at` (ms), its previous
+/// id made up from `seq` (for membership read without chains).
+pub(crate) fn signed_at(
+    who: &kith_core::IdentityKeypair,
+    group: GroupId,
+    seq: u64,
+    at: u64,
+    body: GroupBody,
+) -> GroupMessage {
+    GroupMessage::sign(
+        who,
+        GroupContent {
+            group,
+            author: who.public().to_bytes(),
+            seq,
+            previous: if seq == 0 {
+                vec![]
+            } else {
+                vec![GroupMessageId([seq as u8; 32])]
+            },
+            parent: None,
+            timestamp: Timestamp(at),
+            body,
+        },
+    )
+    .expect("sign")
 }
 
 struct IdentityKeypairForTests(kith_core::IdentityKeypair);

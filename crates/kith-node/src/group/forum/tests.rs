@@ -325,23 +325,7 @@ fn forum_membership_does_not_depend_on_order() {
     let (alice, bob, carol, mallory) = (kp(1), kp(2), kp(3), kp(4));
     let k = |p: &IdentityKeypair| p.public().to_bytes();
     let msg = |who: &IdentityKeypair, seq: u64, at: u64, body: GroupBody| {
-        GroupMessage::sign(
-            who,
-            GroupContent {
-                group: f,
-                author: k(who),
-                seq,
-                previous: if seq == 0 {
-                    vec![]
-                } else {
-                    vec![GroupMessageId([seq as u8; 32])]
-                },
-                parent: None,
-                timestamp: Timestamp(at),
-                body,
-            },
-        )
-        .expect("sign")
+        crate::group::tests::signed_at(who, f, seq, at, body)
     };
     let add_bob = msg(&alice, 1, 10, GroupBody::Add { member: k(&bob) });
     let add_carol = msg(&bob, 1, 20, GroupBody::Add { member: k(&carol) });
