@@ -10,6 +10,7 @@ mod cli_hardening;
 mod conversations;
 mod files;
 mod flood;
+mod forums;
 mod groups;
 mod inbox;
 mod introductions;
