@@ -166,7 +166,10 @@ fn create_list_and_look_up_groups() {
     let mut blog = Chain::new(1, blog_id);
     let create_blog = blog.next_with(GroupBody::CreateBlog, None);
     let b = s.create_group(&create_blog, Timestamp(51)).unwrap();
-    assert_eq!((b.id, b.name.as_str(), b.creator), (blog_id, "", blog.key()));
+    assert_eq!(
+        (b.id, b.name.as_str(), b.creator),
+        (blog_id, "", blog.key())
+    );
     assert_eq!(
         kind(s.create_group(&create_blog, Timestamp(51))),
         ErrorKind::AlreadyExists
@@ -1262,7 +1265,12 @@ fn a_contacts_blog_is_kept_from_its_create_blog_and_never_invited_to() {
         ErrorKind::AlreadyExists
     );
     new(s
-        .insert_group_message(&post, Direction::In, GroupMessageState::Accepted, Timestamp(13))
+        .insert_group_message(
+            &post,
+            Direction::In,
+            GroupMessageState::Accepted,
+            Timestamp(13),
+        )
         .unwrap());
     let ms = s.group_messages(owner).unwrap();
     assert_eq!(ms.len(), 2);
