@@ -4,6 +4,7 @@
 //! ([`kith_tests::tornet::TorNet::shared`]); only `tor_load`, whose nodes
 //! start before any network is up, starts one of its own.
 
+mod blogs;
 mod bridges;
 mod cli_chat;
 mod cli_hardening;

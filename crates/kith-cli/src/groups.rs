@@ -232,7 +232,7 @@ fn member_state_str(s: MemberState) -> &'static str {
     }
 }
 
-fn author_json(a: &Author) -> Value {
+pub(crate) fn author_json(a: &Author) -> Value {
     match a {
         Author::You => json!({ "you": true }),
         Author::Contact(alias) => json!({ "contact": alias }),
@@ -482,7 +482,7 @@ pub(crate) fn text(v: &Value) -> String {
     escape(v.as_str().unwrap_or_default(), Field::Line).into_owned()
 }
 
-fn who_text(a: &Value) -> String {
+pub(crate) fn who_text(a: &Value) -> String {
     if a["you"] == true {
         "you".into()
     } else if let Some(c) = a["contact"].as_str() {

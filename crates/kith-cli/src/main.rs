@@ -2,6 +2,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A CLI prints.
 
+mod blogs;
 mod control;
 mod files;
 mod forums;
@@ -231,6 +232,10 @@ enum Command {
     /// forum --help`).
     #[command(subcommand)]
     Forum(forums::ForumCmd),
+    /// Your blog and your contacts': post, feed, comment, reblog, on/off
+    /// (`kith blog --help`).
+    #[command(subcommand)]
+    Blog(blogs::BlogCmd),
     /// Introductions offered to you, or made by you.
     #[command(subcommand)]
     Introduction(intro::IntroductionCmd),
@@ -763,6 +768,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
         Command::Introduction(cmd) => intro::run(&ctx, cmd).await?,
         Command::Group(cmd) => groups::run(&ctx, cmd).await?,
         Command::Forum(cmd) => forums::run(&ctx, cmd).await?,
+        Command::Blog(cmd) => blogs::run(&ctx, cmd).await?,
         Command::Requests(cmd) => requests::run(&ctx, cmd).await?,
         Command::Inbox(cmd) => inbox::run(&ctx, cmd).await?,
         Command::Drop {
@@ -1523,6 +1529,39 @@ mod tests {
         assert!(matches!(parse(&["clear", "climb"]), G::Clear { .. }));
         assert!(matches!(parse(&["delete", "climb"]), G::Delete { .. }));
         assert!(Cli::try_parse_from(["kith", "group", "send", "climb"]).is_err());
+    }
+
+    #[test]
+    fn blog_commands_parse() {
+        let parse = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["kith", "blog"], args].concat()).expect("parse");
+            let Command::Blog(b) = cli.command else {
+                panic!("{args:?}: not a blog command");
+            };
+            b
+        };
+        use blogs::BlogCmd as B;
+        assert!(matches!(parse(&["post", "hello"]), B::Post { ref text } if text == "hello"));
+        assert!(matches!(parse(&["feed", "--json"]), B::Feed { json: true }));
+        assert!(matches!(parse(&["feed"]), B::Feed { json: false }));
+        assert!(
+            matches!(parse(&["comment", "ab", "nice"]), B::Comment { ref post_id, ref text } if post_id == "ab" && text == "nice")
+        );
+        assert!(matches!(
+            parse(&["reblog", "ab"]),
+            B::Reblog { text: None, .. }
+        ));
+        assert!(
+            matches!(parse(&["reblog", "ab", "look"]), B::Reblog { text: Some(ref t), .. } if t == "look")
+        );
+        assert!(matches!(parse(&["on"]), B::On));
+        assert!(matches!(parse(&["off"]), B::Off));
+        assert!(matches!(
+            parse(&["status", "--json"]),
+            B::Status { json: true }
+        ));
+        assert!(Cli::try_parse_from(["kith", "blog", "post"]).is_err());
+        assert!(Cli::try_parse_from(["kith", "blog", "comment", "ab"]).is_err());
     }
 
     #[test]

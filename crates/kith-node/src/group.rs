@@ -1,10 +1,12 @@
-//! Private groups (issue 10, `docs/protocol.md` §§ 14–15) and forums
-//! (issue 11, § 16): the user's commands (create, invite, answer, post,
-//! react, leave, remove, dissolve, reveal; forums' own in `forum`), the
-//! invitations and answers a session carries, and each group's replica in
-//! memory. A forum is a group whose first message is a `CreateForum`: one
-//! code path, with the membership and sync policy chosen by its
-//! [`GroupKind`] ([`Membership`], [`syncs_with`]).
+//! Private groups (issue 10, `docs/protocol.md` §§ 14–15), forums
+//! (issue 11, § 16) and blogs (§ 17): the user's commands (create, invite,
+//! answer, post, react, leave, remove, dissolve, reveal; forums' own in
+//! `forum`, blogs' in `blog`), the invitations and answers a session
+//! carries, and each group's replica in memory. A forum is a group whose
+//! first message is a `CreateForum`, a blog one whose first message is a
+//! `CreateBlog`: one code path, with the membership and sync policy chosen
+//! by its [`GroupKind`] ([`Membership`], [`syncs_with`], and for blogs a
+//! rule on each message's body, `blog::admits`).
 //!
 //! Membership is read from the group's signed messages, in order: the
 //! creator's `Create` makes it the first member; its `Add` adds a member
@@ -17,10 +19,12 @@
 //! What must reach a contact and be acknowledged (invitations, answers,
 //! reveals) waits in one sealed setting ([`OUTBOX_KEY`]) until its `Ack`.
 
+pub(crate) mod blog;
 pub(crate) mod forum;
 pub(crate) mod sync;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use kith_core::group::{
@@ -120,7 +124,8 @@ impl std::fmt::Debug for GroupMessageView {
 /// What a group message shows: a post, or a line about the group.
 #[derive(Clone, PartialEq, Eq)]
 pub enum GroupLine {
-    /// A post's text.
+    /// A post's text (for a blog's reblog, the reblogger's own text: its
+    /// original is in `blog::BlogPostView`).
     Post(String),
     /// The group was made.
     Created,
@@ -504,9 +509,8 @@ impl Membership {
         match self.kind {
             GroupKind::Group => self.refresh_group(),
             GroupKind::Forum => self.refresh_forum(),
-            // Blogs (`docs/protocol.md` § 17) have no policy in this node
-            // yet, and the store takes no `CreateBlog` as a first message:
-            // should one be read, its owner alone is a member.
+            // A blog's only member is its owner; who else may write in it
+            // (comments) is `Live::gate`'s and `blog::admits`' to say.
             GroupKind::Blog => {
                 self.current.insert(self.creator);
             }
@@ -607,20 +611,46 @@ pub(crate) struct Live {
     pub(crate) via: Option<ContactId>,
     /// A forum's authors we hide for ourselves.
     pub(crate) hidden_here: BTreeSet<[u8; 32]>,
+    /// Our blog: who may write in it now (us and our accepted contacts),
+    /// set before each sync frame is handled; `None` until then.
+    pub(crate) blog_writers: Option<HashSet<[u8; 32]>>,
+    /// A blog: its owner's `CreateBlog` is here. A reader's copy takes
+    /// the owner's messages only until then, then anyone's comment the
+    /// owner relays (`docs/protocol.md` § 17).
+    pub(crate) opened: bool,
 }
 
 impl Live {
     fn new(group: GroupId, creator: [u8; 32], kind: GroupKind) -> Live {
         let mut replica = Replica::new(group, Limits::default());
+        if kind == GroupKind::Blog {
+            replica.set_admit(Some(blog::rule(creator)));
+        }
         let members = Membership::new(creator, kind);
-        replica.set_members(Some(members.ever.clone()));
-        Live {
+        let mut live = Live {
             replica,
             members,
             version: 0,
             via: None,
             hidden_here: BTreeSet::new(),
-        }
+            blog_writers: None,
+            opened: false,
+        };
+        live.gate();
+        live
+    }
+
+    /// Tell the replica whose messages it takes: a group's or forum's
+    /// members; for a blog, until its `CreateBlog` is here its owner only,
+    /// then in our blog the writers we set (us and our contacts), in a
+    /// contact's blog anyone (its owner relays only what it took).
+    pub(crate) fn gate(&mut self) {
+        let members = match self.kind() {
+            GroupKind::Blog if !self.opened => Some(HashSet::from([self.members.creator])),
+            GroupKind::Blog => self.blog_writers.clone(),
+            _ => Some(self.members.ever.clone()),
+        };
+        self.replica.set_members(members);
     }
 
     /// A group held from these messages (its first message among them
@@ -644,13 +674,14 @@ impl Live {
         for id in ids {
             if let Some(m) = self.replica.get(id) {
                 let m = m.clone();
+                self.opened |= matches!(m.content().body, GroupBody::CreateBlog);
                 says |= self.members.record(&m);
             }
         }
         if says {
             self.members.refresh();
         }
-        self.replica.set_members(Some(self.members.ever.clone()));
+        self.gate();
         self.version += 1;
     }
 
@@ -671,6 +702,9 @@ impl Live {
 #[derive(Default)]
 pub(crate) struct Groups {
     pub(crate) live: Mutex<HashMap<GroupId, Live>>,
+    /// The user turned our blog off ([`blog::BLOG_KEY`]): it is synced
+    /// with nobody and nothing is written to it.
+    pub(crate) blog_off: AtomicBool,
 }
 
 impl Groups {
@@ -679,6 +713,8 @@ impl Groups {
     pub(crate) fn load(&self, s: &kith_store::Store) -> kith_store::Result<()> {
         let mut live = HashMap::new();
         let local = ForumLocal::read(s)?;
+        self.blog_off
+            .store(!blog::read_enabled(s)?, Ordering::Relaxed);
         for g in s.groups()? {
             let mut msgs: Vec<(GroupMessage, _)> = s.load_group_messages(g.id)?;
             let firsts: Vec<GroupMessage> = msgs
@@ -724,6 +760,11 @@ impl Groups {
 
     pub(crate) fn with<T>(&self, group: GroupId, f: impl FnOnce(&mut Live) -> T) -> Option<T> {
         self.live.locked().get_mut(&group).map(f)
+    }
+
+    /// Whether our blog is off.
+    pub(crate) fn blog_off(&self) -> bool {
+        self.blog_off.load(Ordering::Relaxed)
     }
 }
 
@@ -1325,7 +1366,7 @@ impl Profile {
                     && match members.kind {
                         GroupKind::Group => creator || me == members.creator || (we && they),
                         GroupKind::Forum => contact.is_some() && members.current.contains(key),
-                        GroupKind::Blog => false,
+                        GroupKind::Blog => contact.is_some() && members.creator == *key,
                     },
                 we_revealed: we,
                 they_revealed: they,
@@ -1454,7 +1495,14 @@ impl Profile {
             let l = live
                 .get_mut(&group)
                 .ok_or_else(|| Error::NotFound("group".into()))?;
-            if !l.members.current.contains(&me) {
+            if l.kind() == GroupKind::Blog {
+                let owner = l.members.creator;
+                if owner == me && self.inner.groups.blog_off() {
+                    return Err(Error::BadInput("your blog is off (kith blog on)".into()));
+                }
+                blog::admits(owner, me, &body, parent)
+                    .map_err(|why| Error::BadInput(format!("not allowed in a blog: {why}")))?;
+            } else if !l.members.current.contains(&me) {
                 return Err(Error::BadInput(format!(
                     "not a member of that {}",
                     noun(l.kind())
@@ -1471,7 +1519,12 @@ impl Profile {
                         "only the forum's creator publishes its hidden list".into(),
                     ));
                 }
-                (GroupBody::Create { .. } | GroupBody::CreateForum { .. }, _) => {
+                (
+                    GroupBody::Create { .. }
+                    | GroupBody::CreateForum { .. }
+                    | GroupBody::CreateBlog,
+                    _,
+                ) => {
                     return Err(Error::BadInput("a group has one first message".into()));
                 }
                 _ => {}
@@ -1581,8 +1634,10 @@ fn views(
             continue;
         };
         let line = match body {
-            GroupBody::Post { text } => GroupLine::Post(text),
-            GroupBody::Create { .. } | GroupBody::CreateForum { .. } => GroupLine::Created,
+            GroupBody::Post { text } | GroupBody::Reblog { text, .. } => GroupLine::Post(text),
+            GroupBody::Create { .. } | GroupBody::CreateForum { .. } | GroupBody::CreateBlog => {
+                GroupLine::Created
+            }
             GroupBody::Add { member } => GroupLine::Added(member),
             GroupBody::Remove { member } => GroupLine::Removed(member),
             GroupBody::Leave => GroupLine::Left,
@@ -1761,17 +1816,33 @@ pub(crate) fn outbox(
 ///
 /// A forum: it is a member now, and we are one (or left: our `Leave` must
 /// spread); or we are joining and it is the contact who invited us.
+///
+/// A blog (`docs/protocol.md` § 17): ours with every accepted contact
+/// unless we turned it off; a contact's with that contact only (its
+/// owner), so comments reach the other readers through the owner.
 pub(crate) fn syncs_with(
     p: &ProfileInner,
     outbox: &Outbox,
     group: GroupId,
-    contact: ContactId,
-    key: &[u8; 32],
+    contact: &kith_store::Contact,
 ) -> bool {
     let me = p.identity.public().to_bytes();
+    let (key, accepted) = (
+        &contact.address,
+        contact.state == kith_store::ContactState::Accepted,
+    );
+    let contact = contact.id;
     p.groups
         .with(group, |l| {
             let m = &l.members;
+            if l.kind() == GroupKind::Blog {
+                return accepted
+                    && if m.creator == me {
+                        !p.groups.blog_off()
+                    } else {
+                        *key == m.creator
+                    };
+            }
             if l.kind() == GroupKind::Forum {
                 let joining = !m.ever.contains(&me) && l.via == Some(contact);
                 let we = m.current.contains(&me) || m.left.contains(&me);

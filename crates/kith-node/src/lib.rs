@@ -24,6 +24,7 @@ pub use file::{
     AUTO_ACCEPT_BUDGET, AUTO_ACCEPT_MAX, FileView, MAX_PREVIEW_SOURCE, MAX_RECEIVING, PREVIEW_SIDE,
     Preview,
 };
+pub use group::blog::{BlogPostView, RebloggedView};
 pub use group::forum::{ForumMessageView, HiddenBy, HiddenLists};
 pub use group::{Author, GroupLine, GroupMessageView, GroupView, InvitationView, MemberView};
 pub use inbox::{DropRefused, InboxDrop, InboxStatus, LeaveReply, ReplyAddress};

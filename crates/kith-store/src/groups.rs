@@ -1007,17 +1007,29 @@ fn contact_known(conn: &Connection, c: ContactId) -> Result<()> {
 }
 
 /// The name and description of a group's first message (a private
-/// group's `Create` or a forum's `CreateForum`); [`Error::BadInput`] for
-/// any other message.
+/// group's `Create`, a forum's `CreateForum`, or a blog's `CreateBlog`,
+/// which has neither: empty); [`Error::BadInput`] for any other message.
 fn create_fields(create: &GroupMessage) -> Result<(&str, &str)> {
     match &create.content().body {
         GroupBody::Create { name, description } | GroupBody::CreateForum { name, description } => {
             Ok((name, description))
         }
+        GroupBody::CreateBlog => Ok(("", "")),
         _ => Err(Error::BadInput {
             what: "group message (not a Create)",
         }),
     }
+}
+
+/// As [`create_fields`], for an invitation's first message: nobody is
+/// invited to a blog (`docs/protocol.md` § 17).
+fn invitation_fields(create: &GroupMessage) -> Result<(&str, &str)> {
+    if matches!(create.content().body, GroupBody::CreateBlog) {
+        return Err(Error::BadInput {
+            what: "group invitation (to a blog)",
+        });
+    }
+    create_fields(create)
 }
 
 /// Delete a group's rows and everything hanging off them (inside the
@@ -1106,8 +1118,10 @@ impl Store {
 
     /// Store a group we create, from our signed `Create` (its first
     /// message, stored as ours and accepted): we are its creator and first
-    /// member. [`Error::BadInput`] if `create` is not a `Create`,
-    /// [`Error::AlreadyExists`] if we hold that group.
+    /// member. Our blog is stored the same way from our `CreateBlog` (no
+    /// name, no description). [`Error::BadInput`] if `create` is not a
+    /// `Create`, `CreateForum` or `CreateBlog`, [`Error::AlreadyExists`]
+    /// if we hold that group.
     pub fn create_group(&mut self, create: &GroupMessage, now: Timestamp) -> Result<Group> {
         let (name, description) = create_fields(create)?;
         let author = create.content().author;
@@ -1130,6 +1144,40 @@ impl Store {
             added_at: now,
         };
         self.make_group(&rec, create, Direction::Out, &me, None)
+    }
+
+    /// Store a contact's blog, from its owner's signed `CreateBlog` as a
+    /// sync brought it (`docs/protocol.md` § 17: no invitation): the owner
+    /// is its creator and first member, we read it ([`GroupState::Member`]).
+    /// [`Error::BadInput`] if `create` is not a `CreateBlog` (which
+    /// `kith-core` accepts only at `seq` 0 in its author's own blog),
+    /// [`Error::AlreadyExists`] if we hold that blog.
+    pub fn receive_blog(&mut self, create: &GroupMessage, now: Timestamp) -> Result<Group> {
+        if !matches!(create.content().body, GroupBody::CreateBlog) {
+            return Err(Error::BadInput {
+                what: "group message (not a CreateBlog)",
+            });
+        }
+        let owner = create.content().author;
+        let rec = GroupRecord {
+            id: create.content().group,
+            name: String::new(),
+            description: String::new(),
+            creator: owner,
+            state: GroupState::Member,
+            joined_at: now,
+            disappear: DisappearTimer::Off,
+            history: HistoryPolicy::Keep,
+        };
+        let first = GroupMember {
+            key: owner,
+            added_by: owner,
+            contact: None,
+            revealed: false,
+            state: MemberState::Member,
+            added_at: now,
+        };
+        self.make_group(&rec, create, Direction::In, &first, Some(now))
     }
 
     /// The new group `rec` with its `Create` and first member, removing
@@ -1316,7 +1364,7 @@ impl Store {
         create: &GroupMessage,
         received_at: Timestamp,
     ) -> Result<InvitationStored> {
-        let (name, description) = create_fields(create)?;
+        let (name, description) = invitation_fields(create)?;
         let group = create.content().group;
         let keys = &self.keys;
         let tx = begin(&mut self.conn)?;
@@ -1409,7 +1457,7 @@ impl Store {
         let create = GroupMessage::decode(&inv.create).map_err(|_| Error::Corrupt {
             what: "group invitation (does not verify)",
         })?;
-        let (name, description) = create_fields(&create).map_err(|_| Error::Corrupt {
+        let (name, description) = invitation_fields(&create).map_err(|_| Error::Corrupt {
             what: "group invitation (not a Create)",
         })?;
         if create.content().group != group

@@ -59,6 +59,10 @@ pub enum Error {
     /// A group message whose author is not a member.
     #[error("author is not a member of the group")]
     NotAMember,
+    /// A group message its group's policy does not take from its author
+    /// (a blog's: a reader's top-level post, the owner's `Add`).
+    #[error("not allowed in this group: {0}")]
+    NotAllowed(&'static str),
     /// A message whose chain contradicts the author's earlier messages
     /// (names another author's message, or a sequence number that does not
     /// follow its predecessors).
@@ -97,6 +101,7 @@ impl Error {
             | Error::Finished
             | Error::WrongGroup
             | Error::NotAMember
+            | Error::NotAllowed(_)
             | Error::BadChain(_)
             | Error::OverCap { .. } => ErrorKind::PeerProtocolViolation,
             Error::UnsupportedVersion { .. } => ErrorKind::PeerIncompatible,

@@ -11,5 +11,5 @@ pub mod fuzzing;
 
 pub use error::Error;
 pub use reconcile::{Key, Outcome, Reconciler, Step};
-pub use replica::{Inserted, Item, Limits, Replica, Source};
+pub use replica::{Admit, Inserted, Item, Limits, Replica, Source};
 pub use session::{GroupSync, Output};

@@ -23,8 +23,14 @@
 //! Caps (see [`Limits`]) bound what one author and one relayer can make a
 //! replica hold: over a cap, the message is refused with
 //! [`Error::OverCap`].
+//!
+//! Who may write what is decided above this crate and handed down: the
+//! authors taken ([`Replica::set_members`]) and, for a policy that looks
+//! at a message's body (a blog's readers comment, only its owner posts),
+//! a rule checked before a message is kept ([`Replica::set_admit`]).
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use kith_core::Timestamp;
 use kith_core::group::{GroupId, GroupMessage, GroupMessageId};
@@ -163,11 +169,17 @@ struct RelayerWindow {
     waiting: usize,
 }
 
+/// A group policy's rule on a verified message: `Err` with the reason
+/// (a static text, never the message's content) if the group does not take
+/// it.
+pub type Admit = Arc<dyn Fn(&GroupMessage) -> Result<(), &'static str> + Send + Sync>;
+
 /// One group's messages, as this member holds them.
 pub struct Replica {
     group: GroupId,
     limits: Limits,
     members: Option<HashSet<[u8; 32]>>,
+    admit: Option<Admit>,
     /// The messages held (not the tombstones), in order.
     items: BTreeSet<Item>,
     /// Every known id: messages held and tombstones.
@@ -203,6 +215,7 @@ impl Replica {
             group,
             limits,
             members: None,
+            admit: None,
             items: BTreeSet::new(),
             entries: HashMap::new(),
             blocked: HashMap::new(),
@@ -225,6 +238,14 @@ impl Replica {
         self.members = members;
     }
 
+    /// Only messages `admit` takes are kept from now on (`None`: any
+    /// message of a member): refused with [`Error::NotAllowed`], and not
+    /// asked for again ([`Self::was_refused`]). Checked after the author's
+    /// membership, before the caps and the chain.
+    pub fn set_admit(&mut self, admit: Option<Admit>) {
+        self.admit = admit;
+    }
+
     /// Take a message as received from `source` at `now`: the id is checked
     /// first (a known message costs no signature check), then the relayer's
     /// caps, then the message itself.
@@ -242,7 +263,10 @@ impl Replica {
         let result = GroupMessage::decode(bytes)
             .map_err(Error::Message)
             .and_then(|msg| self.insert_checked(msg, source));
-        if let Err(Error::Message(_) | Error::BadChain(_) | Error::WrongGroup) = &result {
+        if let Err(
+            Error::Message(_) | Error::BadChain(_) | Error::WrongGroup | Error::NotAllowed(_),
+        ) = &result
+        {
             self.remember_refused(id);
         }
         result
@@ -406,6 +430,9 @@ impl Replica {
             && !m.contains(&c.author)
         {
             return Err(Error::NotAMember);
+        }
+        if let Some(admit) = &self.admit {
+            admit(&msg).map_err(Error::NotAllowed)?;
         }
         self.author_room(&c.author, msg.encoded().len())?;
         // Check what can be checked of the chain now.

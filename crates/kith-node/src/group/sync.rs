@@ -5,15 +5,21 @@
 //! the group got a message since the last one opened, so what one member
 //! writes spreads member to member. What arrives is checked by the replica
 //! (signature, chain, author's membership, caps per author and per
-//! relayer) before it is stored or relayed.
+//! relayer, and for a blog the rule on what each author may write) before
+//! it is stored or relayed.
+//!
+//! Blogs (`docs/protocol.md` § 17) need no invitation: a frame from a
+//! contact for its own blog opens our copy of it (in memory, then stored
+//! once its `CreateBlog` is accepted).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kith_core::Timestamp;
 use kith_core::group::{GroupBody, GroupId, GroupKind, GroupMessage};
 use kith_core::wire::PeerMessage;
+use kith_store::ContactState;
 use kith_store::{ContactId, Direction, GroupMessageState, GroupState};
 use kith_sync::GroupSync;
 use tracing::debug;
@@ -34,7 +40,10 @@ const MAX_REFUSED: usize = 64;
 /// other, so a joiner learns them a round at a time (an author's posts
 /// are refused until the `Add` of it is accepted, and come again at the
 /// next round): not a sign of a hostile relayer the way a forged message
-/// is. The relayer's caps per minute still bound the work.
+/// is. The relayer's caps per minute still bound the work. The same cap
+/// bounds the commenters a contact's blog brings that are not our
+/// contacts: its owner took their comments, we trust its filter, but not
+/// without end.
 const MAX_UNKNOWN_AUTHORS: usize = 4096;
 
 /// Shortest time between two exchanges we open for one group in one
@@ -59,13 +68,20 @@ pub(crate) struct SessionSync {
     refused: usize,
     /// Forum messages refused for an author not (yet) known as a member.
     unknown_authors: usize,
+    /// Commenters, not our contacts, of the contact's blog seen in this
+    /// session (at most [`MAX_UNKNOWN_AUTHORS`] + 1 kept).
+    unknown_commenters: HashSet<[u8; 32]>,
 }
 
 /// `group` got a message: every contact we sync it with gets a new
 /// exchange (at its session's next flush).
 pub(crate) fn changed(p: &Arc<ProfileInner>, group: GroupId) {
-    let Some(keys) = p.groups.with(group, |l| {
-        l.members.current.iter().copied().collect::<Vec<_>>()
+    let me = p.identity.public().to_bytes();
+    let Some((keys, ours_blog)) = p.groups.with(group, |l| {
+        (
+            l.members.current.iter().copied().collect::<Vec<_>>(),
+            l.kind() == GroupKind::Blog && l.members.creator == me,
+        )
     }) else {
         return;
     };
@@ -74,7 +90,11 @@ pub(crate) fn changed(p: &Arc<ProfileInner>, group: GroupId) {
         let Ok(contacts) = p.store.call(|s| s.contacts()).await else {
             return;
         };
-        for c in contacts.into_iter().filter(|c| keys.contains(&c.address)) {
+        // Our blog goes to every contact (`flush` asks `syncs_with`).
+        for c in contacts
+            .into_iter()
+            .filter(|c| ours_blog || keys.contains(&c.address))
+        {
             crate::net::outbox_changed(&p, c.id);
         }
     });
@@ -94,9 +114,7 @@ pub(crate) async fn flush(
         .await?;
     let groups: Vec<GroupId> = p.groups.live.locked().keys().copied().collect();
     for g in groups {
-        if !super::syncs_with(p, &outbox, g, id, &contact.address)
-            || ss.exchanges.contains_key(&(g, true))
-        {
+        if !super::syncs_with(p, &outbox, g, &contact) || ss.exchanges.contains_key(&(g, true)) {
             continue;
         }
         let last = ss.opened_at.get(&g).copied();
@@ -154,11 +172,40 @@ pub(crate) async fn receive(
         return fail(ss, "a sync frame that does not decode");
     };
     let group = decoded.group();
-    let (contact, outbox) = p
+    let me = p.identity.public().to_bytes();
+    let our_blog = group == GroupId::blog_of(&me);
+    let (contact, outbox, contacts) = p
         .store
-        .call(move |s| Ok((s.contact(id)?, super::read_outbox(s)?)))
+        .call(move |s| {
+            // Who may comment in our blog, or who is not a stranger in a
+            // contact's: our accepted contacts.
+            let contacts: HashSet<[u8; 32]> = s
+                .contacts()?
+                .into_iter()
+                .filter(|c| c.state == ContactState::Accepted)
+                .map(|c| c.address)
+                .collect();
+            Ok((s.contact(id)?, super::read_outbox(s)?, contacts))
+        })
         .await?;
-    if !super::syncs_with(p, &outbox, group, id, &contact.address) {
+    if group == GroupId::blog_of(&contact.address) && contact.state == ContactState::Accepted {
+        // The contact's blog: ours to read without an invitation. One per
+        // contact, empty until its owner's `CreateBlog` comes.
+        p.groups
+            .live
+            .locked()
+            .entry(group)
+            .or_insert_with(|| super::Live::new(group, contact.address, GroupKind::Blog));
+    }
+    if our_blog {
+        p.groups.with(group, |l| {
+            let mut writers = contacts.clone();
+            writers.insert(me);
+            l.blog_writers = Some(writers);
+            l.gate();
+        });
+    }
+    if !super::syncs_with(p, &outbox, group, &contact) {
         // Not ours to sync with them (removed, left, never revealed).
         return Ok(vec![]);
     }
@@ -204,16 +251,31 @@ pub(crate) async fn receive(
             return fail(ss, "group sync frames that break their exchange");
         }
     };
-    let forum = p.groups.with(group, |l| l.kind()) == Some(GroupKind::Forum);
+    let kind = p.groups.with(group, |l| l.kind());
+    // A forum's members, and a contact's blog's commenters before its
+    // `CreateBlog`, are learnt a round at a time.
+    let learning = kind == Some(GroupKind::Forum) || (kind == Some(GroupKind::Blog) && !our_blog);
     for e in &out.refused {
-        if forum && matches!(e, kith_sync::Error::NotAMember) {
+        if learning && matches!(e, kith_sync::Error::NotAMember) {
             ss.unknown_authors += 1;
         } else {
             ss.refused += 1;
         }
     }
-    if ss.unknown_authors > MAX_UNKNOWN_AUTHORS {
-        return Err(Error::Protocol("relays forum messages of non-members"));
+    if kind == Some(GroupKind::Blog) && !our_blog {
+        for m in &msgs {
+            let a = m.content().author;
+            if a != contact.address && a != me && !contacts.contains(&a) {
+                ss.unknown_commenters.insert(a);
+            }
+            if ss.unknown_commenters.len() > MAX_UNKNOWN_AUTHORS {
+                break;
+            }
+        }
+    }
+    if ss.unknown_authors > MAX_UNKNOWN_AUTHORS || ss.unknown_commenters.len() > MAX_UNKNOWN_AUTHORS
+    {
+        return Err(Error::Protocol("relays group messages of non-members"));
     }
     if ss.refused > MAX_REFUSED {
         return Err(Error::Protocol(
@@ -265,12 +327,28 @@ pub(crate) async fn store_received(
     // author is a member), nobody removes and the creator's `Leave` does
     // not dissolve it.
     let forum = p.groups.with(group, |l| l.kind()) == Some(GroupKind::Forum);
+    let blog = p.groups.with(group, |l| l.kind()) == Some(GroupKind::Blog);
     let changed_state = p
         .store
         .call(move |s| {
             let now = Timestamp::now();
             let mut state = None;
             let mut timed = false;
+            let mut kept_blog = false;
+            if blog && matches!(s.group(group), Err(kith_store::Error::NotFound { .. })) {
+                // A contact's blog, first brought: kept from its owner's
+                // `CreateBlog`, which its other messages waited for.
+                let Some(create) = msgs
+                    .iter()
+                    .find(|m| matches!(m.content().body, GroupBody::CreateBlog))
+                else {
+                    return Err(kith_store::Error::Bug(
+                        "a blog's messages before its CreateBlog",
+                    ));
+                };
+                s.receive_blog(create, now)?;
+                kept_blog = true;
+            }
             for m in &msgs {
                 let by_creator = Some(m.content().author) == creator;
                 let dir = if m.content().author == me {
@@ -307,7 +385,7 @@ pub(crate) async fn store_received(
                     return Ok((true, timed));
                 }
             }
-            Ok((false, timed))
+            Ok((kept_blog, timed))
         })
         .await?;
     let (changed_state, timed) = changed_state;

@@ -161,12 +161,20 @@ fn create_list_and_look_up_groups() {
         kind(s.create_group(&other.post("x"), Timestamp(51))),
         ErrorKind::BadLocalInput
     );
-    // Nor a blog's first message: blogs are not kept yet (protocol § 17).
-    let mut blog = Chain::new(1, GroupId::blog_of(&kp(1).public().to_bytes()));
+    // A blog's first message makes our blog (no name, no description).
+    let blog_id = GroupId::blog_of(&kp(1).public().to_bytes());
+    let mut blog = Chain::new(1, blog_id);
+    let create_blog = blog.next_with(GroupBody::CreateBlog, None);
+    let b = s.create_group(&create_blog, Timestamp(51)).unwrap();
     assert_eq!(
-        kind(s.create_group(&blog.next_with(GroupBody::CreateBlog, None), Timestamp(51))),
-        ErrorKind::BadLocalInput
+        (b.id, b.name.as_str(), b.creator),
+        (blog_id, "", blog.key())
     );
+    assert_eq!(
+        kind(s.create_group(&create_blog, Timestamp(51))),
+        ErrorKind::AlreadyExists
+    );
+    s.delete_group(blog_id).unwrap();
     // A second group of the same name, a third of another.
     let g2 = GroupId([8; 32]);
     s.create_group(&Chain::new(1, g2).create("book club"), Timestamp(52))
@@ -1231,4 +1239,41 @@ fn forums_are_groups_whose_first_message_says_so() {
     );
     let g = s.create_group(&ours, Timestamp(13)).unwrap();
     assert_eq!((g.name.as_str(), g.state), ("ours", GroupState::Member));
+}
+
+#[test]
+fn a_contacts_blog_is_kept_from_its_create_blog_and_never_invited_to() {
+    let (_d, _, mut s, c) = setup();
+    let owner = GroupId::blog_of(&kp(2).public().to_bytes());
+    let mut blog = Chain::new(2, owner);
+    let create = blog.next_with(GroupBody::CreateBlog, None);
+    // Nobody is invited to a blog.
+    assert_eq!(
+        kind(s.receive_invitation(c, &create, Timestamp(10))),
+        ErrorKind::BadLocalInput
+    );
+    // Only a CreateBlog makes a contact's blog.
+    let post = blog.post("news");
+    assert_eq!(
+        kind(s.receive_blog(&post, Timestamp(11))),
+        ErrorKind::BadLocalInput
+    );
+    let g = s.receive_blog(&create, Timestamp(11)).unwrap();
+    assert_eq!((g.creator, g.state), (blog.key(), GroupState::Member));
+    assert_eq!(
+        kind(s.receive_blog(&create, Timestamp(12))),
+        ErrorKind::AlreadyExists
+    );
+    new(s
+        .insert_group_message(
+            &post,
+            Direction::In,
+            GroupMessageState::Accepted,
+            Timestamp(13),
+        )
+        .unwrap());
+    let ms = s.group_messages(owner).unwrap();
+    assert_eq!(ms.len(), 2);
+    assert_eq!(ms[0].direction, Direction::In);
+    assert_eq!(s.group_unread_count(owner).unwrap(), 1);
 }

@@ -167,6 +167,40 @@ fn wrong_group_and_non_members_are_refused() {
 }
 
 #[test]
+fn a_policy_rule_refuses_by_body_and_is_remembered() {
+    let c = chain(1, 2);
+    let mut r = Replica::new(GROUP, Limits::default());
+    // A rule that takes a first message only.
+    r.set_admit(Some(Arc::new(|m: &GroupMessage| {
+        if m.content().seq == 0 {
+            Ok(())
+        } else {
+            Err("only first messages")
+        }
+    })));
+    assert_eq!(
+        r.insert_encoded(c[0].encoded(), relayer(9), NOW).unwrap(),
+        Inserted::Accepted(vec![c[0].id()])
+    );
+    assert_eq!(
+        r.insert_encoded(c[1].encoded(), relayer(9), NOW),
+        Err(Error::NotAllowed("only first messages"))
+    );
+    assert!(!r.contains(&c[1].id()));
+    assert!(r.was_refused(&c[1].id()));
+    assert_eq!(
+        Error::NotAllowed("x").kind(),
+        kith_core::ErrorKind::PeerProtocolViolation
+    );
+    // Without the rule, it is taken.
+    r.set_admit(None);
+    assert_eq!(
+        r.insert(c[1].clone(), relayer(9), NOW).unwrap(),
+        Inserted::Accepted(vec![c[1].id()])
+    );
+}
+
+#[test]
 fn caps_per_author_and_per_relayer() {
     let c = chain(1, 10);
     let limits = Limits {
