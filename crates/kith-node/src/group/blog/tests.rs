@@ -276,6 +276,14 @@ async fn a_blog_reaches_contacts_and_comments_pass_through_its_owner() {
         has_comment(&a, "hello world", "are you there?").await
     })
     .await;
+    // And what Bob writes later comes as before.
+    b.comment_on_blog(hello.id, "welcome back")
+        .await
+        .expect("comment");
+    until("a comment written after the blog is on", || async {
+        has_comment(&a, "hello world", "welcome back").await
+    })
+    .await;
     a.set_blog_enabled(false).await.expect("off again");
 
     // A restart keeps posts, comments, reblogs and the setting.
