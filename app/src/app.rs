@@ -122,6 +122,8 @@ pub(crate) struct Session {
     pub(crate) groups: crate::groups::GroupsUi,
     /// Forums: the same, of the other kind.
     pub(crate) forums: crate::groups::GroupsUi,
+    /// The blog (ours and our contacts').
+    pub(crate) blog: crate::blog::BlogUi,
 }
 
 impl Session {
@@ -156,6 +158,7 @@ impl Session {
             self.deselect(c);
         }
         self.inbox.hide();
+        self.blog.hide();
         for g in [&mut self.groups, &mut self.forums] {
             if g.kind == kind {
                 g.show(id);
@@ -165,10 +168,11 @@ impl Session {
         }
     }
 
-    /// Close any open group or forum.
+    /// Close any open group or forum, and the blog.
     pub(crate) fn close_spaces(&mut self) {
         self.groups.close();
         self.forums.close();
+        self.blog.hide();
     }
 
     /// A node event about groups or forums (the engine tells both alike).
@@ -411,6 +415,7 @@ impl KithApp {
             files: crate::files::FilesUi::default(),
             groups: crate::groups::GroupsUi::new(kith_node::GroupKind::Group),
             forums: crate::groups::GroupsUi::new(kith_node::GroupKind::Forum),
+            blog: crate::blog::BlogUi::default(),
         });
         self.sessions.sort_by(|a, b| a.name().cmp(b.name()));
         self.active = Some(name);
@@ -868,6 +873,11 @@ impl KithApp {
                     }
                 }
             }
+            Reply::Blog { profile, reply } => {
+                if let Some(s) = self.session_mut(&profile) {
+                    s.blog.apply(reply);
+                }
+            }
             Reply::Inbox { profile, result } => {
                 if let Some(s) = self.session_mut(&profile) {
                     s.inbox.loaded(result);
@@ -1037,6 +1047,9 @@ impl KithApp {
                 // the list comes back (`Reply::Groups`), not per event
                 // (one for every exchange, our own posts' too).
                 s.spaces_changed(Some(group));
+                // (Not at `GroupsChanged`: reading the feed marks it read,
+                // which tells that.)
+                s.blog.dirty = true;
             }
             Event::FileChanged { contact, id } => {
                 if s.chat_for == Some(contact) {

@@ -201,6 +201,13 @@ pub(crate) enum Reply {
         /// What came back.
         reply: crate::groups::GroupReply,
     },
+    /// A blog call (feed, post, comment, reblog, on/off) ended.
+    Blog {
+        /// Which profile.
+        profile: String,
+        /// What came back.
+        reply: crate::blog::BlogReply,
+    },
     /// A desktop notification could not be shown: show it in the window.
     NotifyFallback {
         /// The notification text.

@@ -2,6 +2,7 @@
 
 mod app;
 mod backend;
+mod blog;
 mod camera;
 mod conv;
 pub mod demo;

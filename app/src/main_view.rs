@@ -166,6 +166,8 @@ pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
             network_banner(ui, kind, false);
             if s.inbox.open {
                 crate::inbox::view(s, ui);
+            } else if s.blog.open {
+                crate::blog::view(s, ui);
             } else if s.groups.open.is_some() {
                 crate::groups::view(s, GroupKind::Group, ui);
             } else if s.forums.open.is_some() {
@@ -189,6 +191,7 @@ pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
     crate::conv::perform(app, &active);
     crate::files::perform(app, &active);
     crate::inbox::perform(app, &active);
+    crate::blog::perform(app, &active);
     crate::groups::perform(app, &active);
 }
 
@@ -253,6 +256,8 @@ struct Actions {
     verify: Option<ContactId>,
     /// Show the inbox.
     inbox: bool,
+    /// Show the blog.
+    blog: bool,
     /// Show this group or forum.
     group: Option<(GroupKind, kith_node::GroupId)>,
     /// Open the "New group" or "New forum" dialog.
@@ -283,6 +288,14 @@ fn perform(app: &mut KithApp, active: &str, a: Actions) {
         }
         s.close_spaces();
         s.inbox.show();
+    }
+    if a.blog {
+        if let Some(c) = s.selected {
+            s.deselect(c);
+        }
+        s.close_spaces();
+        s.inbox.hide();
+        s.blog.show();
     }
     if let Some(kind) = a.new_group {
         s.space(kind).open_new();
@@ -658,6 +671,9 @@ fn contacts_panel(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 if crate::inbox::entry(ui, &s.inbox) {
                     actions.inbox = true;
+                }
+                if crate::blog::entry(ui, &s.blog) {
+                    actions.blog = true;
                 }
                 ui.add_space(4.0);
                 if let Some(t) = dropped_text(s.dropped_requests) {
@@ -1448,6 +1464,7 @@ mod tests {
         offered.push("“”…’·".to_owned());
         offered.push(verified_text(true));
         offered.push(crate::inbox::ENTRY_SIGN.to_owned());
+        offered.push(crate::blog::ENTRY_SIGN.to_owned());
         offered.extend(crate::conv::REACTIONS.iter().map(|e| (*e).to_owned()));
         offered.push(crate::conv::CANCEL_MARK.to_owned());
         offered.push(crate::files::CLIP_SIGN.to_owned());

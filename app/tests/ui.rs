@@ -2200,3 +2200,67 @@ fn a_forum() {
         h.state_mut().shutdown();
     }
 }
+
+/// Blogs between two apps: Alice posts, Bob reads it and comments, then
+/// reblogs it with his words; Alice sees both, the reblog naming her as
+/// the original's author; Alice turns her blog off and cannot post.
+#[test]
+fn a_blog() {
+    let dirs = [(); 2].map(|()| tempfile::tempdir().unwrap());
+    let mut a = app(dirs[0].path());
+    let mut b = app(dirs[1].path());
+    befriend(&mut a, &mut b);
+
+    click(&mut a, "Blog");
+    wait(&mut a, "the empty feed", |h| has_label(h, "No posts yet"));
+    fill(&mut a, "Blog post", "hello blog");
+    click(&mut a, "Post");
+    wait(&mut a, "the post", |h| {
+        has_label(h, "Blog post from You: hello blog")
+    });
+    assert!(!has_label(&a, "Reblog You: hello blog"), "not one's own");
+
+    click(&mut b, "Blog");
+    wait2(&mut a, &mut b, "the post at Bob", |_, b| {
+        has_label(b, "Blog post from Alice: hello blog")
+    });
+    click(&mut b, "Comment on Alice: hello blog");
+    fill(&mut b, "Your comment", "nice one");
+    click(&mut b, "Send comment");
+    wait2(&mut a, &mut b, "the comment at Alice", |a, b| {
+        has_label(a, "Comment from Bob: nice one") && has_label(b, "Comment from You: nice one")
+    });
+    click(&mut b, "Reblog Alice: hello blog");
+    fill(&mut b, "Your words", "worth a read");
+    click(&mut b, "Reblog it");
+    wait2(&mut a, &mut b, "the reblog at Alice", |a, b| {
+        has_label(a, "Reblog by Bob of You: hello blog")
+            && has_label(b, "Reblog by You of Alice: hello blog")
+    });
+    assert!(has_label(&a, "worth a read"));
+    assert!(
+        !has_label(&a, "Reblog Bob: worth a read"),
+        "her own post, reblogged"
+    );
+
+    unfocus(&mut a);
+    mask_times(&mut a);
+    a.snapshot_options(
+        "blog",
+        &egui_kittest::SnapshotOptions::new().max_failed_pixels(4000),
+    );
+
+    click(&mut a, "Turn my blog off");
+    wait(&mut a, "the blog off", |h| {
+        has_label(h, "Your blog is off") && has_label(h, "Turn my blog on")
+    });
+    assert!(
+        a.query_by_label("Blog post").is_none(),
+        "no composer while off"
+    );
+    click(&mut a, "Turn my blog on");
+    wait(&mut a, "the blog on", |h| has_label(h, "Turn my blog off"));
+    for h in [&mut a, &mut b] {
+        h.state_mut().shutdown();
+    }
+}

@@ -114,7 +114,14 @@ pub(crate) async fn flush(
         .await?;
     let groups: Vec<GroupId> = p.groups.live.locked().keys().copied().collect();
     for g in groups {
-        if !super::syncs_with(p, &outbox, g, &contact) || ss.exchanges.contains_key(&(g, true)) {
+        if !super::syncs_with(p, &outbox, g, &contact) {
+            // No longer ours to sync with them (our blog turned off, say):
+            // exchanges left open would stop the next ones.
+            ss.exchanges.remove(&(g, true));
+            ss.exchanges.remove(&(g, false));
+            continue;
+        }
+        if ss.exchanges.contains_key(&(g, true)) {
             continue;
         }
         let last = ss.opened_at.get(&g).copied();
@@ -177,15 +184,20 @@ pub(crate) async fn receive(
     let (contact, outbox, contacts) = p
         .store
         .call(move |s| {
+            let contact = s.contact(id)?;
             // Who may comment in our blog, or who is not a stranger in a
-            // contact's: our accepted contacts.
-            let contacts: HashSet<[u8; 32]> = s
-                .contacts()?
-                .into_iter()
-                .filter(|c| c.state == ContactState::Accepted)
-                .map(|c| c.address)
-                .collect();
-            Ok((s.contact(id)?, super::read_outbox(s)?, contacts))
+            // contact's: our accepted contacts (read for blogs only).
+            let contacts: HashSet<[u8; 32]> =
+                if our_blog || group == GroupId::blog_of(&contact.address) {
+                    s.contacts()?
+                        .into_iter()
+                        .filter(|c| c.state == ContactState::Accepted)
+                        .map(|c| c.address)
+                        .collect()
+                } else {
+                    HashSet::new()
+                };
+            Ok((contact, super::read_outbox(s)?, contacts))
         })
         .await?;
     if group == GroupId::blog_of(&contact.address) && contact.state == ContactState::Accepted {
@@ -206,7 +218,10 @@ pub(crate) async fn receive(
         });
     }
     if !super::syncs_with(p, &outbox, group, &contact) {
-        // Not ours to sync with them (removed, left, never revealed).
+        // Not ours to sync with them (removed, left, never revealed, our
+        // blog off): nor the exchanges left open.
+        ss.exchanges.remove(&(group, true));
+        ss.exchanges.remove(&(group, false));
         return Ok(vec![]);
     }
     // Their exchange if they opened it; else an answer in ours.

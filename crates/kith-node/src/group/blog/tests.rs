@@ -276,6 +276,14 @@ async fn a_blog_reaches_contacts_and_comments_pass_through_its_owner() {
         has_comment(&a, "hello world", "are you there?").await
     })
     .await;
+    // And what Bob writes later comes as before.
+    b.comment_on_blog(hello.id, "welcome back")
+        .await
+        .expect("comment");
+    until("a comment written after the blog is on", || async {
+        has_comment(&a, "hello world", "welcome back").await
+    })
+    .await;
     a.set_blog_enabled(false).await.expect("off again");
 
     // A restart keeps posts, comments, reblogs and the setting.
@@ -317,4 +325,63 @@ fn the_blog_rule() {
         emoji: None,
     };
     assert!(admits(owner, reader, &react, None).is_err());
+}
+
+/// A reader trusts its contact's filter, not without end: past 4 096
+/// commenters it does not know in one session, the session is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_strangers_comments_ends_the_session() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let k = kith(dir.path());
+    let pw = || Password::new("pw".into());
+    let a = k.create_profile("alice", "Alice", pw()).await.expect("a");
+    let c = k.create_profile("carol", "Carol", pw()).await.expect("c");
+    for p in [&a, &c] {
+        p.go_online(tcp()).await.expect("online");
+    }
+    let (_a_carol, c_alice) = befriend(&a, &c, "carol", "alice").await;
+    let hello = a.post_to_blog("hello").await.expect("post");
+    until("the post", || async { post(&c, "hello").await.is_some() }).await;
+    let ablog = a.blog_id();
+    let mut files = crate::file::SessionFiles::default();
+    let mut ss = sync::SessionSync::default();
+    let mut n: u32 = 0;
+    let mut ended = None;
+    for _ in 0..70 {
+        let batch: Vec<Vec<u8>> = (0..64)
+            .map(|_| {
+                n += 1;
+                let mut seed = [0; 32];
+                seed[..4].copy_from_slice(&n.to_le_bytes());
+                seed[31] = 0xb1;
+                let k = IdentityKeypair::from_seed(&seed);
+                forge(&k, ablog, 0, vec![], Some(hello.id), "me too")
+                    .encoded()
+                    .to_vec()
+            })
+            .collect();
+        let frame = PeerMessage::GroupSync {
+            opener: true,
+            frame: kith_sync::frame::encode(&kith_sync::frame::SyncFrame::Messages {
+                group: ablog,
+                messages: batch,
+                end: false,
+            })
+            .expect("frame"),
+        };
+        if let Err(e) = crate::net::on_message(&c.inner, c_alice, frame, &mut files, &mut ss).await
+        {
+            ended = Some(e);
+            break;
+        }
+    }
+    assert!(
+        matches!(
+            ended,
+            Some(Error::Protocol("relays group messages of non-members"))
+        ),
+        "a flood of strangers' comments must end the session: {ended:?}"
+    );
+    assert!(n > 4096, "ended after {n}");
+    k.shutdown().await;
 }
