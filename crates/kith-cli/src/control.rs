@@ -178,6 +178,10 @@ pub(crate) enum Request {
     Forum {
         action: crate::forums::ForumOp,
     },
+    /// A feed operation (`kith feed …`).
+    Feed {
+        action: crate::feeds::FeedOp,
+    },
     /// Drop a message into someone's inbox through this node.
     Drop {
         link: String,
@@ -538,6 +542,7 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
         Request::Inbox { action } => crate::inbox::execute(p, action).await?,
         Request::Group { action } => crate::groups::execute(p, action).await?,
         Request::Forum { action } => crate::forums::execute(p, action).await?,
+        Request::Feed { action } => crate::feeds::execute(p, action).await?,
         Request::Drop { link, text, leave } => {
             crate::inbox::drop_via(p, &link, &text, leave).await?
         }

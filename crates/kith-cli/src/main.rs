@@ -3,6 +3,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A CLI prints.
 
 mod control;
+mod feeds;
 mod files;
 mod forums;
 mod groups;
@@ -231,6 +232,10 @@ enum Command {
     /// forum --help`).
     #[command(subcommand)]
     Forum(forums::ForumCmd),
+    /// Feeds (RSS, Atom), fetched only through Tor: subscribe, fetch,
+    /// items (`kith feed --help`).
+    #[command(subcommand)]
+    Feed(feeds::FeedCmd),
     /// Introductions offered to you, or made by you.
     #[command(subcommand)]
     Introduction(intro::IntroductionCmd),
@@ -763,6 +768,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
         Command::Introduction(cmd) => intro::run(&ctx, cmd).await?,
         Command::Group(cmd) => groups::run(&ctx, cmd).await?,
         Command::Forum(cmd) => forums::run(&ctx, cmd).await?,
+        Command::Feed(cmd) => feeds::run(&ctx, cmd).await?,
         Command::Requests(cmd) => requests::run(&ctx, cmd).await?,
         Command::Inbox(cmd) => inbox::run(&ctx, cmd).await?,
         Command::Drop {
@@ -1523,6 +1529,52 @@ mod tests {
         assert!(matches!(parse(&["clear", "climb"]), G::Clear { .. }));
         assert!(matches!(parse(&["delete", "climb"]), G::Delete { .. }));
         assert!(Cli::try_parse_from(["kith", "group", "send", "climb"]).is_err());
+    }
+
+    #[test]
+    fn feed_commands_parse() {
+        let parse = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["kith", "feed"], args].concat()).expect("parse");
+            let Command::Feed(f) = cli.command else {
+                panic!("{args:?}: not a feed command");
+            };
+            f
+        };
+        use feeds::FeedCmd as F;
+        assert!(matches!(
+            parse(&["subscribe", "http://a.example/f", "--name", "a"]),
+            F::Subscribe { ref url, name: Some(ref n) } if url == "http://a.example/f" && n == "a"
+        ));
+        assert!(matches!(
+            parse(&["subscribe", "http://a.example/f"]),
+            F::Subscribe { name: None, .. }
+        ));
+        assert!(matches!(parse(&["list", "--json"]), F::List { json: true }));
+        assert!(matches!(parse(&["fetch"]), F::Fetch { ref feed, json: false } if feed == "all"));
+        assert!(matches!(parse(&["fetch", "news"]), F::Fetch { ref feed, .. } if feed == "news"));
+        assert!(matches!(
+            parse(&["items", "news", "--json", "--unread"]),
+            F::Items {
+                json: true,
+                unread: true,
+                ..
+            }
+        ));
+        assert!(matches!(parse(&["read", "news", "3"]), F::Read { ref item, .. } if item == "3"));
+        assert!(matches!(
+            parse(&["unread", "news", "3"]),
+            F::Unread { item: 3, .. }
+        ));
+        assert!(matches!(
+            parse(&["rename", "news", "daily"]),
+            F::Rename { .. }
+        ));
+        assert!(matches!(
+            parse(&["unsubscribe", "news"]),
+            F::Unsubscribe { .. }
+        ));
+        assert!(Cli::try_parse_from(["kith", "feed", "subscribe"]).is_err());
+        assert!(Cli::try_parse_from(["kith", "feed", "unread", "news", "x"]).is_err());
     }
 
     #[test]
