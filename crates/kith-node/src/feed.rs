@@ -437,6 +437,58 @@ fn fetch_error(e: &kith_transport::Error, at: Timestamp) -> FeedError {
     feed_error(kind, e.to_string(), at)
 }
 
+/// A fetched body as the node takes it: parsed by `parse_feed`, a failure
+/// made the feed's error. Blocking: linear in the body (run it in
+/// `spawn_blocking`).
+fn parse_body(bytes: &[u8], now: Timestamp) -> std::result::Result<Feed, FeedError> {
+    kith_core::feed::parse_feed(bytes).map_err(|e| parse_error(&e, now))
+}
+
+/// The fuzzing entry point (`crate::fuzzing::feed_body`): `data` as a
+/// fetched body, through what [`fetch_one`] does with it (parse, merge into
+/// the items kept, encode for the store), twice.
+pub(crate) fn check_body(data: &[u8]) {
+    let now = Timestamp(1_800_000_000_000);
+    let mut items = Items::default();
+    let feed = match parse_body(data, now) {
+        Ok(feed) => feed,
+        Err(e) => {
+            assert!(
+                matches!(e.kind, FeedErrorKind::BadFeed | FeedErrorKind::TooLarge),
+                "{e:?}"
+            );
+            assert!(e.message.len() <= MAX_ERROR_MESSAGE);
+            assert_ne!(
+                e.message,
+                kith_core::Error::BadFeed(kith_core::feed::PARSER_PANICKED).to_string(),
+                "the parser panicked"
+            );
+            return;
+        }
+    };
+    let new = items.merge(&feed, now);
+    assert!(new as usize <= feed.items.len());
+    assert!(items.kept.len() <= MAX_KEPT_ITEMS && items.kept.len() <= new as usize);
+    assert!(items.seen.len() <= MAX_SEEN);
+    let bytes = items.encode().expect("items encode");
+    assert!(bytes.len() <= MAX_ITEMS_BYTES);
+    let back: Items = kith_core::wire::decode_exact("feed items", &bytes).expect("items decode");
+    assert_eq!(
+        back.encode().expect("items encode"),
+        bytes,
+        "stored as kept"
+    );
+    for (i, it) in items.kept.iter().enumerate() {
+        assert_eq!(it.number as usize, new as usize - items.kept.len() + i + 1);
+        assert!(it.published.is_none_or(|t| t <= Timestamp(now.0 + 600_000)));
+        assert!(!it.read);
+    }
+    // The same document again: nothing new, nothing lost.
+    let kept = items.kept.len();
+    assert_eq!(items.merge(&feed, now), 0, "an item seen is not new again");
+    assert_eq!(items.kept.len(), kept);
+}
+
 /// A document that did not parse as the feed's error.
 fn parse_error(e: &kith_core::Error, at: Timestamp) -> FeedError {
     let kind = match e {
@@ -614,9 +666,9 @@ async fn fetch_one(p: &Arc<ProfileInner>, fetcher: &Fetcher, id: FeedId) -> Resu
         Ok(body) => {
             let moved = body.moved_permanently.then(|| body.url.to_string());
             let bytes = body.body;
-            match tokio::task::spawn_blocking(move || kith_core::feed::parse_feed(&bytes)).await {
+            match tokio::task::spawn_blocking(move || parse_body(&bytes, now)).await {
                 Ok(Ok(feed)) => Ok((feed, moved)),
-                Ok(Err(e)) => Err(parse_error(&e, now)),
+                Ok(Err(e)) => Err(e),
                 Err(_) => Err(feed_error(
                     FeedErrorKind::Other,
                     "the parser task failed".into(),
