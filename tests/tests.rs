@@ -8,6 +8,7 @@ mod bridges;
 mod cli_chat;
 mod cli_hardening;
 mod conversations;
+mod feeds;
 mod files;
 mod flood;
 mod groups;
