@@ -18,7 +18,8 @@
 //! - **Schedule.** While the profile is online over Tor, one task fetches
 //!   each feed every [`FETCH_EVERY`] plus a random jitter of up to
 //!   [`FETCH_JITTER`] (so fetches do not fall on the hour, nor all feeds at
-//!   once); a new subscription is first fetched within [`FIRST_FETCH`].
+//!   once); a new subscription is first fetched within [`FIRST_FETCH`],
+//!   and so are, at random, the feeds that fell due while offline.
 //!   With no subscription the task waits and fetches nothing.
 //! - **New items** are those whose id (RSS `guid`, Atom `id`, or a hash of
 //!   what the item shows: see [`kith_core::feed::FeedItem::id`]) was not
@@ -423,6 +424,9 @@ fn feed_error(kind: FeedErrorKind, message: String, at: Timestamp) -> FeedError 
 fn fetch_error(e: &kith_transport::Error, at: Timestamp) -> FeedError {
     use kith_transport::Error as T;
     let kind = match e {
+        // Tor itself was not usable (not bootstrapped, no circuit): not
+        // the feed's fault, and tried again sooner.
+        _ if e.kind() == kith_core::ErrorKind::TorUnreachable => FeedErrorKind::Unreachable,
         T::ResponseTooLarge { .. } => FeedErrorKind::TooLarge,
         T::Timeout { .. } => FeedErrorKind::Timeout,
         T::RedirectRefused { .. } | T::TooManyRedirects { .. } => FeedErrorKind::BadRedirect,
@@ -549,6 +553,16 @@ fn next_after_fetch(now: Timestamp, error: Option<&FeedError>) -> Timestamp {
             after(now, RETRY_UNREACHABLE, RETRY_UNREACHABLE)
         }
         _ => after(now, FETCH_EVERY, FETCH_JITTER),
+    }
+}
+
+/// Reschedule the feeds due at `now` to random times within
+/// [`FIRST_FETCH`].
+fn spread_overdue(list: &mut FeedList, now: Timestamp) {
+    for f in &mut list.feeds {
+        if f.next_fetch <= now {
+            f.next_fetch = after(now, Duration::ZERO, FIRST_FETCH);
+        }
     }
 }
 
@@ -745,6 +759,27 @@ async fn fetch_one(p: &Arc<ProfileInner>, fetcher: &Fetcher, id: FeedId) -> Resu
 /// is due, never before the first subscription. Ends when the profile goes
 /// offline (the caller's `until_stopped`) or is dropped.
 pub(crate) async fn run_scheduler(weak: Weak<ProfileInner>) {
+    // Feeds that fell due while the profile was offline are spread over
+    // the next few minutes, not fetched back to back at start (the
+    // servers could otherwise see them together).
+    if let Some(p) = weak.upgrade() {
+        let spread = p
+            .store
+            .call(|s| {
+                let mut list = FeedList::read(s)?;
+                let now = Timestamp::now();
+                if list.feeds.iter().any(|f| f.next_fetch <= now) {
+                    spread_overdue(&mut list, now);
+                    list.write(s)?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = spread {
+            debug!("the feed schedule stops: {e}");
+            return;
+        }
+    }
     loop {
         let Some(p) = weak.upgrade() else { return };
         let wake = Arc::clone(&p.feeds.wake);

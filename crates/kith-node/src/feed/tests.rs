@@ -459,6 +459,19 @@ fn schedule_is_jittered_and_waits_for_subscriptions() {
         due(&list, now),
         (vec![FeedId(1)], Some(Timestamp(now.0 + 5)))
     );
+    // Overdue at start: spread over FIRST_FETCH, the others unchanged.
+    list.feeds.extend((4..24).map(|i| sub(i, 0)));
+    spread_overdue(&mut list, now);
+    let first = u64::try_from(FIRST_FETCH.as_millis()).unwrap();
+    let spread: HashSet<u64> = list.feeds.iter().map(|f| f.next_fetch.0).collect();
+    assert!(spread.len() > 3, "random");
+    assert!(
+        list.feeds
+            .iter()
+            .all(|f| f.next_fetch.0 >= now.0 && f.next_fetch.0 <= now.0 + first)
+    );
+    assert_eq!(list.feeds[1].next_fetch, Timestamp(now.0 + 10));
+    assert_eq!(list.feeds[2].next_fetch, Timestamp(now.0 + 5));
 }
 
 #[test]
