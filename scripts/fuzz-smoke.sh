@@ -23,11 +23,11 @@ for t in $(cargo +nightly fuzz list); do
   fi
   grep -a "^Done" "$log" || tail -n 1 "$log"
 done
-# The inbound path and the picture previews through kith-node (builds arti
+# The inbound path, the picture previews and feed bodies through kith-node (builds arti
 # under the sanitizers: long).
 if [ "${KITH_FUZZ_NODE:-0}" = 1 ]; then
   cd node
-  for t in inbound preview; do
+  for t in inbound preview feed_body; do
     echo "fuzz smoke: $t for ${secs}s"
     if ! cargo +nightly fuzz run --fuzz-dir . "$t" -- -max_total_time="$secs" -rss_limit_mb=4096 >"$log" 2>&1; then
       grep -a -E "panicked at|^Failing input|artifacts/|Base64" "$log" || true

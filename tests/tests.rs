@@ -9,6 +9,7 @@ mod bridges;
 mod cli_chat;
 mod cli_hardening;
 mod conversations;
+mod feeds;
 mod files;
 mod flood;
 mod forums;

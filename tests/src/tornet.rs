@@ -1,7 +1,8 @@
 //! A private Tor network on 127.0.0.1, started and stopped by the test suite.
 //!
 //! Debian's C tor (`scripts/ensure-tor.sh` installs it): 3 directory
-//! authorities that are also exits for `127.0.0.0/8`, 4 plain relays and one
+//! authorities that are also exits for `127.0.0.0/8` (and for
+//! [`TorNet::exit_port`]: see there), 4 plain relays and one
 //! client node with a SOCKS port, all on 127.0.0.1 and nowhere else. The
 //! `DirAuthority` lines replace the public authorities, so nothing leaves the
 //! machine. See `/work/shared/recipes/tor-test-network.md` for where each
@@ -32,8 +33,9 @@ use std::time::{Duration, Instant};
 const AUTHORITIES: usize = 3;
 /// Plain relays.
 const RELAYS: usize = 4;
-/// Ports per network: OR + Dir for each relay, SOCKS for the client node.
-const PORTS: u16 = 2 * (AUTHORITIES + RELAYS) as u16 + 1;
+/// Ports per network: OR + Dir for each relay, SOCKS for the client node,
+/// and the exits' port ([`TorNet::exit_port`]).
+const PORTS: u16 = 2 * (AUTHORITIES + RELAYS) as u16 + 2;
 /// How long [`TorNet::start`] waits for the network.
 const READY_TIMEOUT: Duration = Duration::from_secs(150);
 /// Attempts with a fresh port block when a tor cannot bind.
@@ -60,7 +62,8 @@ ShutdownWaitLength 0
 ContactInfo x@test.invalid
 ";
 
-/// Authority settings: a 20 s voting cycle, exit to 127.0.0.0/8 only.
+/// Authority settings: a 20 s voting cycle, exit to 127.0.0.0/8 (the exit
+/// policy's last lines, with the exit port, are added per network).
 const AUTHORITY_TORRC: &str = "\
 AuthoritativeDirectory 1
 V3AuthoritativeDirectory 1
@@ -71,8 +74,8 @@ V3AuthVotingInterval 20
 V3AuthVoteDelay 4
 V3AuthDistDelay 4
 ExitRelay 1
+ExitPolicyRejectPrivate 0
 ExitPolicy accept 127.0.0.0/8:*
-ExitPolicy reject *:*
 ";
 
 /// Plain relay settings.
@@ -119,6 +122,8 @@ pub struct TorNet {
     authorities: Vec<Authority>,
     /// SOCKS port of the client node.
     socks_port: u16,
+    /// See [`TorNet::exit_port`].
+    exit_port: u16,
     /// When the start began.
     started: Instant,
     /// How long until the first consensus was served.
@@ -218,6 +223,7 @@ impl TorNet {
         let port = |i: usize| base + u16::try_from(i).unwrap_or(u16::MAX);
         // Ports: authorities and relays get (OR, Dir) pairs, the client the last one.
         let socks_port = port(2 * (AUTHORITIES + RELAYS));
+        let exit_port = port(2 * (AUTHORITIES + RELAYS) + 1);
 
         let mut authorities = Vec::with_capacity(AUTHORITIES);
         let mut gencerts = Vec::with_capacity(AUTHORITIES);
@@ -284,6 +290,7 @@ impl TorNet {
             nodes: Mutex::new(Vec::new()),
             authorities,
             socks_port,
+            exit_port,
             started,
             elapsed_first_consensus: Duration::ZERO,
             elapsed_ready: Duration::ZERO,
@@ -293,9 +300,14 @@ impl TorNet {
         };
         for i in 0..AUTHORITIES + RELAYS {
             let (name, role) = if i < AUTHORITIES {
-                (format!("auth{i}"), AUTHORITY_TORRC)
+                (
+                    format!("auth{i}"),
+                    format!(
+                        "{AUTHORITY_TORRC}ExitPolicy accept *:{exit_port}\nExitPolicy reject *:*\n"
+                    ),
+                )
             } else {
-                (format!("relay{}", i - AUTHORITIES), RELAY_TORRC)
+                (format!("relay{}", i - AUTHORITIES), RELAY_TORRC.to_owned())
             };
             let ports = format!(
                 "Address 127.0.0.1\nSocksPort 0\nOrPort 127.0.0.1:{}\nDirPort 127.0.0.1:{}\n",
@@ -540,6 +552,22 @@ impl TorNet {
     /// A file holding [`TorNet::arti_toml`], for `kith run --tor-config`.
     pub fn arti_config(&self) -> &Path {
         &self.arti_config
+    }
+
+    /// The one port the network's exits accept for every address, on
+    /// 127.0.0.1 free when the network started: a test serves on
+    /// `127.0.0.1:exit_port()` what a client should reach through an exit
+    /// (one test at a time: the feeds suite).
+    ///
+    /// Why a port for every address: clients choose exits by the port
+    /// summary in their microdescriptors, and tor summarises only rules
+    /// for all addresses, so an exit policy of `127.0.0.0/8` alone reads
+    /// "rejects every port" and no client picks an exit. The full policy
+    /// (`accept 127.0.0.0/8:*`, `accept *:exit_port`, `reject *:*`) is what
+    /// the exits apply; only this network's clients (the tests') use them,
+    /// and they ask for 127.0.0.1 only.
+    pub fn exit_port(&self) -> u16 {
+        self.exit_port
     }
 
     /// SOCKS5 address of the network's C tor client node.

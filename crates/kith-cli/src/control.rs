@@ -182,6 +182,10 @@ pub(crate) enum Request {
     Blog {
         action: crate::blogs::BlogOp,
     },
+    /// A feed operation (`kith feed …`).
+    Feed {
+        action: crate::feeds::FeedOp,
+    },
     /// Drop a message into someone's inbox through this node.
     Drop {
         link: String,
@@ -543,6 +547,7 @@ pub(crate) async fn execute(p: &Profile, req: Request, running: bool) -> anyhow:
         Request::Group { action } => crate::groups::execute(p, action).await?,
         Request::Forum { action } => crate::forums::execute(p, action).await?,
         Request::Blog { action } => crate::blogs::execute(p, action).await?,
+        Request::Feed { action } => crate::feeds::execute(p, action).await?,
         Request::Drop { link, text, leave } => {
             crate::inbox::drop_via(p, &link, &text, leave).await?
         }

@@ -4,6 +4,7 @@
 
 mod blogs;
 mod control;
+mod feeds;
 mod files;
 mod forums;
 mod groups;
@@ -236,6 +237,10 @@ enum Command {
     /// (`kith blog --help`).
     #[command(subcommand)]
     Blog(blogs::BlogCmd),
+    /// Feeds (RSS, Atom), fetched only through Tor: subscribe, fetch,
+    /// items (`kith feed --help`).
+    #[command(subcommand)]
+    Feed(feeds::FeedCmd),
     /// Introductions offered to you, or made by you.
     #[command(subcommand)]
     Introduction(intro::IntroductionCmd),
@@ -769,6 +774,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<()> {
         Command::Group(cmd) => groups::run(&ctx, cmd).await?,
         Command::Forum(cmd) => forums::run(&ctx, cmd).await?,
         Command::Blog(cmd) => blogs::run(&ctx, cmd).await?,
+        Command::Feed(cmd) => feeds::run(&ctx, cmd).await?,
         Command::Requests(cmd) => requests::run(&ctx, cmd).await?,
         Command::Inbox(cmd) => inbox::run(&ctx, cmd).await?,
         Command::Drop {
@@ -1562,6 +1568,52 @@ mod tests {
         ));
         assert!(Cli::try_parse_from(["kith", "blog", "post"]).is_err());
         assert!(Cli::try_parse_from(["kith", "blog", "comment", "ab"]).is_err());
+    }
+
+    #[test]
+    fn feed_commands_parse() {
+        let parse = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["kith", "feed"], args].concat()).expect("parse");
+            let Command::Feed(f) = cli.command else {
+                panic!("{args:?}: not a feed command");
+            };
+            f
+        };
+        use feeds::FeedCmd as F;
+        assert!(matches!(
+            parse(&["subscribe", "http://a.example/f", "--name", "a"]),
+            F::Subscribe { ref url, name: Some(ref n) } if url == "http://a.example/f" && n == "a"
+        ));
+        assert!(matches!(
+            parse(&["subscribe", "http://a.example/f"]),
+            F::Subscribe { name: None, .. }
+        ));
+        assert!(matches!(parse(&["list", "--json"]), F::List { json: true }));
+        assert!(matches!(parse(&["fetch"]), F::Fetch { ref feed, json: false } if feed == "all"));
+        assert!(matches!(parse(&["fetch", "news"]), F::Fetch { ref feed, .. } if feed == "news"));
+        assert!(matches!(
+            parse(&["items", "news", "--json", "--unread"]),
+            F::Items {
+                json: true,
+                unread: true,
+                ..
+            }
+        ));
+        assert!(matches!(parse(&["read", "news", "3"]), F::Read { ref item, .. } if item == "3"));
+        assert!(matches!(
+            parse(&["unread", "news", "3"]),
+            F::Unread { item: 3, .. }
+        ));
+        assert!(matches!(
+            parse(&["rename", "news", "daily"]),
+            F::Rename { .. }
+        ));
+        assert!(matches!(
+            parse(&["unsubscribe", "news"]),
+            F::Unsubscribe { .. }
+        ));
+        assert!(Cli::try_parse_from(["kith", "feed", "subscribe"]).is_err());
+        assert!(Cli::try_parse_from(["kith", "feed", "unread", "news", "x"]).is_err());
     }
 
     #[test]

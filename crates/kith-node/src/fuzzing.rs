@@ -173,6 +173,16 @@ pub fn preview(data: &[u8]) {
     }
 }
 
+/// A fetched feed body (RSS, Atom) as the node takes it: `parse_feed`
+/// exactly as `Profile::fetch_feed` calls it, then the items merged into
+/// what a subscription keeps and encoded for the store; asserts the bounds
+/// kept (items, remembered ids, bytes), numbering, clamped times, a typed
+/// error otherwise (never a caught parser panic), and that the same
+/// document fetched again brings nothing new.
+pub fn feed_body(data: &[u8]) {
+    crate::feed::check_body(data);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +231,45 @@ mod tests {
             msgs.iter()
                 .all(|m| m.time.as_millis() <= Timestamp::now().as_millis() + 600_000)
         );
+    }
+
+    #[test]
+    fn feed_bodies_through_the_node() {
+        let rss = |n: usize| {
+            let mut s = String::from("<rss version=\"2.0\"><channel><title>T</title>");
+            for i in 0..n {
+                s.push_str(&format!(
+                    "<item><guid>{i}</guid><title>i{i}</title><description>{}</description>\
+                     <pubDate>Sun, 06 Dec 9999 10:00:00 GMT</pubDate></item>",
+                    "w ".repeat(1500)
+                ));
+            }
+            s.push_str("</channel></rss>");
+            s.into_bytes()
+        };
+        feed_body(&rss(0));
+        feed_body(&rss(3));
+        feed_body(&rss(250));
+        feed_body(b"<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><id>x</id></entry><entry><id>x</id></entry></feed>");
+        feed_body(b"<!DOCTYPE x [<!ENTITY a \"b\">]><rss/>");
+        feed_body(b"");
+        feed_body(&[0xff; 64]);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        #[test]
+        fn any_feed_body_is_data(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1024),
+            cut in 0_usize..400,
+        ) {
+            feed_body(&data);
+            // And mutations of a real feed.
+            let mut doc = b"<rss version=\"2.0\"><channel><title>T</title><item><guid>a</guid><title>A</title><link>http://a.example/</link></item><item><title>B</title></item></channel></rss>".to_vec();
+            doc.truncate(cut.min(doc.len()));
+            doc.extend_from_slice(&data[..data.len().min(64)]);
+            feed_body(&doc);
+        }
     }
 
     proptest::proptest! {

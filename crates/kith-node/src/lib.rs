@@ -5,6 +5,7 @@ mod conn;
 mod contact;
 mod conversation;
 mod error;
+mod feed;
 mod file;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -20,6 +21,10 @@ mod profile;
 mod reach;
 
 pub use error::{Error, Result};
+pub use feed::{
+    FETCH_EVERY, FETCH_JITTER, FIRST_FETCH, FeedError, FeedErrorKind, FeedId, FeedItemView,
+    FeedView, FetchOutcome, MAX_FEED_NAME, MAX_FEEDS, MAX_ITEMS_BYTES, MAX_KEPT_ITEMS, MAX_SEEN,
+};
 pub use file::{
     AUTO_ACCEPT_BUDGET, AUTO_ACCEPT_MAX, FileView, MAX_PREVIEW_SOURCE, MAX_RECEIVING, PREVIEW_SIDE,
     Preview,

@@ -477,6 +477,17 @@ pub enum Event {
         /// Which file (its message id).
         id: MessageId,
     },
+    /// Feeds changed: subscribed, unsubscribed, renamed, fetched (or
+    /// failed: see `FeedView::error`), items marked read. Read
+    /// `Profile::feeds` again.
+    FeedsChanged,
+    /// A fetch found new items in a feed.
+    FeedItems {
+        /// Which feed.
+        feed: crate::feed::FeedId,
+        /// How many new items.
+        new: u32,
+    },
 }
 
 #[cfg(test)]

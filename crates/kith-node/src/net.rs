@@ -17,7 +17,7 @@ use kith_core::wire::{Hello, PeerMessage, Text, Welcome};
 use kith_core::{IdentityKey, MessageId, Timestamp};
 use kith_store::{Contact, ContactId, ContactOrigin, ContactState, MessageState, NewContact};
 use kith_transport::{
-    BoxStream, ServiceSpec, TcpTransport, Transport, TransportKind, TransportStatus,
+    BoxStream, ServiceSpec, TcpTransport, TorTransport, Transport, TransportKind, TransportStatus,
 };
 use rand::Rng;
 use tokio::sync::watch;
@@ -66,6 +66,9 @@ pub(crate) const SILENT_LIMIT: Duration = Duration::from_secs(kith_core::wire::S
 /// A profile's online state.
 pub(crate) struct Online {
     transport: Arc<dyn Transport>,
+    /// The same transport when it is Tor's: feeds are fetched through it
+    /// (and only through it).
+    tor: Option<Arc<TorTransport>>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -90,14 +93,15 @@ pub(crate) async fn go_online(p: &Arc<ProfileInner>, net: Network, nickname: Str
     });
     p.emit(Event::Network(p.status.borrow().clone()));
     let started = async {
-        let transport: Arc<dyn Transport> = match &net {
-            Network::Tcp { listen } => Arc::new(TcpTransport::new(Some(*listen))),
+        let (transport, tor_transport): (Arc<dyn Transport>, _) = match &net {
+            Network::Tcp { listen } => (Arc::new(TcpTransport::new(Some(*listen))), None),
             Network::Tor {
                 extra_toml,
                 bridges,
             } => {
                 let kith = p.kith.upgrade().ok_or(Error::Locked)?;
-                Arc::new(kith.tor(extra_toml.clone(), bridges).await?.transport())
+                let t = Arc::new(kith.tor(extra_toml.clone(), bridges).await?.transport());
+                (Arc::clone(&t) as Arc<dyn Transport>, Some(t))
             }
         };
         // The request listener starts here when it runs at all, so that
@@ -108,10 +112,10 @@ pub(crate) async fn go_online(p: &Arc<ProfileInner>, net: Network, nickname: Str
             Some(spec) => Some(transport.listen(spec).await?),
             None => None,
         };
-        Ok::<_, Error>((transport, listener))
+        Ok::<_, Error>((transport, tor_transport, listener))
     }
     .await;
-    let (transport, listener) = match started {
+    let (transport, tor, listener) = match started {
         Ok(x) => x,
         Err(e) => {
             p.status.send_replace(NetworkStatus::Failed {
@@ -202,8 +206,17 @@ pub(crate) async fn go_online(p: &Arc<ProfileInner>, net: Network, nickname: Str
         )));
     }
 
+    // Feeds: fetched on a schedule, only over Tor (see `feed`).
+    if tor.is_some() {
+        tasks.push(tokio::spawn(until_stopped(
+            stop.subscribe(),
+            crate::feed::run_scheduler(Arc::downgrade(p)),
+        )));
+    }
+
     let online = Online {
         transport,
+        tor,
         stop,
         tasks,
     };
@@ -477,6 +490,7 @@ pub(crate) async fn go_offline(p: &Arc<ProfileInner>) {
             let _ = t.await;
         }
         drop(online.transport);
+        drop(online.tor);
         p.peers.clear();
         *p.tcp_hint.locked() = None;
         *p.network_kind.locked() = None;
@@ -493,6 +507,11 @@ pub(crate) async fn transport(p: &Arc<ProfileInner>) -> Option<Arc<dyn Transport
         .await
         .as_ref()
         .map(|o| Arc::clone(&o.transport))
+}
+
+/// The Tor transport while online over Tor: feeds are fetched through it.
+pub(crate) async fn tor_transport(p: &Arc<ProfileInner>) -> Option<Arc<TorTransport>> {
+    p.online.lock().await.as_ref().and_then(|o| o.tor.clone())
 }
 
 fn ensure_dialer(p: &Arc<ProfileInner>, online: &Online, id: ContactId) {

@@ -67,6 +67,8 @@ pub(crate) struct ProfileInner {
     pub(crate) transfers: crate::file::Transfers,
     /// Private groups: each one's replica and members.
     pub(crate) groups: crate::group::Groups,
+    /// Feeds: the schedule's wake-up, fetches in progress.
+    pub(crate) feeds: crate::feed::FeedState,
 }
 
 /// A handle to an unlocked profile. Cheap to clone.
@@ -169,6 +171,7 @@ impl Profile {
                 expiry: Arc::new(tokio::sync::Notify::new()),
                 transfers: crate::file::Transfers::default(),
                 groups: crate::group::Groups::default(),
+                feeds: crate::feed::FeedState::default(),
             }),
         };
         // Before anyone reads the conversations: what a stop missed, and

@@ -823,6 +823,18 @@ impl Store {
         Ok(())
     }
 
+    /// Remove a setting; `false` if it was not set.
+    pub fn delete_setting(&mut self, k: &str) -> Result<bool> {
+        let Some((id, _)) = self.find_setting(k)? else {
+            return Ok(false);
+        };
+        self.conn
+            .execute("DELETE FROM settings WHERE id = ?1", params![id])
+            .map_err(db("removing a setting"))?;
+        self.scrub_wal();
+        Ok(true)
+    }
+
     // ---- Contacts ----
 
     fn address_hash(&self, addr: &[u8; 32]) -> Result<Vec<u8>> {
@@ -1709,6 +1721,10 @@ mod tests {
         assert_eq!(store.setting("a").unwrap().as_deref(), Some(&b"two"[..]));
         assert_eq!(store.setting("b").unwrap().as_deref(), Some(&b""[..]));
         assert_eq!(store.setting("A").unwrap(), None);
+        assert!(store.delete_setting("b").unwrap());
+        assert!(!store.delete_setting("b").unwrap());
+        assert_eq!(store.setting("b").unwrap(), None);
+        assert_eq!(store.setting("a").unwrap().as_deref(), Some(&b"two"[..]));
         assert_eq!(
             kind(store.set_setting("big", &vec![0; MAX_SETTING + 1])),
             ErrorKind::BadLocalInput
