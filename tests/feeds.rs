@@ -394,6 +394,26 @@ fn feeds_over_an_onion_service_and_an_exit() {
     assert!(titles(&k, "garden", true).is_empty());
     assert_eq!(feed(&k, "garden")["unread"], 0);
 
+    // An item reposted to Alice's blog, for her contacts to read.
+    let post: Value = serde_json::from_str(
+        k.ok(
+            "alice",
+            &["feed", "repost", "garden", "3", "cover the beds"],
+        )
+        .trim(),
+    )
+    .expect("the post as JSON");
+    let blog = json_lines(&k.ok("alice", &["blog", "feed", "--json"]));
+    let body = blog
+        .iter()
+        .find(|p| p["id"] == post["id"])
+        .and_then(|p| p["body"].as_str())
+        .expect("the repost in alice's blog");
+    assert!(
+        body.starts_with("cover the beds\n\nFrost tonight\nhttp://garden.example/g3"),
+        "{body:?}"
+    );
+
     k.ok("alice", &["feed", "unsubscribe", "bomb"]);
     assert!(feeds(&k).iter().all(|f| f["name"] != "bomb"));
     println!(

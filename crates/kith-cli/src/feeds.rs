@@ -73,6 +73,16 @@ pub(crate) enum FeedCmd {
         /// Its new name.
         name: String,
     },
+    /// Repost an item to your blog (its title, link and summary, after
+    /// your text if given); prints the post as JSON.
+    Repost {
+        /// The feed's name or id.
+        feed: String,
+        /// The item's number.
+        item: u32,
+        /// Your text, before the item's.
+        text: Option<String>,
+    },
     /// Unsubscribe: the feed and its items are removed.
     Unsubscribe {
         /// The feed's name or id.
@@ -84,14 +94,38 @@ pub(crate) enum FeedCmd {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "feed_op", rename_all = "snake_case")]
 pub(crate) enum FeedOp {
-    Subscribe { url: String, name: Option<String> },
+    Subscribe {
+        url: String,
+        name: Option<String>,
+    },
     List,
-    Fetch { feed: Option<String> },
-    Items { feed: String, unread: bool },
-    Read { feed: String, item: Option<u32> },
-    Unread { feed: String, item: u32 },
-    Rename { feed: String, name: String },
-    Unsubscribe { feed: String },
+    Fetch {
+        feed: Option<String>,
+    },
+    Items {
+        feed: String,
+        unread: bool,
+    },
+    Read {
+        feed: String,
+        item: Option<u32>,
+    },
+    Unread {
+        feed: String,
+        item: u32,
+    },
+    Rename {
+        feed: String,
+        name: String,
+    },
+    Repost {
+        feed: String,
+        item: u32,
+        text: Option<String>,
+    },
+    Unsubscribe {
+        feed: String,
+    },
 }
 
 /// A feed as JSON.
@@ -263,6 +297,10 @@ pub(crate) async fn execute(p: &Profile, op: FeedOp) -> anyhow::Result<Value> {
             p.rename_feed(find(p, &feed).await?, &name).await?;
             Value::Null
         }
+        FeedOp::Repost { feed, item, text } => {
+            let id = find(p, &feed).await?;
+            crate::groups::message_json(&p.repost_feed_item(id, item, text.as_deref()).await?)
+        }
         FeedOp::Unsubscribe { feed } => {
             p.unsubscribe_feed(find(p, &feed).await?).await?;
             Value::Null
@@ -311,6 +349,12 @@ pub(crate) async fn run(ctx: &crate::Ctx, cmd: FeedCmd) -> anyhow::Result<()> {
         }
         FeedCmd::Rename { feed, name } => {
             ctx.request(req(FeedOp::Rename { feed, name })).await?;
+        }
+        FeedCmd::Repost { feed, item, text } => {
+            let v = ctx
+                .request(req(FeedOp::Repost { feed, item, text }))
+                .await?;
+            println!("{v}");
         }
         FeedCmd::Unsubscribe { feed } => {
             ctx.request(req(FeedOp::Unsubscribe { feed })).await?;

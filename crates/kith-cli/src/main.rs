@@ -1614,6 +1614,19 @@ mod tests {
         ));
         assert!(Cli::try_parse_from(["kith", "feed", "subscribe"]).is_err());
         assert!(Cli::try_parse_from(["kith", "feed", "unread", "news", "x"]).is_err());
+        assert!(matches!(
+            parse(&["repost", "news", "2"]),
+            F::Repost {
+                item: 2,
+                text: None,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(&["repost", "news", "2", "worth a read"]),
+            F::Repost { item: 2, text: Some(ref t), .. } if t == "worth a read"
+        ));
+        assert!(Cli::try_parse_from(["kith", "feed", "repost", "news"]).is_err());
     }
 
     #[test]

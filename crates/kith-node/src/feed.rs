@@ -1065,6 +1065,28 @@ impl Profile {
         self.emit(Event::FeedsChanged);
         Ok(())
     }
+
+    /// Repost a feed's item to our blog: a post of the item's title, link
+    /// and summary (cut to fit), after the user's `comment` if any, as
+    /// [`FeedItemView::repost_text`] writes it. Our contacts get it as any
+    /// post of ours: of the feed, only the item's text and link travel, and
+    /// only when the user reposts. [`Error::NotFound`] for an unknown feed or
+    /// item; the errors of [`Profile::post_to_blog`] (our blog off).
+    pub async fn repost_feed_item(
+        &self,
+        feed: FeedId,
+        number: u32,
+        comment: Option<&str>,
+    ) -> Result<crate::GroupMessageView> {
+        let item = self
+            .feed_items(feed)
+            .await?
+            .into_iter()
+            .find(|i| i.number == number)
+            .ok_or_else(|| Error::NotFound(format!("item {number}")))?;
+        let text = item.repost_text(comment, kith_core::group::MAX_GROUP_TEXT);
+        self.post_to_blog(&text).await
+    }
 }
 
 impl FeedItemView {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use kith_transport::{FeedUrl, FetchedBody};
 
 use super::*;
-use crate::Password;
 use crate::tests::{kith, tcp};
+use crate::{GroupLine, Password};
 use kith_core::limits::MAX_SETTING;
 
 /// What the test "server" answers, by URL.
@@ -544,4 +544,49 @@ fn repost_text_fits_and_cuts_at_a_word() {
         ..it
     };
     assert_eq!(repost_text(&bare, None, 100), "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_reposted_to_our_blog() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_k, p, answers) = profile_with_server(dir.path()).await;
+    let url = "http://news.example/feed.xml";
+    answers
+        .lock()
+        .unwrap()
+        .insert(url.into(), Ok(body(url, rss(&[("a", "First")]))));
+    let f = p.subscribe_feed(url, Some("news")).await.unwrap();
+    assert_eq!(p.fetch_feed(f.id).await.unwrap().new_items, 1);
+
+    let post = p
+        .repost_feed_item(f.id, 1, Some("worth a read"))
+        .await
+        .unwrap();
+    let GroupLine::Post(text) = &post.body else {
+        panic!("a repost is a post");
+    };
+    assert_eq!(
+        text,
+        "worth a read\n\nFirst\nhttp://news.example/a\n\nAbout First."
+    );
+    let feed = p.blog_feed().await.unwrap();
+    assert_eq!(feed.len(), 1);
+    assert_eq!(feed[0].post.id, post.id);
+    assert_eq!(feed[0].blog, p.blog_id());
+
+    // An unknown item or feed; our blog off.
+    assert!(matches!(
+        p.repost_feed_item(f.id, 9, None).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        p.repost_feed_item(FeedId(f.id.0 + 1), 1, None).await,
+        Err(Error::NotFound(_))
+    ));
+    p.set_blog_enabled(false).await.unwrap();
+    assert!(matches!(
+        p.repost_feed_item(f.id, 1, None).await,
+        Err(Error::BadInput(_))
+    ));
+    assert_eq!(p.blog_feed().await.unwrap().len(), 1);
 }
