@@ -235,7 +235,7 @@ pub struct ContactView {
 }
 
 /// The contact who introduced us to another, as front ends show it:
-/// "introduced by <alias>".
+/// "introduced by `<alias>`".
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Introducer {
     /// The introducer's address (its identity key).

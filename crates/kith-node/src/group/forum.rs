@@ -155,7 +155,7 @@ impl Profile {
 
     /// Hide (`hide`) or show again an author's posts in a forum, for us
     /// only: kept sealed here, never sent. [`Error::BadInput`] for
-    /// ourselves, or past [`MAX_HIDDEN_HERE`] authors.
+    /// ourselves, or past `MAX_HIDDEN_HERE` (1024) authors.
     pub async fn hide_in_forum(&self, forum: GroupId, author: [u8; 32], hide: bool) -> Result<()> {
         self.check_unlocked()?;
         self.expect_kind(forum, GroupKind::Forum)?;
