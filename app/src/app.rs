@@ -122,6 +122,8 @@ pub(crate) struct Session {
     pub(crate) groups: crate::groups::GroupsUi,
     /// Forums: the same, of the other kind.
     pub(crate) forums: crate::groups::GroupsUi,
+    /// Feeds: the subscriptions, the open feed's items.
+    pub(crate) feeds: crate::feeds::FeedsUi,
 }
 
 impl Session {
@@ -156,6 +158,7 @@ impl Session {
             self.deselect(c);
         }
         self.inbox.hide();
+        self.feeds.hide();
         for g in [&mut self.groups, &mut self.forums] {
             if g.kind == kind {
                 g.show(id);
@@ -411,6 +414,7 @@ impl KithApp {
             files: crate::files::FilesUi::default(),
             groups: crate::groups::GroupsUi::new(kith_node::GroupKind::Group),
             forums: crate::groups::GroupsUi::new(kith_node::GroupKind::Forum),
+            feeds: crate::feeds::FeedsUi::new(),
         });
         self.sessions.sort_by(|a, b| a.name().cmp(b.name()));
         self.active = Some(name);
@@ -582,6 +586,11 @@ impl KithApp {
                 s.inbox.dirty = false;
                 s.inbox.loading = true;
                 crate::inbox::load(&self.backend, &s.profile, s.inbox.open);
+            }
+            if s.feeds.dirty && !s.feeds.loading {
+                s.feeds.dirty = false;
+                s.feeds.loading = true;
+                crate::feeds::load(&self.backend, &s.profile, s.feeds.selected);
             }
         }
     }
@@ -868,6 +877,20 @@ impl KithApp {
                     }
                 }
             }
+            Reply::Feeds { profile, result } => {
+                if let Some(s) = self.session_mut(&profile) {
+                    s.feeds.loaded(result);
+                }
+            }
+            Reply::FeedsDone {
+                profile,
+                ask,
+                result,
+            } => {
+                if let Some(s) = self.session_mut(&profile) {
+                    s.feeds.done(&ask, result);
+                }
+            }
             Reply::Inbox { profile, result } => {
                 if let Some(s) = self.session_mut(&profile) {
                     s.inbox.loaded(result);
@@ -962,6 +985,7 @@ impl KithApp {
                 s.status = st;
             }
             Event::InboxChanged => s.inbox.dirty = true,
+            Event::FeedsChanged | Event::FeedItems { .. } => s.feeds.dirty = true,
             Event::InboxDrop(id) => {
                 s.inbox.arrived(id);
                 if !focused {

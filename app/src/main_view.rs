@@ -166,6 +166,8 @@ pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
             network_banner(ui, kind, false);
             if s.inbox.open {
                 crate::inbox::view(s, ui);
+            } else if s.feeds.open {
+                crate::feeds::view(s, ui);
             } else if s.groups.open.is_some() {
                 crate::groups::view(s, GroupKind::Group, ui);
             } else if s.forums.open.is_some() {
@@ -189,6 +191,7 @@ pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
     crate::conv::perform(app, &active);
     crate::files::perform(app, &active);
     crate::inbox::perform(app, &active);
+    crate::feeds::perform(app, &active);
     crate::groups::perform(app, &active);
 }
 
@@ -253,6 +256,8 @@ struct Actions {
     verify: Option<ContactId>,
     /// Show the inbox.
     inbox: bool,
+    /// Show the feeds.
+    feeds: bool,
     /// Show this group or forum.
     group: Option<(GroupKind, kith_node::GroupId)>,
     /// Open the "New group" or "New forum" dialog.
@@ -282,7 +287,16 @@ fn perform(app: &mut KithApp, active: &str, a: Actions) {
             s.deselect(c);
         }
         s.close_spaces();
+        s.feeds.hide();
         s.inbox.show();
+    }
+    if a.feeds {
+        if let Some(c) = s.selected {
+            s.deselect(c);
+        }
+        s.close_spaces();
+        s.inbox.hide();
+        s.feeds.show();
     }
     if let Some(kind) = a.new_group {
         s.space(kind).open_new();
@@ -311,6 +325,7 @@ fn perform(app: &mut KithApp, active: &str, a: Actions) {
         let mut load = None;
         if let Some(c) = a.select {
             s.inbox.hide();
+            s.feeds.hide();
             s.close_spaces();
             s.selected = Some(c);
             s.chat_error = None;
@@ -658,6 +673,9 @@ fn contacts_panel(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 if crate::inbox::entry(ui, &s.inbox) {
                     actions.inbox = true;
+                }
+                if crate::feeds::entry(ui, &s.feeds) {
+                    actions.feeds = true;
                 }
                 ui.add_space(4.0);
                 if let Some(t) = dropped_text(s.dropped_requests) {

@@ -2200,3 +2200,39 @@ fn a_forum() {
         h.state_mut().shutdown();
     }
 }
+
+/// Feeds (issue 11 § 3) from the app: subscribe, the list, a fetch that the
+/// node refuses off Tor (these apps run over TCP, where nothing is
+/// fetched), the error shown with that feed, unsubscribe. Fetching over
+/// Tor, items and unread are tested end to end in `tests/feeds.rs`.
+#[test]
+fn feeds_subscribe_and_fetch_only_over_tor() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app(dir.path());
+    create_profile(&mut h, "Alice");
+    wait_online(&mut h);
+    click(&mut h, "Feeds");
+    wait(&mut h, "the feeds view", |h| has_label(h, "No feeds yet"));
+    // 127.0.0.1:9 is never dialled: nothing is fetched off Tor.
+    fill(&mut h, "Feed URL", "http://127.0.0.1:9/feed.xml");
+    fill(&mut h, "Name (optional)", "garden");
+    click(&mut h, "Subscribe");
+    wait(&mut h, "subscribed", |h| {
+        has_label(h, "garden · not fetched yet") && has_label(h, "Subscribed to garden.")
+    });
+    fill(&mut h, "Feed URL", "ftp://127.0.0.1/feed.xml");
+    click(&mut h, "Subscribe");
+    wait(&mut h, "a URL refused", |h| {
+        has_label(h, "Subscribing failed") && has_label(h, "only http:// and https://")
+    });
+    click(&mut h, "Fetch now");
+    wait(&mut h, "the fetch refused", |h| {
+        has_label(h, "Fetching failed") && has_label(h, "only over Tor")
+    });
+    click(&mut h, "garden · not fetched yet");
+    wait(&mut h, "its items", |h| has_label(h, "No items yet."));
+    unfocus(&mut h);
+    h.snapshot("feeds");
+    click(&mut h, "Unsubscribe");
+    wait(&mut h, "unsubscribed", |h| has_label(h, "No feeds yet"));
+}
