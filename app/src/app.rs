@@ -354,6 +354,11 @@ impl KithApp {
         self.sessions.iter().map(|s| s.name().to_owned()).collect()
     }
 
+    /// The active profile's handle (for tests).
+    pub fn active_profile(&self) -> Option<kith_node::Profile> {
+        self.active_session().map(|s| s.profile.clone())
+    }
+
     pub(crate) fn active_session(&self) -> Option<&Session> {
         let a = self.active.as_deref()?;
         self.sessions.iter().find(|s| s.name() == a)
