@@ -124,6 +124,8 @@ pub(crate) struct Session {
     pub(crate) forums: crate::groups::GroupsUi,
     /// The blog (ours and our contacts').
     pub(crate) blog: crate::blog::BlogUi,
+    /// Feeds: the subscriptions, the open feed's items.
+    pub(crate) feeds: crate::feeds::FeedsUi,
 }
 
 impl Session {
@@ -159,6 +161,7 @@ impl Session {
         }
         self.inbox.hide();
         self.blog.hide();
+        self.feeds.hide();
         for g in [&mut self.groups, &mut self.forums] {
             if g.kind == kind {
                 g.show(id);
@@ -168,11 +171,12 @@ impl Session {
         }
     }
 
-    /// Close any open group or forum, and the blog.
+    /// Close any open group or forum, the blog and the feeds.
     pub(crate) fn close_spaces(&mut self) {
         self.groups.close();
         self.forums.close();
         self.blog.hide();
+        self.feeds.hide();
     }
 
     /// A node event about groups or forums (the engine tells both alike).
@@ -355,6 +359,11 @@ impl KithApp {
         self.sessions.iter().map(|s| s.name().to_owned()).collect()
     }
 
+    /// The active profile's handle (for tests).
+    pub fn active_profile(&self) -> Option<kith_node::Profile> {
+        self.active_session().map(|s| s.profile.clone())
+    }
+
     pub(crate) fn active_session(&self) -> Option<&Session> {
         let a = self.active.as_deref()?;
         self.sessions.iter().find(|s| s.name() == a)
@@ -416,6 +425,7 @@ impl KithApp {
             groups: crate::groups::GroupsUi::new(kith_node::GroupKind::Group),
             forums: crate::groups::GroupsUi::new(kith_node::GroupKind::Forum),
             blog: crate::blog::BlogUi::default(),
+            feeds: crate::feeds::FeedsUi::new(),
         });
         self.sessions.sort_by(|a, b| a.name().cmp(b.name()));
         self.active = Some(name);
@@ -587,6 +597,11 @@ impl KithApp {
                 s.inbox.dirty = false;
                 s.inbox.loading = true;
                 crate::inbox::load(&self.backend, &s.profile, s.inbox.open);
+            }
+            if s.feeds.dirty && !s.feeds.loading {
+                s.feeds.dirty = false;
+                s.feeds.loading = true;
+                crate::feeds::load(&self.backend, &s.profile, s.feeds.selected);
             }
         }
     }
@@ -878,6 +893,20 @@ impl KithApp {
                     s.blog.apply(reply);
                 }
             }
+            Reply::Feeds { profile, result } => {
+                if let Some(s) = self.session_mut(&profile) {
+                    s.feeds.loaded(result);
+                }
+            }
+            Reply::FeedsDone {
+                profile,
+                ask,
+                result,
+            } => {
+                if let Some(s) = self.session_mut(&profile) {
+                    s.feeds.done(&ask, result);
+                }
+            }
             Reply::Inbox { profile, result } => {
                 if let Some(s) = self.session_mut(&profile) {
                     s.inbox.loaded(result);
@@ -972,6 +1001,7 @@ impl KithApp {
                 s.status = st;
             }
             Event::InboxChanged => s.inbox.dirty = true,
+            Event::FeedsChanged | Event::FeedItems { .. } => s.feeds.dirty = true,
             Event::InboxDrop(id) => {
                 s.inbox.arrived(id);
                 if !focused {

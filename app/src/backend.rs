@@ -176,6 +176,22 @@ pub(crate) enum Reply {
         /// Whether it is on, its link, and its drops (oldest first), or why not.
         result: Result<(InboxStatus, Vec<InboxDrop>), Error>,
     },
+    /// The feeds were read (and the selected feed's items).
+    Feeds {
+        /// Which profile.
+        profile: String,
+        /// The feeds and items, or why not.
+        result: Result<(Vec<kith_node::FeedView>, Vec<kith_node::FeedItemView>), Error>,
+    },
+    /// Something asked in the feeds view ended.
+    FeedsDone {
+        /// Which profile.
+        profile: String,
+        /// What was asked.
+        ask: crate::feeds::Ask,
+        /// What to say (empty: nothing), or why not.
+        result: Result<String, Error>,
+    },
     /// Something asked in the inbox ended.
     InboxDone {
         /// Which profile.

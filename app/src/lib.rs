@@ -7,6 +7,7 @@ mod camera;
 mod conv;
 pub mod demo;
 mod dialogs;
+mod feeds;
 mod files;
 mod groups;
 mod inbox;

@@ -168,6 +168,8 @@ pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
                 crate::inbox::view(s, ui);
             } else if s.blog.open {
                 crate::blog::view(s, ui);
+            } else if s.feeds.open {
+                crate::feeds::view(s, ui);
             } else if s.groups.open.is_some() {
                 crate::groups::view(s, GroupKind::Group, ui);
             } else if s.forums.open.is_some() {
@@ -192,6 +194,7 @@ pub(crate) fn show(app: &mut KithApp, ui: &mut egui::Ui) {
     crate::files::perform(app, &active);
     crate::inbox::perform(app, &active);
     crate::blog::perform(app, &active);
+    crate::feeds::perform(app, &active);
     crate::groups::perform(app, &active);
 }
 
@@ -258,6 +261,8 @@ struct Actions {
     inbox: bool,
     /// Show the blog.
     blog: bool,
+    /// Show the feeds.
+    feeds: bool,
     /// Show this group or forum.
     group: Option<(GroupKind, kith_node::GroupId)>,
     /// Open the "New group" or "New forum" dialog.
@@ -296,6 +301,14 @@ fn perform(app: &mut KithApp, active: &str, a: Actions) {
         s.close_spaces();
         s.inbox.hide();
         s.blog.show();
+    }
+    if a.feeds {
+        if let Some(c) = s.selected {
+            s.deselect(c);
+        }
+        s.close_spaces();
+        s.inbox.hide();
+        s.feeds.show();
     }
     if let Some(kind) = a.new_group {
         s.space(kind).open_new();
@@ -674,6 +687,9 @@ fn contacts_panel(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
                 }
                 if crate::blog::entry(ui, &s.blog) {
                     actions.blog = true;
+                }
+                if crate::feeds::entry(ui, &s.feeds) {
+                    actions.feeds = true;
                 }
                 ui.add_space(4.0);
                 if let Some(t) = dropped_text(s.dropped_requests) {

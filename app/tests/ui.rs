@@ -2264,3 +2264,90 @@ fn a_blog() {
         h.state_mut().shutdown();
     }
 }
+
+/// Feeds (issue 11 § 3) from the app: subscribe, the list, a fetch that the
+/// node refuses off Tor (these apps run over TCP, where nothing is
+/// fetched), then (the node serving bodies from the test instead of Tor:
+/// `dangerously_serve_feeds_for_testing_only`) items with unread, mark
+/// read, a feed's error, unsubscribe. Fetching over Tor is tested end to
+/// end in `tests/feeds.rs`.
+#[test]
+fn feeds_subscribe_and_fetch_only_over_tor() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app(dir.path());
+    create_profile(&mut h, "Alice");
+    wait_online(&mut h);
+    click(&mut h, "Feeds");
+    wait(&mut h, "the feeds view", |h| has_label(h, "No feeds yet"));
+    // 127.0.0.1:9 is never dialled: nothing is fetched off Tor.
+    fill(&mut h, "Feed URL", "http://127.0.0.1:9/feed.xml");
+    fill(&mut h, "Name (optional)", "garden");
+    click(&mut h, "Subscribe");
+    wait(&mut h, "subscribed", |h| {
+        has_label(h, "garden · not fetched yet") && has_label(h, "Subscribed to garden.")
+    });
+    fill(&mut h, "Feed URL", "ftp://127.0.0.1/feed.xml");
+    click(&mut h, "Subscribe");
+    wait(&mut h, "a URL refused", |h| {
+        has_label(h, "Subscribing failed") && has_label(h, "only http:// and https://")
+    });
+    click(&mut h, "Fetch now");
+    wait(&mut h, "the fetch refused", |h| {
+        has_label(h, "Fetching failed") && has_label(h, "only over Tor")
+    });
+    click(&mut h, "garden · not fetched yet");
+    wait(&mut h, "no items", |h| has_label(h, "No items yet."));
+
+    // The node now serves bodies from here.
+    let p = h.state().active_profile().expect("a profile");
+    p.dangerously_serve_feeds_for_testing_only(|url| {
+        url.ends_with("/feed.xml").then(|| {
+            b"<rss version=\"2.0\"><channel><title>Garden</title>\
+              <item><guid>2</guid><title>Frost tonight</title><link>http://garden.example/2</link>\
+              <description>Cover the &lt;b&gt;beans&lt;/b&gt;.</description></item>\
+              <item><guid>1</guid><title>Compost</title><description>Turn it.</description></item>\
+              </channel></rss>"
+                .to_vec()
+        })
+    });
+    replace(&mut h, "Feed URL", "http://127.0.0.1:9/missing.xml");
+    fill(&mut h, "Name (optional)", "missing");
+    click(&mut h, "Subscribe");
+    wait(&mut h, "two feeds", |h| {
+        has_label(h, "missing · not fetched yet")
+    });
+    click(&mut h, "Fetch all now");
+    wait(&mut h, "fetched", |h| {
+        has_label(h, "garden · 2 unread of 2")
+            && has_label(h, "Feeds, 2 unread")
+            && has_label(h, "Last fetch failed: the feed's server answered HTTP 404")
+            && has_label(h, "2 new items; 1 feed failed")
+    });
+    wait(&mut h, "the items", |h| {
+        has_label(h, "Frost tonight") && has_label(h, "Cover the beans") && has_label(h, "Compost")
+    });
+    click_nth(&mut h, "Mark read", 1);
+    wait(&mut h, "one read", |h| {
+        has_label(h, "garden · 1 unread of 2") && has_label(h, "Feeds, 1 unread")
+    });
+    unfocus(&mut h);
+    h.snapshot("feeds");
+    // An item reposted to the blog, where the contacts read it.
+    click_nth(&mut h, "Repost to my blog", 0);
+    wait(&mut h, "reposted", |h| {
+        has_label(h, "Reposted to your blog.")
+    });
+    click(&mut h, "Blog");
+    wait(&mut h, "the repost in the blog", |h| {
+        h.query_all_by_label_contains("Frost tonight")
+            .next()
+            .is_some()
+    });
+    click(&mut h, "Feeds");
+    click_nth(&mut h, "Unsubscribe", 1);
+    wait(&mut h, "one feed left", |h| {
+        !has_label(h, "missing ·") && has_label(h, "garden · 1 unread of 2")
+    });
+    click(&mut h, "Unsubscribe");
+    wait(&mut h, "unsubscribed", |h| has_label(h, "No feeds yet"));
+}

@@ -317,6 +317,13 @@ impl LineWriter {
     }
 }
 
+/// Elements inside a line of text: their tags separate no words.
+const INLINE_ELEMENTS: &[&str] = &[
+    "a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "font", "i", "kbd",
+    "mark", "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "time", "tt", "u",
+    "var",
+];
+
 /// HTML (or text that may contain some) as plain text on one line: tags
 /// and comments removed, `script` and `style` contents dropped, the common
 /// character references decoded, then cleaned as [`clean_line`] does.
@@ -343,6 +350,8 @@ fn html_to_text(html: &str, max: usize) -> String {
                 rest = &after[end + 1..];
                 // Elements whose text is not text: skip to their end.
                 let name: String = tag
+                    .strip_prefix('/')
+                    .unwrap_or(tag)
                     .chars()
                     .take_while(|c| c.is_ascii_alphanumeric())
                     .map(|c| c.to_ascii_lowercase())
@@ -354,8 +363,11 @@ fn html_to_text(html: &str, max: usize) -> String {
                         None => "",
                     };
                 }
-                // Tags separate words (`<p>a</p><p>b</p>` is "a b").
-                out.push(' ');
+                // Tags separate words (`<p>a</p><p>b</p>` is "a b"),
+                // except inline ones (`<b>bean</b>s.` is "beans.").
+                if !INLINE_ELEMENTS.contains(&name.as_str()) {
+                    out.push(' ');
+                }
                 continue;
             }
         }
@@ -1136,6 +1148,18 @@ mod tests {
         assert_eq!(html_to_text("<<<<<", 100), "<<<<<");
         assert_eq!(html_to_text("<STYLE>p{}</style>ok", 100), "ok");
         assert_eq!(html_to_text("<script>never closed", 100), "");
+        // Inline tags separate no words; block tags do.
+        assert_eq!(
+            html_to_text(
+                "Cover the <b>bean</b>s.<p>Then <A HREF='x'>rest</a>!</p>",
+                100
+            ),
+            "Cover the beans. Then rest!"
+        );
+        assert_eq!(
+            html_to_text("one<br/>two</li><li>three", 100),
+            "one two three"
+        );
         // NUL decodes, and is removed as a control character; what is not
         // a character stays as written.
         assert_eq!(

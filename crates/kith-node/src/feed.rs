@@ -8,7 +8,8 @@
 //!   hop, its own circuit isolation per fetch, no local DNS): a profile
 //!   offline or on the TCP test/LAN network fetches nothing and says so.
 //!   The unit tests replace the fetch by a function of theirs (cfg(test)
-//!   only), never by a direct connection.
+//!   only; for front ends' UI tests, the `dangerous-test-feeds` feature),
+//!   never by a direct connection.
 //! - **Stored sealed.** The subscription list is one sealed setting
 //!   ([`LIST_KEY`]), each feed's kept items another (`feed-items/<id>`).
 //!   Bounded: at most [`MAX_FEEDS`] subscriptions, [`MAX_KEPT_ITEMS`] items
@@ -585,8 +586,9 @@ fn due(list: &FeedList, now: Timestamp) -> (Vec<FeedId>, Option<Timestamp>) {
 
 // ---- The node's state ----
 
-/// Fetches a URL for the unit tests (cfg(test) only).
-#[cfg(test)]
+/// Fetches a URL for tests (cfg(test), or the `dangerous-test-feeds`
+/// feature): never a connection.
+#[cfg(any(test, feature = "dangerous-test-feeds"))]
 pub(crate) type TestFetch =
     Arc<dyn Fn(&FeedUrl) -> std::result::Result<FetchedBody, kith_transport::Error> + Send + Sync>;
 
@@ -598,8 +600,8 @@ pub(crate) struct FeedState {
     /// Feeds being fetched now (a second fetch of one waits its turn).
     busy: Mutex<HashSet<FeedId>>,
     busy_done: Notify,
-    /// The unit tests' fetch (instead of Tor).
-    #[cfg(test)]
+    /// The tests' fetch (instead of Tor).
+    #[cfg(any(test, feature = "dangerous-test-feeds"))]
     pub(crate) test_fetch: Mutex<Option<TestFetch>>,
 }
 
@@ -631,7 +633,7 @@ impl FeedState {
 /// How a fetch reaches the feed's server.
 enum Fetcher {
     Tor(Arc<TorTransport>),
-    #[cfg(test)]
+    #[cfg(any(test, feature = "dangerous-test-feeds"))]
     Test(TestFetch),
 }
 
@@ -642,14 +644,14 @@ impl Fetcher {
     ) -> std::result::Result<FetchedBody, kith_transport::Error> {
         match self {
             Fetcher::Tor(t) => t.fetch_feed(url, &FetchLimits::default()).await,
-            #[cfg(test)]
+            #[cfg(any(test, feature = "dangerous-test-feeds"))]
             Fetcher::Test(f) => f(url),
         }
     }
 }
 
 async fn fetcher(p: &Arc<ProfileInner>) -> Option<Fetcher> {
-    #[cfg(test)]
+    #[cfg(any(test, feature = "dangerous-test-feeds"))]
     if let Some(f) = p.feeds.test_fetch.locked().clone() {
         return Some(Fetcher::Test(f));
     }
@@ -1086,6 +1088,29 @@ impl Profile {
             .ok_or_else(|| Error::NotFound(format!("item {number}")))?;
         let text = item.repost_text(comment, kith_core::group::MAX_GROUP_TEXT);
         self.post_to_blog(&text).await
+    }
+}
+
+#[cfg(feature = "dangerous-test-feeds")]
+impl Profile {
+    /// DANGER, tests only (feature `dangerous-test-feeds`): fetch this
+    /// profile's feeds by calling `serve` with the URL (`Some(body)`, or
+    /// `None` for an HTTP 404) instead of through Tor, on any network. For
+    /// a front end's UI tests, which run over TCP where nothing is fetched.
+    pub fn dangerously_serve_feeds_for_testing_only(
+        &self,
+        serve: impl Fn(&str) -> Option<Vec<u8>> + Send + Sync + 'static,
+    ) {
+        let f: TestFetch = Arc::new(move |url: &FeedUrl| match serve(&url.to_string()) {
+            Some(body) => Ok(FetchedBody {
+                url: url.clone(),
+                moved_permanently: false,
+                content_type: None,
+                body,
+            }),
+            None => Err(kith_transport::Error::HttpStatus { status: 404 }),
+        });
+        *self.inner.feeds.test_fetch.locked() = Some(f);
     }
 }
 
