@@ -2343,7 +2343,7 @@ fn feeds_subscribe_and_fetch_only_over_tor() {
             .next()
             .is_some()
     });
-    click(&mut h, "Feeds");
+    click(&mut h, "Feeds, 1 unread");
     click_nth(&mut h, "Unsubscribe", 1);
     wait(&mut h, "one feed left", |h| {
         !has_label(h, "missing ·") && has_label(h, "garden · 1 unread of 2")
