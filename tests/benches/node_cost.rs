@@ -269,7 +269,9 @@ async fn befriend_online_peers(
             .create_profile(&format!("peer{i}"), &format!("Peer {i}"), pw())
             .await
             .expect("peer");
-        p.go_online(tor(net_toml.to_owned())).await.expect("peer online");
+        p.go_online(tor(net_toml.to_owned()))
+            .await
+            .expect("peer online");
         peers.push(p);
     }
     let mut pairs = Vec::new();
@@ -296,7 +298,10 @@ async fn befriend_online_peers(
             if a && b {
                 break;
             }
-            assert!(start.elapsed() < LONG * 2, "the peers never became contacts");
+            assert!(
+                start.elapsed() < LONG * 2,
+                "the peers never became contacts"
+            );
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
@@ -358,7 +363,12 @@ fn main() {
     });
 
     let mut ms = vec![
-        spawn("bare onion service (arti, no Kith)", "bare", &d("bare"), &arti_config),
+        spawn(
+            "bare onion service (arti, no Kith)",
+            "bare",
+            &d("bare"),
+            &arti_config,
+        ),
         spawn("Kith, 0 contacts", "kith", &d("c0"), &arti_config),
         spawn(
             "Kith, 50 contacts (online ones below)",
@@ -366,7 +376,12 @@ fn main() {
             &d("c50"),
             &arti_config,
         ),
-        spawn("Kith, 1,000 contacts (all offline)", "kith", &d("c1000"), &arti_config),
+        spawn(
+            "Kith, 1,000 contacts (all offline)",
+            "kith",
+            &d("c1000"),
+            &arti_config,
+        ),
     ];
     let started = Instant::now();
     for m in &mut ms {

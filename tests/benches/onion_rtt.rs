@@ -18,7 +18,9 @@
 //!    started again: unlock (the fast test KDF), go online, send; until the
 //!    message is delivered.
 //!
-//! Samples are spaced by 100 ms. Environment: `KITH_BENCH_N` (default 100),
+//! Bare and Kith samples alternate (warm: one of each in turn; cold: a bare
+//! start, then a Kith start), so that both see the same load on a shared
+//! machine. Samples are spaced by 100 ms. Environment: `KITH_BENCH_N` (default 100),
 //! `KITH_BENCH_COLD` (default 5), `KITH_BENCH_CSV` (a file to write every
 //! sample to: `kind,run,ms`).
 
@@ -139,9 +141,9 @@ async fn round_trip(s: &mut kith_transport::BoxStream, payload: &[u8]) {
     assert!(back == payload, "not the same bytes back");
 }
 
-/// The bare echo service (kept running for the cold runs) and both bare series.
-async fn bare(net: &TorNet, dir: &Path, n: usize, cold: usize) -> (Series, Series) {
-    let server = arti(net, &dir.join("server")).await;
+/// The bare echo service: an onion service that writes back what it reads.
+/// Returns its address; it runs until `server` shuts down.
+async fn echo_service(server: &TorRuntime) -> OnionAddress {
     let identity = IdentityKeypair::generate(&mut rand::rngs::OsRng);
     let address = identity.address();
     let mut listener = server
@@ -153,11 +155,8 @@ async fn bare(net: &TorNet, dir: &Path, n: usize, cold: usize) -> (Series, Serie
         })
         .await
         .expect("listen");
-    let echo = tokio::spawn(async move {
-        loop {
-            let Some(mut s) = listener.accept().await else {
-                return;
-            };
+    tokio::spawn(async move {
+        while let Some(mut s) = listener.accept().await {
             tokio::spawn(async move {
                 let mut buf = vec![0_u8; 4096];
                 loop {
@@ -173,43 +172,20 @@ async fn bare(net: &TorNet, dir: &Path, n: usize, cold: usize) -> (Series, Serie
             });
         }
     });
-    let payload = vec![0x5a_u8; PAYLOAD];
+    address
+}
 
-    // Warm: one client, one stream, N round trips.
-    let client = arti(net, &dir.join("client")).await;
-    let mut s = dial(&client.transport(), address).await;
-    // The first round trip may still be settling the circuit: not counted.
-    round_trip(&mut s, &payload).await;
-    let mut warm = Series::new("bare_warm");
-    for _ in 0..n {
-        tokio::time::sleep(GAP).await;
-        let t = Instant::now();
-        round_trip(&mut s, &payload).await;
-        warm.ms.push(ms(t.elapsed()));
-    }
+/// One cold bare run: a client starts (state and cache in `dir`), dials
+/// `address`, gets its first echo.
+async fn bare_cold(net: &TorNet, dir: &Path, address: OnionAddress, payload: &[u8]) -> Duration {
+    let t = Instant::now();
+    let c = arti(net, dir).await;
+    let mut s = dial(&c.transport(), address).await;
+    round_trip(&mut s, payload).await;
+    let took = t.elapsed();
     drop(s);
-    client.shutdown().await;
-
-    // Cold: client start → first echo, the client's state and cache kept.
-    let mut cold_s = Series::new("bare_cold");
-    let cold_dir = dir.join("cold-client");
-    for run in 0..=cold {
-        let t = Instant::now();
-        let c = arti(net, &cold_dir).await;
-        let mut s = dial(&c.transport(), address).await;
-        round_trip(&mut s, &payload).await;
-        let took = t.elapsed();
-        drop(s);
-        c.shutdown().await;
-        // Run 0 fills the cache (a first start ever): not counted.
-        if run > 0 {
-            cold_s.ms.push(ms(took));
-        }
-        println!("bench: bare cold run {run}: {:.0} ms", ms(took));
-    }
-    echo.abort();
-    server.shutdown().await;
-    (warm, cold_s)
+    c.shutdown().await;
+    took
 }
 
 fn tor(net: &TorNet) -> Network {
@@ -270,7 +246,18 @@ async fn send_until_delivered(
     }
 }
 
-async fn kith(net: &TorNet, dir: &Path, n: usize, cold: usize) -> (Series, Series, Series) {
+/// Everything, bare and Kith samples alternating so that both see the same
+/// load (the machine is shared): warm bare, warm Kith, then cold bare, cold
+/// Kith.
+async fn run(net: &TorNet, dir: &Path, n: usize, cold: usize) -> Vec<Series> {
+    let payload = vec![0x5a_u8; PAYLOAD];
+    let server = arti(net, &dir.join("server")).await;
+    let address = echo_service(&server).await;
+    let client = arti(net, &dir.join("client")).await;
+    let mut stream = dial(&client.transport(), address).await;
+    // The first round trip may still be settling the circuit: not counted.
+    round_trip(&mut stream, &payload).await;
+
     let ka = engine(dir.join("a"));
     let kb = engine(dir.join("b"));
     let a = ka.create_profile("a", "A", pw()).await.expect("a");
@@ -301,22 +288,41 @@ async fn kith(net: &TorNet, dir: &Path, n: usize, cold: usize) -> (Series, Serie
     let mut b_events = b.subscribe();
     // The first message brings both sessions up: not counted.
     send_until_delivered(&a, bob, &text(0), &mut a_events, None).await;
+
+    let mut bare_warm = Series::new("bare_warm");
     let mut warm = Series::new("kith_warm");
     let mut one_way = Series::new("kith_warm_one_way");
     for i in 1..=n {
+        tokio::time::sleep(GAP).await;
+        let t = Instant::now();
+        round_trip(&mut stream, &payload).await;
+        bare_warm.ms.push(ms(t.elapsed()));
         tokio::time::sleep(GAP).await;
         let (d, o) =
             send_until_delivered(&a, bob, &text(i), &mut a_events, Some(&mut b_events)).await;
         warm.ms.push(ms(d));
         one_way.ms.push(ms(o.expect("one way")));
     }
+    drop(stream);
+    client.shutdown().await;
     drop(a_events);
     drop(a);
     ka.shutdown().await;
 
-    // Cold: the sender's node starts (unlock, online) and sends; b stays up.
+    // Cold: a bare client starts and gets its first echo; the sender's node
+    // starts (unlock, online) and sends until delivered. b and the echo
+    // service stay up. Bare run 0 is a first start ever (it fills the
+    // cache, which the Kith node already has): not counted.
+    let mut bare_cold_s = Series::new("bare_cold");
     let mut cold_s = Series::new("kith_cold");
-    for run in 1..=cold {
+    let cold_dir = dir.join("cold-client");
+    for run in 0..=cold {
+        let took = bare_cold(net, &cold_dir, address, &payload).await;
+        println!("bench: bare cold run {run}: {:.0} ms", ms(took));
+        if run == 0 {
+            continue;
+        }
+        bare_cold_s.ms.push(ms(took));
         let t = Instant::now();
         let ka = engine(dir.join("a"));
         let a = ka.unlock("a", pw()).await.expect("unlock");
@@ -338,7 +344,8 @@ async fn kith(net: &TorNet, dir: &Path, n: usize, cold: usize) -> (Series, Serie
     }
     drop(b);
     kb.shutdown().await;
-    (warm, one_way, cold_s)
+    server.shutdown().await;
+    vec![bare_warm, warm, one_way, bare_cold_s, cold_s]
 }
 
 fn main() {
@@ -356,9 +363,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let (bare_warm, bare_cold) = rt.block_on(bare(&net, &dir.path().join("bare"), n, cold));
-    let (kith_warm, kith_one_way, kith_cold) =
-        rt.block_on(kith(&net, &dir.path().join("kith"), n, cold));
+    let series = rt.block_on(run(&net, dir.path(), n, cold));
+    let [bare_warm, kith_warm, kith_one_way, bare_cold, kith_cold] = &series[..] else {
+        unreachable!("five series")
+    };
 
     println!();
     println!("| case | samples | median | p95 | median / bare | p95 / bare |");
@@ -373,30 +381,18 @@ fn main() {
             s.p95() / base.p95()
         );
     };
-    row("bare echo, warm stream (round trip)", &bare_warm, &bare_warm);
-    row(
-        "Kith send → delivered, warm session",
-        &kith_warm,
-        &bare_warm,
-    );
+    row("bare echo, warm stream (round trip)", bare_warm, bare_warm);
+    row("Kith send → delivered, warm session", kith_warm, bare_warm);
     row(
         "Kith send → received, warm (one way)",
-        &kith_one_way,
-        &bare_warm,
+        kith_one_way,
+        bare_warm,
     );
-    row(
-        "bare: client start → first echo",
-        &bare_cold,
-        &bare_cold,
-    );
-    row(
-        "Kith: node start → first delivered",
-        &kith_cold,
-        &bare_cold,
-    );
+    row("bare: client start → first echo", bare_cold, bare_cold);
+    row("Kith: node start → first delivered", kith_cold, bare_cold);
     if let Ok(path) = std::env::var("KITH_BENCH_CSV") {
         let mut out = String::from("kind,run,ms\n");
-        for s in [&bare_warm, &kith_warm, &kith_one_way, &bare_cold, &kith_cold] {
+        for s in &series {
             for (i, v) in s.ms.iter().enumerate() {
                 out.push_str(&format!("{},{},{v:.2}\n", s.kind, i + 1));
             }
