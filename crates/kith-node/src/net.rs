@@ -36,8 +36,19 @@ use crate::reach::{self, Address};
 
 /// First retry delay after a failed dial.
 const BACKOFF_MIN: Duration = Duration::from_secs(2);
-/// Longest retry delay for a contact that is offline.
+/// Longest retry delay for a contact that is offline (and for a listener).
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// Longest retry delay for a contact unreachable for [`BACKOFF_LONG_AFTER`]
+/// or more. Each attempt over Tor looks up a descriptor that is not there
+/// (about 40 KB on the wire, `docs/performance.md` "Idle cost"), and a
+/// contact who comes back dials us itself, so polling it every minute
+/// forever is what made an idle node's traffic grow with its offline
+/// contacts. A new message for the contact still dials at once.
+const BACKOFF_MAX_LONG: Duration = Duration::from_secs(15 * 60);
+/// How long a contact is retried at most every [`BACKOFF_MAX`] before
+/// [`BACKOFF_MAX_LONG`] applies: a contact that went away briefly (a
+/// restart, a lost network) is found again within a minute.
+const BACKOFF_LONG_AFTER: Duration = Duration::from_secs(10 * 60);
 /// Retry delay after a peer said our request is pending. Over Tor, the
 /// peer dials our onion address once they accept, so this is only a
 /// fallback.
@@ -571,6 +582,8 @@ enum Outcome {
 /// soon as it does).
 async fn dialer(weak: std::sync::Weak<ProfileInner>, transport: Arc<dyn Transport>, id: ContactId) {
     let mut backoff = BACKOFF_MIN;
+    // Since when every dial has failed, if the last one did.
+    let mut failing_since: Option<Instant> = None;
     // Try the contact's contacts address first; after a failure, its
     // request address (it may not have authorized us yet), and so on.
     let mut contacts_first = true;
@@ -583,6 +596,7 @@ async fn dialer(weak: std::sync::Weak<ProfileInner>, transport: Arc<dyn Transpor
         let delay = match dial_once(&p, transport.as_ref(), id, contacts_first).await {
             Ok(Outcome::Ended) => {
                 backoff = BACKOFF_MIN;
+                failing_since = None;
                 BACKOFF_MIN
             }
             Ok(Outcome::Pending) if transport.kind() == TransportKind::Tcp => PENDING_RETRY_TCP,
@@ -592,8 +606,9 @@ async fn dialer(weak: std::sync::Weak<ProfileInner>, transport: Arc<dyn Transpor
             Err(e) => {
                 trace!("dial failed: {e}");
                 contacts_first = !contacts_first;
+                let since = *failing_since.get_or_insert_with(Instant::now);
                 let d = backoff;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                backoff = next_backoff(backoff, since.elapsed());
                 d
             }
         };
@@ -604,6 +619,17 @@ async fn dialer(weak: std::sync::Weak<ProfileInner>, transport: Arc<dyn Transpor
             () = tokio::time::sleep(delay.mul_f64(jitter)) => {}
             () = &mut notified => {}
         }
+    }
+}
+
+/// The retry delay after `current`, for a contact every dial to which has
+/// failed for `failing_for`: doubling, up to [`BACKOFF_MAX`]; once it has
+/// failed for [`BACKOFF_LONG_AFTER`], [`BACKOFF_MAX_LONG`].
+fn next_backoff(current: Duration, failing_for: Duration) -> Duration {
+    if failing_for >= BACKOFF_LONG_AFTER {
+        BACKOFF_MAX_LONG
+    } else {
+        (current * 2).min(BACKOFF_MAX)
     }
 }
 
@@ -1147,6 +1173,37 @@ async fn receive_ack(p: &Arc<ProfileInner>, id: ContactId, ids: Vec<MessageId>) 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn offline_contacts_are_retried_every_minute_then_every_quarter_of_an_hour() {
+        use super::{BACKOFF_LONG_AFTER, BACKOFF_MAX, BACKOFF_MAX_LONG, BACKOFF_MIN, next_backoff};
+        use std::time::Duration;
+        // Doubling from 2 s, capped at a minute for the first ten minutes.
+        let mut d = BACKOFF_MIN;
+        let mut seq = vec![];
+        for _ in 0..7 {
+            d = next_backoff(d, Duration::from_secs(30));
+            seq.push(d.as_secs());
+        }
+        assert_eq!(seq, [4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(
+            next_backoff(BACKOFF_MAX, BACKOFF_LONG_AFTER - Duration::from_secs(1)),
+            BACKOFF_MAX
+        );
+        // Then a quarter of an hour.
+        assert_eq!(
+            next_backoff(BACKOFF_MAX, BACKOFF_LONG_AFTER),
+            BACKOFF_MAX_LONG
+        );
+        assert_eq!(
+            next_backoff(BACKOFF_MIN, BACKOFF_LONG_AFTER),
+            BACKOFF_MAX_LONG
+        );
+        assert_eq!(
+            next_backoff(BACKOFF_MAX_LONG, Duration::from_secs(86_400)),
+            BACKOFF_MAX_LONG
+        );
+    }
+
     use super::*;
 
     fn stuck_status() -> TransportStatus {
