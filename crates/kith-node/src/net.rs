@@ -1173,10 +1173,10 @@ async fn receive_ack(p: &Arc<ProfileInner>, id: ContactId, ids: Vec<MessageId>) 
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn offline_contacts_are_retried_every_minute_then_every_quarter_of_an_hour() {
-        use super::{BACKOFF_LONG_AFTER, BACKOFF_MAX, BACKOFF_MAX_LONG, BACKOFF_MIN, next_backoff};
-        use std::time::Duration;
         // Doubling from 2 s, capped at a minute for the first ten minutes.
         let mut d = BACKOFF_MIN;
         let mut seq = vec![];
@@ -1203,8 +1203,6 @@ mod tests {
             BACKOFF_MAX_LONG
         );
     }
-
-    use super::*;
 
     fn stuck_status() -> TransportStatus {
         let mut svc = kith_transport::ServiceState::default();
