@@ -38,14 +38,6 @@ pub enum Error {
         /// The bound.
         max: u32,
     },
-    /// The reconciliation did not decode within its bound of symbols
-    /// (a peer that lies, or a failure of the code with negligible odds):
-    /// start again with a fresh salt, or with another member.
-    #[error("reconciliation did not decode within {symbols} symbols")]
-    ReconcileFailed {
-        /// Symbols received.
-        symbols: u64,
-    },
     /// A reconciliation message after the reconciliation was over.
     #[error("reconciliation message after the end")]
     Finished,
@@ -97,7 +89,6 @@ impl Error {
             Error::Decode { .. }
             | Error::TooLarge { .. }
             | Error::TooManyRounds { .. }
-            | Error::ReconcileFailed { .. }
             | Error::Finished
             | Error::WrongGroup
             | Error::NotAMember

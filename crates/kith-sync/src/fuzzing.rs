@@ -154,6 +154,18 @@ pub fn sync_frame(data: &[u8]) {
 mod tests {
     use proptest::prelude::*;
 
+    /// Found by the fuzz smoke (`reconcile_session`): an honest pair that
+    /// did not finish.
+    #[test]
+    fn an_honest_pair_found_by_fuzzing_finishes() {
+        let data = [
+            0x21, 0x21, 0x21, 0x21, 0x21, 0x0, 0xdf, 0x0, 0xb7, 0xe3, 0x0, 0x0, 0x1, 0x0, 0x1, 0x0,
+            0xde, 0x21, 0xdb, 0xe9, 0xe9, 0xe9, 0xe9, 0xe9, 0xe9, 0xff, 0xff, 0xe3, 0x78, 0xe9,
+            0xe9, 0xe9, 0xe5, 0x21, 0xe9, 0xe9, 0xe9,
+        ];
+        super::reconcile_session(&data);
+    }
+
     proptest! {
         #[test]
         fn reconcile_message_never_panics(data in proptest::collection::vec(any::<u8>(), 0..300)) {
@@ -161,6 +173,11 @@ mod tests {
             if let Some(b) = data.first_mut() { *b = crate::reconcile::CURRENT_VERSION; }
             super::reconcile_message(&data);
             super::reconcile_session(&data);
+        }
+
+        #[test]
+        fn honest_pairs_always_finish(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            super::honest_pair(&data);
         }
 
         #[test]

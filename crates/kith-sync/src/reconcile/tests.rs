@@ -369,9 +369,10 @@ fn endless_requests_end_at_the_bound() {
 }
 
 #[test]
-fn a_flood_of_random_symbols_ends_in_an_error() {
+fn a_flood_of_random_symbols_ends_at_the_cap() {
     // An initiator that sends noise, as much as asked: the responder asks
-    // for at most its cap and gives up with a typed error.
+    // for at most its cap of symbols, then for the initiator's ids (or
+    // gives up earlier with a typed error, should the noise not add up).
     let mut rng = StdRng::seed_from_u64(12);
     let mut noise = |n: usize| -> Vec<Symbol> {
         (0..n)
@@ -392,12 +393,17 @@ fn a_flood_of_random_symbols_ends_in_an_error() {
         .unwrap();
     let mut have = INITIAL_SYMBOLS as u64;
     let cap = symbol_cap(300, 300);
-    let err = loop {
-        let [more] = &step.send[..] else {
+    let end = loop {
+        let [ask] = &step.send[..] else {
             panic!("one request: {step:?}")
         };
-        let Message::More { upto, .. } = decode(more).unwrap() else {
-            panic!("a request")
+        let upto = match decode(ask).unwrap() {
+            Message::More { upto, .. } => upto,
+            Message::SendIds { count } => {
+                assert_eq!(count, 300);
+                break None;
+            }
+            other => panic!("a request: {other:?}"),
         };
         assert!(upto <= cap);
         let mut result = Ok(Step::default());
@@ -408,14 +414,21 @@ fn a_flood_of_random_symbols_ends_in_an_error() {
         }
         match result {
             Ok(s) => step = s,
-            Err(e) => break e,
+            Err(e) => break Some(e),
         }
     };
-    assert!(
-        matches!(err, Error::ReconcileFailed { .. } | Error::Decode { .. }),
-        "{err:?}"
-    );
+    match &end {
+        None => assert_eq!(have, cap, "ids asked for before the cap"),
+        Some(e) => assert!(matches!(e, Error::Decode { .. }), "{e:?}"),
+    }
     assert!(have <= cap);
+    // Asked for its ids, the initiator cannot go back to symbols.
+    if end.is_none() {
+        assert!(
+            r.handle(&msg(&Message::Symbols { symbols: noise(1) }))
+                .is_err()
+        );
+    }
 }
 
 #[test]
