@@ -49,6 +49,13 @@ const BACKOFF_MAX_LONG: Duration = Duration::from_secs(15 * 60);
 /// [`BACKOFF_MAX_LONG`] applies: a contact that went away briefly (a
 /// restart, a lost network) is found again within a minute.
 const BACKOFF_LONG_AFTER: Duration = Duration::from_secs(10 * 60);
+/// Longest retry delay for a contact unreachable for
+/// [`BACKOFF_LONGEST_AFTER`] or more: one gone for the day (its device off,
+/// or away) is looked up once an hour, a quarter of the cost of
+/// [`BACKOFF_MAX_LONG`]; it dials us itself when it is back.
+const BACKOFF_MAX_LONGEST: Duration = Duration::from_secs(60 * 60);
+/// How long a contact is retried every [`BACKOFF_MAX_LONG`] at most.
+const BACKOFF_LONGEST_AFTER: Duration = Duration::from_secs(6 * 60 * 60);
 /// Retry delay after a peer said our request is pending. Over Tor, the
 /// peer dials our onion address once they accept, so this is only a
 /// fallback.
@@ -624,9 +631,12 @@ async fn dialer(weak: std::sync::Weak<ProfileInner>, transport: Arc<dyn Transpor
 
 /// The retry delay after `current`, for a contact every dial to which has
 /// failed for `failing_for`: doubling, up to [`BACKOFF_MAX`]; once it has
-/// failed for [`BACKOFF_LONG_AFTER`], [`BACKOFF_MAX_LONG`].
+/// failed for [`BACKOFF_LONG_AFTER`], [`BACKOFF_MAX_LONG`]; once for
+/// [`BACKOFF_LONGEST_AFTER`], [`BACKOFF_MAX_LONGEST`].
 fn next_backoff(current: Duration, failing_for: Duration) -> Duration {
-    if failing_for >= BACKOFF_LONG_AFTER {
+    if failing_for >= BACKOFF_LONGEST_AFTER {
+        BACKOFF_MAX_LONGEST
+    } else if failing_for >= BACKOFF_LONG_AFTER {
         BACKOFF_MAX_LONG
     } else {
         (current * 2).min(BACKOFF_MAX)
@@ -1176,7 +1186,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn offline_contacts_are_retried_every_minute_then_every_quarter_of_an_hour() {
+    fn offline_contacts_are_retried_every_minute_then_every_quarter_of_an_hour_then_hourly() {
         // Doubling from 2 s, capped at a minute for the first ten minutes.
         let mut d = BACKOFF_MIN;
         let mut seq = vec![];
@@ -1199,8 +1209,20 @@ mod tests {
             BACKOFF_MAX_LONG
         );
         assert_eq!(
-            next_backoff(BACKOFF_MAX_LONG, Duration::from_secs(86_400)),
+            next_backoff(
+                BACKOFF_MAX_LONG,
+                BACKOFF_LONGEST_AFTER - Duration::from_secs(1)
+            ),
             BACKOFF_MAX_LONG
+        );
+        // Then an hour, for a contact gone for the day.
+        assert_eq!(
+            next_backoff(BACKOFF_MAX_LONG, BACKOFF_LONGEST_AFTER),
+            BACKOFF_MAX_LONGEST
+        );
+        assert_eq!(
+            next_backoff(BACKOFF_MAX_LONGEST, Duration::from_secs(7 * 86_400)),
+            BACKOFF_MAX_LONGEST
         );
     }
 
