@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use kith_tests::cli::{Daemon, Kith, befriend, json_lines, wait_until};
+use kith_tests::cli::{Daemon, Kith, befriend_online, json_lines, wait_until};
 use kith_tests::tornet::TorNet;
 use serde_json::Value;
 
@@ -18,16 +18,6 @@ const LONG: Duration = Duration::from_secs(240);
 
 fn start(k: &Kith, profile: &str, net: &TorNet) -> Daemon {
     k.start_tor(profile, net.arti_config(), LONG)
-}
-
-/// `a` and `b` become contacts; waits until `a` sees `b` online.
-fn contacts(ka: &Kith, a: &str, kb: &Kith, b: &str) {
-    befriend(ka, a, kb, b, LONG);
-    wait_until(LONG, &format!("{a} sees {b} accepted and online"), || {
-        ka.contacts(a)
-            .into_iter()
-            .find(|c| c["alias"] == b && c["state"] == "accepted" && c["online"] == true)
-    });
 }
 
 fn feed(k: &Kith, profile: &str) -> Vec<Value> {
@@ -66,8 +56,8 @@ fn blogs_over_tor_comment_through_the_owner_and_reblog_verifiably() {
     let alice = start(&ka, "alice", net);
     let _bob = start(&kb, "bob", net);
     let _carol = start(&kc, "carol", net);
-    contacts(&ka, "alice", &kb, "bob");
-    contacts(&ka, "alice", &kc, "carol");
+    befriend_online(&ka, "alice", &kb, "bob", LONG);
+    befriend_online(&ka, "alice", &kc, "carol", LONG);
     println!(
         "timing: blogs: nodes and contacts ready after {:.1} s",
         secs(t0)

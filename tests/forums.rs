@@ -10,21 +10,11 @@
 
 use std::time::{Duration, Instant};
 
-use kith_tests::cli::{Kith, befriend, json_lines, wait_until};
+use kith_tests::cli::{Kith, befriend_online, json_lines, wait_until};
 use kith_tests::tornet::TorNet;
 use serde_json::Value;
 
 const LONG: Duration = Duration::from_secs(240);
-
-/// `a` and `b` become contacts; waits until `a` sees `b` online.
-fn contacts(ka: &Kith, a: &str, kb: &Kith, b: &str) {
-    befriend(ka, a, kb, b, LONG);
-    wait_until(LONG, &format!("{a} sees {b} accepted and online"), || {
-        ka.contacts(a)
-            .into_iter()
-            .find(|c| c["alias"] == b && c["state"] == "accepted" && c["online"] == true)
-    });
-}
 
 fn forum(k: &Kith, profile: &str) -> Option<Value> {
     json_lines(&k.ok(profile, &["forum", "list", "--json"]))
@@ -79,8 +69,8 @@ fn a_forum_over_tor_relays_between_members_who_are_not_contacts() {
     let _carol = kc.start_tor("carol", net.arti_config(), LONG);
     println!("timing: forums: three nodes online after {:.1} s", secs(t));
     let t = Instant::now();
-    contacts(&ka, "alice", &kb, "bob");
-    contacts(&kb, "bob", &kc, "carol");
+    befriend_online(&ka, "alice", &kb, "bob", LONG);
+    befriend_online(&kb, "bob", &kc, "carol", LONG);
     println!("timing: forums: two contacts made in {:.1} s", secs(t));
 
     // Alice makes the forum and invites Bob; Bob invites Carol.

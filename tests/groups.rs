@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use kith_tests::cli::{Daemon, Kith, befriend, json_lines, wait_until};
+use kith_tests::cli::{Daemon, Kith, befriend_online, json_lines, wait_until};
 use kith_tests::tornet::TorNet;
 use serde_json::Value;
 
@@ -18,17 +18,6 @@ const LONG: Duration = Duration::from_secs(240);
 /// Start a Kith node over the private Tor network, and wait until online.
 fn start(k: &Kith, profile: &str, net: &TorNet) -> Daemon {
     k.start_tor(profile, net.arti_config(), LONG)
-}
-
-/// `a` and `b` become contacts; waits until `a` sees `b` online (a
-/// session is up).
-fn contacts(ka: &Kith, a: &str, kb: &Kith, b: &str) {
-    befriend(ka, a, kb, b, LONG);
-    wait_until(LONG, &format!("{a} sees {b} accepted and online"), || {
-        ka.contacts(a)
-            .into_iter()
-            .find(|c| c["alias"] == b && c["state"] == "accepted" && c["online"] == true)
-    });
 }
 
 fn group(k: &Kith, profile: &str) -> Option<Value> {
@@ -82,9 +71,9 @@ fn a_private_group_over_tor_relays_member_to_member() {
     let _carol = start(&kc, "carol", net);
     println!("timing: groups: three nodes online after {:.1} s", secs(t));
     let t = Instant::now();
-    contacts(&ka, "alice", &kb, "bob");
-    contacts(&ka, "alice", &kc, "carol");
-    contacts(&kb, "bob", &kc, "carol");
+    befriend_online(&ka, "alice", &kb, "bob", LONG);
+    befriend_online(&ka, "alice", &kc, "carol", LONG);
+    befriend_online(&kb, "bob", &kc, "carol", LONG);
     println!("timing: groups: three contacts made in {:.1} s", secs(t));
 
     // Alice creates the group and invites both; only she may invite.

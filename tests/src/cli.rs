@@ -238,6 +238,17 @@ pub fn befriend(ka: &Kith, a: &str, kb: &Kith, b: &str, limit: Duration) {
     kb.ok(b, &["contact", "accept", a]);
 }
 
+/// [`befriend`], then wait until `a` sees `b` accepted and online (a
+/// session is up).
+pub fn befriend_online(ka: &Kith, a: &str, kb: &Kith, b: &str, limit: Duration) {
+    befriend(ka, a, kb, b, limit);
+    wait_until(limit, &format!("{a} sees {b} accepted and online"), || {
+        ka.contacts(a)
+            .into_iter()
+            .find(|c| c["alias"] == b && c["state"] == "accepted" && c["online"] == true)
+    });
+}
+
 /// Whether a `status --json` value says the network is online.
 pub fn is_online(status: &serde_json::Value) -> bool {
     status["state"] == "online"

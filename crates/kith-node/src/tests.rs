@@ -24,12 +24,31 @@ pub(crate) fn tcp() -> Network {
     }
 }
 
-pub(crate) async fn until<F, Fut>(what: &str, mut f: F)
+pub(crate) async fn until<F, Fut>(what: &str, f: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    for _ in 0..200 {
+    until_within(Duration::from_secs(10), what, f).await;
+}
+
+/// [`until`] with room for a loaded machine (a minute): several profiles
+/// relaying through each other.
+pub(crate) async fn until_long<F, Fut>(what: &str, f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    until_within(Duration::from_secs(60), what, f).await;
+}
+
+/// Poll `f` every 50 ms until it is true, or panic after `limit`.
+async fn until_within<F, Fut>(limit: Duration, what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..limit.as_millis() / 50 {
         if f().await {
             return;
         }

@@ -3,13 +3,20 @@
 use std::time::Duration;
 
 use super::*;
-use crate::tests::{kith, tcp, until};
+use crate::tests::{kith, tcp, until, until_long};
 use crate::{ContactState, Password};
 
-async fn befriend(a: &Profile, b: &Profile, b_at_a: &str, a_at_b: &str) -> (ContactId, ContactId) {
+/// `a` and `b` add each other (`b_at_a` is b's alias at a); waits until
+/// both see the other accepted. Their ids, at a and at b.
+pub(super) async fn befriend(
+    a: &Profile,
+    b: &Profile,
+    b_at_a: &str,
+    a_at_b: &str,
+) -> (ContactId, ContactId) {
     let x = a.add_contact(&b.link(), b_at_a).await.expect("add");
     let y = b.add_contact(&a.link(), a_at_b).await.expect("add");
-    until("both accepted", || async {
+    until_long("both accepted", || async {
         a.contact(x.id).await.expect("c").state == ContactState::Accepted
             && b.contact(y.id).await.expect("c").state == ContactState::Accepted
     })

@@ -9,35 +9,10 @@ use kith_core::{IdentityKeypair, Timestamp};
 
 use super::*;
 use crate::group::sync;
+use crate::group::tests::befriend;
 use crate::group::{Author, GroupLine};
-use crate::tests::{kith, tcp};
-use crate::{ContactId, ContactState, Password};
-
-/// `crate::tests::until` with room for a loaded machine.
-async fn until<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..1200 {
-        if f().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out: {what}");
-}
-
-async fn befriend(a: &Profile, b: &Profile, b_at_a: &str, a_at_b: &str) -> (ContactId, ContactId) {
-    let x = a.add_contact(&b.link(), b_at_a).await.expect("add");
-    let y = b.add_contact(&a.link(), a_at_b).await.expect("add");
-    until("both accepted", || async {
-        a.contact(x.id).await.expect("c").state == ContactState::Accepted
-            && b.contact(y.id).await.expect("c").state == ContactState::Accepted
-    })
-    .await;
-    (x.id, y.id)
-}
+use crate::tests::{kith, tcp, until_long as until};
+use crate::{ContactId, Password};
 
 fn text(v: &GroupMessageView) -> &str {
     match &v.body {
