@@ -1014,36 +1014,17 @@ impl Profile {
 
     /// Mark an item read (or unread again).
     pub async fn mark_feed_item(&self, feed: FeedId, number: u32, read: bool) -> Result<()> {
-        self.check_unlocked()?;
-        self.inner
-            .store
-            .call(move |s| {
-                let mut list = FeedList::read(s)?;
-                if list.get_mut(feed).is_none() {
-                    return Ok(Err(Error::NotFound("feed".into())));
-                }
-                let mut items = Items::read(s, feed)?;
-                let Some(item) = items.kept.iter_mut().find(|i| i.number == number) else {
-                    return Ok(Err(Error::NotFound(format!("item {number}"))));
-                };
-                if item.read == read {
-                    return Ok(Ok(()));
-                }
-                item.read = read;
-                items.write(s, feed)?;
-                if let Some(sub) = list.get_mut(feed) {
-                    sub.unread = items.unread();
-                }
-                list.write(s)?;
-                Ok(Ok(()))
-            })
-            .await??;
-        self.emit(Event::FeedsChanged);
-        Ok(())
+        self.mark_feed(feed, Some(number), read).await
     }
 
     /// Mark every item of a feed read.
     pub async fn mark_feed_read(&self, feed: FeedId) -> Result<()> {
+        self.mark_feed(feed, None, true).await
+    }
+
+    /// Mark one item (`Some(number)`) or every item of a feed read or
+    /// unread, and its unread count with it.
+    async fn mark_feed(&self, feed: FeedId, number: Option<u32>, read: bool) -> Result<()> {
         self.check_unlocked()?;
         self.inner
             .store
@@ -1053,12 +1034,25 @@ impl Profile {
                     return Ok(Err(Error::NotFound("feed".into())));
                 }
                 let mut items = Items::read(s, feed)?;
+                let mut changed = false;
+                let mut found = number.is_none();
                 for i in &mut items.kept {
-                    i.read = true;
+                    if number.is_none_or(|n| n == i.number) {
+                        found = true;
+                        changed |= i.read != read;
+                        i.read = read;
+                    }
+                }
+                if !found {
+                    let n = number.unwrap_or_default();
+                    return Ok(Err(Error::NotFound(format!("item {n}"))));
+                }
+                if !changed {
+                    return Ok(Ok(()));
                 }
                 items.write(s, feed)?;
                 if let Some(sub) = list.get_mut(feed) {
-                    sub.unread = 0;
+                    sub.unread = items.unread();
                 }
                 list.write(s)?;
                 Ok(Ok(()))

@@ -6,6 +6,26 @@ use super::*;
 use crate::tests::{kith, tcp, until, until_long};
 use crate::{ContactState, Password};
 
+/// Alice, Bob, Carol and Dave (password "pw"), each online over TCP.
+pub(super) async fn four_online(k: &crate::Kith) -> [Profile; 4] {
+    let mut out = vec![];
+    for (name, display) in [
+        ("alice", "Alice"),
+        ("bob", "Bob"),
+        ("carol", "Carol"),
+        ("dave", "Dave"),
+    ] {
+        let p = k
+            .create_profile(name, display, Password::new("pw".into()))
+            .await
+            .expect("profile");
+        p.go_online(tcp()).await.expect("online");
+        out.push(p);
+    }
+    out.try_into()
+        .unwrap_or_else(|_| unreachable!("four profiles"))
+}
+
 /// `a` and `b` add each other (`b_at_a` is b's alias at a); waits until
 /// both see the other accepted. Their ids, at a and at b.
 pub(super) async fn befriend(

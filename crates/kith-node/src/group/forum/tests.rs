@@ -9,7 +9,7 @@ use kith_core::{IdentityKeypair, Timestamp};
 
 use super::*;
 use crate::group::sync;
-use crate::group::tests::befriend;
+use crate::group::tests::{befriend, four_online};
 use crate::group::{Author, GroupLine, Membership};
 use crate::tests::{kith, tcp, until_long as until};
 use crate::{GroupState, MemberState, Password};
@@ -71,13 +71,7 @@ async fn a_forum_relays_through_members_and_honours_hidden_lists() {
     let dir = tempfile::tempdir().expect("tmp");
     let k = kith(dir.path());
     let pw = || Password::new("pw".into());
-    let a = k.create_profile("alice", "Alice", pw()).await.expect("a");
-    let b = k.create_profile("bob", "Bob", pw()).await.expect("b");
-    let c = k.create_profile("carol", "Carol", pw()).await.expect("c");
-    let d = k.create_profile("dave", "Dave", pw()).await.expect("d");
-    for p in [&a, &b, &c, &d] {
-        p.go_online(tcp()).await.expect("online");
-    }
+    let [a, b, c, d] = four_online(&k).await;
     let (a_bob, b_alice) = befriend(&a, &b, "bob", "alice").await;
     let (b_carol, c_bob) = befriend(&b, &c, "carol", "bob").await;
     let (c_dave, d_carol) = befriend(&c, &d, "dave", "carol").await;
