@@ -498,7 +498,8 @@ pub(crate) async fn fetch_with<D: Dialer>(
         let mut redirects = 0_u8;
         let mut permanent = true;
         loop {
-            trace!(host = %url.host, "fetching a feed");
+            // Not the host: which feeds a user reads stays out of logs.
+            trace!(redirects, "fetching a feed");
             let stream = dialer.dial(&url.host, url.port).await?;
             let response = match url.scheme {
                 Scheme::Http => exchange(stream, &url, limits, dialer.network_ready()).await?,
