@@ -579,6 +579,8 @@ enum Outcome {
     Pending,
     /// Nothing to do for this contact now.
     Idle,
+    /// Woken while waiting for a place to dial: look again at once.
+    Woken,
 }
 
 /// Keep a session with one contact while there is reason to.
@@ -600,7 +602,16 @@ async fn dialer(weak: std::sync::Weak<ProfileInner>, transport: Arc<dyn Transpor
         let notified = wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let delay = match dial_once(&p, transport.as_ref(), id, contacts_first).await {
+        let delay = match dial_once(
+            &p,
+            transport.as_ref(),
+            id,
+            contacts_first,
+            notified.as_mut(),
+        )
+        .await
+        {
+            Ok(Outcome::Woken) => continue,
             Ok(Outcome::Ended) => {
                 backoff = BACKOFF_MIN;
                 failing_since = None;
@@ -643,11 +654,14 @@ fn next_backoff(current: Duration, failing_for: Duration) -> Duration {
     }
 }
 
+/// One attempt to reach a contact. `woken` is the dialer's wake signal: a
+/// wait for a place to dial ends early on it.
 async fn dial_once(
     p: &Arc<ProfileInner>,
     transport: &dyn Transport,
     id: ContactId,
     contacts_first: bool,
+    woken: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
 ) -> Result<Outcome> {
     let c = p.store.call(move |s| s.contact(id)).await?;
     if !c.state.should_dial() {
@@ -657,6 +671,20 @@ async fn dial_once(
         // A session (perhaps one they opened) is up; wait for it to end.
         return Ok(Outcome::Idle);
     }
+    // A dial takes one of a few places (`peers::BACKGROUND_DIALS`), held
+    // until the session is up or the attempt fails, unless it is urgent:
+    // something waits to be delivered, or we are asking to be a contact.
+    // Those never wait behind the rest (a thousand offline contacts must
+    // not hold up a message); a background dial woken while it waits (a
+    // new message, a change of state) looks again.
+    let place = match p.peers.try_background_dial() {
+        Some(place) => Some(place),
+        None if c.state == ContactState::Outgoing || has_outgoing(p, id).await? => None,
+        None => tokio::select! {
+            place = p.peers.background_dial() => place,
+            () = woken => return Ok(Outcome::Woken),
+        },
+    };
     let peer = IdentityKey::from_bytes(&c.address)?;
     let target = reach::target(p, &c, contacts_first)?;
     let stream = transport.dial(&target).await?;
@@ -673,6 +701,7 @@ async fn dial_once(
             if let Some(to) = c.state.on_welcome_accepted() {
                 set_contact_state(p, id, c.state, to).await?;
             }
+            drop(place);
             run_session(p, id, conn).await;
             Ok(Outcome::Ended)
         }
@@ -682,6 +711,18 @@ async fn dial_once(
         }
         _ => Err(Error::Protocol("expected a welcome")),
     }
+}
+
+/// Whether anything waits to be sent to `id`: messages, reactions, edits,
+/// deletes, file offers (its outbox) or group messages.
+async fn has_outgoing(p: &Arc<ProfileInner>, id: ContactId) -> Result<bool> {
+    Ok(p.store
+        .call(move |s| {
+            Ok::<_, kith_store::Error>(
+                !s.outbox(id)?.is_empty() || !crate::group::outbox(s, id)?.is_empty(),
+            )
+        })
+        .await?)
 }
 
 /// Move a contact from `from` to `to`, if it is still in `from` (read,

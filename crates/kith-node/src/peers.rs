@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use kith_store::ContactId;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::profile::LockExt;
@@ -18,6 +18,13 @@ const FLUSH_QUEUE: usize = 1;
 /// Live sessions one contact may have at once: two when both sides dial at
 /// the same moment. A contact that opens more closes its own oldest ones.
 pub(crate) const MAX_SESSIONS_PER_CONTACT: usize = 2;
+/// Dials with nothing to deliver that run at once, per profile. Over Tor
+/// each is a descriptor lookup (circuits to hidden-service directories);
+/// a node with 1,000 contacts started 1,000 of them together, and its
+/// memory and traffic with them (`docs/performance.md`, "Idle cost"). A
+/// dial with something to deliver, or for a request we made, never waits
+/// for one of these (see `net::dial_once`).
+pub(crate) const BACKGROUND_DIALS: usize = 16;
 
 /// One live session with a contact, as the registry sees it.
 #[derive(Debug)]
@@ -60,13 +67,40 @@ impl Peer {
 }
 
 /// Every contact's online state, for one profile.
-#[derive(Default)]
 pub(crate) struct Peers {
     map: Mutex<HashMap<ContactId, Peer>>,
     next_session: std::sync::atomic::AtomicU64,
+    /// Places for dials with nothing to deliver ([`BACKGROUND_DIALS`]).
+    background: std::sync::Arc<Semaphore>,
+}
+
+impl Default for Peers {
+    fn default() -> Self {
+        Peers {
+            map: Mutex::default(),
+            next_session: std::sync::atomic::AtomicU64::default(),
+            background: std::sync::Arc::new(Semaphore::new(BACKGROUND_DIALS)),
+        }
+    }
 }
 
 impl Peers {
+    /// A place for a background dial now, if one is free.
+    pub(crate) fn try_background_dial(&self) -> Option<OwnedSemaphorePermit> {
+        std::sync::Arc::clone(&self.background)
+            .try_acquire_owned()
+            .ok()
+    }
+
+    /// Wait for a place for a background dial (first come, first served).
+    pub(crate) async fn background_dial(&self) -> Option<OwnedSemaphorePermit> {
+        // The semaphore is never closed: `None` does not happen.
+        std::sync::Arc::clone(&self.background)
+            .acquire_owned()
+            .await
+            .ok()
+    }
+
     /// Whether a session with `id` is up.
     pub(crate) fn is_online(&self, id: ContactId) -> bool {
         self.map

@@ -795,3 +795,113 @@ async fn edits_reach_the_contact_also_after_being_offline() {
     assert_eq!(on_b[1].id, reply.id);
     k.shutdown().await;
 }
+
+/// Dials with nothing to deliver run at most `BACKGROUND_DIALS` at once
+/// (a node with many unreachable contacts does not look them all up
+/// together), and a message never waits behind them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_dials_are_bounded_and_never_hold_up_a_message() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::peers::BACKGROUND_DIALS;
+    use crate::profile::LockExt;
+    use tokio::io::AsyncReadExt;
+
+    // Contacts that take the connection and never answer: each dial to
+    // them holds its place until the handshake times out (a minute).
+    let hang = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let hang_addr = hang.local_addr().expect("addr");
+    let open = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (o, m) = (Arc::clone(&open), Arc::clone(&most));
+    let hanging = tokio::spawn(async move {
+        while let Ok((mut s, _)) = hang.accept().await {
+            let now = o.fetch_add(1, Ordering::SeqCst) + 1;
+            m.fetch_max(now, Ordering::SeqCst);
+            let o = Arc::clone(&o);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 256];
+                while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
+                o.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let k = kith(dir.path());
+    let a = k
+        .create_profile("alice", "Alice", pw())
+        .await
+        .expect("alice");
+    let unreachable = 3 * BACKGROUND_DIALS;
+    a.inner
+        .store
+        .call(move |s| {
+            for i in 0..unreachable {
+                let id = kith_core::IdentityKeypair::generate(&mut rand::rngs::OsRng);
+                s.add_contact(&kith_store::NewContact {
+                    address: id.public().to_bytes(),
+                    alias: format!("away{i}"),
+                    state: ContactState::Accepted,
+                    origin: kith_store::ContactOrigin::Link,
+                    verified: false,
+                    tcp_hint: Some(hang_addr.to_string()),
+                    their_name: None,
+                    added_at: kith_core::Timestamp::now(),
+                })?;
+            }
+            Ok::<_, kith_store::Error>(())
+        })
+        .await
+        .expect("contacts");
+    a.go_online(tcp()).await.expect("online");
+    until("the background places are taken", || async {
+        open.load(Ordering::SeqCst) >= BACKGROUND_DIALS
+    })
+    .await;
+
+    // Becoming contacts works meanwhile.
+    let b = k.create_profile("bob", "Bob", pw()).await.expect("bob");
+    b.go_online(tcp()).await.expect("online");
+    let (ab, ba) = friends(&a, &b).await;
+
+    // Bob goes away and comes back at the same address, but can no longer
+    // reach Alice himself: only Alice's dial can bring them together, and
+    // her dialer, with nothing to deliver, queues behind the unreachable.
+    let bob_at = (*b.inner.tcp_hint.locked()).expect("bob listens");
+    b.go_offline().await;
+    b.inner
+        .store
+        .call(move |s| {
+            s.update_contact_with(ba, |c| {
+                c.tcp_hint = Some("127.0.0.1:1".into());
+                Ok::<(), std::convert::Infallible>(())
+            })
+        })
+        .await
+        .expect("store")
+        .expect("update");
+    b.go_online(Network::Tcp { listen: bob_at })
+        .await
+        .expect("online again");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !a.inner.peers.is_online(ab),
+        "Alice's background dial got a place: the test shows nothing"
+    );
+
+    // A message dials at once.
+    let m = a.send(ab, "not behind the queue").await.expect("send");
+    until("delivered", || delivered(&a, ab, m.id)).await;
+
+    let most = most.load(Ordering::SeqCst);
+    assert!(
+        most <= BACKGROUND_DIALS,
+        "{most} background dials ran at once"
+    );
+    k.shutdown().await;
+    hanging.abort();
+}
