@@ -22,7 +22,7 @@
 //! start, then a Kith start), so that both see the same load on a shared
 //! machine. Samples are spaced by 100 ms. Environment: `KITH_BENCH_N` (default 100),
 //! `KITH_BENCH_COLD` (default 5), `KITH_BENCH_CSV` (a file to write every
-//! sample to: `kind,run,ms`).
+//! sample to: `kind,run,ms`), `RUST_LOG` (traces, e.g. `kith_node=trace`).
 
 // A benchmark binary prints its figures.
 #![allow(clippy::print_stdout, missing_docs)]
@@ -350,6 +350,13 @@ async fn run(net: &TorNet, dir: &Path, n: usize, cold: usize) -> Vec<Series> {
 
 fn main() {
     kith_node::quiet_arti_shutdown_panic();
+    // `RUST_LOG=kith_node=trace` shows where a cold start's time goes.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_timer(tracing_subscriber::fmt::time::uptime())
+            .init();
+    }
     let n = env_usize("KITH_BENCH_N", 100);
     let cold = env_usize("KITH_BENCH_COLD", 5);
     let net = TorNet::start().expect("private Tor network");

@@ -36,6 +36,14 @@ use crate::reach::{self, Address};
 
 /// First retry delay after a failed dial.
 const BACKOFF_MIN: Duration = Duration::from_secs(2);
+/// First retry delay after a failed dial while something waits to be
+/// delivered, until the contact is reached once: 0.25, 0.5 and 1 s, then
+/// the usual backoff. A first dial over Tor fails now and then at start (a
+/// circuit or an introduction that did not hold); a message then goes a
+/// fraction of a second later instead of two (`docs/performance.md`,
+/// "Message round trip"). Three attempts more at most, only with a message
+/// waiting.
+const QUICK_RETRY: Duration = Duration::from_millis(250);
 /// Longest retry delay for a contact that is offline (and for a listener).
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// Longest retry delay for a contact unreachable for [`BACKOFF_LONG_AFTER`]
@@ -591,6 +599,7 @@ enum Outcome {
 /// soon as it does).
 async fn dialer(weak: std::sync::Weak<ProfileInner>, transport: Arc<dyn Transport>, id: ContactId) {
     let mut backoff = BACKOFF_MIN;
+    let mut quick = QUICK_RETRY;
     // Since when every dial has failed, if the last one did.
     let mut failing_since: Option<Instant> = None;
     // Try the contact's contacts address first; after a failure, its
@@ -614,6 +623,7 @@ async fn dialer(weak: std::sync::Weak<ProfileInner>, transport: Arc<dyn Transpor
             Ok(Outcome::Woken) => continue,
             Ok(Outcome::Ended) => {
                 backoff = BACKOFF_MIN;
+                quick = QUICK_RETRY;
                 failing_since = None;
                 BACKOFF_MIN
             }
@@ -622,11 +632,18 @@ async fn dialer(weak: std::sync::Weak<ProfileInner>, transport: Arc<dyn Transpor
             Ok(Outcome::Idle) => Duration::from_secs(3600),
             Err(Error::Store(e)) if e.kind() == kith_core::ErrorKind::NotFound => return,
             Err(e) => {
-                trace!("dial failed: {e}");
                 contacts_first = !contacts_first;
                 let since = *failing_since.get_or_insert_with(Instant::now);
-                let d = backoff;
-                backoff = next_backoff(backoff, since.elapsed());
+                let d = if quick < BACKOFF_MIN && has_outgoing(&p, id).await.unwrap_or(false) {
+                    let d = quick;
+                    quick *= 2;
+                    d
+                } else {
+                    let d = backoff;
+                    backoff = next_backoff(backoff, since.elapsed());
+                    d
+                };
+                trace!(retry_in = ?d, "dial failed: {e}");
                 d
             }
         };
@@ -687,8 +704,12 @@ async fn dial_once(
     };
     let peer = IdentityKey::from_bytes(&c.address)?;
     let target = reach::target(p, &c, contacts_first)?;
+    let started = Instant::now();
+    trace!(contacts_first, background = place.is_some(), "dialing");
     let stream = transport.dial(&target).await?;
+    trace!(after = ?started.elapsed(), "stream open");
     let mut conn = crate::conn::initiate(stream, &p.identity, peer).await?;
+    trace!(after = ?started.elapsed(), "handshake done");
     let name = p.store.call(|s| s.profile()).await?.display_name;
     let tcp_hint = *p.tcp_hint.locked();
     conn.send(&PeerMessage::Hello(Hello { name, tcp_hint }))

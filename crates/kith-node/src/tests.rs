@@ -905,3 +905,71 @@ async fn background_dials_are_bounded_and_never_hold_up_a_message() {
     k.shutdown().await;
     hanging.abort();
 }
+
+/// A dial that fails while a message waits is retried within a second, a
+/// few times, before the usual backoff (2 s, doubling); without a message
+/// the usual backoff applies from the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_message_retries_a_failed_dial_sooner() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    // A "contact" that takes each connection and closes it at once: every
+    // dial fails in the handshake. Counts the attempts.
+    async fn closer() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let at = l.local_addr().expect("addr");
+        let n = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&n);
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                drop(s);
+            }
+        });
+        (at, n)
+    }
+    let (with_at, with_message) = closer().await;
+    let (without_at, without_message) = closer().await;
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let k = kith(dir.path());
+    let a = k
+        .create_profile("alice", "Alice", pw())
+        .await
+        .expect("alice");
+    let ids = a
+        .inner
+        .store
+        .call(move |s| {
+            let mut ids = vec![];
+            for (alias, at) in [("with", with_at), ("without", without_at)] {
+                let id = kith_core::IdentityKeypair::generate(&mut rand::rngs::OsRng);
+                ids.push(s.add_contact(&kith_store::NewContact {
+                    address: id.public().to_bytes(),
+                    alias: alias.into(),
+                    state: ContactState::Accepted,
+                    origin: kith_store::ContactOrigin::Link,
+                    verified: false,
+                    tcp_hint: Some(at.to_string()),
+                    their_name: None,
+                    added_at: kith_core::Timestamp::now(),
+                })?);
+            }
+            Ok::<_, kith_store::Error>(ids)
+        })
+        .await
+        .expect("contacts");
+    a.send(ids[0], "waiting").await.expect("queue");
+    a.go_online(tcp()).await.expect("online");
+    // With the message: attempts at 0, ~0.25, ~0.75 and ~1.75 s (± 25 %
+    // each); without: at 0 and ~2 s.
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    let with = with_message.load(Ordering::SeqCst);
+    let without = without_message.load(Ordering::SeqCst);
+    assert!(with >= 4, "{with} attempts with a message waiting");
+    assert!(without <= 2, "{without} attempts with nothing to deliver");
+    k.shutdown().await;
+}
