@@ -167,6 +167,12 @@ pub enum PeerMessage {
         /// The group.
         group: crate::group::GroupId,
     },
+    /// "I am going offline" (§ 6), sent by a node that goes offline on
+    /// purpose, just before it closes the session. The receiver stops
+    /// dialing the sender in the background until the sender dials it
+    /// again (or something waits to be delivered): each dial to a node
+    /// that is not there costs a descriptor lookup. Carries nothing.
+    Goodbye,
 }
 
 /// The sender's contacts-only address, and the key the receiver must
@@ -270,6 +276,7 @@ impl std::fmt::Debug for PeerMessage {
                 write!(f, "GroupSync({opener}, {} bytes)", frame.len())
             }
             PeerMessage::GroupReveal { id, .. } => write!(f, "GroupReveal({id:?})"),
+            PeerMessage::Goodbye => f.write_str("Goodbye"),
         }
     }
 }
@@ -298,7 +305,10 @@ impl PeerMessage {
                 }
                 Ok(())
             }
-            PeerMessage::Keepalive | PeerMessage::Meet(_) | PeerMessage::Reach(_) => Ok(()),
+            PeerMessage::Keepalive
+            | PeerMessage::Goodbye
+            | PeerMessage::Meet(_)
+            | PeerMessage::Reach(_) => Ok(()),
             PeerMessage::Introduction(m) => m.validate(),
             PeerMessage::Chat(c) => check("message body", c.body.len(), MAX_BODY),
             // Its emoji is valid by construction.
@@ -554,6 +564,7 @@ mod tests {
             }),
             "welcome_accepted" => PeerMessage::Welcome(Welcome::Accepted),
             "keepalive" => PeerMessage::Keepalive,
+            "goodbye" => PeerMessage::Goodbye,
             "reach" => PeerMessage::Reach(Reach {
                 contacts_service: [0x0a; 32],
                 discovery_key: crate::reach::DiscoveryKey([0x0b; 32]),

@@ -78,6 +78,9 @@ const PENDING_RETRY_TCP: Duration = Duration::from_secs(5);
 const PUBLISH_PATIENCE: Duration = Duration::from_secs(120);
 /// Longest wait between relaunches of an unpublished service.
 const PUBLISH_PATIENCE_MAX: Duration = Duration::from_secs(15 * 60);
+/// How long going offline waits at most for the sessions to say `Goodbye`
+/// and close.
+const GOODBYE_PATIENCE: Duration = Duration::from_secs(2);
 /// How long a listener waits after a change before relaunching, so that a
 /// burst of changes costs one relaunch.
 const RECONFIGURE_DEBOUNCE: Duration = Duration::from_secs(2);
@@ -507,6 +510,17 @@ fn map_status(t: &TransportStatus) -> NetworkStatus {
 pub(crate) async fn go_offline(p: &Arc<ProfileInner>) {
     let mut guard = p.online.lock().await;
     if let Some(online) = guard.take() {
+        // Tell every contact with a session that we are going, so that it
+        // does not dial us until we are back (protocol § 6).
+        p.peers.leave();
+        let patience = tokio::time::sleep(GOODBYE_PATIENCE);
+        tokio::pin!(patience);
+        while p.peers.any_session() {
+            tokio::select! {
+                () = &mut patience => break,
+                () = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+        }
         let _ = online.stop.send(true);
         for t in &online.tasks {
             t.abort();
@@ -686,6 +700,10 @@ async fn dial_once(
     }
     if p.peers.is_online(id) {
         // A session (perhaps one they opened) is up; wait for it to end.
+        return Ok(Outcome::Idle);
+    }
+    if p.peers.is_away(id) && !has_outgoing(p, id).await? {
+        // They said goodbye: they dial us when they are back.
         return Ok(Outcome::Idle);
     }
     // A dial takes one of a few places (`peers::BACKGROUND_DIALS`), held
@@ -1024,6 +1042,9 @@ async fn session_loop(
             }
             changed = signals.close.changed() => {
                 if changed.is_err() || *signals.close.borrow() {
+                    if p.peers.leaving() {
+                        conn.send(&PeerMessage::Goodbye).await?;
+                    }
                     return Ok(());
                 }
             }
@@ -1160,6 +1181,10 @@ pub(crate) async fn on_message(
     let one = match msg {
         PeerMessage::Text(t) => receive_text(p, id, t).await.map(Some),
         PeerMessage::Keepalive => Ok(None),
+        PeerMessage::Goodbye => {
+            p.peers.set_away(id);
+            Ok(None)
+        }
         PeerMessage::Ack(ids) => receive_ack(p, id, ids).await.map(|()| None),
         PeerMessage::Reach(r) => reach::receive(p, id, r).await.map(|()| None),
         PeerMessage::Introduction(m) => crate::intro::on_message(p, id, m).await,

@@ -58,6 +58,9 @@ struct Peer {
     wake: std::sync::Arc<Notify>,
     /// Live sessions (usually one; two briefly when both sides dial at once).
     sessions: Vec<Session>,
+    /// They said `Goodbye` and have not dialed us since: no dial without
+    /// something to deliver (see `net::dial_once`).
+    away: bool,
 }
 
 impl Peer {
@@ -72,6 +75,8 @@ pub(crate) struct Peers {
     next_session: std::sync::atomic::AtomicU64,
     /// Places for dials with nothing to deliver ([`BACKGROUND_DIALS`]).
     background: std::sync::Arc<Semaphore>,
+    /// We are going offline: every session says `Goodbye` as it closes.
+    leaving: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Peers {
@@ -80,6 +85,7 @@ impl Default for Peers {
             map: Mutex::default(),
             next_session: std::sync::atomic::AtomicU64::default(),
             background: std::sync::Arc::new(Semaphore::new(BACKGROUND_DIALS)),
+            leaving: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -112,6 +118,37 @@ impl Peers {
     /// The dialer's wake signal for `id`.
     pub(crate) fn waker(&self, id: ContactId) -> std::sync::Arc<Notify> {
         self.map.locked().entry(id).or_default().wake.clone()
+    }
+
+    /// `id` said `Goodbye`: it is not there until it dials us.
+    pub(crate) fn set_away(&self, id: ContactId) {
+        self.map.locked().entry(id).or_default().away = true;
+    }
+
+    /// Whether `id` said `Goodbye` and has not been back since.
+    pub(crate) fn is_away(&self, id: ContactId) -> bool {
+        self.map.locked().get(&id).is_some_and(|p| p.away)
+    }
+
+    /// We are going offline: close every session, each with a `Goodbye`.
+    pub(crate) fn leave(&self) {
+        self.leaving
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        for p in self.map.locked().values() {
+            for s in &p.sessions {
+                s.close.send_replace(true);
+            }
+        }
+    }
+
+    /// Whether a closing session says `Goodbye` (we are going offline).
+    pub(crate) fn leaving(&self) -> bool {
+        self.leaving.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether any session is up.
+    pub(crate) fn any_session(&self) -> bool {
+        self.map.locked().values().any(|p| !p.sessions.is_empty())
     }
 
     /// Wake `id`'s dialer.
@@ -147,6 +184,8 @@ impl Peers {
         let (close_tx, close_rx) = watch::channel(false);
         let mut map = self.map.locked();
         let p = map.entry(id).or_default();
+        // Whoever dialed, they are back.
+        p.away = false;
         while p.sessions.len() >= MAX_SESSIONS_PER_CONTACT {
             let old = p.sessions.remove(0);
             old.close.send_replace(true);
@@ -209,6 +248,8 @@ impl Peers {
                 h.abort();
             }
         }
+        self.leaving
+            .store(false, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

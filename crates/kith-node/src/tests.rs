@@ -973,3 +973,57 @@ async fn a_waiting_message_retries_a_failed_dial_sooner() {
     assert!(without <= 2, "{without} attempts with nothing to deliver");
     k.shutdown().await;
 }
+
+/// A contact that goes offline says goodbye: we stop dialing it until it
+/// is back (it dials us), except to deliver a message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_that_said_goodbye_is_not_dialed_until_it_is_back() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::profile::LockExt;
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let k = kith(dir.path());
+    let (a, b) = pair(&k).await;
+    let (ab, _) = friends(&a, &b).await;
+    until("a session", || async { a.inner.peers.is_online(ab) }).await;
+    let bob_at = (*b.inner.tcp_hint.locked()).expect("bob listens");
+    b.go_offline().await;
+    until("goodbye heard", || async { a.inner.peers.is_away(ab) }).await;
+
+    // Whoever dials Bob's address now is counted (and refused).
+    let l = tokio::net::TcpListener::bind(bob_at).await.expect("bind");
+    let dials = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&dials);
+    let counter = tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            drop(s);
+        }
+    });
+    // Without the goodbye Alice would redial after 2 s, then 4 s.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        dials.load(Ordering::SeqCst),
+        0,
+        "Alice dialed a contact that said goodbye"
+    );
+    // A message still goes out.
+    let m = a.send(ab, "when you are back").await.expect("send");
+    until("a dial with the message", || async {
+        dials.load(Ordering::SeqCst) > 0
+    })
+    .await;
+    counter.abort();
+    let _ = counter.await;
+
+    // Bob comes back at the same address and dials Alice: the message
+    // arrives, and Alice knows he is back.
+    b.go_online(Network::Tcp { listen: bob_at })
+        .await
+        .expect("back");
+    until_long("delivered", || delivered(&a, ab, m.id)).await;
+    assert!(!a.inner.peers.is_away(ab));
+    k.shutdown().await;
+}
