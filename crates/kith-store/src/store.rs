@@ -293,6 +293,17 @@ pub(crate) fn find_message(
     msg_id: MessageId,
 ) -> Result<Option<(i64, MessageMeta)>> {
     let h = dedup_hash(keys, contact, msg_id)?;
+    find_message_by_hash(keys, conn, contact, msg_id, &h)
+}
+
+/// [`find_message`], with the message's [`dedup_hash`] already computed.
+fn find_message_by_hash(
+    keys: &Keys,
+    conn: &Connection,
+    contact: ContactId,
+    msg_id: MessageId,
+    h: &[u8],
+) -> Result<Option<(i64, MessageMeta)>> {
     let row: Option<(i64, i64, Vec<u8>)> = conn
         .prepare_cached("SELECT id, contact_id, meta FROM messages WHERE dedup_hash = ?1")
         .and_then(|mut st| st.query_row([h], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
@@ -1164,7 +1175,7 @@ impl Store {
         // Read first, as the check that the contact exists (one query for
         // both); opened only once the message is known to be new.
         let sealed_unread = unread_cell(tx, contact)?;
-        if find_message(keys, tx, contact, meta.msg_id)?.is_some() {
+        if find_message_by_hash(keys, tx, contact, meta.msg_id, &h)?.is_some() {
             return Ok(Inserted::Duplicate);
         }
         // Re-sealed for every new message, ours too, so that a changed
@@ -1932,6 +1943,18 @@ mod tests {
         ));
         assert_eq!(
             kind(store.insert_incoming(ContactId(77), m3, "x", Timestamp(1), Timestamp(1))),
+            ErrorKind::NotFound
+        );
+        // A chat reads no settings first: the insert's own contact check.
+        let chat = kith_core::chat::Chat {
+            id: m3,
+            sent_at: Timestamp(1),
+            body: "x".into(),
+            reply_to: None,
+            disappear: kith_core::chat::DisappearTimer::Off,
+        };
+        assert_eq!(
+            kind(store.insert_incoming_chat(ContactId(77), &chat, Timestamp(1), Timestamp(1))),
             ErrorKind::NotFound
         );
         store
