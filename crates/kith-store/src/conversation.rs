@@ -573,11 +573,8 @@ impl Store {
         }
         let (m, b): (Vec<u8>, Vec<u8>) = self
             .conn
-            .query_row(
-                "SELECT meta, body FROM messages WHERE id = ?1",
-                [row],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT meta, body FROM messages WHERE id = ?1")
+            .and_then(|mut st| st.query_row([row], |r| Ok((r.get(0)?, r.get(1)?))))
             .map_err(db("reading a message"))?;
         Ok(Quote::Message(open_message(
             &self.keys, row, contact, &m, &b,
