@@ -28,9 +28,10 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// settings, the unread counter, the dedup lookup, the next row id, the
 /// insert; listing: a conversation's rows, reactions and edits, the
 /// contact list) are compiled once per connection instead of for every
-/// call. Compiling SQL was about a tenth of the CPU time of an insert
-/// (`docs/performance.md`, "Store"). Large enough for all of them with the
-/// group, file and contact statements beside; a few kilobytes each.
+/// call: compiling SQL was 9 % of a profile of the store's benchmark
+/// (`docs/performance.md`, "Store"). Large enough for every cached
+/// statement of the crate (about 40, the group, file and contact ones
+/// included); a few kilobytes each.
 const STATEMENT_CACHE: usize = 64;
 
 /// One profile's encrypted database, open and unlocked.
