@@ -70,11 +70,11 @@ fn side(d: Direction) -> u8 {
 /// Store a message row's deadline (inside the caller's transaction).
 pub(crate) fn write_expiry(keys: &Keys, tx: &Connection, row: i64, at: Timestamp) -> Result<()> {
     let sealed = keys.seal(expiry_slot(row), &at)?;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO expiries (id, sealed) VALUES (?1, ?2)
          ON CONFLICT (id) DO UPDATE SET sealed = excluded.sealed",
-        params![row, sealed],
     )
+    .and_then(|mut st| st.execute(params![row, sealed]))
     .map_err(db("storing a deadline"))?;
     Ok(())
 }
@@ -301,20 +301,16 @@ fn read_settings(
     contact: ContactId,
 ) -> Result<ConversationSettings> {
     let sealed: Option<Vec<u8>> = conn
-        .query_row(
-            "SELECT sealed FROM conversations WHERE id = ?1",
-            [contact.0],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT sealed FROM conversations WHERE id = ?1")
+        .and_then(|mut st| st.query_row([contact.0], |r| r.get(0)))
         .optional()
         .map_err(db("reading a conversation"))?;
     match sealed {
         Some(s) => keys.open(conversation_slot(contact), &s, "conversation"),
         None => {
             let known = conn
-                .query_row("SELECT 1 FROM contacts WHERE id = ?1", [contact.0], |_| {
-                    Ok(())
-                })
+                .prepare_cached("SELECT 1 FROM contacts WHERE id = ?1")
+                .and_then(|mut st| st.query_row([contact.0], |_| Ok(())))
                 .optional()
                 .map_err(db("looking up a contact"))?;
             known.ok_or(Error::NotFound { what: "contact" })?;
@@ -577,11 +573,8 @@ impl Store {
         }
         let (m, b): (Vec<u8>, Vec<u8>) = self
             .conn
-            .query_row(
-                "SELECT meta, body FROM messages WHERE id = ?1",
-                [row],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT meta, body FROM messages WHERE id = ?1")
+            .and_then(|mut st| st.query_row([row], |r| Ok((r.get(0)?, r.get(1)?))))
             .map_err(db("reading a message"))?;
         Ok(Quote::Message(open_message(
             &self.keys, row, contact, &m, &b,

@@ -37,9 +37,8 @@ fn id_hash(keys: &Keys, contact: ContactId, by: Direction, edit: MessageId) -> R
 /// The edit in force of the message in row `row`, if it was edited.
 pub(crate) fn edit_of(keys: &Keys, conn: &Connection, row: i64) -> Result<Option<EditRecord>> {
     let sealed: Option<Vec<u8>> = conn
-        .query_row("SELECT sealed FROM edits WHERE id = ?1", [row], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT sealed FROM edits WHERE id = ?1")
+        .and_then(|mut st| st.query_row([row], |r| r.get(0)))
         .optional()
         .map_err(db("reading an edit"))?;
     sealed

@@ -291,6 +291,7 @@ pub(crate) fn next_id(conn: &Connection, table: &'static str) -> Result<i64> {
             COALESCE((SELECT MAX(id) FROM {table}), 0)
          ) + 1"
     );
-    conn.query_row(&sql, [table], |r| r.get(0))
+    conn.prepare_cached(&sql)
+        .and_then(|mut st| st.query_row([table], |r| r.get(0)))
         .map_err(db("allocating a row id"))
 }

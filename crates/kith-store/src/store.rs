@@ -21,6 +21,19 @@ use crate::schema::{self, OLDEST_READABLE, SCHEMA_VERSION, key};
 /// same file (there should be none) before failing.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// How many compiled statements the connection keeps (rusqlite's
+/// `prepare_cached`, least recently used out; its default is 16).
+///
+/// The statements run per message (storing one: the conversation's
+/// settings, the unread counter, the dedup lookup, the next row id, the
+/// insert; listing: a conversation's rows, reactions and edits, the
+/// contact list) are compiled once per connection instead of for every
+/// call: compiling SQL was 9 % of a profile of the store's benchmark
+/// (`docs/performance.md`, "Store"). Large enough for every cached
+/// statement of the crate (about 40, the group, file and contact ones
+/// included); a few kilobytes each.
+const STATEMENT_CACHE: usize = 64;
+
 /// One profile's encrypted database, open and unlocked.
 ///
 /// Owns its SQLite connection; every method is synchronous and may block on
@@ -148,6 +161,7 @@ fn open_connection(path: &Path) -> Result<Connection> {
     .map_err(db("opening the database"))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(db("setting the busy timeout"))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // Per connection and writes nothing: on before anything can be deleted.
     conn.execute_batch("PRAGMA secure_delete = ON;")
         .map_err(db("configuring the connection"))?;
@@ -280,12 +294,20 @@ pub(crate) fn find_message(
     msg_id: MessageId,
 ) -> Result<Option<(i64, MessageMeta)>> {
     let h = dedup_hash(keys, contact, msg_id)?;
+    find_message_by_hash(keys, conn, contact, msg_id, &h)
+}
+
+/// [`find_message`], with the message's [`dedup_hash`] already computed.
+fn find_message_by_hash(
+    keys: &Keys,
+    conn: &Connection,
+    contact: ContactId,
+    msg_id: MessageId,
+    h: &[u8],
+) -> Result<Option<(i64, MessageMeta)>> {
     let row: Option<(i64, i64, Vec<u8>)> = conn
-        .query_row(
-            "SELECT id, contact_id, meta FROM messages WHERE dedup_hash = ?1",
-            [h],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        .prepare_cached("SELECT id, contact_id, meta FROM messages WHERE dedup_hash = ?1")
+        .and_then(|mut st| st.query_row([h], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
         .optional()
         .map_err(db("looking up a message"))?;
     let Some((id, owner, sealed)) = row else {
@@ -302,16 +324,18 @@ pub(crate) fn find_message(
 
 /// A contact's unread count. [`Error::NotFound`] if there is no such contact.
 pub(crate) fn read_unread(keys: &Keys, conn: &Connection, contact: ContactId) -> Result<u64> {
-    let sealed: Vec<u8> = conn
-        .query_row(
-            "SELECT unread FROM contacts WHERE id = ?1",
-            [contact.0],
-            |r| r.get(0),
-        )
+    let sealed = unread_cell(conn, contact)?;
+    keys.open(unread_slot(contact.0), &sealed, "unread count")
+}
+
+/// A contact's unread count, still sealed. [`Error::NotFound`] if there is
+/// no such contact.
+fn unread_cell(conn: &Connection, contact: ContactId) -> Result<Vec<u8>> {
+    conn.prepare_cached("SELECT unread FROM contacts WHERE id = ?1")
+        .and_then(|mut st| st.query_row([contact.0], |r| r.get(0)))
         .optional()
         .map_err(db("reading an unread count"))?
-        .ok_or(Error::NotFound { what: "contact" })?;
-    keys.open(unread_slot(contact.0), &sealed, "unread count")
+        .ok_or(Error::NotFound { what: "contact" })
 }
 
 /// Replace a contact's unread count (inside the caller's transaction).
@@ -323,10 +347,8 @@ pub(crate) fn write_unread(
 ) -> Result<()> {
     let sealed = keys.seal(unread_slot(contact.0), &n)?;
     let changed = conn
-        .execute(
-            "UPDATE contacts SET unread = ?1 WHERE id = ?2",
-            params![sealed, contact.0],
-        )
+        .prepare_cached("UPDATE contacts SET unread = ?1 WHERE id = ?2")
+        .and_then(|mut st| st.execute(params![sealed, contact.0]))
         .map_err(db("storing an unread count"))?;
     if changed == 0 {
         return Err(Error::NotFound { what: "contact" });
@@ -450,9 +472,8 @@ pub(crate) fn open_body(
     contact: ContactId,
 ) -> Result<String> {
     let sealed: Vec<u8> = conn
-        .query_row("SELECT body FROM messages WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT body FROM messages WHERE id = ?1")
+        .and_then(|mut st| st.query_row([id], |r| r.get(0)))
         .map_err(db("reading a message"))?;
     keys.open(body_slot(id, contact), &sealed, "message body")
 }
@@ -879,7 +900,8 @@ impl Store {
     pub(crate) fn contact_exists(&self, id: ContactId) -> Result<()> {
         let found = self
             .conn
-            .query_row("SELECT 1 FROM contacts WHERE id = ?1", [id.0], |_| Ok(()))
+            .prepare_cached("SELECT 1 FROM contacts WHERE id = ?1")
+            .and_then(|mut st| st.query_row([id.0], |_| Ok(())))
             .optional()
             .map_err(db("looking up a contact"))?;
         found.ok_or(Error::NotFound { what: "contact" })
@@ -1080,7 +1102,8 @@ impl Store {
     pub fn contact_summary(&self, id: ContactId) -> Result<ContactSummary> {
         let row = self
             .conn
-            .query_row(&format!("{SUMMARIES} WHERE c.id = ?1"), [id.0], summary_row)
+            .prepare_cached(&format!("{SUMMARIES} WHERE c.id = ?1"))
+            .and_then(|mut st| st.query_row([id.0], summary_row))
             .optional()
             .map_err(db("reading a contact"))?
             .ok_or(Error::NotFound { what: "contact" })?;
@@ -1150,32 +1173,26 @@ impl Store {
             });
         }
         let h = dedup_hash(keys, contact, meta.msg_id)?;
-        let known = tx
-            .query_row("SELECT 1 FROM contacts WHERE id = ?1", [contact.0], |_| {
-                Ok(())
-            })
-            .optional()
-            .map_err(db("looking up a contact"))?;
-        if known.is_none() {
-            return Err(Error::NotFound { what: "contact" });
-        }
-        if find_message(keys, tx, contact, meta.msg_id)?.is_some() {
+        // Read first, as the check that the contact exists (one query for
+        // both); opened only once the message is known to be new.
+        let sealed_unread = unread_cell(tx, contact)?;
+        if find_message_by_hash(keys, tx, contact, meta.msg_id, &h)?.is_some() {
             return Ok(Inserted::Duplicate);
         }
         // Re-sealed for every new message, ours too, so that a changed
         // cell does not tell someone comparing two copies of the file
         // which way the message went.
-        let n = read_unread(keys, tx, contact)?;
+        let n: u64 = keys.open(unread_slot(contact.0), &sealed_unread, "unread count")?;
         let unread = meta.direction == Direction::In && !meta.read;
         write_unread(keys, tx, contact, n.saturating_add(u64::from(unread)))?;
         let id = schema::next_id(tx, "messages")?;
         let sealed_meta = keys.seal(meta_slot(id, contact), &meta)?;
         let sealed_body = keys.seal(body_slot(id, contact), &body)?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO messages (id, contact_id, dedup_hash, meta, body)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![id, contact.0, h, sealed_meta, sealed_body],
         )
+        .and_then(|mut st| st.execute(params![id, contact.0, h, sealed_meta, sealed_body]))
         .map_err(db("storing a message"))?;
         if let Some(at) = meta.expires_at {
             crate::conversation::write_expiry(keys, tx, id, at)?;
@@ -1341,11 +1358,9 @@ impl Store {
             meta.delivered_at = Some(at);
         }
         let sealed = keys.seal(meta_slot(id, contact), &meta)?;
-        tx.execute(
-            "UPDATE messages SET meta = ?1 WHERE id = ?2",
-            params![sealed, id],
-        )
-        .map_err(db("storing a message state"))?;
+        tx.prepare_cached("UPDATE messages SET meta = ?1 WHERE id = ?2")
+            .and_then(|mut st| st.execute(params![sealed, id]))
+            .map_err(db("storing a message state"))?;
         let body = open_body(keys, &tx, id, contact)?;
         tx.commit().map_err(db("storing a message state"))?;
         Ok(Some(meta.into_message(contact, body)))
@@ -1929,6 +1944,18 @@ mod tests {
         ));
         assert_eq!(
             kind(store.insert_incoming(ContactId(77), m3, "x", Timestamp(1), Timestamp(1))),
+            ErrorKind::NotFound
+        );
+        // A chat reads no settings first: the insert's own contact check.
+        let chat = kith_core::chat::Chat {
+            id: m3,
+            sent_at: Timestamp(1),
+            body: "x".into(),
+            reply_to: None,
+            disappear: kith_core::chat::DisappearTimer::Off,
+        };
+        assert_eq!(
+            kind(store.insert_incoming_chat(ContactId(77), &chat, Timestamp(1), Timestamp(1))),
             ErrorKind::NotFound
         );
         store
