@@ -544,7 +544,12 @@ impl TorNet {
              \n[address_filter]\nallow_local_addrs = true\n\
              \n[override_net_params]\n\
              # C tor's TestingTorNetwork uses 24 x V3AuthVotingInterval (20 s) = 8 min.\n\
-             hsdir_interval = 8\n",
+             hsdir_interval = 8\n\
+             # Circuits here take milliseconds, so arti's learned circuit timeout\n\
+             # (floor 10 ms by default) falls so low that a loaded machine times\n\
+             # out every circuit and descriptor fetch of a restarted client for\n\
+             # minutes. On the public network builds take hundreds of ms.\n\
+             cbtmintimeout = 1500\n",
         );
         t
     }
