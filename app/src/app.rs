@@ -91,6 +91,8 @@ pub(crate) struct Session {
     /// The open conversation (for `selected`).
     pub(crate) chat: Vec<MessageView>,
     pub(crate) chat_for: Option<ContactId>,
+    /// The open conversation's row heights (it lays out only the rows in view).
+    pub(crate) chat_rows: crate::main_view::ChatRows,
     pub(crate) composer: String,
     /// The text being sent, put back in the composer if sending fails.
     pub(crate) unsent: Option<String>,
@@ -191,6 +193,7 @@ impl Session {
             self.selected = None;
             self.chat.clear();
             self.chat_for = None;
+            self.chat_rows = crate::main_view::ChatRows::default();
             self.chat_error = None;
             self.conv.reset();
             self.files.reset();
@@ -332,6 +335,12 @@ impl KithApp {
             .unwrap_or_default()
     }
 
+    /// How many message rows the open conversation laid out in the last
+    /// frame: those in view, not the whole conversation (for tests).
+    pub fn chat_rows_laid_out(&self) -> usize {
+        self.active_session().map_or(0, |s| s.chat_rows.laid_out)
+    }
+
     /// Contact requests dropped over the caps, as the active profile shows it (for tests).
     pub fn active_dropped_requests(&self) -> u64 {
         self.active_session().map_or(0, |s| s.dropped_requests)
@@ -405,6 +414,7 @@ impl KithApp {
             selected: None,
             chat: vec![],
             chat_for: None,
+            chat_rows: crate::main_view::ChatRows::default(),
             composer: String::new(),
             unsent: None,
             sending: false,
