@@ -1492,6 +1492,56 @@ mod tests {
         assert_eq!(quote_line(&QuoteView::Unavailable), "message not available");
     }
 
+    fn text(n: u8) -> MessageView {
+        MessageView {
+            id: MessageId([n; 16]),
+            contact: ContactId(1),
+            direction: Direction::Out,
+            body: format!("message {n}"),
+            state: MessageState::Sent,
+            time: Timestamp(1),
+            delivered_at: None,
+            kind: kith_node::MessageKind::Text,
+            reply_to: None,
+            reactions: vec![],
+            edited: None,
+            disappear: kith_node::DisappearTimer::Off,
+            expires_at: None,
+            file: None,
+        }
+    }
+
+    /// The row heights hold no more than the open conversation's messages:
+    /// another conversation or width starts over, messages gone are
+    /// forgotten; a row never measured is guessed as the measured mean.
+    #[test]
+    fn chat_row_heights_stay_bounded() {
+        let chat: Vec<MessageView> = (0..10).map(text).collect();
+        let mut rows = ChatRows::default();
+        rows.prepare(ContactId(1), 500.0, &chat);
+        assert_eq!(rows.guess(), ROW_GUESS);
+        for (i, m) in chat.iter().enumerate() {
+            #[allow(clippy::cast_precision_loss)] // Ten small numbers.
+            rows.heights.insert(m.id, 40.0 + 2.0 * i as f32);
+        }
+        assert_eq!(rows.guess(), 49.0);
+        assert_eq!(rows.height(chat[9].id, 1.0), 58.0);
+        assert_eq!(rows.height(MessageId([99; 16]), 1.0), 1.0);
+        // The same conversation and width: kept.
+        rows.prepare(ContactId(1), 500.2, &chat);
+        assert_eq!(rows.heights.len(), 10);
+        // Messages deleted: their heights go.
+        rows.prepare(ContactId(1), 500.0, &chat[3..]);
+        assert_eq!(rows.heights.len(), 7);
+        assert!(!rows.heights.contains_key(&chat[0].id));
+        // Another width wraps anew; another conversation starts over.
+        rows.prepare(ContactId(1), 420.0, &chat);
+        assert!(rows.heights.is_empty());
+        rows.heights.insert(chat[0].id, 40.0);
+        rows.prepare(ContactId(2), 420.0, &chat);
+        assert!(rows.heights.is_empty());
+    }
+
     #[test]
     fn only_the_public_tor_network_has_no_warning() {
         assert_eq!(network_warning(NetworkKind::Tor), None);
