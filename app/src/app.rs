@@ -225,6 +225,9 @@ pub struct KithApp {
     pub(crate) banner: Option<String>,
     pub(crate) select_first_contact: bool,
     applied_prefs: Option<Prefs>,
+    /// The window title last sent: a viewport command asks for another
+    /// frame, so it goes only when the title changes.
+    title: String,
 }
 
 impl KithApp {
@@ -274,6 +277,7 @@ impl KithApp {
             banner: None,
             select_first_contact: false,
             applied_prefs: None,
+            title: String::new(),
         };
         for p in app.backend.kith().unlocked() {
             app.adopt(p);
@@ -1165,7 +1169,10 @@ impl KithApp {
         } else {
             "Kith".to_owned()
         };
-        ctx.send_viewport_cmd(egui::ViewportCommand::Title(title));
+        if title != self.title {
+            self.title = title.clone();
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title));
+        }
     }
 
     fn show_toasts(&mut self, ctx: &egui::Context) {
