@@ -100,8 +100,9 @@ xdotool key Return
 # Unlocked and online: the daemon sees its contact online.
 wait_for 60 "the app to unlock and go online" bash -c "'$K' --data-dir '$WORK/peer' --profile peer contact list --json | grep -q '\"online\":true'"
 sleep 2
-# The contact list's first (only) row opens the conversation.
-xdotool mousemove 290 150 click 1
+# The contact list's first (only) row opens the conversation: it comes
+# after the Inbox, Blog and Feeds rows (y 196-264 in a 1100x720 window).
+xdotool mousemove 290 230 click 1
 sleep 2
 # The message field.
 xdotool mousemove 770 655 click 1

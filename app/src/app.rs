@@ -91,6 +91,8 @@ pub(crate) struct Session {
     /// The open conversation (for `selected`).
     pub(crate) chat: Vec<MessageView>,
     pub(crate) chat_for: Option<ContactId>,
+    /// The open conversation's row heights (it lays out only the rows in view).
+    pub(crate) chat_rows: crate::main_view::ChatRows,
     pub(crate) composer: String,
     /// The text being sent, put back in the composer if sending fails.
     pub(crate) unsent: Option<String>,
@@ -191,6 +193,7 @@ impl Session {
             self.selected = None;
             self.chat.clear();
             self.chat_for = None;
+            self.chat_rows = crate::main_view::ChatRows::default();
             self.chat_error = None;
             self.conv.reset();
             self.files.reset();
@@ -222,6 +225,9 @@ pub struct KithApp {
     pub(crate) banner: Option<String>,
     pub(crate) select_first_contact: bool,
     applied_prefs: Option<Prefs>,
+    /// The window title last sent: a viewport command asks for another
+    /// frame, so it goes only when the title changes.
+    title: String,
 }
 
 impl KithApp {
@@ -271,6 +277,7 @@ impl KithApp {
             banner: None,
             select_first_contact: false,
             applied_prefs: None,
+            title: String::new(),
         };
         for p in app.backend.kith().unlocked() {
             app.adopt(p);
@@ -330,6 +337,12 @@ impl KithApp {
         self.active_session()
             .map(|s| s.chat.clone())
             .unwrap_or_default()
+    }
+
+    /// How many message rows the open conversation laid out in the last
+    /// frame: those in view, not the whole conversation (for tests).
+    pub fn chat_rows_laid_out(&self) -> usize {
+        self.active_session().map_or(0, |s| s.chat_rows.laid_out)
     }
 
     /// Contact requests dropped over the caps, as the active profile shows it (for tests).
@@ -405,6 +418,7 @@ impl KithApp {
             selected: None,
             chat: vec![],
             chat_for: None,
+            chat_rows: crate::main_view::ChatRows::default(),
             composer: String::new(),
             unsent: None,
             sending: false,
@@ -1155,7 +1169,10 @@ impl KithApp {
         } else {
             "Kith".to_owned()
         };
-        ctx.send_viewport_cmd(egui::ViewportCommand::Title(title));
+        if title != self.title {
+            self.title = title.clone();
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title));
+        }
     }
 
     fn show_toasts(&mut self, ctx: &egui::Context) {

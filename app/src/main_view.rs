@@ -1,9 +1,11 @@
 //! The main screen: profiles side bar, contacts, requests, Tor status, chat.
 
+use std::collections::{HashMap, HashSet};
+
 use kith_core::{SafetyNumber, Timestamp};
 use kith_node::{
-    ContactId, ContactOrigin, ContactState, ContactView, Direction, GroupKind, MessageState,
-    MessageView, NetworkKind, NetworkStatus,
+    ContactId, ContactOrigin, ContactState, ContactView, Direction, GroupKind, MessageId,
+    MessageState, MessageView, NetworkKind, NetworkStatus,
 };
 
 use crate::app::{KithApp, Screen, Session};
@@ -1070,7 +1072,6 @@ fn bubble(
                     .weak(),
             );
         });
-        ui.add_space(4.0);
         return;
     }
     let out = m.direction == Direction::Out;
@@ -1177,7 +1178,6 @@ fn bubble(
     if m.kind == kith_node::MessageKind::File {
         // Its menu is the "⋯" button in the bubble: a right-click area here
         // would take the clicks of its Accept and Save buttons.
-        ui.add_space(4.0);
         return;
     }
     // The bubble's menu opens on a right click; the text inside stays
@@ -1190,7 +1190,124 @@ fn bubble(
     );
     r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
     r.context_menu(|ui| crate::conv::message_menu(ui, conv, m, who));
-    ui.add_space(4.0);
+}
+
+/// How tall a message row is guessed to be (a one-line bubble and the
+/// space after it) while no row of the conversation was laid out yet.
+const ROW_GUESS: f32 = 56.0;
+
+/// The open conversation's row heights, as last laid out. The chat lays out
+/// only the rows in view, and stands in for the others by their heights:
+/// measured for a row once laid out, guessed (the mean of the measured
+/// ones) for a row never seen. A row in view is laid out, and so measured
+/// again, on every frame: an edit, a reaction or a file's progress corrects
+/// its height the frame it shows, and a row out of view keeps its last
+/// height as the guess.
+#[derive(Default)]
+pub(crate) struct ChatRows {
+    /// Whose conversation the heights are of.
+    contact: Option<ContactId>,
+    /// The width the rows were laid out at: another width wraps anew.
+    width: f32,
+    /// Each measured row's height, with the space after it. Never more
+    /// entries than the conversation has messages, at a frame's start.
+    heights: HashMap<MessageId, f32>,
+    /// Rows laid out by the last frame that showed the conversation.
+    pub(crate) laid_out: usize,
+}
+
+impl ChatRows {
+    /// Start over for another conversation or width; forget the heights of
+    /// messages gone from it (deleted, disappeared, history cleared).
+    fn prepare(&mut self, contact: ContactId, width: f32, chat: &[MessageView]) {
+        if self.contact != Some(contact) || (self.width - width).abs() > 0.5 {
+            self.heights.clear();
+            self.contact = Some(contact);
+            self.width = width;
+        }
+        if self.heights.len() > chat.len() {
+            let ids: HashSet<MessageId> = chat.iter().map(|m| m.id).collect();
+            self.heights.retain(|id, _| ids.contains(id));
+        }
+    }
+
+    /// The height of a row never laid out: the mean of those that were.
+    fn guess(&self) -> f32 {
+        if self.heights.is_empty() {
+            return ROW_GUESS;
+        }
+        #[allow(clippy::cast_precision_loss)] // A count of rows, far below 2^24.
+        let n = self.heights.len() as f32;
+        self.heights.values().sum::<f32>() / n
+    }
+
+    fn height(&self, id: MessageId, guess: f32) -> f32 {
+        self.heights.get(&id).copied().unwrap_or(guess)
+    }
+}
+
+/// The open conversation's messages: the rows in `viewport` (the scroll
+/// area's view, in its content's coordinates) laid out, the rows above and
+/// below it only space of their height.
+fn message_rows(
+    s: &mut Session,
+    contact: ContactId,
+    ui: &mut egui::Ui,
+    viewport: egui::Rect,
+    now: Timestamp,
+    who: &str,
+) {
+    let Session {
+        chat,
+        chat_rows: rows,
+        conv,
+        files,
+        ..
+    } = s;
+    rows.prepare(contact, ui.available_width(), chat);
+    let guess = rows.guess();
+    // The view on screen: the viewport is counted from the content's top,
+    // above the scroll area's content margin.
+    let origin = ui.max_rect().top() - f32::from(ui.spacing().scroll.content_margin.top);
+    let (view_top, view_bottom) = (origin + viewport.min.y, origin + viewport.max.y);
+    // Rows wholly above the view: space.
+    let start = ui.cursor().top();
+    let mut y = start;
+    let mut first = 0;
+    for m in chat.iter() {
+        let h = rows.height(m.id, guess);
+        if y + h > view_top {
+            break;
+        }
+        y += h;
+        first += 1;
+    }
+    ui.add_space(y - start);
+    // Rows in view, laid out and measured, until the view is full.
+    let mut next = first;
+    let mut moved = false;
+    while let Some(m) = chat.get(next)
+        && ui.cursor().top() < view_bottom
+    {
+        let top = ui.cursor().top();
+        // Its own id scope: a row's widgets keep their ids (an open menu,
+        // a text selection) whichever row is the first laid out.
+        ui.push_id(m.id, |ui| bubble(ui, m, now, conv, files, who));
+        ui.add_space(4.0);
+        let h = ui.cursor().top() - top;
+        moved |= (rows.height(m.id, guess) - h).abs() > 0.5;
+        rows.heights.insert(m.id, h);
+        next += 1;
+    }
+    rows.laid_out = next - first;
+    // Rows below the view: space.
+    let below: f32 = chat[next..].iter().map(|m| rows.height(m.id, guess)).sum();
+    ui.add_space(below);
+    if moved {
+        // A guess was wrong: the content's height changed under this
+        // frame's scroll offset (and a view stuck to the bottom moves).
+        ui.ctx().request_repaint();
+    }
 }
 
 fn chat(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
@@ -1237,16 +1354,14 @@ fn chat(s: &mut Session, ui: &mut egui::Ui, actions: &mut Actions) {
         .stick_to_bottom(true)
         .auto_shrink([false, false])
         .max_height((ui.available_height() - composer_h).max(60.0))
-        .show(ui, |ui| {
+        .show_viewport(ui, |ui, viewport| {
             if s.chat_for != Some(cid) {
                 ui.spinner();
             } else if s.chat.is_empty() {
                 ui.label(egui::RichText::new("No messages yet. Say hello.").weak());
             }
             let who = peer_text::name(&c.alias);
-            for m in &s.chat {
-                bubble(ui, m, now, &mut s.conv, &mut s.files, &who);
-            }
+            message_rows(s, cid, ui, viewport, now, &who);
         });
     ui.separator();
     if c.state == ContactState::Outgoing {
@@ -1375,6 +1490,56 @@ mod tests {
         assert_eq!(quote_line(&q), "They: first line[U+202E]");
         assert_eq!(quote_line(&QuoteView::Deleted), "deleted message");
         assert_eq!(quote_line(&QuoteView::Unavailable), "message not available");
+    }
+
+    fn text(n: u8) -> MessageView {
+        MessageView {
+            id: MessageId([n; 16]),
+            contact: ContactId(1),
+            direction: Direction::Out,
+            body: format!("message {n}"),
+            state: MessageState::Sent,
+            time: Timestamp(1),
+            delivered_at: None,
+            kind: kith_node::MessageKind::Text,
+            reply_to: None,
+            reactions: vec![],
+            edited: None,
+            disappear: kith_node::DisappearTimer::Off,
+            expires_at: None,
+            file: None,
+        }
+    }
+
+    /// The row heights hold no more than the open conversation's messages:
+    /// another conversation or width starts over, messages gone are
+    /// forgotten; a row never measured is guessed as the measured mean.
+    #[test]
+    fn chat_row_heights_stay_bounded() {
+        let chat: Vec<MessageView> = (0..10).map(text).collect();
+        let mut rows = ChatRows::default();
+        rows.prepare(ContactId(1), 500.0, &chat);
+        assert_eq!(rows.guess(), ROW_GUESS);
+        for (i, m) in chat.iter().enumerate() {
+            #[allow(clippy::cast_precision_loss)] // Ten small numbers.
+            rows.heights.insert(m.id, 40.0 + 2.0 * i as f32);
+        }
+        assert_eq!(rows.guess(), 49.0);
+        assert_eq!(rows.height(chat[9].id, 1.0), 58.0);
+        assert_eq!(rows.height(MessageId([99; 16]), 1.0), 1.0);
+        // The same conversation and width: kept.
+        rows.prepare(ContactId(1), 500.2, &chat);
+        assert_eq!(rows.heights.len(), 10);
+        // Messages deleted: their heights go.
+        rows.prepare(ContactId(1), 500.0, &chat[3..]);
+        assert_eq!(rows.heights.len(), 7);
+        assert!(!rows.heights.contains_key(&chat[0].id));
+        // Another width wraps anew; another conversation starts over.
+        rows.prepare(ContactId(1), 420.0, &chat);
+        assert!(rows.heights.is_empty());
+        rows.heights.insert(chat[0].id, 40.0);
+        rows.prepare(ContactId(2), 420.0, &chat);
+        assert!(rows.heights.is_empty());
     }
 
     #[test]

@@ -2351,3 +2351,124 @@ fn feeds_subscribe_and_fetch_only_over_tor() {
     click(&mut h, "Unsubscribe");
     wait(&mut h, "unsubscribed", |h| has_label(h, "No feeds yet"));
 }
+
+/// A bubble's name for screen readers, for one of our messages.
+fn ours(text: &str) -> String {
+    format!("Message from you: {text}")
+}
+
+/// A long conversation lays out only the messages in view (issue 12 § 3):
+/// it opens at the newest, the first is not laid out until scrolled to,
+/// every frame lays out a screenful whatever the length, the window stops
+/// drawing when nothing changes, and a message written at the bottom
+/// scrolls into view.
+#[test]
+fn long_conversation_lays_out_only_the_rows_in_view() {
+    const N: usize = 2000;
+    /// Far more rows than fit in the window's chat.
+    const SCREENFUL: usize = 40;
+    let dir = tempfile::tempdir().unwrap();
+    // Alice wrote N messages to Bob, who never came online (they wait
+    // queued), through the engine, before the app opens her profile.
+    {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let kith = Kith::new(KithConfig {
+            data_dir: dir.path().to_path_buf(),
+            kdf: KdfChoice::DangerouslyFastForTestingOnly,
+        });
+        rt.block_on(async {
+            let alice = kith
+                .create_profile("alice", "Alice", Password::new(PASSWORD.into()))
+                .await
+                .expect("Alice's profile");
+            let bob = kith_core::IdentityKeypair::from_seed(&[7; 32]).address();
+            let bob = alice
+                .add_contact(&kith_core::ContactLink::new(bob), "Bob")
+                .await
+                .expect("Bob added");
+            for i in 1..=N {
+                alice
+                    .send(bob.id, &format!("message {i:04}"))
+                    .await
+                    .expect("a message written");
+            }
+            kith.shutdown().await;
+        });
+    }
+    let mut h = app(dir.path());
+    wait(&mut h, "unlock screen", |h| {
+        h.state().screen_name() == "unlock"
+    });
+    fill(&mut h, "Password", PASSWORD);
+    click(&mut h, "Unlock");
+    wait(&mut h, "main screen", |h| h.state().screen_name() == "main");
+    wait_online(&mut h);
+    wait(&mut h, "Bob in the contacts", |h| {
+        has_label(h, "Bob, offline")
+    });
+    h.get_by_label_contains("Bob, offline").click_accesskit();
+    h.step();
+    let newest = ours(&format!("message {N:04}"));
+    let first = ours("message 0001");
+    wait(&mut h, "the newest message", |h| {
+        h.state().open_chat().len() == N && h.query_by_label(&newest).is_some()
+    });
+    let laid_out = |h: &H| {
+        let n = h.state().chat_rows_laid_out();
+        assert!(
+            (1..=SCREENFUL).contains(&n),
+            "{n} rows laid out in one frame"
+        );
+    };
+    laid_out(&h);
+    assert!(
+        h.query_by_label(&first).is_none(),
+        "the first is not laid out"
+    );
+    // Nothing changes, so no frame follows frame (the chat's heights
+    // settled; the window title is not sent again).
+    h.try_run().expect("the window settles");
+
+    // Scrolled to the top: the first message shows, the newest is not laid out.
+    h.get_by_label(&newest).hover();
+    h.step();
+    h.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: egui::vec2(0.0, 1.0e7),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Unknown,
+        modifiers: egui::Modifiers::NONE,
+    });
+    wait(&mut h, "the first message", |h| {
+        laid_out(h);
+        h.query_by_label(&first).is_some()
+    });
+    assert!(h.query_by_label(&newest).is_none());
+
+    // And back to the bottom, where a message written shows.
+    h.get_by_label(&first).hover();
+    h.step();
+    h.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: egui::vec2(0.0, -1.0e7),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Unknown,
+        modifiers: egui::Modifiers::NONE,
+    });
+    wait(&mut h, "the newest message again", |h| {
+        laid_out(h);
+        h.query_by_label(&newest).is_some()
+    });
+    fill(&mut h, "Message", "one more");
+    h.key_press(egui::Key::Enter);
+    wait(&mut h, "the message written", |h| {
+        laid_out(h);
+        h.query_by_label(&ours("one more")).is_some()
+    });
+    assert_eq!(h.state().open_chat().len(), N + 1);
+    h.state_mut().shutdown();
+}
