@@ -1015,6 +1015,14 @@ async fn session_loop(
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     keepalive.reset();
     loop {
+        // Once asked to close (blocked, removed, or we are going offline),
+        // a session handles nothing more, however much is buffered.
+        if *signals.close.borrow_and_update() {
+            if p.peers.leaving() {
+                conn.send(&PeerMessage::Goodbye).await?;
+            }
+            return Ok(());
+        }
         tokio::select! {
             msg = conn.recv() => {
                 last_heard = Instant::now();
@@ -1040,11 +1048,9 @@ async fn session_loop(
             () = std::future::ready(()), if files.sending() => {
                 crate::file::send_some(p, id, conn, &mut files).await?;
             }
+            // A close request is handled at the top of the loop.
             changed = signals.close.changed() => {
-                if changed.is_err() || *signals.close.borrow() {
-                    if p.peers.leaving() {
-                        conn.send(&PeerMessage::Goodbye).await?;
-                    }
+                if changed.is_err() {
                     return Ok(());
                 }
             }
