@@ -796,6 +796,35 @@ async fn edits_reach_the_contact_also_after_being_offline() {
     k.shutdown().await;
 }
 
+/// Accepted contacts of `p`, written into its store, with random identities
+/// (nodes that never run) and the TCP hints given: (alias, hint) each.
+async fn strangers_as_contacts(
+    p: &Profile,
+    contacts: Vec<(String, std::net::SocketAddr)>,
+) -> Vec<crate::ContactId> {
+    p.inner
+        .store
+        .call(move |s| {
+            let mut ids = vec![];
+            for (alias, at) in contacts {
+                let id = kith_core::IdentityKeypair::generate(&mut rand::rngs::OsRng);
+                ids.push(s.add_contact(&kith_store::NewContact {
+                    address: id.public().to_bytes(),
+                    alias,
+                    state: ContactState::Accepted,
+                    origin: kith_store::ContactOrigin::Link,
+                    verified: false,
+                    tcp_hint: Some(at.to_string()),
+                    their_name: None,
+                    added_at: kith_core::Timestamp::now(),
+                })?);
+            }
+            Ok::<_, kith_store::Error>(ids)
+        })
+        .await
+        .expect("contacts")
+}
+
 /// Dials with nothing to deliver run at most `BACKGROUND_DIALS` at once
 /// (a node with many unreachable contacts does not look them all up
 /// together), and a message never waits behind them.
@@ -836,27 +865,10 @@ async fn background_dials_are_bounded_and_never_hold_up_a_message() {
         .create_profile("alice", "Alice", pw())
         .await
         .expect("alice");
-    let unreachable = 3 * BACKGROUND_DIALS;
-    a.inner
-        .store
-        .call(move |s| {
-            for i in 0..unreachable {
-                let id = kith_core::IdentityKeypair::generate(&mut rand::rngs::OsRng);
-                s.add_contact(&kith_store::NewContact {
-                    address: id.public().to_bytes(),
-                    alias: format!("away{i}"),
-                    state: ContactState::Accepted,
-                    origin: kith_store::ContactOrigin::Link,
-                    verified: false,
-                    tcp_hint: Some(hang_addr.to_string()),
-                    their_name: None,
-                    added_at: kith_core::Timestamp::now(),
-                })?;
-            }
-            Ok::<_, kith_store::Error>(())
-        })
-        .await
-        .expect("contacts");
+    let unreachable = (0..3 * BACKGROUND_DIALS)
+        .map(|i| (format!("away{i}"), hang_addr))
+        .collect();
+    strangers_as_contacts(&a, unreachable).await;
     a.go_online(tcp()).await.expect("online");
     until("the background places are taken", || async {
         open.load(Ordering::SeqCst) >= BACKGROUND_DIALS
@@ -940,28 +952,11 @@ async fn a_waiting_message_retries_a_failed_dial_sooner() {
         .create_profile("alice", "Alice", pw())
         .await
         .expect("alice");
-    let ids = a
-        .inner
-        .store
-        .call(move |s| {
-            let mut ids = vec![];
-            for (alias, at) in [("with", with_at), ("without", without_at)] {
-                let id = kith_core::IdentityKeypair::generate(&mut rand::rngs::OsRng);
-                ids.push(s.add_contact(&kith_store::NewContact {
-                    address: id.public().to_bytes(),
-                    alias: alias.into(),
-                    state: ContactState::Accepted,
-                    origin: kith_store::ContactOrigin::Link,
-                    verified: false,
-                    tcp_hint: Some(at.to_string()),
-                    their_name: None,
-                    added_at: kith_core::Timestamp::now(),
-                })?);
-            }
-            Ok::<_, kith_store::Error>(ids)
-        })
-        .await
-        .expect("contacts");
+    let ids = strangers_as_contacts(
+        &a,
+        vec![("with".into(), with_at), ("without".into(), without_at)],
+    )
+    .await;
     a.send(ids[0], "waiting").await.expect("queue");
     a.go_online(tcp()).await.expect("online");
     // With the message: attempts at 0, ~0.25, ~0.75 and ~1.75 s (± 25 %
