@@ -181,7 +181,9 @@ impl Peers {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (flush_tx, flush_rx) = mpsc::channel(FLUSH_QUEUE);
         let _ = flush_tx.try_send(());
-        let (close_tx, close_rx) = watch::channel(false);
+        // A session that comes up while we are going offline closes at once
+        // (with its goodbye): `leave` has already closed the others.
+        let (close_tx, close_rx) = watch::channel(self.leaving());
         let mut map = self.map.locked();
         let p = map.entry(id).or_default();
         // Whoever dialed, they are back.

@@ -987,8 +987,17 @@ async fn a_contact_that_said_goodbye_is_not_dialed_until_it_is_back() {
     b.go_offline().await;
     until("goodbye heard", || async { a.inner.peers.is_away(ab) }).await;
 
-    // Whoever dials Bob's address now is counted (and refused).
-    let l = tokio::net::TcpListener::bind(bob_at).await.expect("bind");
+    // Whoever dials Bob's address now is counted (and refused). Bob's
+    // listener goes with his tasks, which may take a moment.
+    let mut l = tokio::net::TcpListener::bind(bob_at).await;
+    for _ in 0..100 {
+        if l.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        l = tokio::net::TcpListener::bind(bob_at).await;
+    }
+    let l = l.expect("bind");
     let dials = Arc::new(AtomicUsize::new(0));
     let count = Arc::clone(&dials);
     let counter = tokio::spawn(async move {
