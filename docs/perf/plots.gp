@@ -2,8 +2,8 @@
 #
 #   cd docs/perf && gnuplot plots.gp      (Debian: apt-get install gnuplot-nox)
 #
-# Writes ../rtt-warm.png, ../rtt-cold.png, ../store-scaling.png and
-# ../app-memory.png. The CSV files come from the benchmarks (see
+# Writes ../rtt-warm.png, ../rtt-cold.png, ../store-scaling.png,
+# ../app-memory.png, ../app-memory-release.png. The CSV files come from the benchmarks (see
 # docs/performance.md for the commands).
 set datafile separator ","
 set terminal pngcairo size 900,520 font "DejaVu Sans,11"
@@ -56,3 +56,16 @@ set key bottom right
 plot "app-memory.csv" skip 1 using 1:($2/1024) with linespoints lw 2 title "kith-app VmRSS", \
      "" skip 1 using 1:($4/1024) with linespoints lw 2 title "kith-app RssAnon (heap)", \
      "" skip 1 using 1:($6/1024) with linespoints lw 2 title "the contact's kith daemon VmRSS"
+
+# The app's heap through an hour: the old debug build (app-memory.csv) and
+# the release build with the conversation laid out in view
+# (app-memory-release.csv), same script.
+set output "../app-memory-release.png"
+set title "kith-app heap (RssAnon) through an hour of chat"
+set xlabel "minutes"
+set ylabel "MiB"
+set yrange [0:*]
+set key bottom right
+plot "app-memory.csv" skip 1 using 1:($4/1024) with linespoints lw 2 title "before: debug build, every message laid out", \
+     "app-memory-release.csv" skip 1 using 1:($4/1024) with linespoints lw 2 title "after: release build, messages in view only", \
+     "app-memory-release.csv" skip 1 using 1:($2/1024) with linespoints lw 2 dt 2 title "after: VmRSS"
