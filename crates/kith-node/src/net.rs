@@ -648,11 +648,16 @@ async fn dialer(weak: std::sync::Weak<ProfileInner>, transport: Arc<dyn Transpor
             Err(e) => {
                 contacts_first = !contacts_first;
                 let since = *failing_since.get_or_insert_with(Instant::now);
+                // Whether a message waits is asked once a failure while the
+                // quick retries last (a pass over the conversation): with
+                // nothing waiting they end for this streak, and a message
+                // written later wakes the dialer itself.
                 let d = if quick < BACKOFF_MIN && has_outgoing(&p, id).await.unwrap_or(false) {
                     let d = quick;
                     quick *= 2;
                     d
                 } else {
+                    quick = BACKOFF_MIN;
                     let d = backoff;
                     backoff = next_backoff(backoff, since.elapsed());
                     d

@@ -57,11 +57,15 @@ where
     panic!("timed out: {what}");
 }
 
-pub(crate) async fn pair(k: &Kith) -> (Profile, Profile) {
-    let a = k
-        .create_profile("alice", "Alice", pw())
+/// A profile "alice" in `k`, offline.
+async fn alice(k: &Kith) -> Profile {
+    k.create_profile("alice", "Alice", pw())
         .await
-        .expect("alice");
+        .expect("alice")
+}
+
+pub(crate) async fn pair(k: &Kith) -> (Profile, Profile) {
+    let a = alice(k).await;
     let b = k.create_profile("bob", "Bob", pw()).await.expect("bob");
     a.go_online(tcp()).await.expect("online");
     b.go_online(tcp()).await.expect("online");
@@ -180,10 +184,7 @@ async fn mutual_add_and_offline_queue() {
 async fn profiles_lock_unlock_and_passwords() {
     let dir = tempfile::tempdir().expect("tmp");
     let k = kith(dir.path());
-    let a = k
-        .create_profile("alice", "Alice", pw())
-        .await
-        .expect("create");
+    let a = alice(&k).await;
     let addr = a.address();
     assert!(k.create_profile("alice", "Alice", pw()).await.is_err());
     assert!(k.create_profile("../evil", "x", pw()).await.is_err());
@@ -861,10 +862,7 @@ async fn background_dials_are_bounded_and_never_hold_up_a_message() {
 
     let dir = tempfile::tempdir().expect("tmp");
     let k = kith(dir.path());
-    let a = k
-        .create_profile("alice", "Alice", pw())
-        .await
-        .expect("alice");
+    let a = alice(&k).await;
     let unreachable = (0..3 * BACKGROUND_DIALS)
         .map(|i| (format!("away{i}"), hang_addr))
         .collect();
@@ -948,10 +946,7 @@ async fn a_waiting_message_retries_a_failed_dial_sooner() {
 
     let dir = tempfile::tempdir().expect("tmp");
     let k = kith(dir.path());
-    let a = k
-        .create_profile("alice", "Alice", pw())
-        .await
-        .expect("alice");
+    let a = alice(&k).await;
     let ids = strangers_as_contacts(
         &a,
         vec![("with".into(), with_at), ("without".into(), without_at)],
