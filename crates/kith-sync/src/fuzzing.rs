@@ -166,6 +166,13 @@ mod tests {
         super::reconcile_session(&data);
     }
 
+    /// Found by the fuzz smoke (`reconcile_session`): a message that did
+    /// not decode did not end the exchange, and the next one was taken.
+    #[test]
+    fn a_bad_message_ends_the_exchange() {
+        super::reconcile_session(&[254, 2, 1, 161, 73, 251, 73]);
+    }
+
     proptest! {
         #[test]
         fn reconcile_message_never_panics(data in proptest::collection::vec(any::<u8>(), 0..300)) {

@@ -548,8 +548,10 @@ impl Reconciler {
     /// Take a message from the peer: what to send back, and the outcome
     /// once over. An error ends the reconciliation.
     pub fn handle(&mut self, msg: &[u8]) -> Result<Step, Error> {
-        let m = decode(msg)?;
+        // Whatever fails, a bad message included, ends the exchange: the
+        // state is taken before the message is decoded.
         let state = std::mem::replace(&mut self.state, State::Finished);
+        let m = decode(msg)?;
         let unexpected = |reason| Error::Decode {
             object: "reconciliation message",
             reason,
